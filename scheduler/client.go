@@ -1,0 +1,141 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// Client submits, inspects and cancels tasks, talking to Redis directly. The
+// HTTP API serves one; Go programs use one to submit work to daemons. It is
+// safe for concurrent use. A submitted task is durable as soon as Submit
+// returns (as durable as the Redis behind it).
+type Client struct {
+	x       *index
+	cfg     Config
+	queues  sync.Map // queue names this client has added to the queue set
+	waiters *waiters
+}
+
+// NewClient returns a client of cfg's namespace; it uses cfg's Namespace,
+// ResultTTL, SafetyWait and Clock.
+func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	keys, _ := NewKeys(cfg.Namespace) // validated above
+	c := &Client{x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, cfg: cfg}
+	c.waiters = newWaiters(rdb, keys.DoneChannel(), cfg.Logger)
+	return c, nil
+}
+
+// Close releases the client's pub/sub connection, if Wait opened one.
+func (c *Client) Close() error { return c.waiters.close() }
+
+// Submit validates spec and stores a new task; it returns the task's record.
+// When spec.Key names a task submitted before (and not yet expired), Submit
+// writes nothing and returns that task's record. Validation errors wrap
+// tasks.ErrInvalid and nothing is written.
+func (c *Client) Submit(ctx context.Context, spec tasks.Spec) (*tasks.Task, error) {
+	if err := spec.Normalize(); err != nil {
+		return nil, err
+	}
+	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	t := &tasks.Task{
+		ID: ulid.Make().String(), Name: spec.Name, Args: spec.Args, Queue: spec.Queue,
+		State: tasks.Scheduled, DueAt: spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
+		MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
+		OnParentFailure: tasks.PolicyFail,
+	}
+	_, known := c.queues.Load(t.Queue)
+	id, created, err := c.x.submit(ctx, t, !known)
+	if err != nil {
+		return nil, err
+	}
+	c.queues.Store(t.Queue, true)
+	if !created {
+		return c.Get(ctx, id)
+	}
+	return t, nil
+}
+
+// Get returns the record of task id, or an error wrapping ErrNotFound.
+func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+	}
+	return c.x.get(ctx, id)
+}
+
+// ErrFinished is returned when canceling a task that already finished.
+var ErrFinished = errors.New("task already finished")
+
+// Cancel cancels a scheduled, waiting or running task and returns its record.
+// A running task's handler has its context canceled. Canceling a finished
+// task returns its record and an error wrapping ErrFinished.
+func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+	}
+	prev, canceled, err := c.x.cancel(ctx, id, c.cfg.Clock.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.x.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canceled {
+		return t, fmt.Errorf("cancel %s: it is %s: %w", id, prev, ErrFinished)
+	}
+	return t, nil
+}
+
+// Wait blocks until task id has finished and returns its record, or returns
+// ctx's error. It listens for the task's done message and, since pub/sub may
+// lose one, also re-reads the record every SafetyWait.
+func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+	}
+	done, cancel, err := c.waiters.watch(id)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	tick := time.NewTicker(c.cfg.SafetyWait)
+	defer tick.Stop()
+	for {
+		t, err := c.x.get(ctx, id)
+		if err != nil || t.State.Finished() {
+			return t, err
+		}
+		select {
+		case <-done:
+		case <-tick.C:
+		case <-ctx.Done():
+			return t, ctx.Err()
+		}
+	}
+}
+
+// validID reports whether id can be a task id: short, printable, no spaces.
+func validID(id string) bool {
+	if id == "" || len(id) > 200 {
+		return false
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,40 @@
+package scheduler
+
+import "sync/atomic"
+
+// counters count what a daemon's loops did; Counters reads them.
+type counters struct {
+	peeks, deadlineWakes, messageWakes, safetyWakes atomic.Int64
+	claimCalls, claimMisses, claimed, recovered     atomic.Int64
+	succeeded, failed, retried, handedBack          atomic.Int64
+	redisErrors                                     atomic.Int64
+}
+
+// Counters is a snapshot of what a daemon's loops did since Start.
+type Counters struct {
+	Peeks         int64 // re-reads of the index heads
+	DeadlineWakes int64 // waits ended by a due task or lease deadline
+	MessageWakes  int64 // waits ended by a pub/sub announcement or resubscribe
+	SafetyWakes   int64 // waits ended by the safety cap
+	ClaimCalls    int64 // claim script calls
+	ClaimMisses   int64 // claim calls that got nothing (another daemon was first)
+	Claimed       int64 // tasks claimed
+	Recovered     int64 // tasks re-queued or failed after their lease expired
+	Succeeded     int64
+	Failed        int64 // final failures
+	Retried       int64 // failed attempts put back for another try
+	HandedBack    int64 // tasks returned to the index at shutdown
+	RedisErrors   int64
+}
+
+// Counters returns a snapshot of the daemon's counters.
+func (s *Scheduler) Counters() Counters {
+	c := &s.counters
+	return Counters{
+		Peeks: c.peeks.Load(), DeadlineWakes: c.deadlineWakes.Load(), MessageWakes: c.messageWakes.Load(),
+		SafetyWakes: c.safetyWakes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
+		Claimed: c.claimed.Load(), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
+		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
+		RedisErrors: c.redisErrors.Load(),
+	}
+}

@@ -1,0 +1,326 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// idle is what a worker loop tells the dispatcher when it is free: the fresh
+// heads of the queue its last task's finish returned (none at start).
+type idle struct {
+	queue string
+	heads []head
+	fresh bool
+}
+
+// dispatcher is the wait of SPEC §1, shared by a daemon's idle loops: it
+// knows the next deadline (the earliest due task or lease of its queues),
+// waits for it with one timer and a select on pub/sub announcements, claims
+// due tasks for as many loops as are idle in one script call, and re-queues
+// tasks whose lease expired. It never polls: with nothing due it sleeps until
+// the next deadline or SafetyWait, whichever is first. It runs on one
+// goroutine; the loops run the tasks.
+type dispatcher struct {
+	s      *Scheduler
+	heads  heads
+	leases map[string]int64 // earliest lease deadline per queue, ms; absent: none
+	idle   int
+	stale  bool // re-read the heads before deciding
+	// housekeeping times
+	beatAt, trimAt time.Time
+
+	// announcements, filled by the subscriber goroutine
+	mu     sync.Mutex
+	ann    map[string][]head
+	resync bool
+	wake   chan struct{}
+}
+
+func newDispatcher(s *Scheduler) *dispatcher {
+	return &dispatcher{s: s, heads: heads{}, leases: map[string]int64{}, stale: true,
+		ann: map[string][]head{}, wake: make(chan struct{}, 1)}
+}
+
+// maxAnnounced bounds the announcements kept per queue between two looks.
+const maxAnnounced = 64
+
+// onMessage folds an announcement into the pending ones and wakes the
+// dispatcher. It runs on the subscriber's goroutine.
+func (d *dispatcher) onMessage(channel, payload string) {
+	queue, ok := strings.CutPrefix(channel, d.s.x.keys.Announce(""))
+	if !ok {
+		d.s.onCancelMessage(channel, payload)
+		return
+	}
+	a, err := transport.ParseAnnounce(payload)
+	if err != nil {
+		d.s.log.Warn("ignoring a malformed announcement", "channel", channel, "err", err)
+		return
+	}
+	d.mu.Lock()
+	if len(d.ann[queue]) < maxAnnounced {
+		d.ann[queue] = append(d.ann[queue], head{id: a.ID, due: a.DueMs})
+	} else {
+		d.resync = true // too many to keep: re-read the index instead
+	}
+	d.mu.Unlock()
+	d.poke()
+}
+
+// onSubscribe makes the dispatcher re-read the heads: messages may have been
+// lost while the subscription was down.
+func (d *dispatcher) onSubscribe() {
+	d.mu.Lock()
+	d.resync = true
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeNews moves pending announcements into the heads.
+func (d *dispatcher) takeNews() {
+	d.mu.Lock()
+	ann, resync := d.ann, d.resync
+	d.ann, d.resync = map[string][]head{}, false
+	d.mu.Unlock()
+	if resync {
+		d.stale = true
+	}
+	for q, hs := range ann {
+		d.heads.add(q, hs, d.s.nHeads)
+	}
+}
+
+// run waits and claims until ctx is done, then closes the work channel.
+func (d *dispatcher) run(ctx context.Context) {
+	defer close(d.s.work)
+	s := d.s
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		d.collectIdle()
+		if d.idle == 0 {
+			select { // every loop is busy: nothing to claim for
+			case m := <-s.ready:
+				d.onIdle(m)
+			case <-ctx.Done():
+			}
+			continue
+		}
+		d.takeNews()
+		err := d.step(ctx)
+		if err == errWait {
+			backoff = 0
+			s.redisOK()
+			d.wait(ctx, timer)
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
+			backoff = nextBackoff(backoff)
+			s.redisError(err)
+			d.stale = true
+			sleepCtx(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		s.redisOK()
+	}
+}
+
+// errWait tells run that nothing is due: wait for the next deadline.
+var errWait = errors.New("nothing due")
+
+// step does one thing: re-read, recover expired leases, or claim due tasks.
+func (d *dispatcher) step(ctx context.Context) error {
+	s := d.s
+	if d.stale {
+		return d.peek(ctx)
+	}
+	now := s.cfg.Clock.Now().UnixMilli()
+	for q, at := range d.leases {
+		if at <= now {
+			d.stale = true
+			return d.recoverExpired(ctx, q, now)
+		}
+	}
+	q, due, ok := d.heads.earliest()
+	if !ok || due > now {
+		return errWait
+	}
+	return d.claim(ctx, q, now)
+}
+
+// claim takes due tasks of queue for the idle loops.
+func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
+	s := d.s
+	cands := d.heads.dueBy(queue, now, 2*d.idle)
+	got, hs, err := s.x.claim(ctx, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
+	if err != nil {
+		return err
+	}
+	d.heads.set(queue, hs)
+	s.counters.claimCalls.Add(1)
+	if len(got) == 0 {
+		s.counters.claimMisses.Add(1)
+	}
+	for _, c := range got {
+		if c.err != nil {
+			s.log.Error("skipping a task that cannot be read", "queue", queue, "err", c.err)
+			if c.task != nil {
+				s.failCorrupt(ctx, c.task, c.err)
+			}
+			continue
+		}
+		if d.leases[queue] == 0 || d.leases[queue] > now+s.cfg.Lease.Milliseconds() {
+			d.leases[queue] = now + s.cfg.Lease.Milliseconds()
+		}
+		s.counters.claimed.Add(1)
+		d.idle--
+		s.work <- c.task // buffered for every loop: never blocks
+	}
+	return nil
+}
+
+// recoverExpired re-queues the tasks of queue whose lease expired by now.
+func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64) error {
+	s := d.s
+	ids, err := s.x.expired(ctx, queue, now, 100)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		n, err := s.x.recover(ctx, queue, id, now, s.cfg.MaxRecoveries)
+		if err != nil {
+			return err
+		}
+		switch n {
+		case recoverRequeued:
+			s.counters.recovered.Add(1)
+			s.log.Warn("re-queued a task whose daemon stopped renewing its lease", "id", id, "queue", queue)
+		case recoverFailed:
+			s.counters.recovered.Add(1)
+			s.log.Error("failed a task whose daemons kept dying", "id", id, "queue", queue, "max_recoveries", s.cfg.MaxRecoveries)
+		}
+	}
+	return nil
+}
+
+// peek re-reads the heads and earliest leases of every queue in one round
+// trip, and does the daemon's housekeeping when it is due.
+func (d *dispatcher) peek(ctx context.Context) error {
+	s := d.s
+	now := s.cfg.Clock.Now()
+	pipe := s.x.rdb.Pipeline()
+	dueCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
+	leaseCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
+	for i, q := range s.cfg.Queues {
+		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Due(q), 0, int64(s.nHeads-1))
+		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Lease(q), 0, 0)
+	}
+	if now.Sub(d.beatAt) >= s.cfg.SafetyWait/2 {
+		pipe.ZAdd(ctx, s.x.keys.Daemons(), redis.Z{Score: float64(now.UnixMilli()), Member: s.id})
+		d.beatAt = now
+	}
+	if now.Sub(d.trimAt) >= time.Minute {
+		oldest := strconv.FormatInt(now.Add(-s.cfg.ResultTTL).UnixMilli(), 10)
+		for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+			pipe.ZRemRangeByScore(ctx, s.x.keys.Done(st), "-inf", "("+oldest)
+		}
+		pipe.ZRemRangeByScore(ctx, s.x.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
+		d.trimAt = now
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	s.counters.peeks.Add(1)
+	for i, q := range s.cfg.Queues {
+		hs := make([]head, 0, len(dueCmds[i].Val()))
+		for _, z := range dueCmds[i].Val() {
+			hs = append(hs, head{id: z.Member.(string), due: int64(z.Score)})
+		}
+		d.heads.set(q, hs)
+		delete(d.leases, q)
+		if l := leaseCmds[i].Val(); len(l) > 0 {
+			d.leases[q] = int64(l[0].Score)
+		}
+	}
+	d.stale = false
+	return nil
+}
+
+// wait sleeps until the next deadline, an announcement, a free loop or
+// SafetyWait, whichever comes first.
+func (d *dispatcher) wait(ctx context.Context, timer *time.Timer) {
+	s := d.s
+	now := s.cfg.Clock.Now()
+	next, safety := now.Add(s.cfg.SafetyWait), true
+	if _, due, ok := d.heads.earliest(); ok && transport.FromMs(due).Before(next) {
+		next, safety = transport.FromMs(due), false
+	}
+	for _, at := range d.leases {
+		if transport.FromMs(at).Before(next) {
+			next, safety = transport.FromMs(at), false
+		}
+	}
+	timer.Reset(max(next.Sub(now), 0))
+	defer stopTimer(timer)
+	select {
+	case <-timer.C:
+		if safety {
+			s.counters.safetyWakes.Add(1)
+			d.stale = true
+		} else {
+			s.counters.deadlineWakes.Add(1)
+		}
+	case <-d.wake:
+		s.counters.messageWakes.Add(1)
+	case m := <-s.ready:
+		d.onIdle(m)
+	case <-ctx.Done():
+	}
+}
+
+// collectIdle counts loops that became free without blocking.
+func (d *dispatcher) collectIdle() {
+	for {
+		select {
+		case m := <-d.s.ready:
+			d.onIdle(m)
+		default:
+			return
+		}
+	}
+}
+
+func (d *dispatcher) onIdle(m idle) {
+	d.idle++
+	if m.fresh {
+		d.heads.set(m.queue, m.heads)
+	}
+}
+
+// stopTimer stops t and drains its channel, so Reset starts clean.
+func stopTimer(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package scheduler
+
+import "sort"
+
+// heads is what a daemon knows of the front of each queue's timing index:
+// the first entries, in due order. It is refreshed by every claim, finish and
+// re-read, and by announcements; it may be stale (a head another daemon
+// claimed), which a claim corrects, but never misses an earlier task unless a
+// message was lost, which the safety wait bounds.
+type heads map[string][]head
+
+// set replaces a queue's entries with a fresh read.
+func (h heads) set(queue string, hs []head) { h[queue] = hs }
+
+// add merges announced entries into a queue's, keeping due order and at most
+// limit entries.
+func (h heads) add(queue string, announced []head, limit int) {
+	cur := h[queue]
+	for _, a := range announced {
+		dup := false
+		for _, c := range cur {
+			if c.id == a.id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			cur = append(cur, a)
+		}
+	}
+	sort.SliceStable(cur, func(i, j int) bool {
+		if cur[i].due != cur[j].due {
+			return cur[i].due < cur[j].due
+		}
+		return cur[i].id < cur[j].id
+	})
+	if len(cur) > limit {
+		cur = cur[:limit]
+	}
+	h[queue] = cur
+}
+
+// earliest returns the queue whose head is due first and that head's due
+// time; ok is false when every queue is empty.
+func (h heads) earliest() (queue string, due int64, ok bool) {
+	for q, hs := range h {
+		if len(hs) == 0 {
+			continue
+		}
+		if !ok || hs[0].due < due || (hs[0].due == due && q < queue) {
+			queue, due, ok = q, hs[0].due, true
+		}
+	}
+	return queue, due, ok
+}
+
+// dueBy lists up to n ids of queue due by now, in due order.
+func (h heads) dueBy(queue string, now int64, n int) []string {
+	var ids []string
+	for _, e := range h[queue] {
+		if e.due > now || len(ids) == n {
+			break
+		}
+		ids = append(ids, e.id)
+	}
+	return ids
+}

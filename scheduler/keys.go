@@ -1,0 +1,73 @@
+package scheduler
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// Keys names every Redis key and channel of one namespace. Every key carries
+// the namespace as its hash tag, "{dueq}:...", so all of a namespace's keys
+// live in one Redis Cluster slot and each Lua script can declare them in KEYS.
+//
+//	{ns}:t:ID           hash   a task record (transport.EncodeRecord)
+//	{ns}:due:QUEUE      zset   the timing index: task ids by due time, ms
+//	{ns}:lease:QUEUE    zset   running task ids by lease deadline, ms
+//	{ns}:done:STATE     zset   finished ids by finish time (succeeded|failed|canceled)
+//	{ns}:key:KEY        string the task id an idempotency key maps to
+//	{ns}:queues         set    queue names that have had tasks
+//	{ns}:daemons        zset   daemon ids by last sign of life, ms
+//
+// Channels: {ns}:announce:QUEUE ("DUE_MS ID" when a task becomes the head of
+// its queue), {ns}:done ("STATE ID" when a task finishes) and {ns}:cancel
+// (the id of a running task that was canceled).
+type Keys struct {
+	prefix string
+}
+
+var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// NewKeys returns the names of namespace ns, or an error if ns cannot be one.
+func NewKeys(ns string) (Keys, error) {
+	if !namespaceRE.MatchString(ns) {
+		return Keys{}, fmt.Errorf("namespace %q: use 1-64 letters, digits or _.-", ns)
+	}
+	return Keys{prefix: "{" + ns + "}:"}, nil
+}
+
+// Task is the key of a task record.
+func (k Keys) Task(id string) string { return k.prefix + "t:" + id }
+
+// Due is a queue's timing index.
+func (k Keys) Due(queue string) string { return k.prefix + "due:" + queue }
+
+// Lease is a queue's lease set.
+func (k Keys) Lease(queue string) string { return k.prefix + "lease:" + queue }
+
+// Done is the set of tasks that finished in state s.
+func (k Keys) Done(s tasks.State) string { return k.prefix + "done:" + string(s) }
+
+// Idem is the key of an idempotency key, or the task's own key when key is
+// empty (scripts then skip it).
+func (k Keys) Idem(key, id string) string {
+	if key == "" {
+		return k.Task(id)
+	}
+	return k.prefix + "key:" + key
+}
+
+// Queues is the set of queue names that have had tasks.
+func (k Keys) Queues() string { return k.prefix + "queues" }
+
+// Daemons is the set of daemons by last sign of life.
+func (k Keys) Daemons() string { return k.prefix + "daemons" }
+
+// Announce is a queue's announce channel.
+func (k Keys) Announce(queue string) string { return k.prefix + "announce:" + queue }
+
+// DoneChannel is where finished tasks are published.
+func (k Keys) DoneChannel() string { return k.prefix + "done" }
+
+// CancelChannel is where canceled running tasks are published.
+func (k Keys) CancelChannel() string { return k.prefix + "cancel" }

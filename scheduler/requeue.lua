@@ -1,0 +1,27 @@
+-- requeue.lua: running → scheduled, by the worker holding the claim: after a
+-- failed attempt that will be retried (the attempt counts), or when its daemon
+-- stops and hands the task back (the attempt is given back).
+--
+-- KEYS[1] task hash          {ns}:t:ID
+-- KEYS[2] lease set          {ns}:lease:QUEUE
+-- KEYS[3] due index          {ns}:due:QUEUE
+-- ARGV[1] task id
+-- ARGV[2] claim token
+-- ARGV[3] new due time, ms
+-- ARGV[4] error of the attempt, or '' for none
+-- ARGV[5] '1' to give the attempt back, else '0'
+-- ARGV[6] head entries to return
+-- ARGV[7] announce channel of the queue
+-- Returns {1 when requeued or 0 when refused, heads}.
+local cur = redis.call('HMGET', KEYS[1], 'state', 'run')
+if cur[1] ~= 'running' or cur[2] ~= ARGV[2] then
+  return {0, redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')}
+end
+redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+local heads = redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')
+if heads[1] == ARGV[1] then redis.call('PUBLISH', ARGV[7], ARGV[3] .. ' ' .. ARGV[1]) end
+return {1, heads}

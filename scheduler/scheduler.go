@@ -1,0 +1,267 @@
+// Package scheduler is dueq's engine: the timing index (a Redis sorted set of
+// due task ids per queue), the atomic claim, leases, and the worker loops that
+// wait on pub/sub for the next deadline (SPEC §1).
+//
+// Guarantees: each task is claimed by exactly one worker at a time across
+// every daemon sharing a Redis (the claim is one Lua script); execution is
+// at-least-once: a task whose daemon dies is re-run after its lease expires.
+// Correctness never rests on a pub/sub message arriving: every wait is capped
+// by Config.SafetyWait and every (re)subscribe re-reads the index.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// Scheduler is one daemon's engine: Config.Workers loops claiming and running
+// tasks of Config.Queues with the handlers of a registry. Start it once; any
+// number of Schedulers (in one process or many) may share a Redis.
+type Scheduler struct {
+	cfg    Config
+	x      *index
+	reg    *tasks.Registry
+	log    *slog.Logger
+	id     string
+	nHeads int
+
+	work  chan *tasks.Task // dispatcher → loops
+	ready chan idle        // loops → dispatcher
+	disp  *dispatcher
+	sub   *subscriber
+	keep  *LeaseKeeper
+
+	mu         sync.Mutex
+	started    bool
+	stopped    bool
+	stopClaims context.CancelFunc // stops the dispatcher
+	handlerCtx context.Context    // parent of every handler's context
+	cancelRun  context.CancelFunc // cancels handlerCtx at the end of the grace
+	running    map[string]*runningTask
+	loopsDone  chan struct{}
+	dispDone   chan struct{}
+
+	redisDown atomic.Bool
+	counters  counters
+}
+
+// runningTask is a task a loop of this daemon is running.
+type runningTask struct {
+	task     *tasks.Task
+	cancel   context.CancelFunc
+	canceled atomic.Bool // canceled by a user through the API
+}
+
+// New returns a Scheduler running reg's handlers on rdb. It validates cfg
+// (after WithDefaults) and names the field to fix.
+func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, errors.New("scheduler: no handler registry")
+	}
+	keys, _ := NewKeys(cfg.Namespace) // validated above
+	host, _ := os.Hostname()
+	s := &Scheduler{
+		cfg: cfg, x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, reg: reg,
+		id:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(ulid.Make().String()[20:])),
+		nHeads: min(max(2*cfg.Workers, 4), 256),
+		work:   make(chan *tasks.Task, cfg.Workers), ready: make(chan idle, cfg.Workers),
+		running: map[string]*runningTask{},
+	}
+	s.log = cfg.Logger.With("daemon", s.id)
+	s.disp = newDispatcher(s)
+	s.keep = newLeaseKeeper(s)
+	return s, nil
+}
+
+// ID names this daemon in logs and in `dueq stats`.
+func (s *Scheduler) ID() string { return s.id }
+
+// Start subscribes to the queues' announcements and starts the loops. It
+// returns at once; the loops run until Stop. A second Start is an error.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("scheduler: already started")
+	}
+	if err := s.x.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("scheduler: reach Redis: %w", err)
+	}
+	s.started = true
+	channels := []string{s.x.keys.CancelChannel()}
+	for _, q := range s.cfg.Queues {
+		channels = append(channels, s.x.keys.Announce(q))
+	}
+	s.sub = subscribe(s.x.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
+
+	claimCtx, stopClaims := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopClaims = stopClaims
+	s.handlerCtx, s.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	s.dispDone, s.loopsDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.dispDone)
+		s.disp.run(claimCtx)
+	}()
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.loop()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(s.loopsDone)
+	}()
+	s.keep.Start(ctx)
+	s.log.Info("scheduler started", "queues", s.cfg.Queues, "workers", s.cfg.Workers)
+	return nil
+}
+
+// Stop stops claiming, lets running tasks finish for up to ShutdownGrace,
+// then cancels the rest and hands them back to the index at once, so another
+// daemon runs them without waiting for their lease. It returns ctx.Err() if
+// ctx ends first (tasks still running are then handed back). Stop is safe to
+// call twice, and before Start.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	s.mu.Unlock()
+
+	s.stopClaims()
+	<-s.dispDone
+	grace := time.NewTimer(s.cfg.ShutdownGrace)
+	defer grace.Stop()
+	var err error
+	select {
+	case <-s.loopsDone:
+	case <-grace.C:
+		s.log.Info("shutdown grace over: canceling running tasks and handing them back", "running", s.runningCount())
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.cancelRun()
+	select {
+	case <-s.loopsDone:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.handBackAll(context.WithoutCancel(ctx))
+	}
+	_ = s.keep.Stop(ctx)
+	s.sub.close()
+	if rerr := s.x.rdb.ZRem(context.WithoutCancel(ctx), s.x.keys.Daemons(), s.id).Err(); rerr != nil {
+		s.log.Warn("could not remove this daemon from the daemon list", "err", rerr)
+	}
+	s.log.Info("scheduler stopped")
+	return err
+}
+
+// onCancelMessage cancels the handler of a task canceled through the API, if
+// this daemon runs it.
+func (s *Scheduler) onCancelMessage(channel, id string) {
+	if channel != s.x.keys.CancelChannel() {
+		return
+	}
+	s.mu.Lock()
+	r := s.running[id]
+	s.mu.Unlock()
+	if r != nil {
+		r.canceled.Store(true)
+		r.cancel()
+		s.log.Info("canceling a running task", "id", id)
+	}
+}
+
+func (s *Scheduler) track(t *tasks.Task, cancel context.CancelFunc) *runningTask {
+	r := &runningTask{task: t, cancel: cancel}
+	s.mu.Lock()
+	s.running[t.ID] = r
+	s.mu.Unlock()
+	return r
+}
+
+func (s *Scheduler) untrack(id string) {
+	s.mu.Lock()
+	delete(s.running, id)
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) runningCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.running)
+}
+
+// runningByQueue lists the ids of running tasks per queue.
+func (s *Scheduler) runningByQueue() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string][]string{}
+	for id, r := range s.running {
+		m[r.task.Queue] = append(m[r.task.Queue], id)
+	}
+	return m
+}
+
+// handBackAll returns every task still running to the index, for a Stop
+// whose context ended before the handlers did.
+func (s *Scheduler) handBackAll(ctx context.Context) {
+	s.mu.Lock()
+	rs := make([]*runningTask, 0, len(s.running))
+	for _, r := range s.running {
+		rs = append(rs, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rs {
+		if _, _, err := s.x.requeue(ctx, r.task, s.cfg.Clock.Now().UnixMilli(), "", true, 1); err != nil {
+			s.log.Error("could not hand back a running task; it runs again when its lease expires", "id", r.task.ID, "err", err)
+		}
+	}
+}
+
+// failCorrupt fails a claimed task whose record cannot be decoded, so it does
+// not block its queue; the error says what is wrong with it.
+func (s *Scheduler) failCorrupt(ctx context.Context, t *tasks.Task, cause error) {
+	now := s.cfg.Clock.Now().UnixMilli()
+	if _, _, err := s.x.finish(ctx, t, tasks.Failed, now, nil, cause.Error(), 1); err != nil {
+		s.log.Error("could not fail a corrupt task", "id", t.ID, "err", err)
+	}
+}
+
+// redisError logs the first error of an outage; redisOK logs its end.
+func (s *Scheduler) redisError(err error) {
+	s.counters.redisErrors.Add(1)
+	if !s.redisDown.Swap(true) {
+		s.log.Error("Redis error; retrying with backoff", "err", err)
+	}
+}
+
+func (s *Scheduler) redisOK() {
+	if s.redisDown.Swap(false) {
+		s.log.Info("Redis is reachable again")
+	}
+}
+
+// Healthy reports whether the daemon's last Redis call succeeded.
+func (s *Scheduler) Healthy() bool { return !s.redisDown.Load() }

@@ -1,0 +1,160 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// abandonAfter is how long a loop waits for a handler that ignores its
+// canceled context before it reports the task and moves on.
+const abandonAfter = time.Second
+
+// loop is one worker loop: it runs the tasks the dispatcher claims for it,
+// one at a time, and tells the dispatcher when it is free again.
+func (s *Scheduler) loop() {
+	s.ready <- idle{}
+	for t := range s.work {
+		s.ready <- s.execute(t)
+	}
+}
+
+// execute runs one claimed task and records its outcome: succeeded, failed,
+// re-queued for another attempt, or handed back when the daemon stops.
+func (s *Scheduler) execute(t *tasks.Task) idle {
+	ctx, cancel := context.WithCancel(s.handlerCtx)
+	defer cancel()
+	if t.Timeout > 0 {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, t.Timeout)
+		defer c2()
+	}
+	r := s.track(t, cancel)
+	defer s.untrack(t.ID)
+
+	result, err := s.call(ctx, t)
+	bg := context.WithoutCancel(ctx)
+	now := s.cfg.Clock.Now().UnixMilli()
+	var (
+		hs  []head
+		ok  bool
+		rec error
+	)
+	switch {
+	case r.canceled.Load():
+		return idle{} // cancel.lua recorded it; nothing to write
+	case s.handlerCtx.Err() != nil && err != nil:
+		ok, hs, rec = s.x.requeue(bg, t, now, "", true, s.nHeads)
+		if ok {
+			s.counters.handedBack.Add(1)
+			s.log.Info("handed a task back at shutdown", "id", t.ID, "name", t.Name)
+		}
+	case err == nil:
+		ok, hs, rec = s.x.finish(bg, t, tasks.Succeeded, now, result, "", s.nHeads)
+		if ok {
+			s.counters.succeeded.Add(1)
+		}
+	case t.Attempts < t.MaxAttempts:
+		due := now + s.backoff(t.Attempts).Milliseconds()
+		ok, hs, rec = s.x.requeue(bg, t, due, err.Error(), false, s.nHeads)
+		if ok {
+			s.counters.retried.Add(1)
+			s.log.Warn("task attempt failed; retrying", "id", t.ID, "name", t.Name, "attempt", t.Attempts, "of", t.MaxAttempts, "err", err)
+		}
+	default:
+		ok, hs, rec = s.x.finish(bg, t, tasks.Failed, now, nil, err.Error(), s.nHeads)
+		if ok {
+			s.counters.failed.Add(1)
+			s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
+		}
+	}
+	switch {
+	case rec != nil:
+		s.redisError(rec)
+		s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", t.ID, "err", rec)
+		return idle{}
+	case !ok:
+		s.log.Warn("lost the claim on a task before it finished (its lease expired or it was canceled); its outcome is dropped", "id", t.ID, "name", t.Name)
+	}
+	return idle{queue: t.Queue, heads: hs, fresh: true}
+}
+
+// call runs t's handler and returns its result as JSON. A panic becomes an
+// error; a handler still running abandonAfter past its context's end is
+// reported as timed out (or canceled) and left behind.
+func (s *Scheduler) call(ctx context.Context, t *tasks.Task) ([]byte, error) {
+	h, err := s.reg.Lookup(t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w (on daemon %s)", err, s.id)
+	}
+	type outcome struct {
+		v   any
+		err error
+	}
+	out := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				out <- outcome{err: fmt.Errorf("handler %s panicked: %v\n%s", t.Name, p, debug.Stack())}
+			}
+		}()
+		v, err := h(ctx, &tasks.Call{Task: t})
+		out <- outcome{v, err}
+	}()
+	var o outcome
+	select {
+	case o = <-out:
+	case <-ctx.Done():
+		timer := time.NewTimer(abandonAfter)
+		defer timer.Stop()
+		select {
+		case o = <-out:
+		case <-timer.C:
+			o.err = fmt.Errorf("handler %s did not return %s after its context ended: %w", t.Name, abandonAfter, ctx.Err())
+		}
+	}
+	if o.err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && s.handlerCtx.Err() == nil {
+			o.err = fmt.Errorf("timed out after %s: %w", t.Timeout, o.err)
+		}
+		return nil, o.err
+	}
+	return encodeResult(o.v)
+}
+
+// encodeResult turns a handler's result into JSON; json.RawMessage and
+// []byte holding JSON are kept as they are.
+func encodeResult(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case nil:
+		return []byte("null"), nil
+	case json.RawMessage:
+		if json.Valid(r) {
+			return r, nil
+		}
+		return nil, errors.New("handler returned a json.RawMessage that is not JSON")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("handler result cannot be stored as JSON: %w", err)
+	}
+	return b, nil
+}
+
+// backoff is the wait before attempt n+1 after n failed attempts:
+// exponential from RetryBase, capped at RetryCap, with jitter (a random time
+// between half and all of it).
+func (s *Scheduler) backoff(n int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < n && d < s.cfg.RetryCap; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.RetryCap)
+	return d/2 + rand.N(d/2+1)
+}

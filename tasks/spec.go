@@ -1,0 +1,105 @@
+package tasks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Limits on what a Spec may hold.
+const (
+	// MaxArgsBytes caps a task's args: the HTTP API refuses bodies over 1 MiB.
+	MaxArgsBytes = 1 << 20
+	// MaxKeyBytes caps an idempotency key.
+	MaxKeyBytes = 256
+	// DefaultQueue is the queue of a task that names none.
+	DefaultQueue = "default"
+)
+
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,128}$`)
+	queueRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+)
+
+// ErrInvalid marks every validation error, so callers can tell bad input
+// (HTTP 400, CLI usage error) from a failure of Redis.
+var ErrInvalid = errors.New("invalid task")
+
+// Spec is a request to run a task: what to run, with which args, and when.
+// The zero values mean: queue "default", due now, one attempt, no timeout.
+type Spec struct {
+	Name  string          // handler name, e.g. "echo"
+	Args  json.RawMessage // JSON; empty means {}
+	Queue string          // defaults to "default"
+	// In delays the task by a duration from now; At runs it at a time. Use at
+	// most one. A time in the past means now.
+	In time.Duration
+	At time.Time
+	// MaxAttempts is how many times a failing task is tried. Defaults to 1.
+	MaxAttempts int
+	// Timeout cancels the handler's context after this long. Zero: no timeout.
+	Timeout time.Duration
+	// Key makes the submit idempotent: a second submit with the same key
+	// returns the first task, until that task's record expires.
+	Key string
+}
+
+// Normalize fills the defaults of Spec's zero values and validates it. The
+// error wraps ErrInvalid and names the field to fix.
+func (s *Spec) Normalize() error {
+	if s.Queue == "" {
+		s.Queue = DefaultQueue
+	}
+	if len(s.Args) == 0 {
+		s.Args = json.RawMessage("{}")
+	}
+	if s.MaxAttempts == 0 {
+		s.MaxAttempts = 1
+	}
+	return s.validate()
+}
+
+func (s *Spec) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case s.Name == "":
+		return bad("name is empty: give a handler name such as echo")
+	case !nameRE.MatchString(s.Name):
+		return bad("name %q: use 1-128 letters, digits or _.:/-", s.Name)
+	case !queueRE.MatchString(s.Queue):
+		return bad("queue %q: use 1-64 letters, digits or _.-", s.Queue)
+	case len(s.Args) > MaxArgsBytes:
+		return bad("args are %d bytes, more than the limit of %d", len(s.Args), MaxArgsBytes)
+	case !json.Valid(s.Args):
+		return bad("args are not valid JSON: %.60q", s.Args)
+	case s.In < 0:
+		return bad("in %s is negative: give a delay of 0 or more", s.In)
+	case s.In > 0 && !s.At.IsZero():
+		return bad("in and at both given: use one of them")
+	case s.MaxAttempts < 0 || s.MaxAttempts > 1000:
+		return bad("max_attempts %d: use 1 to 1000", s.MaxAttempts)
+	case s.Timeout < 0:
+		return bad("timeout %s is negative", s.Timeout)
+	case len(s.Key) > MaxKeyBytes:
+		return bad("key is %d bytes, more than %d", len(s.Key), MaxKeyBytes)
+	}
+	return nil
+}
+
+// DueAt is when the task should start, given the current time.
+func (s *Spec) DueAt(now time.Time) time.Time {
+	switch {
+	case !s.At.IsZero() && s.At.After(now):
+		return s.At
+	case s.In > 0:
+		return now.Add(s.In)
+	}
+	return now
+}
+
+// ValidQueue reports whether q can name a queue: 1-64 letters, digits or _.-.
+func ValidQueue(q string) bool { return queueRE.MatchString(q) }

@@ -1,0 +1,190 @@
+// Package transport encodes what dueq keeps in Redis and sends over pub/sub:
+// task records (a Redis hash whose args, result and id lists are JSON) and the
+// short messages of the announce, done and cancel channels.
+//
+// Records carry a format version in field "v". A record that is corrupt or of
+// another version decodes to an error wrapping ErrCorrupt, never a panic, so a
+// loop can report it and move on.
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// Version is the record format this build reads and writes.
+const Version = "1"
+
+// Record hash fields. Scripts use the same names.
+const (
+	FVersion     = "v"
+	FName        = "name"
+	FArgs        = "args"
+	FQueue       = "queue"
+	FState       = "state"
+	FDue         = "due"      // ms since the epoch
+	FCreated     = "created"  // ms
+	FStarted     = "started"  // ms
+	FFinished    = "finished" // ms
+	FAttempts    = "attempts"
+	FMaxAttempts = "max_attempts"
+	FTimeout     = "timeout" // ms
+	FResult      = "result"  // JSON
+	FError       = "error"
+	FParents     = "parents"  // JSON array of ids
+	FChildren    = "children" // JSON array of ids
+	FPending     = "pending"  // parents not yet finished
+	FPolicy      = "opf"      // on_parent_failure
+	FSchedule    = "schedule"
+	FKey         = "key"
+	FRun         = "run" // claim token
+	FRecoveries  = "recoveries"
+)
+
+// ErrCorrupt marks a record that cannot be decoded.
+var ErrCorrupt = errors.New("corrupt task record")
+
+// Ms converts a time to milliseconds since the epoch; the zero time is 0.
+func Ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// FromMs converts milliseconds since the epoch to a UTC time; 0 is the zero time.
+func FromMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// EncodeRecord returns t's hash fields as field, value pairs for HSET. Empty
+// and zero fields are left out to keep records small.
+func EncodeRecord(t *tasks.Task) []any {
+	f := make([]any, 0, 24)
+	add := func(k string, v any) { f = append(f, k, v) }
+	addInt := func(k string, v int64) {
+		if v != 0 {
+			add(k, v)
+		}
+	}
+	addStr := func(k, v string) {
+		if v != "" {
+			add(k, v)
+		}
+	}
+	add(FVersion, Version)
+	add(FName, t.Name)
+	add(FArgs, string(t.Args))
+	add(FQueue, t.Queue)
+	add(FState, string(t.State))
+	addInt(FDue, Ms(t.DueAt))
+	addInt(FCreated, Ms(t.CreatedAt))
+	addInt(FStarted, Ms(t.StartedAt))
+	addInt(FFinished, Ms(t.FinishedAt))
+	addInt(FAttempts, int64(t.Attempts))
+	add(FMaxAttempts, t.MaxAttempts)
+	addInt(FTimeout, t.Timeout.Milliseconds())
+	addStr(FResult, string(t.Result))
+	addStr(FError, t.Error)
+	if len(t.Parents) > 0 {
+		add(FParents, mustJSON(t.Parents))
+	}
+	if len(t.Children) > 0 {
+		add(FChildren, mustJSON(t.Children))
+	}
+	addInt(FPending, int64(t.Pending))
+	addStr(FPolicy, string(t.OnParentFailure))
+	addStr(FSchedule, t.Schedule)
+	addStr(FKey, t.Key)
+	addInt(FRun, t.Run)
+	addInt(FRecoveries, int64(t.Recoveries))
+	return f
+}
+
+func mustJSON(v []string) string {
+	b, _ := json.Marshal(v) // a []string always marshals
+	return string(b)
+}
+
+// DecodeRecord builds the task with the given id from its hash fields. It
+// checks the version, the state and every number, so a damaged record is an
+// error wrapping ErrCorrupt that names the field.
+func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrCorrupt, id, fmt.Sprintf(format, a...))
+	}
+	if len(h) == 0 {
+		return nil, bad("empty record")
+	}
+	if v := h[FVersion]; v != Version {
+		return nil, bad("format version %q, this build reads %q", v, Version)
+	}
+	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
+		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy])}
+	if t.Name == "" || t.Queue == "" {
+		return nil, bad("no name or queue")
+	}
+	if !t.State.Valid() {
+		return nil, bad("unknown state %q", h[FState])
+	}
+	if t.OnParentFailure == "" {
+		t.OnParentFailure = tasks.PolicyFail
+	}
+	for _, f := range []struct {
+		name string
+		dst  *json.RawMessage
+	}{{FArgs, &t.Args}, {FResult, &t.Result}} {
+		s, ok := h[f.name]
+		if !ok {
+			continue
+		}
+		if !json.Valid([]byte(s)) {
+			return nil, bad("field %s is not JSON", f.name)
+		}
+		*f.dst = json.RawMessage(s)
+	}
+	var due, created, started, finished, attempts, maxAttempts, timeout, pending, recoveries int64
+	ints := []intField{{FDue, &due}, {FCreated, &created}, {FStarted, &started}, {FFinished, &finished},
+		{FAttempts, &attempts}, {FMaxAttempts, &maxAttempts}, {FTimeout, &timeout}, {FPending, &pending},
+		{FRun, &t.Run}, {FRecoveries, &recoveries}}
+	for _, f := range ints {
+		s, ok := h[f.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, bad("field %s is %q, not a count", f.name, s)
+		}
+		*f.dst = n
+	}
+	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(due), FromMs(created), FromMs(started), FromMs(finished)
+	t.Attempts, t.MaxAttempts, t.Pending, t.Recoveries = int(attempts), int(maxAttempts), int(pending), int(recoveries)
+	t.Timeout = time.Duration(timeout) * time.Millisecond
+	for _, f := range []struct {
+		name string
+		dst  *[]string
+	}{{FParents, &t.Parents}, {FChildren, &t.Children}} {
+		s, ok := h[f.name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(s), f.dst); err != nil {
+			return nil, bad("field %s is not a JSON list of ids", f.name)
+		}
+	}
+	return t, nil
+}
+
+type intField struct {
+	name string
+	dst  *int64
+}
