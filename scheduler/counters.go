@@ -5,6 +5,7 @@ import "sync/atomic"
 // counters count what a daemon's loops did; Counters reads them.
 type counters struct {
 	peeks, deadlineWakes, messageWakes, safetyWakes atomic.Int64
+	announced, resubscribes                         atomic.Int64
 	claimCalls, claimMisses, claimed, recovered     atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
 	redisErrors                                     atomic.Int64
@@ -15,6 +16,8 @@ type Counters struct {
 	Peeks         int64 // re-reads of the index heads
 	DeadlineWakes int64 // waits ended by a due task or lease deadline
 	MessageWakes  int64 // waits ended by a pub/sub announcement or resubscribe
+	Announced     int64 // announcements received
+	Resubscribes  int64 // pub/sub (re)subscriptions, each followed by a re-read
 	SafetyWakes   int64 // waits ended by the safety cap
 	ClaimCalls    int64 // claim script calls
 	ClaimMisses   int64 // claim calls that got nothing (another daemon was first)
@@ -32,7 +35,7 @@ func (s *Scheduler) Counters() Counters {
 	c := &s.counters
 	return Counters{
 		Peeks: c.peeks.Load(), DeadlineWakes: c.deadlineWakes.Load(), MessageWakes: c.messageWakes.Load(),
-		SafetyWakes: c.safetyWakes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
+		SafetyWakes: c.safetyWakes.Load(), Announced: c.announced.Load(), Resubscribes: c.resubscribes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
 		Claimed: c.claimed.Load(), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
 		RedisErrors: c.redisErrors.Load(),

@@ -66,6 +66,7 @@ func (d *dispatcher) onMessage(channel, payload string) {
 		d.s.log.Warn("ignoring a malformed announcement", "channel", channel, "err", err)
 		return
 	}
+	d.s.counters.announced.Add(1)
 	d.mu.Lock()
 	if len(d.ann[queue]) < maxAnnounced {
 		d.ann[queue] = append(d.ann[queue], head{id: a.ID, due: a.DueMs})
@@ -79,6 +80,7 @@ func (d *dispatcher) onMessage(channel, payload string) {
 // onSubscribe makes the dispatcher re-read the heads: messages may have been
 // lost while the subscription was down.
 func (d *dispatcher) onSubscribe() {
+	d.s.counters.resubscribes.Add(1)
 	d.mu.Lock()
 	d.resync = true
 	d.mu.Unlock()

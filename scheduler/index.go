@@ -120,7 +120,12 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 		case len(fields) == 0:
 			c.err = fmt.Errorf("%w %s: the index named it but its record is gone; dropped from the index", transport.ErrCorrupt, id)
 		default:
-			c.task, c.err = transport.DecodeRecord(id, pairs(fields))
+			h := pairs(fields)
+			if c.task, c.err = transport.DecodeRecord(id, h); c.err != nil {
+				// Enough of the record to fail it under this claim.
+				run, _ := strconv.ParseInt(h[transport.FRun], 10, 64)
+				c.task = &tasks.Task{ID: id, Queue: queue, Run: run, Key: h[transport.FKey]}
+			}
 		}
 		out = append(out, c)
 	}

@@ -100,7 +100,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("scheduler: already started")
 	}
-	if err := s.x.rdb.Ping(ctx).Err(); err != nil {
+	if err := s.x.rdb.SAdd(ctx, s.x.keys.Queues(), anys(s.cfg.Queues)...).Err(); err != nil {
 		return fmt.Errorf("scheduler: reach Redis: %w", err)
 	}
 	s.started = true
@@ -265,3 +265,11 @@ func (s *Scheduler) redisOK() {
 
 // Healthy reports whether the daemon's last Redis call succeeded.
 func (s *Scheduler) Healthy() bool { return !s.redisDown.Load() }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,190 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// ListOptions filters List. The zero value lists up to 100 tasks of any state.
+type ListOptions struct {
+	State tasks.State // only tasks in this state; empty: any
+	Name  string      // only tasks of this handler name; empty: any
+	Limit int         // at most this many; 0 means 100; at most 10000
+}
+
+// MaxListLimit caps ListOptions.Limit.
+const MaxListLimit = 10000
+
+// List returns tasks: running ones first, then scheduled ones by due time,
+// then finished ones newest first. Waiting tasks are listed once dependencies
+// exist. It reads the index sets, not the whole keyspace, so its cost grows
+// with what it returns and skips, not with the number of keys.
+func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, error) {
+	if opts.Limit == 0 {
+		opts.Limit = 100
+	}
+	if opts.Limit < 0 || opts.Limit > MaxListLimit {
+		return nil, fmt.Errorf("%w: limit %d: use 1 to %d", tasks.ErrInvalid, opts.Limit, MaxListLimit)
+	}
+	if opts.State != "" && !opts.State.Valid() {
+		_, err := tasks.ParseState(string(opts.State))
+		return nil, fmt.Errorf("%w: %v", tasks.ErrInvalid, err)
+	}
+	queues, err := c.knownQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := c.x.keys
+	type source struct {
+		key   string
+		state tasks.State
+		rev   bool
+	}
+	var srcs []source
+	for _, st := range []tasks.State{tasks.Running, tasks.Scheduled, tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+		if opts.State != "" && opts.State != st {
+			continue
+		}
+		switch st {
+		case tasks.Running:
+			for _, q := range queues {
+				srcs = append(srcs, source{k.Lease(q), st, false})
+			}
+		case tasks.Scheduled:
+			for _, q := range queues {
+				srcs = append(srcs, source{k.Due(q), st, false})
+			}
+		default:
+			srcs = append(srcs, source{k.Done(st), st, true})
+		}
+	}
+	var out []*tasks.Task
+	const chunk = 500
+	for _, src := range srcs {
+		for start := int64(0); len(out) < opts.Limit; start += chunk {
+			var ids []string
+			if src.rev {
+				ids, err = c.x.rdb.ZRevRange(ctx, src.key, start, start+chunk-1).Result()
+			} else {
+				ids, err = c.x.rdb.ZRange(ctx, src.key, start, start+chunk-1).Result()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", src.key, err)
+			}
+			got, err := c.records(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range got {
+				if t.State == src.state && (opts.Name == "" || t.Name == opts.Name) && len(out) < opts.Limit {
+					out = append(out, t)
+				}
+			}
+			if len(ids) < chunk {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// records reads several records in one round trip, skipping expired ones
+// and logging corrupt ones.
+func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := c.x.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, c.x.keys.Task(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d records: %w", len(ids), err)
+	}
+	out := make([]*tasks.Task, 0, len(ids))
+	for i, cmd := range cmds {
+		if len(cmd.Val()) == 0 {
+			continue // expired since the index was read
+		}
+		t, err := transport.DecodeRecord(ids[i], cmd.Val())
+		if err != nil {
+			c.cfg.Logger.Warn("skipping a corrupt record", "err", err)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// knownQueues returns the queues that have had tasks, sorted.
+func (c *Client) knownQueues(ctx context.Context) ([]string, error) {
+	qs, err := c.x.rdb.SMembers(ctx, c.x.keys.Queues()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the queue list: %w", err)
+	}
+	sort.Strings(qs)
+	return qs, nil
+}
+
+// QueueStats counts one queue's unfinished tasks.
+type QueueStats struct {
+	Scheduled int64 `json:"scheduled"`
+	Running   int64 `json:"running"`
+}
+
+// Stats counts tasks by state and queue, and names the daemons alive.
+type Stats struct {
+	States  map[tasks.State]int64 `json:"states"`
+	Queues  map[string]QueueStats `json:"queues"`
+	Daemons []string              `json:"daemons"` // ids of daemons seen within 3 safety waits
+}
+
+// Stats returns the counts of SPEC §3.2 `dueq stats`. Finished counts cover
+// the records kept (result_ttl).
+func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+	queues, err := c.knownQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := c.x.keys
+	pipe := c.x.rdb.Pipeline()
+	due := make([]*redis.IntCmd, len(queues))
+	lease := make([]*redis.IntCmd, len(queues))
+	for i, q := range queues {
+		due[i], lease[i] = pipe.ZCard(ctx, k.Due(q)), pipe.ZCard(ctx, k.Lease(q))
+	}
+	fin := map[tasks.State]*redis.IntCmd{}
+	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+		fin[st] = pipe.ZCard(ctx, k.Done(st))
+	}
+	alive := c.cfg.Clock.Now().Add(-3 * c.cfg.SafetyWait).UnixMilli()
+	daemons := pipe.ZRangeByScore(ctx, k.Daemons(), &redis.ZRangeBy{Min: strconv.FormatInt(alive, 10), Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	st := &Stats{States: map[tasks.State]int64{}, Queues: map[string]QueueStats{}, Daemons: daemons.Val()}
+	for _, s := range tasks.States {
+		st.States[s] = 0
+	}
+	for i, q := range queues {
+		qs := QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
+		st.Queues[q] = qs
+		st.States[tasks.Scheduled] += qs.Scheduled
+		st.States[tasks.Running] += qs.Running
+	}
+	for s, cmd := range fin {
+		st.States[s] = cmd.Val()
+	}
+	if st.Daemons == nil {
+		st.Daemons = []string{}
+	}
+	return st, nil
+}

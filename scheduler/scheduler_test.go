@@ -1,0 +1,409 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+func TestSubmitRunsAndStoresResult(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(`{"a":1}`)})
+	require.Equal(t, tasks.Scheduled, task.State)
+	done := e.wait(task.ID, 5*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.JSONEq(t, `{"a":1}`, string(done.Result))
+	require.Equal(t, 1, done.Attempts)
+	require.False(t, done.StartedAt.IsZero())
+	require.False(t, done.FinishedAt.IsZero())
+	require.Equal(t, 1, e.runs.count(task.ID))
+}
+
+func TestFleetClaimsEachTaskExactlyOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 4})
+	for range 3 {
+		e.start()
+	}
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(fmt.Sprint(i))}).ID)
+	}
+	for _, id := range ids {
+		require.Equal(t, tasks.Succeeded, e.wait(id, 10*time.Second).State)
+	}
+	for _, id := range ids {
+		require.Equal(t, 1, e.runs.count(id), "task %s", id)
+	}
+}
+
+func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	task := e.submit(tasks.Spec{Name: "record"})
+	now := time.Now().UnixMilli()
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, _, err := e.client.x.claim(context.Background(), "default", now+1, now+60000, 1, 4, []string{task.ID})
+			if err == nil && len(got) == 1 {
+				won.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, won.Load())
+	rec, err := e.client.Get(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Running, rec.State)
+	require.EqualValues(t, 1, rec.Run)
+}
+
+func TestClaimSkipsTasksNotYetDue(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	got, hs, err := e.client.x.claim(context.Background(), "default", time.Now().UnixMilli(), 0, 1, 4, []string{task.ID})
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.Len(t, hs, 1)
+	require.Equal(t, task.ID, hs[0].id)
+}
+
+func TestDelayedTaskRunsNotBeforeItsDueTime(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
+	done := e.wait(task.ID, 5*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.False(t, done.StartedAt.Before(done.DueAt), "started %s before due %s", done.StartedAt, done.DueAt)
+}
+
+func TestEarlierTaskInterruptsALongerWait(t *testing.T) {
+	t.Parallel()
+	// With a one-minute safety cap and a head an hour out, only the
+	// announcement of the new head can wake the loop in time.
+	e := setup(t, Config{Workers: 1, SafetyWait: time.Minute})
+	e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	s := e.start()
+	require.Eventually(t, func() bool { c := s.Counters(); return c.Peeks > 0 && c.Resubscribes >= 2 },
+		5*time.Second, time.Millisecond)
+	now := e.submit(tasks.Spec{Name: "record"})
+	require.Equal(t, tasks.Succeeded, e.wait(now.ID, 10*time.Second).State)
+	c := s.Counters()
+	require.Positive(t, c.Announced)
+	require.Positive(t, c.MessageWakes)
+	require.Zero(t, c.SafetyWakes)
+}
+
+func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, SafetyWait: 200 * time.Millisecond})
+	s := e.start()
+	// Let one safety wake pass, so the subscription has settled.
+	require.Eventually(t, func() bool { return s.Counters().SafetyWakes > 0 }, 5*time.Second, time.Millisecond)
+	before := s.Counters().SafetyWakes
+	// The real submit script, with its announcement sent where nobody listens.
+	task := &tasks.Task{ID: "lost-1", Name: "record", Args: json.RawMessage(`{}`), Queue: "default",
+		State: tasks.Scheduled, DueAt: time.Now(), CreatedAt: time.Now(), MaxAttempts: 1}
+	lost := *e.client.x
+	lost.keys, _ = NewKeys("elsewhere")
+	args := append([]any{task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0"}, encode(task)...)
+	k := e.client.x.keys
+	require.NoError(t, submitScript.Run(context.Background(), e.rdb,
+		[]string{k.Task(task.ID), k.Due("default"), k.Task(task.ID), k.Queues()}, args...).Err())
+	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
+	require.Greater(t, s.Counters().SafetyWakes, before)
+	require.Zero(t, s.Counters().Announced)
+}
+
+func TestSameMillisecondTasksRunInSubmitOrder(t *testing.T) {
+	t.Parallel()
+	at := time.Now().Add(200 * time.Millisecond).Truncate(time.Millisecond)
+	e := setup(t, Config{Workers: 1})
+	var ids []string
+	for range 20 {
+		ids = append(ids, e.submit(tasks.Spec{Name: "record", At: at}).ID)
+	}
+	e.start()
+	for _, id := range ids {
+		e.wait(id, 5*time.Second)
+	}
+	require.Equal(t, ids, e.runs.order())
+}
+
+func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	task := e.submit(tasks.Spec{Name: "record"})
+	// A daemon claims it with a short lease and dies.
+	now := time.Now().UnixMilli()
+	got, _, err := e.client.x.claim(context.Background(), "default", now, now+300, 1, 4, []string{task.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	s := e.start()
+	done := e.wait(task.ID, 10*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.Equal(t, 1, done.Attempts)
+	require.Equal(t, 1, done.Recoveries)
+	require.EqualValues(t, 1, s.Counters().Recovered)
+}
+
+func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, MaxRecoveries: 1})
+	task := e.submit(tasks.Spec{Name: "record"})
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		now := time.Now().UnixMilli()
+		got, _, err := e.client.x.claim(ctx, "default", now, now-1, 1, 4, []string{task.ID})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		n, err := e.client.x.recover(ctx, "default", task.ID, now, 1)
+		require.NoError(t, err)
+		if i == 0 {
+			require.EqualValues(t, recoverRequeued, n)
+		} else {
+			require.EqualValues(t, recoverFailed, n)
+		}
+	}
+	rec, err := e.client.Get(ctx, task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Failed, rec.State)
+	require.Contains(t, rec.Error, "max_recoveries")
+	require.Zero(t, e.runs.count(task.ID))
+}
+
+func TestRunningTaskLeaseIsRenewed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, Lease: 300 * time.Millisecond})
+	task := e.submit(tasks.Spec{Name: "block"})
+	s := e.start()
+	e.waitRun(task.ID, 5*time.Second)
+	first, err := e.rdb.ZScore(context.Background(), e.client.x.keys.Lease("default"), task.ID).Result()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		sc, err := e.rdb.ZScore(context.Background(), e.client.x.keys.Lease("default"), task.ID).Result()
+		return err == nil && sc > first
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Zero(t, s.Counters().Recovered)
+	_, err = e.client.Cancel(context.Background(), task.ID)
+	require.NoError(t, err)
+}
+
+func TestFinishedRecordAndKeyExpireAfterResultTTL(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, ResultTTL: time.Hour})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "record", Key: "nightly"})
+	e.wait(task.ID, 5*time.Second)
+	e.mr.FastForward(59 * time.Minute)
+	_, err := e.client.Get(context.Background(), task.ID)
+	require.NoError(t, err, "kept until the TTL")
+	e.mr.FastForward(2 * time.Minute)
+	_, err = e.client.Get(context.Background(), task.ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	again := e.submit(tasks.Spec{Name: "record", Key: "nightly"})
+	require.NotEqual(t, task.ID, again.ID, "the key expired with the record")
+}
+
+func TestIdempotencyKeyReturnsTheFirstTask(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	first := e.submit(tasks.Spec{Name: "record", Key: "k1", In: time.Hour})
+	keys := len(e.mr.Keys())
+	second := e.submit(tasks.Spec{Name: "record", Key: "k1", Args: json.RawMessage(`{"other":true}`)})
+	require.Equal(t, first.ID, second.ID)
+	require.JSONEq(t, `{}`, string(second.Args))
+	require.Len(t, e.mr.Keys(), keys, "the second submit wrote nothing")
+}
+
+func TestCancelBeforeDueMeansItNeverRuns(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	task := e.submit(tasks.Spec{Name: "record", In: 200 * time.Millisecond})
+	e.start()
+	rec, err := e.client.Cancel(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Canceled, rec.State)
+	marker := e.submit(tasks.Spec{Name: "record", In: 400 * time.Millisecond})
+	e.wait(marker.ID, 5*time.Second) // ran after the canceled task's due time
+	require.Zero(t, e.runs.count(task.ID))
+	_, err = e.client.Cancel(context.Background(), task.ID)
+	require.ErrorIs(t, err, ErrFinished)
+	_, err = e.client.Cancel(context.Background(), "no-such-task")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestCancelRunningTaskCancelsItsHandler(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	s := e.start()
+	task := e.submit(tasks.Spec{Name: "block"})
+	e.waitRun(task.ID, 5*time.Second)
+	_, err := e.client.Cancel(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.runningCount() == 0 }, 5*time.Second, time.Millisecond)
+	rec, err := e.client.Get(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Canceled, rec.State)
+	// The loop is free again.
+	next := e.submit(tasks.Spec{Name: "record"})
+	require.Equal(t, tasks.Succeeded, e.wait(next.ID, 5*time.Second).State)
+}
+
+func TestFailedAttemptsAreRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, RetryBase: 10 * time.Millisecond, RetryCap: 20 * time.Millisecond})
+	var calls atomic.Int32
+	e.reg.Register("flaky", func(ctx context.Context, c *tasks.Call) (any, error) {
+		if calls.Add(1) < 3 {
+			return nil, errors.New("not yet")
+		}
+		return "ok", nil
+	})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "flaky", MaxAttempts: 3})
+	done := e.wait(task.ID, 5*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.Equal(t, 3, done.Attempts)
+	require.Empty(t, done.Error)
+
+	calls.Store(-10)
+	task = e.submit(tasks.Spec{Name: "flaky", MaxAttempts: 2})
+	done = e.wait(task.ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Equal(t, 2, done.Attempts)
+	require.Equal(t, "not yet", done.Error)
+}
+
+func TestTimeoutCancelsTheHandler(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "block", Timeout: 50 * time.Millisecond})
+	done := e.wait(task.ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Contains(t, done.Error, "timed out after 50ms")
+}
+
+func TestHandlerPanicFailsTheTask(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	e.reg.Register("panics", func(ctx context.Context, c *tasks.Call) (any, error) { panic("boom") })
+	e.start()
+	done := e.wait(e.submit(tasks.Spec{Name: "panics"}).ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Contains(t, done.Error, "panicked: boom")
+}
+
+func TestUnknownHandlerOnThisDaemonFailsClearly(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	e.start()
+	done := e.wait(e.submit(tasks.Spec{Name: "nobody-has-this"}).ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Contains(t, done.Error, `unknown handler "nobody-has-this"`)
+}
+
+func TestStopHandsRunningTasksBack(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, ShutdownGrace: 50 * time.Millisecond})
+	s, err := New(e.rdb, e.reg, e.cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	task := e.submit(tasks.Spec{Name: "block"})
+	e.waitRun(task.ID, 5*time.Second)
+	require.NoError(t, s.Stop(context.Background()))
+	require.NoError(t, s.Stop(context.Background()), "a second Stop is harmless")
+	rec, err := e.client.Get(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, rec.State)
+	require.Zero(t, rec.Attempts, "a hand-back gives the attempt back")
+	require.EqualValues(t, 1, s.Counters().HandedBack)
+	// Another daemon runs it at once.
+	e.reg.Register("block", func(ctx context.Context, c *tasks.Call) (any, error) { return "second run", nil })
+	e.start()
+	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 5*time.Second).State)
+}
+
+func TestStopBeforeStartIsHarmless(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	s, err := New(e.rdb, e.reg, e.cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Stop(context.Background()))
+}
+
+func TestCorruptRecordIsFailedAndDoesNotBlockTheQueue(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	k := e.client.x.keys
+	now := float64(time.Now().UnixMilli())
+	e.mr.HSet(k.Task("bad-1"), "v", "99", "name", "record", "queue", "default", "state", "scheduled")
+	_, err := e.mr.ZAdd(k.Due("default"), now-2, "bad-1")
+	require.NoError(t, err)
+	_, err = e.mr.ZAdd(k.Due("default"), now-1, "orphan-1") // no record at all
+	require.NoError(t, err)
+	good := e.submit(tasks.Spec{Name: "record"})
+	e.start()
+	require.Equal(t, tasks.Succeeded, e.wait(good.ID, 5*time.Second).State)
+	rec := e.mr.HGet(k.Task("bad-1"), "state")
+	require.Equal(t, "failed", rec)
+	require.Contains(t, e.mr.HGet(k.Task("bad-1"), "error"), "format version")
+	members, err := e.mr.ZMembers(k.Due("default"))
+	if err == nil {
+		require.NotContains(t, members, "orphan-1")
+	}
+}
+
+func TestInvalidSpecsAreRejectedAndWriteNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	for name, spec := range map[string]tasks.Spec{
+		"no name":          {},
+		"bad name":         {Name: "has space"},
+		"bad queue":        {Name: "record", Queue: "a b"},
+		"bad args":         {Name: "record", Args: json.RawMessage(`{"a":`)},
+		"negative in":      {Name: "record", In: -time.Second},
+		"in and at":        {Name: "record", In: time.Second, At: time.Now()},
+		"negative timeout": {Name: "record", Timeout: -time.Second},
+		"max attempts":     {Name: "record", MaxAttempts: -1},
+		"long key":         {Name: "record", Key: string(make([]byte, 300))},
+	} {
+		_, err := e.client.Submit(context.Background(), spec)
+		require.ErrorIs(t, err, tasks.ErrInvalid, name)
+	}
+	require.Empty(t, e.mr.Keys())
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	for cfg, want := range map[*Config]string{
+		{Workers: -1}:                                   "workers",
+		{Queues: []string{"a", "a"}}:                    "queues",
+		{Queues: []string{"a b"}}:                       "queues",
+		{Lease: time.Millisecond}:                       "lease",
+		{Namespace: "bad ns"}:                           "namespace",
+		{RetryBase: time.Minute, RetryCap: time.Second}: "retry",
+	} {
+		_, err := New(e.rdb, e.reg, *cfg)
+		require.ErrorContains(t, err, want)
+	}
+}

@@ -1,0 +1,122 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// env is one test's Redis, registry and client.
+type env struct {
+	t      *testing.T
+	mr     *miniredis.Miniredis
+	rdb    *redis.Client
+	reg    *tasks.Registry
+	client *Client
+	cfg    Config
+	runs   *runLog
+}
+
+// runLog records each handler run, so tests can count them.
+type runLog struct {
+	mu   sync.Mutex
+	ids  []string
+	seen map[string]int
+	ch   chan string
+}
+
+func (l *runLog) add(id string) {
+	l.mu.Lock()
+	l.ids = append(l.ids, id)
+	l.seen[id]++
+	l.mu.Unlock()
+	select {
+	case l.ch <- id:
+	default:
+	}
+}
+
+func (l *runLog) count(id string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seen[id]
+}
+
+func (l *runLog) order() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.ids...)
+}
+
+// setup starts a miniredis and registers the test handlers: "record" (logs
+// the run and returns its args), "block" (waits for its context).
+func setup(t *testing.T, cfg Config) *env {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := &env{t: t, mr: mr, rdb: rdb, reg: tasks.NewRegistry(), cfg: cfg,
+		runs: &runLog{seen: map[string]int{}, ch: make(chan string, 1000)}}
+	e.reg.Register("record", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		return c.Task.Args, nil
+	})
+	e.reg.Register("block", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	var err error
+	e.client, err = NewClient(rdb, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.client.Close() })
+	return e
+}
+
+// start runs a Scheduler with e's config and registry until the test ends.
+func (e *env) start(mod ...func(*Config)) *Scheduler {
+	e.t.Helper()
+	cfg := e.cfg
+	for _, m := range mod {
+		m(&cfg)
+	}
+	s, err := New(e.rdb, e.reg, cfg)
+	require.NoError(e.t, err)
+	require.NoError(e.t, s.Start(context.Background()))
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
+func (e *env) submit(spec tasks.Spec) *tasks.Task {
+	e.t.Helper()
+	task, err := e.client.Submit(context.Background(), spec)
+	require.NoError(e.t, err)
+	return task
+}
+
+// wait waits for a task to finish, for at most d.
+func (e *env) wait(id string, d time.Duration) *tasks.Task {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	task, err := e.client.Wait(ctx, id)
+	require.NoError(e.t, err, "task %s did not finish within %s", id, d)
+	return task
+}
+
+// waitRun waits until the handler of task id has started.
+func (e *env) waitRun(id string, d time.Duration) {
+	e.t.Helper()
+	require.Eventually(e.t, func() bool { return e.runs.count(id) > 0 }, d, time.Millisecond)
+}

@@ -1,0 +1,213 @@
+// Package tests holds dueq's end-to-end tests: they build the binary and run
+// daemons against a real redis-server started on a random port in a
+// temporary directory. Without a redis-server binary they skip, unless
+// DUEQ_REQUIRE_REDIS=1 (as in CI), which makes them fail instead.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the dueq binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dueq-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "dueq")
+	build := exec.Command("go", "build", "-race", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building dueq:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// redisServer is a redis-server process owned by one test.
+type redisServer struct {
+	Addr string
+	URL  string
+	dir  string
+	cmd  *exec.Cmd
+	port int
+}
+
+// startRedis starts a redis-server on a free port in a temporary directory
+// and stops it when the test ends.
+func startRedis(t *testing.T, extra ...string) *redisServer {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("DUEQ_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed and DUEQ_REQUIRE_REDIS=1: install it (apt-get install -y redis-server)")
+		}
+		t.Skip("redis-server is not installed: skipping the real-Redis tests (set DUEQ_REQUIRE_REDIS=1 to fail instead)")
+	}
+	r := &redisServer{dir: t.TempDir(), port: freePort(t)}
+	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	r.URL = "redis://" + r.Addr
+	r.start(t, path, extra...)
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func (r *redisServer) start(t *testing.T, path string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}, extra...)
+	r.cmd = exec.Command(path, args...)
+	require.NoError(t, r.cmd.Start())
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer rdb.Close()
+	require.Eventually(t, func() bool { return rdb.Ping(context.Background()).Err() == nil },
+		10*time.Second, 10*time.Millisecond, "redis-server did not start on %s", r.Addr)
+}
+
+func (r *redisServer) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	}
+}
+
+// client returns a go-redis client of the server, closed at the end of the test.
+func (r *redisServer) client(t *testing.T) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// daemon is one `dueq serve` process.
+type daemon struct {
+	URL  string // its HTTP API
+	args []string
+	env  []string
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+// startDaemon runs `dueq serve` against redisURL with extra flags, waits
+// until its API answers, and stops it (SIGTERM) when the test ends.
+func startDaemon(t *testing.T, redisURL string, extra ...string) *daemon {
+	t.Helper()
+	port := freePort(t)
+	d := &daemon{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	d.args = append([]string{"serve", "--http", "127.0.0.1:" + strconv.Itoa(port)}, extra...)
+	if redisURL != "" {
+		d.args = append(d.args, "--redis", redisURL)
+	}
+	d.env = append(os.Environ(), "DUEQ_LOG_LEVEL=warn")
+	d.start(t)
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+func (d *daemon) start(t *testing.T) {
+	t.Helper()
+	d.cmd = exec.Command(binary, d.args...)
+	d.cmd.Env = d.env
+	d.cmd.Dir = t.TempDir() // no config.yaml there unless a test writes one
+	d.out = &bytes.Buffer{}
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	require.NoError(t, d.cmd.Start())
+	d.done = make(chan error, 1)
+	go func() { d.done <- d.cmd.Wait() }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(d.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 10*time.Millisecond, "dueq serve did not answer on %s:\n%s", d.URL, d.out)
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		require.NoError(t, err, "dueq serve did not exit 0 on SIGTERM:\n%s", d.out)
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		t.Errorf("dueq serve did not exit within 30s of SIGTERM:\n%s", d.out)
+	}
+}
+
+// restart stops the daemon gracefully and starts it again on the same port.
+func (d *daemon) restart(t *testing.T) {
+	t.Helper()
+	d.stop(t)
+	d.start(t)
+}
+
+// result is what one CLI run printed and its exit code.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// dueq runs the CLI against server and returns its output and exit code.
+func dueq(t *testing.T, server string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "DUEQ_SERVER="+server)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.Code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("dueq %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustDueq runs the CLI and requires exit code 0.
+func mustDueq(t *testing.T, server string, args ...string) string {
+	t.Helper()
+	r := dueq(t, server, args...)
+	require.Zero(t, r.Code, "dueq %s: %s", strings.Join(args, " "), r.Stderr)
+	return strings.TrimSpace(r.Stdout)
+}
