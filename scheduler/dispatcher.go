@@ -3,14 +3,12 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 )
 
@@ -35,8 +33,6 @@ type dispatcher struct {
 	leases map[string]int64 // earliest lease deadline per queue, ms; absent: none
 	idle   int
 	stale  bool // re-read the heads before deciding
-	// housekeeping times
-	beatAt, trimAt time.Time
 
 	// announcements, filled by the subscriber goroutine
 	mu     sync.Mutex
@@ -224,28 +220,15 @@ func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64
 }
 
 // peek re-reads the heads and earliest leases of every queue in one round
-// trip, and does the daemon's housekeeping when it is due.
+// trip.
 func (d *dispatcher) peek(ctx context.Context) error {
 	s := d.s
-	now := s.cfg.Clock.Now()
 	pipe := s.x.rdb.Pipeline()
 	dueCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
 	leaseCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
 	for i, q := range s.cfg.Queues {
 		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Due(q), 0, int64(s.nHeads-1))
 		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Lease(q), 0, 0)
-	}
-	if now.Sub(d.beatAt) >= s.cfg.SafetyWait/2 {
-		pipe.ZAdd(ctx, s.x.keys.Daemons(), redis.Z{Score: float64(now.UnixMilli()), Member: s.id})
-		d.beatAt = now
-	}
-	if now.Sub(d.trimAt) >= time.Minute {
-		oldest := strconv.FormatInt(now.Add(-s.cfg.ResultTTL).UnixMilli(), 10)
-		for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
-			pipe.ZRemRangeByScore(ctx, s.x.keys.Done(st), "-inf", "("+oldest)
-		}
-		pipe.ZRemRangeByScore(ctx, s.x.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
-		d.trimAt = now
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err

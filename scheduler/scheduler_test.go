@@ -407,3 +407,43 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 }
+
+func TestListAndStats(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	s := e.start()
+	ctx := context.Background()
+	done := e.submit(tasks.Spec{Name: "record"})
+	e.wait(done.ID, 5*time.Second)
+	later := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "other"})
+	canceled := e.submit(tasks.Spec{Name: "other-name", In: time.Hour})
+	_, err := e.client.Cancel(ctx, canceled.ID)
+	require.NoError(t, err)
+
+	all, err := e.client.List(ctx, ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	sched, err := e.client.List(ctx, ListOptions{State: tasks.Scheduled})
+	require.NoError(t, err)
+	require.Len(t, sched, 1)
+	require.Equal(t, later.ID, sched[0].ID)
+	named, err := e.client.List(ctx, ListOptions{Name: "other-name"})
+	require.NoError(t, err)
+	require.Len(t, named, 1)
+	require.Equal(t, canceled.ID, named[0].ID)
+	one, err := e.client.List(ctx, ListOptions{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	_, err = e.client.List(ctx, ListOptions{State: "sleeping"})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	_, err = e.client.List(ctx, ListOptions{Limit: -1})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+
+	st, err := e.client.Stats(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.States[tasks.Succeeded])
+	require.EqualValues(t, 1, st.States[tasks.Canceled])
+	require.EqualValues(t, 1, st.States[tasks.Scheduled])
+	require.EqualValues(t, 1, st.Queues["other"].Scheduled)
+	require.Contains(t, st.Daemons, s.ID())
+}
