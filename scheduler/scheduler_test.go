@@ -447,3 +447,16 @@ func TestListAndStats(t *testing.T) {
 	require.EqualValues(t, 1, st.Queues["other"].Scheduled)
 	require.Contains(t, st.Daemons, s.ID())
 }
+
+func TestFailedTaskKeepsWhatItsHandlerReturned(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	e.reg.Register("exit1", func(ctx context.Context, c *tasks.Call) (any, error) {
+		return map[string]int{"exit": 1}, errors.New("exit status 1")
+	})
+	e.start()
+	done := e.wait(e.submit(tasks.Spec{Name: "exit1"}).ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.JSONEq(t, `{"exit":1}`, string(done.Result))
+	require.Equal(t, "exit status 1", done.Error)
+}

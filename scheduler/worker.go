@@ -68,7 +68,7 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 			s.log.Warn("task attempt failed; retrying", "id", t.ID, "name", t.Name, "attempt", t.Attempts, "of", t.MaxAttempts, "err", err)
 		}
 	default:
-		ok, hs, rec = s.x.finish(bg, t, tasks.Failed, now, nil, err.Error(), s.nHeads)
+		ok, hs, rec = s.x.finish(bg, t, tasks.Failed, now, result, err.Error(), s.nHeads)
 		if ok {
 			s.counters.failed.Add(1)
 			s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
@@ -85,8 +85,8 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	return idle{queue: t.Queue, heads: hs, fresh: true}
 }
 
-// call runs t's handler and returns its result as JSON. A panic becomes an
-// error; a handler still running abandonAfter past its context's end is
+// call runs t's handler and returns its result as JSON, which a failing
+// handler may return too. A panic becomes an error; a handler still running abandonAfter past its context's end is
 // reported as timed out (or canceled) and left behind.
 func (s *Scheduler) call(ctx context.Context, t *tasks.Task) ([]byte, error) {
 	h, err := s.reg.Lookup(t.Name)
@@ -123,7 +123,11 @@ func (s *Scheduler) call(ctx context.Context, t *tasks.Task) ([]byte, error) {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && s.handlerCtx.Err() == nil {
 			o.err = fmt.Errorf("timed out after %s: %w", t.Timeout, o.err)
 		}
-		return nil, o.err
+		var res []byte
+		if o.v != nil { // a failed attempt may still say something, like a shell's output
+			res, _ = encodeResult(o.v)
+		}
+		return res, o.err
 	}
 	return encodeResult(o.v)
 }
