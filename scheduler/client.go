@@ -45,8 +45,15 @@ func (c *Client) Close() error { return c.waiters.close() }
 // writes nothing and returns that task's record. Validation errors wrap
 // tasks.ErrInvalid and nothing is written.
 func (c *Client) Submit(ctx context.Context, spec tasks.Spec) (*tasks.Task, error) {
+	t, _, err := c.SubmitCreated(ctx, spec)
+	return t, err
+}
+
+// SubmitCreated is Submit that also reports whether this call created the
+// task: false when spec.Key named a task submitted before.
+func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Task, bool, error) {
 	if err := spec.Normalize(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	t := &tasks.Task{
@@ -58,13 +65,14 @@ func (c *Client) Submit(ctx context.Context, spec tasks.Spec) (*tasks.Task, erro
 	_, known := c.queues.Load(t.Queue)
 	id, created, err := c.x.submit(ctx, t, !known)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c.queues.Store(t.Queue, true)
 	if !created {
-		return c.Get(ctx, id)
+		t, err = c.Get(ctx, id)
+		return t, false, err
 	}
-	return t, nil
+	return t, true, nil
 }
 
 // Get returns the record of task id, or an error wrapping ErrNotFound.

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// DefaultServer is the base URL of a daemon's API started with the defaults.
+const DefaultServer = "http://" + DefaultAddr
+
+// ErrUnreachable is wrapped by the Client's errors when no daemon answers at
+// its BaseURL (connection refused, unknown host, dial timeout).
+var ErrUnreachable = errors.New("dueq daemon not reachable")
+
+// Client talks to a daemon's HTTP API; the dueq CLI commands use it. Its
+// zero value talks to DefaultServer without a token using
+// http.DefaultClient. It is safe for concurrent use.
+//
+// Answers other than 2xx are returned as *Error; errors.Is matches them
+// against tasks.ErrInvalid, scheduler.ErrNotFound and scheduler.ErrFinished.
+type Client struct {
+	// BaseURL is the daemon's address, e.g. http://127.0.0.1:7420 (the
+	// default when empty).
+	BaseURL string
+	// Token is sent as "Authorization: Bearer TOKEN" when not empty.
+	Token string
+	// HTTP sends the requests. Defaults to http.DefaultClient. Its Timeout,
+	// if any, must exceed the long polls of Wait (up to MaxWait).
+	HTTP *http.Client
+}
+
+// Submit submits a task and returns its record. With a Key used before, it
+// returns the first task's record.
+func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, error) {
+	var t tasks.Task
+	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks", req, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Get returns the record of task id.
+func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
+	var t tasks.Task
+	if err := c.do(ctx, http.MethodGet, "/api/v1/tasks/"+url.PathEscape(id), nil, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Wait waits up to timeout for task id to finish and returns its record.
+// When the timeout passes first it returns the current record and no error:
+// the caller tells by t.State.Finished(). A timeout of 0 or less waits until
+// the task finishes or ctx ends. Waits longer than MaxWait are made of
+// several long polls. When ctx ends it returns the last record read, if
+// any, and ctx's error.
+func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (*tasks.Task, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	var last *tasks.Task
+	for {
+		poll := MaxWait
+		if !deadline.IsZero() {
+			poll = min(time.Until(deadline), MaxWait).Truncate(time.Millisecond)
+		}
+		if poll < 0 {
+			poll = 0
+		}
+		var t tasks.Task
+		path := "/api/v1/tasks/" + url.PathEscape(id) + "/wait?timeout=" + url.QueryEscape(poll.String())
+		if err := c.do(ctx, http.MethodGet, path, nil, &t); err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return nil, err
+		}
+		last = &t
+		if t.State.Finished() || (!deadline.IsZero() && !time.Now().Before(deadline)) || poll == 0 {
+			return last, nil
+		}
+	}
+}
+
+// Cancel cancels task id and returns its record. A task that had already
+// finished gives an *Error with Status 409 (errors.Is scheduler.ErrFinished).
+func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
+	var t tasks.Task
+	if err := c.do(ctx, http.MethodDelete, "/api/v1/tasks/"+url.PathEscape(id), nil, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// List returns tasks in state (empty: any) of handler name (empty: any), at
+// most limit of them (0: the server's default, 100).
+func (c *Client) List(ctx context.Context, state, name string, limit int) ([]*tasks.Task, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if name != "" {
+		q.Set("name", name)
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/api/v1/tasks"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out listAnswer
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tasks, nil
+}
+
+// Stats returns the counts by state and queue and the daemons alive.
+func (c *Client) Stats(ctx context.Context) (*scheduler.Stats, error) {
+	var st scheduler.Stats
+	if err := c.do(ctx, http.MethodGet, "/api/v1/stats", nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Health returns nil when the daemon answers GET /healthz with 200, else an
+// error: *Error with Status 503 and the reason when it is unhealthy.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil)
+}
+
+// base returns BaseURL without a trailing slash, or DefaultServer.
+func (c *Client) base() string {
+	if c.BaseURL == "" {
+		return DefaultServer
+	}
+	return strings.TrimRight(c.BaseURL, "/")
+}
+
+// do sends one request with body (when not nil) as JSON and decodes a 2xx
+// answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode the request: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	base := c.base()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return fmt.Errorf("server URL %q: %w: pass a URL such as %s", base, err, DefaultServer)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if unreachable(err) {
+			return fmt.Errorf("%w at %s: start it with `dueq serve` or pass --server: %w", ErrUnreachable, base, err)
+		}
+		return fmt.Errorf("%s %s%s: %w", method, base, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s%s: read the answer: %w", method, base, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return answerError(resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s%s: the answer is not what a dueq daemon sends (%w): check --server", method, base, path, err)
+	}
+	return nil
+}
+
+// answerError builds the *Error of a non-2xx answer from its body.
+func answerError(status int, body []byte) *Error {
+	var eb errorBody
+	if err := json.Unmarshal(body, &eb); err == nil && eb.Error != "" {
+		return &Error{Status: status, Message: eb.Error}
+	}
+	msg := strings.TrimSpace(string(body))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &Error{Status: status, Message: "the server answered without a dueq error (is --server a dueq daemon?): " + msg}
+}
+
+// unreachable reports whether err means nothing answered at the address.
+func unreachable(err error) bool {
+	var (
+		op  *net.OpError
+		dns *net.DNSError
+	)
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
+}

@@ -1,0 +1,173 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+func TestClientRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+
+	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`{"a":1}`), In: "1h", Queue: "q", MaxAttempts: 2, Timeout: "3s"})
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, tk.State)
+	require.Equal(t, "q", tk.Queue)
+	require.Equal(t, 2, tk.MaxAttempts)
+	require.Equal(t, 3*time.Second, tk.Timeout)
+
+	got, err := e.cl.Get(ctx, tk.ID)
+	require.NoError(t, err)
+	require.Equal(t, tk.ID, got.ID)
+	require.JSONEq(t, `{"a":1}`, string(got.Args))
+
+	list, err := e.cl.List(ctx, "scheduled", "echo", 10)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, tk.ID, list[0].ID)
+	list, err = e.cl.List(ctx, "", "other", 0)
+	require.NoError(t, err)
+	require.Empty(t, list)
+
+	st, err := e.cl.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.States[tasks.Scheduled])
+	require.Equal(t, int64(1), st.Queues["q"].Scheduled)
+
+	canceled, err := e.cl.Cancel(ctx, tk.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Canceled, canceled.State)
+
+	_, err = e.cl.Cancel(ctx, tk.ID)
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusConflict, apiErr.Status)
+	require.ErrorIs(t, err, scheduler.ErrFinished)
+	require.Contains(t, err.Error(), "HTTP 409")
+
+	require.NoError(t, e.cl.Health(ctx))
+}
+
+func TestClientErrors(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+
+	_, err := e.cl.Get(ctx, "01HZZZZZZZZZZZZZZZZZZZZZZZ")
+	require.ErrorIs(t, err, scheduler.ErrNotFound)
+	require.NotErrorIs(t, err, tasks.ErrInvalid)
+
+	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "nope"})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	require.ErrorContains(t, err, `unknown handler "nope"`)
+
+	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h", At: "2030-01-02T15:04:05Z"})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	require.ErrorContains(t, err, "in and at")
+
+	_, err = e.cl.List(ctx, "finished", "", 0)
+	require.ErrorContains(t, err, `unknown state "finished"`)
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadRequest, apiErr.Status)
+}
+
+func TestClientIdempotent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	req := api.SubmitRequest{Name: "echo", In: "1h", Key: "once"}
+	a, err := e.cl.Submit(ctx, req)
+	require.NoError(t, err)
+	b, err := e.cl.Submit(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, a.ID, b.ID)
+	require.Equal(t, "once", b.Key)
+}
+
+func TestClientWait(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.runScheduler(t)
+	ctx := context.Background()
+
+	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`[1,2]`)})
+	require.NoError(t, err)
+	done, err := e.cl.Wait(ctx, tk.ID, 20*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.JSONEq(t, `{"args":[1,2]}`, string(done.Result))
+
+	later, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
+	require.NoError(t, err)
+	cur, err := e.cl.Wait(ctx, later.ID, 30*time.Millisecond)
+	require.NoError(t, err, "a timeout is not an error: the state tells")
+	require.Equal(t, tasks.Scheduled, cur.State)
+
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	_, err = e.cl.Wait(short, later.ID, 0)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestClientToken(t *testing.T) {
+	t.Parallel()
+	e := setup(t, api.Config{Token: "tok"})
+	ctx := context.Background()
+	require.NoError(t, e.cl.Health(ctx))
+	_, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
+	require.NoError(t, err)
+
+	for _, token := range []string{"", "wrong"} {
+		bad := &api.Client{BaseURL: e.ts.URL, Token: token}
+		err := bad.Health(ctx)
+		var apiErr *api.Error
+		require.ErrorAs(t, err, &apiErr)
+		require.Equal(t, http.StatusUnauthorized, apiErr.Status)
+		require.Contains(t, apiErr.Message, "--token")
+		require.NotContains(t, err.Error(), "tok\"")
+	}
+}
+
+func TestClientUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	cl := &api.Client{BaseURL: "http://" + addr + "/"}
+	_, err = cl.Get(context.Background(), "x")
+	require.ErrorIs(t, err, api.ErrUnreachable)
+	require.ErrorContains(t, err, "http://"+addr)
+	require.ErrorContains(t, err, "dueq serve")
+	require.ErrorContains(t, err, "--server")
+	require.False(t, errors.Is(err, scheduler.ErrNotFound))
+}
+
+func TestClientNotDueq(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+	}))
+	t.Cleanup(ts.Close)
+	cl := &api.Client{BaseURL: ts.URL}
+	err := cl.Health(context.Background())
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadGateway, apiErr.Status)
+	require.Contains(t, apiErr.Message, "is --server a dueq daemon?")
+	require.Contains(t, apiErr.Message, "bad gateway")
+}

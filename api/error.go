@@ -1,0 +1,104 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// Error is a non-2xx answer of the API, as the Client returns it. Message is
+// the body's "error" text, which says what to fix.
+//
+// errors.Is matches an Error against the sentinels a scheduler.Client would
+// return for the same problem: 400 is tasks.ErrInvalid, 404 is
+// scheduler.ErrNotFound and 409 is scheduler.ErrFinished, so code works the
+// same over HTTP and over Redis.
+type Error struct {
+	Status  int    // HTTP status, e.g. 404
+	Message string // what went wrong and what to fix
+}
+
+// Error returns the message and the status.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (HTTP %d %s)", e.Message, e.Status, http.StatusText(e.Status))
+}
+
+// Is reports whether e stands for target: see Error.
+func (e *Error) Is(target error) bool {
+	switch e.Status {
+	case http.StatusBadRequest:
+		return target == tasks.ErrInvalid
+	case http.StatusNotFound:
+		return target == scheduler.ErrNotFound
+	case http.StatusConflict:
+		return target == scheduler.ErrFinished
+	}
+	return false
+}
+
+// errorBody is the JSON form of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode the answer: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError answers with status and {"error": msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(errorBody{Error: msg}) // a string always encodes
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// statusOf maps an error of the scheduler, the registry or the request to
+// an HTTP status and a message that says what to fix.
+func statusOf(err error) (int, string) {
+	var (
+		tooBig *http.MaxBytesError
+		bad    *requestError
+	)
+	switch {
+	case errors.As(err, &bad):
+		return http.StatusBadRequest, bad.msg
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes: send less, e.g. keep large data elsewhere and pass a reference in args", tooBig.Limit)
+	case errors.Is(err, tasks.ErrInvalid), errors.Is(err, tasks.ErrUnknownHandler):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, scheduler.ErrNotFound):
+		return http.StatusNotFound, err.Error() + ": check the id; finished records are kept for result_ttl"
+	case errors.Is(err, scheduler.ErrFinished):
+		return http.StatusConflict, err.Error() + ": only scheduled, waiting or running tasks can be canceled"
+	case errors.Is(err, transport.ErrCorrupt):
+		return http.StatusInternalServerError, err.Error() + ": the record in Redis cannot be read by this version of dueq"
+	}
+	return http.StatusServiceUnavailable, "Redis is not available: " + err.Error() + ": check that Redis is running and that redis.url points to it"
+}
+
+// requestError is a malformed request: bad JSON, an unknown field, a bad
+// query parameter. It maps to 400.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+// badRequest returns a requestError with a formatted message.
+func badRequest(format string, a ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, a...)}
+}

@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/api"
+)
+
+// chunked hides a body's length, so the client streams it chunked.
+type chunked struct{ io.Reader }
+
+func TestRejected(t *testing.T) {
+	t.Parallel()
+	big := `{"name":"echo","args":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`
+	const unknownID = "01HZZZZZZZZZZZZZZZZZZZZZZZ"
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string // in the error message
+	}{
+		{"unknown handler", "POST", "/api/v1/tasks", `{"name":"nope"}`, 400, `unknown handler "nope": this daemon runs echo, other`},
+		{"empty name", "POST", "/api/v1/tasks", `{"args":{}}`, 400, "name is empty"},
+		{"bad name", "POST", "/api/v1/tasks", `{"name":"a b"}`, 400, "name"},
+		{"bad queue", "POST", "/api/v1/tasks", `{"name":"echo","queue":"a b"}`, 400, "queue"},
+		{"bad max_attempts", "POST", "/api/v1/tasks", `{"name":"echo","max_attempts":-1}`, 400, "max_attempts"},
+		{"malformed JSON", "POST", "/api/v1/tasks", `{"name":"echo",`, 400, "JSON"},
+		{"syntax error", "POST", "/api/v1/tasks", `{"name":echo}`, 400, "not valid JSON"},
+		{"empty body", "POST", "/api/v1/tasks", ``, 400, "empty"},
+		{"array body", "POST", "/api/v1/tasks", `[{"name":"echo"}]`, 400, "JSON object"},
+		{"wrong type", "POST", "/api/v1/tasks", `{"name":"echo","max_attempts":"3"}`, 400, `"max_attempts"`},
+		{"unknown field", "POST", "/api/v1/tasks", `{"name":"echo","every":"5s"}`, 400, `unknown field "every"`},
+		{"unknown field cron", "POST", "/api/v1/tasks", `{"name":"echo","cron":"@hourly"}`, 400, "the fields are name, args, in, at"},
+		{"unknown field after", "POST", "/api/v1/tasks", `{"name":"echo","after":["x"]}`, 400, `"after"`},
+		{"trailing garbage", "POST", "/api/v1/tasks", `{"name":"echo"} xyz`, 400, "more than one JSON value"},
+		{"two objects", "POST", "/api/v1/tasks", `{"name":"echo"}{"name":"echo"}`, 400, "single JSON object"},
+		{"bad in", "POST", "/api/v1/tasks", `{"name":"echo","in":"5 minutes"}`, 400, `in "5 minutes" is not a duration`},
+		{"negative in", "POST", "/api/v1/tasks", `{"name":"echo","in":"-5s"}`, 400, "in -5s is negative"},
+		{"bad timeout", "POST", "/api/v1/tasks", `{"name":"echo","timeout":"soon"}`, 400, "timeout"},
+		{"negative timeout", "POST", "/api/v1/tasks", `{"name":"echo","timeout":"-1m"}`, 400, "negative"},
+		{"in with at", "POST", "/api/v1/tasks", `{"name":"echo","in":"5s","at":"2030-01-02T15:04:05Z"}`, 400, "in and at"},
+		{"bad at", "POST", "/api/v1/tasks", `{"name":"echo","at":"tomorrow"}`, 400, "RFC 3339"},
+		{"bad args", "POST", "/api/v1/tasks", `{"name":"echo","args":{"a":}}`, 400, "JSON"},
+		{"oversize body", "POST", "/api/v1/tasks", big, 413, "larger than 1048576 bytes"},
+		{"unknown id", "GET", "/api/v1/tasks/" + unknownID, "", 404, "not found"},
+		{"unknown id wait", "GET", "/api/v1/tasks/" + unknownID + "/wait?timeout=1s", "", 404, "not found"},
+		{"unknown id cancel", "DELETE", "/api/v1/tasks/" + unknownID, "", 404, "not found"},
+		{"bad wait timeout", "GET", "/api/v1/tasks/" + unknownID + "/wait?timeout=forever", "", 400, "not a duration"},
+		{"negative wait timeout", "GET", "/api/v1/tasks/" + unknownID + "/wait?timeout=-1s", "", 400, "out of range"},
+		{"long wait timeout", "GET", "/api/v1/tasks/" + unknownID + "/wait?timeout=11m", "", 400, "out of range"},
+		{"bad state", "GET", "/api/v1/tasks?state=done", "", 400, `unknown state "done"`},
+		{"bad limit", "GET", "/api/v1/tasks?limit=many", "", 400, "limit"},
+		{"zero limit", "GET", "/api/v1/tasks?limit=0", "", 400, "1 to 10000"},
+		{"huge limit", "GET", "/api/v1/tasks?limit=10001", "", 400, "1 to 10000"},
+		{"negative limit", "GET", "/api/v1/tasks?limit=-1", "", 400, "1 to 10000"},
+		{"unknown path", "GET", "/api/v2/tasks", "", 404, "no endpoint GET /api/v2/tasks"},
+		{"wrong method", "PUT", "/api/v1/tasks", `{"name":"echo"}`, 405, "method PUT is not allowed on /api/v1/tasks: use GET, HEAD, POST"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			// One task exists, so rejected requests meet a populated Redis.
+			_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo", In: "1h", Key: "k"})
+			require.NoError(t, err)
+			before := keys(e)
+			status, b := e.call(t, c.method, c.path, c.body)
+			require.Equal(t, c.status, status, "%s", b)
+			require.Contains(t, errorMessage(t, b), c.want)
+			require.Equal(t, before, keys(e), "a rejected request wrote to Redis")
+		})
+	}
+
+	t.Run("oversize chunked body", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t)
+		before := keys(e)
+		req, err := http.NewRequest("POST", e.ts.URL+"/api/v1/tasks", chunked{strings.NewReader(big)})
+		require.NoError(t, err)
+		status, b := e.send(t, req)
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
+		require.Contains(t, errorMessage(t, b), "larger than")
+		require.Equal(t, before, keys(e))
+	})
+}

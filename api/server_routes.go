@@ -1,0 +1,262 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// Long-poll limits of GET /api/v1/tasks/{id}/wait.
+const (
+	// DefaultWait is the wait of a long poll that gives no timeout.
+	DefaultWait = 30 * time.Second
+	// MaxWait caps one long poll; Client.Wait polls again for longer waits.
+	MaxWait = 10 * time.Minute
+)
+
+// routes registers the endpoints of SPEC §4 that exist so far.
+func (s *Server) routes() {
+	s.mux.HandleFunc("POST /api/v1/tasks", s.submit)
+	s.mux.HandleFunc("GET /api/v1/tasks", s.list)
+	s.mux.HandleFunc("GET /api/v1/tasks/{id}", s.get)
+	s.mux.HandleFunc("GET /api/v1/tasks/{id}/wait", s.wait)
+	s.mux.HandleFunc("DELETE /api/v1/tasks/{id}", s.cancel)
+	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+}
+
+// fail answers with the status and message statusOf gives err, and logs
+// server-side failures.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := statusOf(err)
+	if status >= 500 {
+		s.log.Warn("HTTP API request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeError(w, status, msg)
+}
+
+// submit serves POST /api/v1/tasks: 201 and the new record, or 200 and the
+// first record when the idempotency key was used before. Nothing is written
+// for a rejected request.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	var req SubmitRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	spec, err := req.Spec()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.reg.Lookup(spec.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, created, err := s.c.SubmitCreated(r.Context(), spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK // an earlier submit with the same key made it
+	}
+	writeJSON(w, status, t)
+}
+
+// get serves GET /api/v1/tasks/{id}.
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	t, err := s.c.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// wait serves GET /api/v1/tasks/{id}/wait?timeout=30s: it answers when the
+// task finishes, or with the current record when the timeout passes or the
+// server stops. The caller tells which by the record's state.
+func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d := DefaultWait
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			s.fail(w, r, badRequest("timeout %.60q is not a duration: write it like 30s or 5m", v))
+			return
+		}
+		if d < 0 || d > MaxWait {
+			s.fail(w, r, badRequest("timeout %s is out of range: use 0 to %s (poll again to wait longer)", v, MaxWait))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
+	defer context.AfterFunc(s.quit, cancel)()
+	t, err := s.c.Wait(ctx, id)
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+		// The timeout passed or the server is stopping: the current record.
+		t, err = s.c.Get(r.Context(), id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// cancel serves DELETE /api/v1/tasks/{id}: 200 and the canceled record, or
+// 409 when the task had already finished.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	t, err := s.c.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// listAnswer is the body of GET /api/v1/tasks.
+type listAnswer struct {
+	Tasks []*tasks.Task `json:"tasks"`
+}
+
+// list serves GET /api/v1/tasks?state=&name=&limit=.
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var opts scheduler.ListOptions
+	if v := q.Get("state"); v != "" {
+		st, err := tasks.ParseState(v)
+		if err != nil {
+			s.fail(w, r, badRequest("state: %v", err))
+			return
+		}
+		opts.State = st
+	}
+	opts.Name = q.Get("name")
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > scheduler.MaxListLimit {
+			s.fail(w, r, badRequest("limit %.30q: use a whole number from 1 to %d", v, scheduler.MaxListLimit))
+			return
+		}
+		opts.Limit = n
+	}
+	ts, err := s.c.List(r.Context(), opts)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ts == nil {
+		ts = []*tasks.Task{}
+	}
+	writeJSON(w, http.StatusOK, listAnswer{Tasks: ts})
+}
+
+// stats serves GET /api/v1/stats.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.c.Stats(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// healthAnswer is the body of a healthy GET /healthz.
+type healthAnswer struct {
+	Status string `json:"status"`
+}
+
+// healthz serves GET /healthz: 200 {"status":"ok"}, or 503 and the reason.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.health(r.Context()); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unhealthy: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, healthAnswer{Status: "ok"})
+}
+
+// decodeBody reads r's body, at most MaxBodyBytes, as exactly one JSON
+// object into v, refusing fields v does not have.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength > MaxBodyBytes {
+		return &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, v)
+	}
+	switch _, err := dec.Token(); {
+	case err == io.EOF:
+		return nil
+	case errors.As(err, new(*http.MaxBytesError)):
+		return err
+	}
+	return badRequest("request body holds more than one JSON value: send a single JSON object")
+}
+
+// example is a request body to show in error messages.
+const example = `{"name": "echo", "args": {"hello": "world"}}`
+
+// decodeError turns a json.Decoder error into one that says what to fix.
+func decodeError(err error, v any) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
+		return err
+	case errors.Is(err, io.EOF):
+		return badRequest("request body is empty: send a JSON object such as %s", example)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("request body ends in the middle of a JSON value: send a complete JSON object such as %s", example)
+	case errors.As(err, &syntax):
+		return badRequest("request body is not valid JSON (at byte %d: %v): send a JSON object such as %s", syntax.Offset, err, example)
+	case errors.As(err, &typ) && typ.Field == "":
+		return badRequest("request body is a JSON %s: send a JSON object such as %s", typ.Value, example)
+	case errors.As(err, &typ):
+		return badRequest("field %q is a JSON %s: it must be %s", typ.Field, typ.Value, kindName(typ.Type))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		known := ""
+		if _, ok := v.(*SubmitRequest); ok {
+			known = ": the fields are " + submitFields
+		}
+		return badRequest("unknown field %s in the request body%s", field, known)
+	}
+	return badRequest("request body: %v: send a JSON object such as %s", err, example)
+}
+
+// kindName names what a JSON value must be to decode into t.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return fmt.Sprintf("of Go type %s", t)
+}
