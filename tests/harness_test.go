@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,8 +115,27 @@ type daemon struct {
 	args []string
 	env  []string
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *syncBuffer
 	done chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a process's copier and
+// read from a test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startDaemon runs `dueq serve` against redisURL with extra flags, waits
@@ -139,7 +159,7 @@ func (d *daemon) start(t *testing.T) {
 	d.cmd = exec.Command(binary, d.args...)
 	d.cmd.Env = d.env
 	d.cmd.Dir = t.TempDir() // no config.yaml there unless a test writes one
-	d.out = &bytes.Buffer{}
+	d.out = &syncBuffer{}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	require.NoError(t, d.cmd.Start())
 	d.done = make(chan error, 1)

@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// env is an API server backed by miniredis, and a way to run dueq against it.
+type env struct {
+	t   *testing.T
+	mr  *miniredis.Miniredis
+	url string
+}
+
+type options struct {
+	scheduler bool   // start worker loops
+	token     string // the API's token
+}
+
+// setup starts miniredis, the API behind an httptest server and, when
+// o.scheduler, a scheduler with the built-in handlers plus "fail", which
+// always fails with "boom".
+func setup(t *testing.T, o options) *env {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	reg := tasks.NewRegistry()
+	tasks.RegisterBuiltins(reg, tasks.BuiltinConfig{})
+	reg.Register("fail", func(context.Context, *tasks.Call) (any, error) { return nil, errors.New("boom") })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := scheduler.Config{Workers: 2, Logger: logger}
+	if o.scheduler {
+		s, err := scheduler.New(rdb, reg, cfg)
+		require.NoError(t, err)
+		require.NoError(t, s.Start(context.Background()))
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	}
+	client, err := scheduler.NewClient(rdb, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	srv, err := api.New(client, reg, nil, api.Config{Addr: "127.0.0.1:0", Token: o.token, Logger: logger})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) }) // ends long polls before hs.Close
+	return &env{t: t, mr: mr, url: hs.URL}
+}
+
+// run runs dueq with --server pointing at e and returns the exit code and
+// output. The environment is empty.
+func (e *env) run(args ...string) (code int, stdout, stderr string) {
+	e.t.Helper()
+	return runWith(func(string) string { return "" }, append([]string{"--server", e.url}, args...)...)
+}
+
+func runWith(getenv func(string) string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb, getenv)
+	return code, out.String(), errb.String()
+}
+
+// submit submits a task and returns its id.
+func (e *env) submit(args ...string) string {
+	e.t.Helper()
+	code, out, errOut := e.run(append([]string{"submit"}, args...)...)
+	require.Equal(e.t, ExitOK, code, errOut)
+	id := strings.TrimSpace(out)
+	require.NotEmpty(e.t, id)
+	require.NotContains(e.t, id, "\n")
+	return id
+}
+
+func TestSubmitWaitPrintsResult(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+	code, out, errOut := e.run("submit", "echo", `{"a":1}`, "--wait")
+	require.Equal(t, ExitOK, code, errOut)
+	var result struct {
+		Args json.RawMessage `json:"args"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &result), out)
+	require.JSONEq(t, `{"a":1}`, string(result.Args))
+	require.Empty(t, errOut)
+
+	code, out, errOut = e.run("submit", "echo", `{"b":2}`, "--wait", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var rec tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+	require.Equal(t, tasks.Succeeded, rec.State)
+	require.JSONEq(t, `{"args":{"b":2},"parents":[]}`, string(rec.Result))
+}
+
+func TestSubmitStatusWait(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+	id := e.submit("echo", `{"x":"y"}`, "--queue", "default", "--max-attempts", "2", "--timeout", "1m")
+
+	code, out, errOut := e.run("wait", id, "--timeout", "30s")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, `"x":"y"`)
+
+	code, out, errOut = e.run("status", id)
+	require.Equal(t, ExitOK, code, errOut)
+	for _, want := range []string{"id:        " + id, "name:      echo", "state:     succeeded", "queue:     default", "attempts:  1 of 2", "timeout:   1m0s", `result:    {"args":{"x":"y"}`} {
+		require.Contains(t, out, want)
+	}
+
+	code, out, errOut = e.run("status", id, "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var rec tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	require.Equal(t, id, rec.ID)
+	require.Equal(t, time.Minute, rec.Timeout)
+}
+
+func TestSubmitJSONAndKey(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	code, out, errOut := e.run("submit", "echo", "--json", "--key", "k1", "--in", "1h")
+	require.Equal(t, ExitOK, code, errOut)
+	var rec tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	require.Equal(t, tasks.Scheduled, rec.State)
+	require.Equal(t, "k1", rec.Key)
+	require.JSONEq(t, `{}`, string(rec.Args))
+	require.Equal(t, rec.ID, e.submit("echo", `{"other":true}`, "--key", "k1"), "the same key returns the first task")
+
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	code, out, errOut = e.run("submit", "echo", "--json", "--at", at.Format(time.RFC3339))
+	require.Equal(t, ExitOK, code, errOut)
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	require.True(t, rec.DueAt.Equal(at), "due %s, want %s", rec.DueAt, at)
+}
+
+func TestWaitExitCodes(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+
+	ok := e.submit("echo", `{"n":1}`)
+	code, out, _ := e.run("wait", ok)
+	require.Equal(t, ExitOK, code)
+	require.Contains(t, out, `"n":1`)
+
+	failed := e.submit("fail")
+	code, _, errOut := e.run("wait", failed)
+	require.Equal(t, ExitRefused, code)
+	require.Contains(t, errOut, "dueq: task "+failed+" failed")
+	require.Contains(t, errOut, "boom")
+
+	code, _, errOut = e.run("submit", "fail", "--wait")
+	require.Equal(t, ExitRefused, code)
+	require.Contains(t, errOut, "boom")
+
+	later := e.submit("echo", "--in", "1h")
+	code, out, errOut = e.run("wait", later, "--timeout", "50ms")
+	require.Equal(t, ExitUsage, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "still scheduled")
+
+	code, out, errOut = e.run("cancel", later)
+	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, later+" canceled\n", out)
+	code, _, errOut = e.run("wait", later)
+	require.Equal(t, ExitRefused, code)
+	require.Contains(t, errOut, "was canceled")
+
+	code, _, errOut = e.run("cancel", later)
+	require.Equal(t, ExitRefused, code, "canceling a finished task is refused")
+	require.Contains(t, errOut, "409")
+
+	code, _, errOut = e.run("wait", "01NOSUCHTASK0000000000000")
+	require.Equal(t, ExitUsage, code, "wait exits 2 on any error")
+	require.Contains(t, errOut, "404")
+}
+
+// Bad input exits non-zero with a message and writes nothing to Redis.
+func TestBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	before := e.mr.Keys()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"submit", "echo", `{a:1}`}, ExitUsage, "not valid JSON"},
+		{[]string{"submit", "echo", `{"a":1`}, ExitUsage, "not valid JSON"},
+		{[]string{"submit", "echo", "--in", "5x"}, ExitUsage, `--in "5x" is not a duration`},
+		{[]string{"submit", "echo", "--in", "-5s"}, ExitUsage, "--in -5s is negative"},
+		{[]string{"submit", "echo", "--timeout", "soon"}, ExitUsage, "--timeout"},
+		{[]string{"submit", "echo", "--in", "5s", "--at", "2030-01-02T15:04:05Z"}, ExitUsage, "--in and --at"},
+		{[]string{"submit", "echo", "--at", "tomorrow"}, ExitUsage, "RFC 3339"},
+		{[]string{"submit", "echo", "--max-attempts", "-1"}, ExitUsage, "--max-attempts"},
+		{[]string{"submit", "echo", "--max-attempts", "many"}, ExitUsage, "--max-attempts"},
+		{[]string{"submit", "echo", "--queue", "no spaces"}, ExitUsage, "queue"},
+		{[]string{"submit", "no spaces"}, ExitUsage, "name"},
+		{[]string{"submit"}, ExitUsage, "submit takes"},
+		{[]string{"submit", "echo", "{}", "extra"}, ExitUsage, "submit takes"},
+		{[]string{"submit", "echo", "--bogus"}, ExitUsage, "unknown flag"},
+		{[]string{"submit", "nosuch"}, ExitRefused, "unknown handler"},
+		{[]string{"submit", "shell", `{"cmd":["ls"]}`}, ExitRefused, "handlers.shell.allow"},
+		{[]string{"status", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
+		{[]string{"cancel", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
+		{[]string{"wait", "01NOSUCHTASK0000000000000"}, ExitUsage, "404"},
+		{[]string{"wait", "x", "--timeout", "soon"}, ExitUsage, "--timeout"},
+		{[]string{"wait", "x", "--timeout", "-1s"}, ExitUsage, "negative"},
+		{[]string{"list", "--state", "done"}, ExitUsage, "unknown state"},
+		{[]string{"list", "--limit", "-1"}, ExitUsage, "--limit"},
+		{[]string{"frobnicate"}, ExitUsage, "unknown command"},
+	} {
+		code, out, errOut := e.run(tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, errOut)
+		require.Empty(t, out, tc.args)
+		require.True(t, strings.HasPrefix(errOut, "dueq: "), "%v: %q", tc.args, errOut)
+		require.Contains(t, errOut, tc.want, tc.args)
+		require.Equal(t, before, e.mr.Keys(), "%v wrote to Redis", tc.args)
+	}
+	e.submit("echo")
+	require.NotEqual(t, before, e.mr.Keys(), "a good submit writes")
+}
+
+func TestListAndStats(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	a := e.submit("echo", "--in", "1h")
+	b := e.submit("sleep", `{"ms":1}`, "--in", "2h", "--queue", "slow")
+
+	code, out, errOut := e.run("list")
+	require.Equal(t, ExitOK, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3)
+	require.Equal(t, []string{"ID", "NAME", "STATE", "QUEUE", "DUE"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{a, "echo", "scheduled", "default"}, strings.Fields(lines[1])[:4])
+	require.Equal(t, []string{b, "sleep", "scheduled", "slow"}, strings.Fields(lines[2])[:4])
+
+	code, out, errOut = e.run("list", "--name", "sleep", "--state", "scheduled", "--limit", "5", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var list []tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	require.Len(t, list, 1)
+	require.Equal(t, b, list[0].ID)
+
+	code, out, errOut = e.run("list", "--state", "failed", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	require.JSONEq(t, "[]", out)
+
+	code, out, errOut = e.run("stats", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var st scheduler.Stats
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.EqualValues(t, 2, st.States[tasks.Scheduled])
+	require.EqualValues(t, 1, st.Queues["slow"].Scheduled)
+
+	code, out, errOut = e.run("stats")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, "scheduled  2")
+	require.Regexp(t, `slow\s+1\s+0`, out)
+	require.Contains(t, out, "daemons alive: 0")
+}
+
+func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runWith(func(string) string { return "" }, "--server", "http://127.0.0.1:1", "submit", "echo")
+	require.Equal(t, ExitUsage, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "dueq: ")
+	require.Contains(t, errOut, "dueq serve")
+}
+
+func TestServerAndTokenFromEnvironment(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{token: "s3cret"})
+	env := map[string]string{"DUEQ_SERVER": e.url}
+	getenv := func(k string) string { return env[k] }
+
+	code, _, errOut := runWith(getenv, "submit", "echo")
+	require.Equal(t, ExitRefused, code)
+	require.Contains(t, errOut, "401")
+	require.Contains(t, errOut, "--token")
+
+	code, out, errOut := runWith(getenv, "submit", "echo", "--token", "s3cret")
+	require.Equal(t, ExitOK, code, errOut)
+	require.NotEmpty(t, strings.TrimSpace(out))
+
+	env["DUEQ_TOKEN"] = "s3cret"
+	code, _, errOut = runWith(getenv, "list")
+	require.Equal(t, ExitOK, code, errOut)
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runWith(func(string) string { return "" }, "--help")
+	require.Equal(t, ExitOK, code)
+	for _, cmd := range []string{"serve", "submit", "status", "wait", "cancel", "list", "stats"} {
+		require.Contains(t, out, cmd)
+	}
+	code, out, _ = runWith(func(string) string { return "" }, "submit", "--help")
+	require.Equal(t, ExitOK, code)
+	for _, flag := range []string{"--in", "--at", "--queue", "--max-attempts", "--timeout", "--key", "--wait", "--json", "--server", "--token"} {
+		require.True(t, slices.ContainsFunc(strings.Fields(out), func(f string) bool { return strings.HasPrefix(f, flag) }), flag)
+	}
+}
+
+func TestHelpNeverShowsTheToken(t *testing.T) {
+	t.Parallel()
+	getenv := func(k string) string { return map[string]string{"DUEQ_TOKEN": "s3cret"}[k] }
+	code, out, errOut := runWith(getenv, "submit", "--help")
+	require.Equal(t, ExitOK, code)
+	require.NotContains(t, out+errOut, "s3cret")
+}

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// StopExtra is how much longer than shutdown_grace a stopping daemon waits
+// for its loops to hand tasks back, and how long it waits for HTTP requests
+// in flight.
+const StopExtra = 5 * time.Second
+
+// Daemon is what `dueq serve` runs: a Redis connection (or an embedded
+// Redis), a scheduler's worker loops and the HTTP API. Start it with
+// StartDaemon; Go programs may run one with their own handler registry.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	rdb      *redis.Client
+	embedded *miniredis.Miniredis // nil with a configured Redis
+	sched    *scheduler.Scheduler
+	client   *scheduler.Client
+	api      *api.Server
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartDaemon connects to Redis (starting an embedded one when
+// cfg.Redis.URL is empty), starts the scheduler's loops with reg's handlers
+// and the HTTP API, and returns once all of them run. cfg must be valid
+// (config.Load validates it). On error everything started is stopped again.
+func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, logger *slog.Logger) (_ *Daemon, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	d := &Daemon{cfg: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if err := d.connect(ctx); err != nil {
+		return nil, err
+	}
+	scfg := cfg.Scheduler(logger)
+	if d.sched, err = scheduler.New(d.rdb, reg, scfg); err != nil {
+		return nil, err
+	}
+	if d.client, err = scheduler.NewClient(d.rdb, scfg); err != nil {
+		return nil, err
+	}
+	if d.api, err = api.New(d.client, reg, d.health, api.Config{Addr: cfg.HTTP.Addr, Token: cfg.HTTP.Token, Logger: logger}); err != nil {
+		return nil, err
+	}
+	if err := d.sched.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.api.Start(ctx); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopExtra)
+		defer cancel()
+		_ = d.sched.Stop(stopCtx)
+		return nil, err
+	}
+	logger.Info("dueq daemon running", "daemon", d.sched.ID(), "http", d.api.Addr(),
+		"redis", d.redisName(), "workers", cfg.Workers, "queues", cfg.Queues, "handlers", reg.Names())
+	return d, nil
+}
+
+// connect opens the Redis connection, or starts the embedded Redis.
+func (d *Daemon) connect(ctx context.Context) error {
+	var opts *redis.Options
+	if d.cfg.Redis.URL == "" {
+		m, err := StartEmbedded(EmbeddedAddr)
+		if err != nil {
+			return err
+		}
+		d.embedded = m
+		opts = &redis.Options{Addr: m.Addr()}
+		d.log.Warn("no redis.url configured: started an embedded Redis; its state is in memory only and is lost when this daemon exits",
+			"addr", m.Addr(), "join", "other daemons may share it with --redis redis://"+m.Addr())
+	} else {
+		var err error
+		if opts, err = d.cfg.RedisOptions(); err != nil {
+			return err
+		}
+	}
+	d.rdb = redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
+		return fmt.Errorf("cannot reach Redis at %s: %w: start Redis there, or fix redis.url (--redis, DUEQ_REDIS_URL), or leave it empty for an embedded Redis", d.redisName(), err)
+	}
+	return nil
+}
+
+// redisName names the Redis in use, without its password.
+func (d *Daemon) redisName() string {
+	if d.embedded != nil {
+		return "redis://" + d.embedded.Addr() + " (embedded)"
+	}
+	return config.RedactURL(d.cfg.Redis.URL)
+}
+
+// health is the API's /healthz check: Redis answers and the scheduler's
+// last Redis call succeeded.
+func (d *Daemon) health(ctx context.Context) error {
+	if err := d.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("Redis at %s does not answer: %w", d.redisName(), err)
+	}
+	if !d.sched.Healthy() {
+		return errors.New("the scheduler's last Redis call failed; it is retrying")
+	}
+	return nil
+}
+
+// HTTPAddr is the address the HTTP API listens on.
+func (d *Daemon) HTTPAddr() string { return d.api.Addr() }
+
+// RedisAddr is the address of the embedded Redis, or "" with a configured
+// Redis.
+func (d *Daemon) RedisAddr() string {
+	if d.embedded == nil {
+		return ""
+	}
+	return d.embedded.Addr()
+}
+
+// Stop shuts the daemon down: the loops stop claiming, running tasks get
+// shutdown_grace to finish and are then canceled and handed back at once
+// (the scheduler waits at most StopExtra more), then the HTTP API stops
+// (pending long polls answer at once) and Redis is closed. Until the
+// scheduler has stopped, the API keeps answering. ctx bounds the whole
+// shutdown. Stop is safe to call twice; later calls wait for the first and
+// return its result.
+func (d *Daemon) Stop(ctx context.Context) error {
+	d.stopOnce.Do(func() { d.stopErr = d.stop(ctx) })
+	return d.stopErr
+}
+
+func (d *Daemon) stop(ctx context.Context) error {
+	d.log.Info("stopping: no new claims; running tasks may finish", "grace", d.cfg.ShutdownGrace)
+	var errs []error
+	sctx, cancel := context.WithTimeout(ctx, d.cfg.ShutdownGrace+StopExtra)
+	if err := d.sched.Stop(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop the scheduler: %w (tasks still running were handed back)", err))
+	}
+	cancel()
+	actx, cancel := context.WithTimeout(ctx, StopExtra)
+	if err := d.api.Stop(actx); err != nil {
+		errs = append(errs, fmt.Errorf("stop the HTTP API: %w", err))
+	}
+	cancel()
+	d.close()
+	d.log.Info("dueq daemon stopped")
+	return errors.Join(errs...)
+}
+
+// close releases the connections and the embedded Redis.
+func (d *Daemon) close() {
+	if d.client != nil {
+		_ = d.client.Close()
+	}
+	if d.rdb != nil {
+		_ = d.rdb.Close()
+	}
+	if d.embedded != nil {
+		d.embedded.Close()
+	}
+}

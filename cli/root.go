@@ -1,0 +1,170 @@
+// Package cli is the dueq command line (SPEC §3): `dueq serve` runs a daemon,
+// and the client commands (submit, status, wait, cancel, list, stats) talk
+// to a daemon's HTTP API.
+//
+// Exit codes: 0 success; 1 a refused request (unknown id, a task that
+// already finished) or, for wait and submit --wait, a task that failed or
+// was canceled; 2 a usage error (bad flag, malformed input), an unreachable
+// server, a wait that timed out, or any other error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dueq/dueq/api"
+)
+
+// Exit codes of the dueq command.
+const (
+	ExitOK      = 0 // success
+	ExitRefused = 1 // the server refused the request; the task failed or was canceled
+	ExitUsage   = 2 // bad usage or input, unreachable server, timeout, other errors
+)
+
+// Main runs the dueq command with args (without the program name), writing
+// to stdout and stderr, and returns the exit code. Errors go to stderr,
+// prefixed "dueq: ".
+func Main(args []string, stdout, stderr io.Writer) int {
+	return run(context.Background(), args, stdout, stderr, os.Getenv)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := newRoot(getenv)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code, msg := describe(err)
+	if msg != "" {
+		fmt.Fprintf(stderr, "dueq: %s\n", msg)
+	}
+	return code
+}
+
+// globals are the root's persistent flags.
+type globals struct {
+	server, token string
+	getenv        func(string) string
+}
+
+// client returns the API client the persistent flags describe. The token
+// comes from --token, else from DUEQ_TOKEN (read here, not shown as the
+// flag's default, so help never prints it).
+func (g *globals) client() *api.Client {
+	token := g.token
+	if token == "" {
+		token = g.getenv("DUEQ_TOKEN")
+	}
+	return &api.Client{BaseURL: g.server, Token: token}
+}
+
+func newRoot(getenv func(string) string) *cobra.Command {
+	g := &globals{getenv: getenv}
+	root := &cobra.Command{
+		Use:   "dueq",
+		Short: "dueq schedules tasks on Redis: run a daemon, submit tasks to it",
+		Long: `dueq is a task scheduler daemon backed by Redis. Tasks run now, at a time or
+after a delay; any number of daemons share one Redis and split the work.
+
+  dueq serve                          run a daemon (an embedded Redis when none is configured)
+  dueq submit echo '{"a":1}' --wait   submit a task and print its result`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	server := getenv("DUEQ_SERVER")
+	if server == "" {
+		server = api.DefaultServer
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", server, "URL of a daemon's HTTP API (env DUEQ_SERVER)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "bearer token of the daemon's API (env DUEQ_TOKEN)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(c, err) })
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newServe(),
+		newSubmit(g),
+		newStatus(g),
+		newWait(g),
+		newCancel(g),
+		newList(g),
+		newStats(g),
+	)
+	return root
+}
+
+// exitError is an error with its exit code. An empty message prints nothing
+// (the command already said what happened).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usage wraps err as a usage error of command c: exit 2, with a pointer to
+// the command's help.
+func usage(c *cobra.Command, err error) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+}
+
+// usagef is usage with a formatted message.
+func usagef(c *cobra.Command, format string, a ...any) error {
+	return usage(c, fmt.Errorf(format, a...))
+}
+
+// requestError classifies an error of an API call: a refused request (any
+// non-2xx answer) exits 1, anything else (no daemon at --server, a broken
+// connection) exits 2.
+func requestError(err error) error {
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		msg := ae.Error()
+		if ae.Status == 401 {
+			msg += ": pass the daemon's http.token with --token or DUEQ_TOKEN"
+		}
+		return &exitError{code: ExitRefused, err: errors.New(msg)}
+	}
+	return &exitError{code: ExitUsage, err: err} // api.ErrUnreachable and the like
+}
+
+// describe returns the exit code and message of an error from Execute.
+func describe(err error) (int, string) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, ee.Error()
+	}
+	msg := err.Error()
+	// Cobra's own errors: unknown command, wrong use of the root.
+	if strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "unknown flag") {
+		msg += "\nRun 'dueq --help' for usage."
+	}
+	return ExitUsage, msg
+}
+
+// args returns a cobra.PositionalArgs accepting min to max arguments, whose
+// error is a usage error naming what is expected.
+func args(min, max int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, a []string) error {
+		if len(a) < min || len(a) > max {
+			return usagef(c, "%s takes %s; got %d argument(s)", c.Name(), what, len(a))
+		}
+		return nil
+	}
+}

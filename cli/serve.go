@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/tasks"
+)
+
+func newServe() *cobra.Command {
+	var path string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a daemon: worker loops and the HTTP API",
+		Long: `Run a daemon: worker loops that claim and run due tasks, and the HTTP API
+the client commands talk to. Configuration comes from --config (default
+./config.yaml if present), then DUEQ_ environment variables (DUEQ_REDIS_URL,
+DUEQ_WORKERS, DUEQ_HTTP_ADDR, ...), then these flags.
+
+With no Redis configured it starts an embedded, in-memory Redis on a
+loopback port and logs its address; other daemons may join it with
+--redis redis://ADDR.
+
+SIGINT or SIGTERM stops claiming, lets running tasks finish for up to
+shutdown_grace, then cancels them and hands them back; exit 0. A second
+signal exits at once (exit 1).
+
+Exit codes: 2 for a bad configuration, 1 when the daemon cannot start
+(Redis unreachable, address in use).`,
+		Example: `  dueq serve
+  dueq serve --redis redis://localhost:6379/0 --workers 16 --queues default,mail
+  dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := config.Load(path, c.Flags())
+			if err != nil {
+				return usage(c, err)
+			}
+			logger, err := cfg.Logger(c.ErrOrStderr())
+			if err != nil {
+				return usage(c, err)
+			}
+			if cfg.File != "" {
+				logger.Info("configuration read", "file", cfg.File)
+			}
+			redis.SetLogger(redisLogger{logger}) // go-redis's own messages, in our format
+			ctx, cancel := context.WithCancel(c.Context())
+			defer cancel()
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			go func() {
+				select {
+				case s := <-sigs:
+					logger.Info("signal received: shutting down; a second signal exits at once", "signal", s.String())
+					cancel()
+				case <-ctx.Done():
+					return
+				}
+				s := <-sigs
+				fmt.Fprintf(c.ErrOrStderr(), "dueq: second signal (%s): exiting at once; running tasks run again when their leases expire\n", s)
+				os.Exit(ExitRefused)
+			}()
+			if err := Serve(ctx, cfg, Registry(cfg), logger); err != nil {
+				return &exitError{code: ExitRefused, err: err}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&path, "config", "", "configuration file (default ./"+config.DefaultFile+" if present)")
+	f.String("redis", "", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: an embedded Redis)")
+	f.Int("workers", 0, "worker loops: tasks run at once (default the CPU count)")
+	f.StringSlice("queues", nil, "queues to serve, comma-separated (default default)")
+	f.String("http", api.DefaultAddr, "HTTP API address host:port; a non-loopback one needs http.token")
+	return c
+}
+
+// redisLogger sends go-redis's log lines (dial failures, pool trouble) to
+// slog as warnings.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// Registry returns a registry with the stock binary's built-in handlers,
+// configured by cfg's handlers keys.
+func Registry(cfg *config.Config) *tasks.Registry {
+	reg := tasks.NewRegistry()
+	tasks.RegisterBuiltins(reg, tasks.BuiltinConfig{
+		ShellAllow: cfg.Handlers.Shell.Allow,
+		HTTPAllow:  cfg.Handlers.HTTP.Allow,
+	})
+	return reg
+}
+
+// Serve runs a daemon (see Daemon) with cfg and reg's handlers until ctx
+// ends, then shuts it down gracefully and returns nil. It returns an error
+// when the daemon cannot start. A shutdown that overran its deadline is
+// logged: the tasks still running were handed back, so it is not an error.
+func Serve(ctx context.Context, cfg *config.Config, reg *tasks.Registry, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	d, err := StartDaemon(ctx, cfg, reg, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	if err := d.Stop(context.WithoutCancel(ctx)); err != nil {
+		logger.Warn("shutdown was not clean", "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/tasks"
+)
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// logged returns the attributes of the first JSON log line with msg.
+func logged(logs *syncBuffer, msg string) map[string]any {
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
+			return line
+		}
+	}
+	return nil
+}
+
+func testConfig() *config.Config {
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Workers = 2
+	cfg.ShutdownGrace = time.Second
+	return cfg
+}
+
+// Serve with no redis.url runs on an embedded Redis, answers the API, and
+// returns nil when its context ends.
+func TestServeEmbedded(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, cfg, Registry(cfg), logger) }()
+
+	var running map[string]any
+	require.Eventually(t, func() bool {
+		running = logged(logs, "dueq daemon running")
+		return running != nil
+	}, 10*time.Second, 10*time.Millisecond, "the daemon did not start: %s", logs)
+	embedded := logged(logs, "no redis.url configured: started an embedded Redis; its state is in memory only and is lost when this daemon exits")
+	require.NotNil(t, embedded, logs.String())
+	require.Contains(t, embedded["join"], "--redis redis://"+embedded["addr"].(string))
+
+	url := "http://" + running["http"].(string)
+	cl := &api.Client{BaseURL: url}
+	require.NoError(t, cl.Health(ctx))
+	code, out, errOut := runWith(func(string) string { return "" }, "--server", url, "submit", "echo", `{"a":1}`, "--wait")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, `{"a":1}`)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	require.NotNil(t, logged(logs, "dueq daemon stopped"))
+	require.Error(t, cl.Health(context.Background()), "the API is down after Serve returned")
+}
+
+// A daemon on a configured Redis runs tasks there; Stop is safe twice.
+func TestDaemonConfiguredRedis(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	cfg := testConfig()
+	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
+	reg := Registry(cfg)
+	reg.Register("double", func(_ context.Context, c *tasks.Call) (any, error) {
+		var n int
+		if err := c.Bind(&n); err != nil {
+			return nil, err
+		}
+		return 2 * n, nil
+	})
+	d, err := StartDaemon(context.Background(), cfg, reg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Empty(t, d.RedisAddr())
+
+	code, out, errOut := runWith(func(string) string { return "" }, "--server", "http://"+d.HTTPAddr(), "submit", "double", "21", "--wait")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, "42\n", out)
+	require.NotEmpty(t, mr.Keys(), "the task went to the configured Redis")
+
+	require.NoError(t, d.Stop(context.Background()))
+	require.NoError(t, d.Stop(context.Background()))
+}
+
+// An unreachable Redis is a clear error that never shows the password.
+func TestDaemonUnreachableRedis(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	addr := mr.Addr()
+	mr.Close() // nothing listens there now
+	cfg := testConfig()
+	cfg.Redis.URL = "redis://alice:hunter2@" + addr + "/0"
+	_, err := StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "cannot reach Redis at redis://alice:xxxxx@"+addr+"/0")
+	require.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestServeBadConfig(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	code, out, errOut := runWith(none, "serve", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	require.Equal(t, ExitUsage, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "dueq: config file")
+	require.Contains(t, errOut, "does not exist")
+
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("workers: many\n"), 0o600))
+	code, _, errOut = runWith(none, "serve", "--config", path)
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, errOut, `workers (from `+path+`): "many" is not a whole number`)
+
+	code, _, errOut = runWith(none, "serve", "--workers", "many")
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, errOut, "--workers")
+}

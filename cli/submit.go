@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/tasks"
+)
+
+func newSubmit(g *globals) *cobra.Command {
+	var (
+		req           api.SubmitRequest
+		wait, jsonOut bool
+	)
+	c := &cobra.Command{
+		Use:   "submit NAME [ARGS_JSON]",
+		Short: "Submit a task; print its id",
+		Long: `Submit a task to the daemon at --server and print the new task's id alone on
+stdout (the whole record with --json). ARGS_JSON is any JSON value handed to
+the handler; quote it for the shell: dueq submit echo '{"a": 1}'.
+
+With --wait it blocks until the task has finished, prints its result and
+exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.`,
+		Example: `  dueq submit echo '{"a": 1}'
+  dueq submit sleep '{"ms": 500}' --in 10s --queue slow
+  dueq submit echo '{}' --at 2030-01-02T15:04:05Z --key report-2030-01-02
+  dueq submit echo '{"a": 1}' --wait`,
+		Args: args(1, 2, "a handler name and optionally ARGS_JSON"),
+		RunE: func(c *cobra.Command, a []string) error {
+			req.Name = a[0]
+			if len(a) == 2 {
+				var v any
+				if err := json.Unmarshal([]byte(a[1]), &v); err != nil {
+					return usagef(c, "ARGS_JSON %.80q is not valid JSON (%v): write e.g. '{\"a\": 1}', in single quotes for the shell", a[1], err)
+				}
+				req.Args = json.RawMessage(a[1])
+			}
+			if err := checkSubmit(req); err != nil {
+				return usage(c, err)
+			}
+			cl := g.client()
+			t, err := cl.Submit(c.Context(), req)
+			if err != nil {
+				return requestError(err)
+			}
+			if wait {
+				return waitAndReport(c, cl, t.ID, 0, jsonOut)
+			}
+			if jsonOut {
+				return printJSON(c.OutOrStdout(), t)
+			}
+			fmt.Fprintln(c.OutOrStdout(), t.ID)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&req.In, "in", "", "run after this delay, a Go duration such as 30s, 5m or 1h30m")
+	f.StringVar(&req.At, "at", "", "run at this time, RFC 3339 such as 2030-01-02T15:04:05Z")
+	f.StringVar(&req.Queue, "queue", "", "queue to put the task in (default \"default\")")
+	f.IntVar(&req.MaxAttempts, "max-attempts", 0, "how many times to try a failing task (default 1)")
+	f.StringVar(&req.Timeout, "timeout", "", "cancel the handler after this long, a Go duration (default: no timeout)")
+	f.StringVar(&req.Key, "key", "", "idempotency key: a second submit with the same key returns the first task")
+	f.BoolVar(&wait, "wait", false, "block until the task has finished, print its result, exit as 'dueq wait' does")
+	f.BoolVar(&jsonOut, "json", false, "print the whole task record as JSON instead of the id")
+	return c
+}
+
+// checkSubmit validates req locally, with the daemon's own rules, so bad
+// input is reported without a round trip and nothing is written. Its errors
+// name the flag to fix.
+func checkSubmit(req api.SubmitRequest) error {
+	for _, d := range []struct{ flag, value string }{{"--in", req.In}, {"--timeout", req.Timeout}} {
+		if d.value == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.value)
+		if err != nil {
+			return fmt.Errorf("%s %q is not a duration: write a Go duration such as 30s, 5m or 1h30m", d.flag, d.value)
+		}
+		if v < 0 {
+			return fmt.Errorf("%s %s is negative: give 0 or more", d.flag, d.value)
+		}
+	}
+	if req.At != "" {
+		if req.In != "" {
+			return errors.New("--in and --at both given: use one of them")
+		}
+		if _, err := time.Parse(time.RFC3339, req.At); err != nil {
+			return fmt.Errorf("--at %q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", req.At)
+		}
+	}
+	if req.MaxAttempts < 0 {
+		return fmt.Errorf("--max-attempts %d is negative: give 1 or more", req.MaxAttempts)
+	}
+	if _, err := req.Spec(); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), tasks.ErrInvalid.Error()+": "))
+	}
+	return nil
+}

@@ -1,0 +1,307 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+)
+
+// writeFile writes a config file in a temporary directory.
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dueq.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	return path
+}
+
+// serveFlags is the flag set `dueq serve` defines, parsed from args.
+func serveFlags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.String("redis", "", "")
+	fs.Int("workers", 0, "")
+	fs.StringSlice("queues", nil, "")
+	fs.String("http", DefaultHTTPAddr, "")
+	require.NoError(t, fs.Parse(args))
+	return fs
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	require.NoError(t, c.Validate())
+	require.Equal(t, "", c.Redis.URL)
+	require.Equal(t, "dueq", c.Namespace)
+	require.Equal(t, "127.0.0.1:7420", c.HTTP.Addr)
+	require.Equal(t, runtime.NumCPU(), c.Workers)
+	require.Equal(t, []string{"default"}, c.Queues)
+	require.Equal(t, 15*time.Second, c.Lease)
+	require.Equal(t, 10*time.Second, c.ShutdownGrace)
+	require.Equal(t, 24*time.Hour, c.ResultTTL)
+	require.Equal(t, 5, c.MaxRecoveries)
+	require.Equal(t, Retry{Base: time.Second, Cap: 5 * time.Minute}, c.Retry)
+	require.Equal(t, Log{Format: "text", Level: "info"}, c.Log)
+	require.Empty(t, c.Handlers.Shell.Allow)
+	require.Empty(t, c.Handlers.HTTP.Allow)
+	require.Empty(t, c.Schedules)
+
+	sc := c.Scheduler(nil)
+	require.Equal(t, c.Workers, sc.Workers)
+	require.Equal(t, c.Lease, sc.Lease)
+	require.Equal(t, c.Retry.Cap, sc.RetryCap)
+}
+
+// The repository's config.yaml is the defaults, spelled out.
+func TestRepositoryConfigIsTheDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load("../config.yaml", nil)
+	require.NoError(t, err)
+	c.File = ""
+	require.Equal(t, Default(), c)
+}
+
+func TestLoadFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `
+redis: {url: "redis://localhost:6379/2"}
+namespace: jobs
+workers: 3
+queues: [mail, reports]
+lease: 30s
+shutdown_grace: 0s
+retry: {base: 2s, cap: 1m}
+log: {format: json, level: debug}
+handlers:
+  shell: {allow: [rsync]}
+  http: {allow: [example.com]}
+schedules:
+  - {name: tick, task: echo, every: 1m}
+`)
+	c, err := Load(path, nil)
+	require.NoError(t, err)
+	require.Equal(t, path, c.File)
+	require.Equal(t, "redis://localhost:6379/2", c.Redis.URL)
+	require.Equal(t, "jobs", c.Namespace)
+	require.Equal(t, 3, c.Workers)
+	require.Equal(t, []string{"mail", "reports"}, c.Queues)
+	require.Equal(t, 30*time.Second, c.Lease)
+	require.Equal(t, time.Duration(0), c.ShutdownGrace)
+	require.Equal(t, Retry{Base: 2 * time.Second, Cap: time.Minute}, c.Retry)
+	require.Equal(t, []string{"rsync"}, c.Handlers.Shell.Allow)
+	require.Equal(t, []string{"example.com"}, c.Handlers.HTTP.Allow)
+	require.Len(t, c.Schedules, 1)
+	require.Equal(t, "tick", c.Schedules[0]["name"])
+	require.Equal(t, 24*time.Hour, c.ResultTTL, "keys left out keep their defaults")
+
+	sc := c.Scheduler(nil)
+	require.Positive(t, sc.ShutdownGrace, "0s grace must not turn into the scheduler's default")
+	require.LessOrEqual(t, sc.ShutdownGrace, time.Millisecond)
+
+	opts, err := c.RedisOptions()
+	require.NoError(t, err)
+	require.Equal(t, "localhost:6379", opts.Addr)
+	require.Equal(t, 2, opts.DB)
+
+	var buf bytes.Buffer
+	logger, err := c.Logger(&buf)
+	require.NoError(t, err)
+	logger.Debug("hello", "k", 1)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	require.Equal(t, "hello", line["msg"])
+}
+
+// Precedence: defaults < file < environment < flags. Not parallel: it sets
+// environment variables.
+func TestPrecedence(t *testing.T) {
+	path := writeFile(t, "workers: 3\nnamespace: fromfile\nqueues: [a]\nhttp: {addr: '127.0.0.1:1111'}\nlease: 20s\n")
+	t.Setenv("DUEQ_WORKERS", "5")
+	t.Setenv("DUEQ_NAMESPACE", "fromenv")
+	t.Setenv("DUEQ_HTTP_ADDR", "127.0.0.1:2222")
+	t.Setenv("DUEQ_REDIS_URL", "redis://envhost:6379")
+	t.Setenv("DUEQ_QUEUES", "b, c")
+	t.Setenv("DUEQ_RETRY_CAP", "10m")
+
+	c, err := Load(path, serveFlags(t))
+	require.NoError(t, err)
+	require.Equal(t, 5, c.Workers)
+	require.Equal(t, "fromenv", c.Namespace)
+	require.Equal(t, "127.0.0.1:2222", c.HTTP.Addr)
+	require.Equal(t, "redis://envhost:6379", c.Redis.URL)
+	require.Equal(t, []string{"b", "c"}, c.Queues)
+	require.Equal(t, 10*time.Minute, c.Retry.Cap)
+	require.Equal(t, 20*time.Second, c.Lease, "the file beats the defaults")
+
+	c, err = Load(path, serveFlags(t, "--workers", "7", "--queues", "x,y", "--http", "127.0.0.1:3333", "--redis", "redis://flaghost:6380/1"))
+	require.NoError(t, err)
+	require.Equal(t, 7, c.Workers)
+	require.Equal(t, []string{"x", "y"}, c.Queues)
+	require.Equal(t, "127.0.0.1:3333", c.HTTP.Addr)
+	require.Equal(t, "redis://flaghost:6380/1", c.Redis.URL)
+	require.Equal(t, "fromenv", c.Namespace, "no flag for namespace: the environment wins")
+
+	t.Setenv("DUEQ_WORKERS", "many")
+	_, err = Load(path, serveFlags(t))
+	require.ErrorContains(t, err, "workers (from DUEQ_WORKERS)")
+	require.ErrorContains(t, err, `"many" is not a whole number`)
+}
+
+// Flags that were not given do not override the file with their defaults.
+func TestFlagDefaultsDoNotOverride(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "workers: 3\nhttp: {addr: '127.0.0.1:1111'}\n")
+	c, err := Load(path, serveFlags(t))
+	require.NoError(t, err)
+	require.Equal(t, 3, c.Workers)
+	require.Equal(t, "127.0.0.1:1111", c.HTTP.Addr)
+}
+
+func TestMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	require.ErrorContains(t, err, "nope.yaml does not exist")
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"unknown key", "worker: 4\n", []string{`unknown key "worker"`, `did you mean "workers"?`}},
+		{"unknown nested key", "retry: {base: 1s, maximum: 5m}\n", []string{`unknown key "retry.maximum"`}},
+		{"section as scalar", "redis: localhost\n", []string{"redis (from", "must be a map with the keys url"}},
+		{"int as word", "workers: many\n", []string{"workers (from", `"many" is not a whole number`}},
+		{"int as fraction", "workers: 2.5\n", []string{"workers (from", "2.5 is not a whole number"}},
+		{"bad duration", "lease: 5 apples\n", []string{"lease (from", `"5 apples" is not a duration`, "15s"}},
+		{"duration without unit", "lease: 5\n", []string{"lease (from", "5 has no unit", "5s"}},
+		{"negative duration", "result_ttl: -1h\n", []string{"result_ttl (from", "negative"}},
+		{"negative grace", "shutdown_grace: -1s\n", []string{"shutdown_grace", "negative"}},
+		{"string as list", "queues: {a: 1}\n", []string{"queues (from", "not a list"}},
+		{"list of numbers", "handlers: {shell: {allow: [1]}}\n", []string{"handlers.shell.allow", "entry 0 is a whole number"}},
+		{"schedule not a map", "schedules: [hourly]\n", []string{"schedules (from", "entry 0 is a string, not a map"}},
+		{"schedules not a list", "schedules: hourly\n", []string{"schedules (from", "not a list"}},
+		{"number as string", "namespace: 42\n", []string{"namespace (from", `quote it, e.g. "42"`}},
+		{"log format", "log: {format: xml}\n", []string{"log.format", "text or json"}},
+		{"log level", "log: {level: loud}\n", []string{"log.level", "debug, info, warn or error"}},
+		{"bad queue", "queues: ['no spaces']\n", []string{"queues", "not a queue name"}},
+		{"empty queues", "queues: []\n", []string{"queues: empty"}},
+		{"cap below base", "retry: {base: 1m, cap: 1s}\n", []string{"retry.cap"}},
+		{"public addr without token", "http: {addr: '0.0.0.0:7420'}\n", []string{"http.token is required"}},
+		{"bad addr", "http: {addr: 'localhost'}\n", []string{"http.addr", "host:port"}},
+		{"bad redis url", "redis: {url: 'localhost:6379'}\n", []string{"redis.url", "no scheme", "redis://"}},
+		{"yaml syntax", "workers: [\n", []string{"config file"}},
+		{"duplicate key", "workers: 1\nworkers: 2\n", []string{"config file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(writeFile(t, tc.file), nil)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestPublicAddrWithToken(t *testing.T) {
+	t.Parallel()
+	c, err := Load(writeFile(t, "http: {addr: '0.0.0.0:7420', token: s3cret}\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, "s3cret", c.HTTP.Token)
+}
+
+func TestRedisPasswordRedacted(t *testing.T) {
+	t.Parallel()
+	const pw = "hunter2-S3CRET"
+	for _, url := range []string{
+		"redis://alice:" + pw + "@localhost:6379/notadb",
+		"redis://alice:" + pw + "@localhost:notaport",
+		"rediss://:" + pw + "@[::1:6379/0",
+		"http://alice:" + pw + "@localhost:6379",
+		"redis://alice:" + pw + " with space@localhost:6379",
+		"redis://alice:" + pw + "%zz@localhost:6379",
+		"alice:" + pw + "@localhost:6379",
+		"redis://" + pw + "@localhost:6379/x",
+	} {
+		c := Default()
+		c.Redis.URL = url
+		_, err := c.RedisOptions()
+		require.Error(t, err, url)
+		require.NotContains(t, err.Error(), "hunter2", url)
+		require.Contains(t, err.Error(), "redis.url")
+
+		_, err = Load(writeFile(t, "redis: {url: '"+url+"'}\n"), nil)
+		require.Error(t, err, url)
+		require.NotContains(t, err.Error(), "hunter2", url)
+	}
+	// A password in a wrongly typed value is not echoed either.
+	_, err := Load(writeFile(t, "redis: {url: [hunter2]}\n"), nil)
+	require.ErrorContains(t, err, "redis.url")
+	require.NotContains(t, err.Error(), "hunter2")
+	_, err = Load(writeFile(t, "http: {token: [hunter2]}\n"), nil)
+	require.ErrorContains(t, err, "http.token")
+	require.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestRedisOptions(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	_, err := c.RedisOptions()
+	require.ErrorIs(t, err, ErrEmbedded)
+
+	c.Redis.URL = "rediss://bob:pa%40ss@cache.example.com:6380/3"
+	opts, err := c.RedisOptions()
+	require.NoError(t, err)
+	require.Equal(t, "cache.example.com:6380", opts.Addr)
+	require.Equal(t, "bob", opts.Username)
+	require.Equal(t, "pa@ss", opts.Password)
+	require.Equal(t, 3, opts.DB)
+	require.NotNil(t, opts.TLSConfig)
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"redis://localhost:6379":          "redis://localhost:6379",
+		"redis://u:p@h:1/2":               "redis://u:xxxxx@h:1/2",
+		"redis://:p@h":                    "redis://:xxxxx@h",
+		"redis://secret@h":                "redis://xxxxx@h",
+		"rediss://u:p@ss:w@rd@h:6379/0":   "rediss://u:xxxxx@h:6379/0",
+		"u:p@h:6379":                      "u:xxxxx@h:6379",
+		"":                                "",
+		"redis://u:p%40ss@h.example:6379": "redis://u:xxxxx@h.example:6379",
+	} {
+		require.Equal(t, want, RedactURL(in), in)
+	}
+}
+
+func TestKnownKeysAreTheSpecs(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{
+		"redis.url", "namespace", "http.addr", "http.token", "workers", "queues", "lease",
+		"shutdown_grace", "result_ttl", "max_recoveries", "retry.base", "retry.cap",
+		"log.format", "log.level", "handlers.shell.allow", "handlers.http.allow", "schedules",
+	}, KnownKeys())
+	require.Equal(t, "DUEQ_REDIS_URL", EnvName("redis.url"))
+	require.Equal(t, "DUEQ_HANDLERS_SHELL_ALLOW", EnvName("handlers.shell.allow"))
+	require.True(t, strings.HasPrefix(EnvName("shutdown_grace"), "DUEQ_SHUTDOWN_GRACE"))
+}
+
+func TestLoopback(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "localhost": true, "127.1.2.3": true,
+		"": false, "0.0.0.0": false, "10.0.0.1": false, "example.com": false,
+	} {
+		require.Equal(t, want, Loopback(host), host)
+	}
+}

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The decoders of keys: each reads a value as viper found it (YAML types
+// from the file, strings from the environment, typed values from flags)
+// into a field, or returns an error that says what to write instead.
+
+func typeErr(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+func asString(dst *string) func(any) error {
+	return func(v any) error {
+		s, ok := v.(string)
+		switch {
+		case ok:
+		case scalar(v):
+			return typeErr("%v is a %s, not a string: quote it, e.g. \"%v\"", v, kind(v), v)
+		default:
+			return typeErr("is a %s, not a string: write a quoted string", kind(v))
+		}
+		*dst = s
+		return nil
+	}
+}
+
+// secretString decodes a string without ever echoing the value.
+func secretString(dst *string) func(any) error {
+	return func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return typeErr("is a %s, not a string: write it in quotes", kind(v))
+		}
+		*dst = s
+		return nil
+	}
+}
+
+func asInt(dst *int) func(any) error {
+	return func(v any) error {
+		var n int64
+		switch x := v.(type) {
+		case int:
+			n = int64(x)
+		case int64:
+			n = x
+		case uint64:
+			n = int64(min(x, 1<<62))
+		case float64:
+			if x != float64(int64(x)) {
+				return typeErr("%v is not a whole number: write one such as 4", x)
+			}
+			n = int64(x)
+		case string:
+			var err error
+			if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); err != nil {
+				return typeErr("%q is not a whole number: write one such as 4", x)
+			}
+		default:
+			return typeErr("is a %s, not a whole number: write one such as 4", kind(v))
+		}
+		if n < -1<<31 || n > 1<<31 {
+			return typeErr("%d is out of range", n)
+		}
+		*dst = int(n)
+		return nil
+	}
+}
+
+func asDuration(dst *time.Duration) func(any) error {
+	return func(v any) error {
+		var d time.Duration
+		switch x := v.(type) {
+		case string:
+			var err error
+			if d, err = time.ParseDuration(strings.TrimSpace(x)); err != nil {
+				return typeErr("%q is not a duration: write a Go duration such as 15s, 500ms, 5m or 1h30m", x)
+			}
+		case time.Duration:
+			d = x
+		case int, int64, uint64, float64:
+			return typeErr("%v has no unit: write a Go duration such as %vs, %vms or %vm", x, x, x, x)
+		default:
+			return typeErr("is a %s, not a duration: write a Go duration such as 15s", kind(v))
+		}
+		if d < 0 {
+			return typeErr("%s is negative: use a positive duration such as 15s", d)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+// asList decodes a YAML list of strings, or a comma-separated string (from
+// the environment or a flag).
+func asList(dst *[]string) func(any) error {
+	return func(v any) error {
+		var out []string
+		switch x := v.(type) {
+		case string:
+			for _, s := range strings.Split(x, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					out = append(out, s)
+				}
+			}
+		case []string:
+			out = append(out, x...)
+		case []any:
+			for i, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return typeErr("entry %d is a %s, not a string: write a list of names such as [a, b]", i, kind(e))
+				}
+				out = append(out, s)
+			}
+		default:
+			return typeErr("is a %s, not a list: write a list such as [a, b]", kind(v))
+		}
+		if out == nil {
+			out = []string{}
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// asMaps decodes a list of maps, keeping each map as it is.
+func asMaps(dst *[]map[string]any) func(any) error {
+	return func(v any) error {
+		list, ok := v.([]any)
+		if !ok {
+			return typeErr("is a %s, not a list: write a list of maps (SPEC §6), or [] for none", kind(v))
+		}
+		out := make([]map[string]any, 0, len(list))
+		for i, e := range list {
+			switch m := e.(type) {
+			case map[string]any:
+				out = append(out, m)
+			case map[any]any:
+				sm := make(map[string]any, len(m))
+				for k, val := range m {
+					sm[fmt.Sprint(k)] = val
+				}
+				out = append(out, sm)
+			default:
+				return typeErr("entry %d is a %s, not a map: write each schedule as a map such as {name: tick, task: echo, every: 1m}", i, kind(e))
+			}
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// scalar reports whether v is a YAML scalar that is safe to echo.
+func scalar(v any) bool {
+	switch v.(type) {
+	case bool, int, int64, uint64, float64:
+		return true
+	}
+	return false
+}
+
+// kind names v's YAML type for messages.
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int, int64, uint64:
+		return "whole number"
+	case float64:
+		return "number"
+	case []any, []string:
+		return "list"
+	case map[string]any, map[any]any:
+		return "map"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,13 @@
+// Command dueq is a task scheduler daemon backed by Redis, and the client
+// that talks to it (SPEC §3). Run `dueq --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/dueq/dueq/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}
