@@ -1,0 +1,79 @@
+package transport
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// fields turns EncodeRecord's pairs into the map HGETALL gives back.
+func fields(t *testing.T, pairs []any) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for i := 0; i < len(pairs); i += 2 {
+		m[pairs[i].(string)] = fmt.Sprint(pairs[i+1])
+	}
+	return m
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	in := &tasks.Task{ID: "01J", Name: "echo", Args: json.RawMessage(`{"a":1}`), Queue: "default",
+		State: tasks.Failed, DueAt: now, CreatedAt: now.Add(-time.Second), StartedAt: now, FinishedAt: now.Add(time.Second),
+		Attempts: 2, MaxAttempts: 3, Timeout: 1500 * time.Millisecond, Result: json.RawMessage(`{"exit":1}`),
+		Error: "boom", Parents: []string{"p1", "p2"}, Children: []string{"c1"}, Pending: 1,
+		OnParentFailure: tasks.PolicySkip, Schedule: "s1", Key: "k", Run: 4, Recoveries: 1}
+	out, err := DecodeRecord("01J", fields(t, EncodeRecord(in)))
+	require.NoError(t, err)
+	require.Equal(t, in, out)
+}
+
+func TestDecodeRecordRejectsDamage(t *testing.T) {
+	t.Parallel()
+	good := fields(t, EncodeRecord(&tasks.Task{Name: "echo", Args: json.RawMessage(`{}`), Queue: "default",
+		State: tasks.Scheduled, MaxAttempts: 1}))
+	for name, change := range map[string][2]string{
+		"other version":   {FVersion, "2"},
+		"no name":         {FName, ""},
+		"unknown state":   {FState, "sleeping"},
+		"args not JSON":   {FArgs, "{"},
+		"result not JSON": {FResult, "nope"},
+		"negative count":  {FAttempts, "-1"},
+		"count not int":   {FDue, "soon"},
+		"parents":         {FParents, `"p1"`},
+	} {
+		h := map[string]string{}
+		for k, v := range good {
+			h[k] = v
+		}
+		h[change[0]] = change[1]
+		_, err := DecodeRecord("x", h)
+		require.ErrorIs(t, err, ErrCorrupt, name)
+	}
+	_, err := DecodeRecord("x", nil)
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+func TestMessages(t *testing.T) {
+	t.Parallel()
+	a, err := ParseAnnounce(Announce{DueMs: 42, ID: "t1"}.String())
+	require.NoError(t, err)
+	require.Equal(t, Announce{DueMs: 42, ID: "t1"}, a)
+	d, err := ParseDone(Done{State: "succeeded", ID: "t1"}.String())
+	require.NoError(t, err)
+	require.Equal(t, Done{State: "succeeded", ID: "t1"}, d)
+	for _, bad := range []string{"", "42", "x t1", "42 "} {
+		_, err := ParseAnnounce(bad)
+		require.Error(t, err, bad)
+	}
+	for _, bad := range []string{"", "succeeded", " t1"} {
+		_, err := ParseDone(bad)
+		require.Error(t, err, bad)
+	}
+}
