@@ -146,27 +146,11 @@ func (c *Config) Validate() error {
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
-	if _, err := scheduler.NewKeys(c.Namespace); err != nil {
-		return fmt.Errorf("namespace: %q is not a namespace: use 1-64 letters, digits or _.-", c.Namespace)
-	}
 	if err := c.validateHTTP(); err != nil {
 		return err
 	}
-	if c.Workers < 0 || c.Workers > 10000 {
-		return fmt.Errorf("workers: %d is out of range: use 1 to 10000, or leave it out for the CPU count", c.Workers)
-	}
 	if len(c.Queues) == 0 {
 		return errors.New("queues: empty: list at least one queue, e.g. queues: [default]")
-	}
-	seen := map[string]bool{}
-	for _, q := range c.Queues {
-		if !tasks.ValidQueue(q) {
-			return fmt.Errorf("queues: %q is not a queue name: use 1-64 letters, digits or _.-", q)
-		}
-		if seen[q] {
-			return fmt.Errorf("queues: %q is listed twice: list each queue once", q)
-		}
-		seen[q] = true
 	}
 	for _, d := range []struct {
 		key  string
@@ -183,11 +167,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: 0s is too short: use a positive duration such as 15s, or leave it out for the default", d.key)
 		}
 	}
-	if c.Retry.Cap < c.Retry.Base {
-		return fmt.Errorf("retry.cap: %s is less than retry.base (%s): make the cap at least the base", c.Retry.Cap, c.Retry.Base)
-	}
 	if c.MaxRecoveries < 1 {
 		return fmt.Errorf("max_recoveries: %d: use 1 or more (a task is re-run at most that many times after its daemon died)", c.MaxRecoveries)
+	}
+	// The engine's own checks: namespace, queue names, workers, ranges.
+	if err := c.Scheduler(nil).WithDefaults().Validate(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return err

@@ -28,7 +28,7 @@ type Client struct {
 // ResultTTL, SafetyWait and Clock.
 func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	keys, _ := NewKeys(cfg.Namespace) // validated above

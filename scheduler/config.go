@@ -95,10 +95,11 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// validate checks a defaulted Config; its errors name the field to fix.
-func (c Config) validate() error {
+// Validate checks a Config after WithDefaults; its errors name the field
+// (by its config.yaml key) and say what to write instead.
+func (c Config) Validate() error {
 	if _, err := NewKeys(c.Namespace); err != nil {
-		return err
+		return fmt.Errorf("namespace: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, q := range c.Queues {
@@ -106,13 +107,13 @@ func (c Config) validate() error {
 			return fmt.Errorf("queues: %q is not a queue name: use 1-64 letters, digits or _.-", q)
 		}
 		if seen[q] {
-			return fmt.Errorf("queues: %q is listed twice", q)
+			return fmt.Errorf("queues: %q is listed twice: list each queue once", q)
 		}
 		seen[q] = true
 	}
 	switch {
 	case c.Workers < 1 || c.Workers > 10000:
-		return fmt.Errorf("workers is %d: use 1 to 10000", c.Workers)
+		return fmt.Errorf("workers: %d is out of range: use 1 to 10000, or leave it out for the CPU count", c.Workers)
 	case c.Lease < 300*time.Millisecond:
 		return fmt.Errorf("lease is %s: use 300ms or more", c.Lease)
 	case c.SafetyWait < 10*time.Millisecond:
@@ -124,7 +125,7 @@ func (c Config) validate() error {
 	case c.MaxRecoveries < 0:
 		return fmt.Errorf("max_recoveries is %d: use 0 or more", c.MaxRecoveries)
 	case c.RetryBase <= 0 || c.RetryCap < c.RetryBase:
-		return fmt.Errorf("retry: base %s and cap %s: the base must be positive and the cap at least the base", c.RetryBase, c.RetryCap)
+		return fmt.Errorf("retry.cap: %s is less than retry.base (%s), or the base is not positive: make the cap at least the base", c.RetryCap, c.RetryBase)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ type runningTask struct {
 // (after WithDefaults) and names the field to fix.
 func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if reg == nil {
