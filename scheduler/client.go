@@ -77,7 +77,7 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 
 // Get returns the record of task id, or an error wrapping ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
-	if !validID(id) {
+	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
 	}
 	return c.x.get(ctx, id)
@@ -90,7 +90,7 @@ var ErrFinished = errors.New("task already finished")
 // A running task's handler has its context canceled. Canceling a finished
 // task returns its record and an error wrapping ErrFinished.
 func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
-	if !validID(id) {
+	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
 	}
 	prev, canceled, err := c.x.cancel(ctx, id, c.cfg.Clock.Now().UnixMilli())
@@ -111,7 +111,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 // ctx's error. It listens for the task's done message and, since pub/sub may
 // lose one, also re-reads the record every SafetyWait.
 func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
-	if !validID(id) {
+	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
 	}
 	done, cancel, err := c.waiters.watch(id)
@@ -133,17 +133,4 @@ func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
 			return t, ctx.Err()
 		}
 	}
-}
-
-// validID reports whether id can be a task id: short, printable, no spaces.
-func validID(id string) bool {
-	if id == "" || len(id) > 200 {
-		return false
-	}
-	for _, r := range id {
-		if r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -44,7 +44,16 @@ type Spec struct {
 	// Key makes the submit idempotent: a second submit with the same key
 	// returns the first task, until that task's record expires.
 	Key string
+	// After names parent task ids: the task runs when every parent has
+	// finished, and its handler receives their outcomes in this order.
+	After []string
+	// OnParentFailure says what happens when a parent fails: PolicyFail
+	// (default), PolicyRun or PolicySkip.
+	OnParentFailure Policy
 }
+
+// MaxParents caps Spec.After.
+const MaxParents = 10000
 
 // Normalize fills the defaults of Spec's zero values and validates it. The
 // error wraps ErrInvalid and names the field to fix.
@@ -57,6 +66,9 @@ func (s *Spec) Normalize() error {
 	}
 	if s.MaxAttempts == 0 {
 		s.MaxAttempts = 1
+	}
+	if s.OnParentFailure == "" {
+		s.OnParentFailure = PolicyFail
 	}
 	return s.validate()
 }
@@ -86,6 +98,20 @@ func (s *Spec) validate() error {
 		return bad("timeout %s is negative", s.Timeout)
 	case len(s.Key) > MaxKeyBytes:
 		return bad("key is %d bytes, more than %d", len(s.Key), MaxKeyBytes)
+	case !s.OnParentFailure.Valid():
+		return bad("on_parent_failure %q: use fail, run or skip", s.OnParentFailure)
+	case len(s.After) > MaxParents:
+		return bad("after names %d parents, more than %d", len(s.After), MaxParents)
+	}
+	seen := make(map[string]bool, len(s.After))
+	for _, id := range s.After {
+		switch {
+		case !ValidID(id):
+			return bad("after: %.80q is not a task id", id)
+		case seen[id]:
+			return bad("after: %s is named twice", id)
+		}
+		seen[id] = true
 	}
 	return nil
 }
@@ -103,3 +129,17 @@ func (s *Spec) DueAt(now time.Time) time.Time {
 
 // ValidQueue reports whether q can name a queue: 1-64 letters, digits or _.-.
 func ValidQueue(q string) bool { return queueRE.MatchString(q) }
+
+// ValidID reports whether id can be a task id: 1-200 printable characters,
+// no spaces.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 200 {
+		return false
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -58,6 +58,9 @@ const (
 	PolicySkip Policy = "skip" // the child is canceled
 )
 
+// Valid reports whether p is one of the policies.
+func (p Policy) Valid() bool { return p == PolicyFail || p == PolicyRun || p == PolicySkip }
+
 // Task is one task record, as stored in Redis and shown by the API and
 // `--json` (SPEC §3.3). Times are UTC; the zero time means "not yet".
 type Task struct {
