@@ -1,28 +1,45 @@
 -- cancel.lua: scheduled | waiting | running → canceled.
 -- A running task's daemon hears it on the cancel channel and cancels the
 -- handler's context; the handler's late finish is then refused (finish.lua).
+-- The canceled outcome reaches the task's children, which are doomed by it
+-- (children.lua): canceling a task cancels its pending descendants.
 --
 -- KEYS[1] task hash          {ns}:t:ID
 -- KEYS[2] due index          {ns}:due:QUEUE
 -- KEYS[3] lease set          {ns}:lease:QUEUE
 -- KEYS[4] canceled set       {ns}:done:canceled
 -- KEYS[5] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
+-- KEYS[6] waiting set        {ns}:waiting
+-- KEYS[7] children list      {ns}:kids:ID
+-- KEYS[8..] per child, in list order: its hash, its queue's due index
 -- ARGV[1] task id
 -- ARGV[2] now, ms
 -- ARGV[3] result TTL, ms
 -- ARGV[4] done channel
 -- ARGV[5] cancel channel
+-- ARGV[6] number of children the caller passed keys for
+-- ARGV[7] announce channel prefix ({ns}:announce:)
 -- Returns {state before, 1 when canceled now or 0 when already finished};
--- the state is '' when there is no such task.
-local st = redis.call('HGET', KEYS[1], 'state')
+-- the state is '' when there is no such task; {state, -1, children} when the
+-- children list changed: call again with its keys.
+local cur = redis.call('HMGET', KEYS[1], 'state', 'name')
+local st = cur[1]
 if not st then return {'', 0} end
 if st == 'succeeded' or st == 'failed' or st == 'canceled' then return {st, 0} end
+if kids_changed(KEYS[7], tonumber(ARGV[6])) then
+  return {st, -1, redis.call('LRANGE', KEYS[7], 0, -1)}
+end
 redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[3]) end
+if tonumber(ARGV[6]) > 0 then
+  release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[2], 'canceled', '', 'canceled', tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[7], ARGV[3])
+end
 redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[1])
 if st == 'running' then redis.call('PUBLISH', ARGV[5], ARGV[1]) end
 return {st, 1}

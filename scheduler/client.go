@@ -41,6 +41,10 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 func (c *Client) Close() error { return c.waiters.close() }
 
 // Submit validates spec and stores a new task; it returns the task's record.
+// A task with parents (spec.After) waits until every parent has finished and
+// then receives their outcomes; a parent that already finished counts with
+// its stored outcome, and an unknown or expired parent is an error wrapping
+// tasks.ErrInvalid, with nothing written.
 // When spec.Key names a task submitted before (and not yet expired), Submit
 // writes nothing and returns that task's record. Validation errors wrap
 // tasks.ErrInvalid and nothing is written.
@@ -60,7 +64,7 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		ID: ulid.Make().String(), Name: spec.Name, Args: spec.Args, Queue: spec.Queue,
 		State: tasks.Scheduled, DueAt: spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
 		MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
-		OnParentFailure: tasks.PolicyFail,
+		Parents: spec.After, OnParentFailure: spec.OnParentFailure,
 	}
 	_, known := c.queues.Load(t.Queue)
 	id, created, err := c.x.submit(ctx, t, !known)

@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/transport"
 )
 
 // ListOptions filters List. The zero value lists up to 100 tasks of any state.
@@ -23,8 +22,7 @@ type ListOptions struct {
 const MaxListLimit = 10000
 
 // List returns tasks: running ones first, then scheduled ones by due time,
-// then finished ones newest first. Waiting tasks are listed once dependencies
-// exist. It reads the index sets, not the whole keyspace, so its cost grows
+// then waiting ones oldest first, then finished ones newest first. It reads the index sets, not the whole keyspace, so its cost grows
 // with what it returns and skips, not with the number of keys.
 func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, error) {
 	if opts.Limit == 0 {
@@ -48,7 +46,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 		rev   bool
 	}
 	var srcs []source
-	for _, st := range []tasks.State{tasks.Running, tasks.Scheduled, tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+	for _, st := range []tasks.State{tasks.Running, tasks.Scheduled, tasks.Waiting, tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		if opts.State != "" && opts.State != st {
 			continue
 		}
@@ -61,6 +59,8 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 			for _, q := range queues {
 				srcs = append(srcs, source{k.Due(q), st, false})
 			}
+		case tasks.Waiting:
+			srcs = append(srcs, source{k.Waiting(), st, false})
 		default:
 			srcs = append(srcs, source{k.Done(st), st, true})
 		}
@@ -95,31 +95,21 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 	return out, nil
 }
 
-// records reads several records in one round trip, skipping expired ones
-// and logging corrupt ones.
+// records reads several records, leaving out expired ones and logging and
+// leaving out corrupt ones.
 func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	pipe := c.x.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, c.x.keys.Task(id))
+	ts, err := c.x.records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	if err != nil {
+		return nil, err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read %d records: %w", len(ids), err)
-	}
-	out := make([]*tasks.Task, 0, len(ids))
-	for i, cmd := range cmds {
-		if len(cmd.Val()) == 0 {
-			continue // expired since the index was read
+	out := ts[:0]
+	for _, t := range ts {
+		if t != nil {
+			out = append(out, t)
 		}
-		t, err := transport.DecodeRecord(ids[i], cmd.Val())
-		if err != nil {
-			c.cfg.Logger.Warn("skipping a corrupt record", "err", err)
-			continue
-		}
-		out = append(out, t)
 	}
 	return out, nil
 }
@@ -161,6 +151,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 	for i, q := range queues {
 		due[i], lease[i] = pipe.ZCard(ctx, k.Due(q)), pipe.ZCard(ctx, k.Lease(q))
 	}
+	waiting := pipe.ZCard(ctx, k.Waiting())
 	fin := map[tasks.State]*redis.IntCmd{}
 	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		fin[st] = pipe.ZCard(ctx, k.Done(st))
@@ -180,6 +171,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 		st.States[tasks.Scheduled] += qs.Scheduled
 		st.States[tasks.Running] += qs.Running
 	}
+	st.States[tasks.Waiting] = waiting.Val()
 	for s, cmd := range fin {
 		st.States[s] = cmd.Val()
 	}

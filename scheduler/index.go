@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,13 +30,15 @@ var (
 	recoverLua string
 	//go:embed cancel.lua
 	cancelLua string
+	//go:embed children.lua
+	childrenLua string // shared by the scripts that finish a task
 
 	submitScript  = redis.NewScript(submitLua)
 	claimScript   = redis.NewScript(claimLua)
-	finishScript  = redis.NewScript(finishLua)
+	finishScript  = redis.NewScript(childrenLua + finishLua)
 	requeueScript = redis.NewScript(requeueLua)
-	recoverScript = redis.NewScript(recoverLua)
-	cancelScript  = redis.NewScript(cancelLua)
+	recoverScript = redis.NewScript(childrenLua + recoverLua)
+	cancelScript  = redis.NewScript(childrenLua + cancelLua)
 )
 
 // ErrNotFound is returned for a task id that has no record: never submitted,
@@ -62,9 +65,10 @@ type index struct {
 	resultTTL time.Duration
 }
 
-// submit writes t (state scheduled) into its queue's index. With an
-// idempotency key already taken it writes nothing and returns the first
-// task's id and created=false.
+// submit writes t into its queue's index (state scheduled), or into the
+// waiting set when it has unfinished parents. With an idempotency key
+// already taken it writes nothing and returns the first task's id and
+// created=false. An unknown parent is an error wrapping tasks.ErrInvalid.
 func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id string, created bool, err error) {
 	queueArg, keyFlag := "", "0"
 	if newQueue {
@@ -73,11 +77,21 @@ func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id st
 	if t.Key != "" {
 		keyFlag = "1"
 	}
-	args := append([]any{t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag},
-		transport.EncodeRecord(t)...)
-	res, err := submitScript.Run(ctx, x.rdb,
-		[]string{x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID), x.keys.Queues()}, args...).Slice()
+	keys := make([]string, 0, 5+2*len(t.Parents))
+	keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID), x.keys.Queues(), x.keys.Waiting())
+	args := make([]any, 0, 9+len(t.Parents)+48)
+	args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
+		len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure))
+	for _, p := range t.Parents {
+		keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
+		args = append(args, p)
+	}
+	args = append(args, transport.EncodeRecord(t)...)
+	res, err := submitScript.Run(ctx, x.rdb, keys, args...).Slice()
 	if err != nil {
+		if p, ok := strings.CutPrefix(err.Error(), "DUEQ_NOPARENT "); ok {
+			return "", false, fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)
+		}
 		return "", false, fmt.Errorf("submit %s: %w", t.Name, err)
 	}
 	if len(res) != 2 {
@@ -132,13 +146,63 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 	return out, heads, nil
 }
 
-// finish ends a running task as succeeded or failed. ok is false when the
-// worker no longer holds the claim (its lease expired or it was canceled).
+// maxKidsTries bounds the retries of a script whose task gained children
+// between reading its children list and finishing it.
+const maxKidsTries = 8
+
+// finish ends a running task as succeeded, failed or canceled, and hands
+// its outcome to its children. ok is false when the worker no longer holds
+// the claim (its lease expired or it was canceled).
 func (x *index) finish(ctx context.Context, t *tasks.Task, state tasks.State, now int64, result []byte, errMsg string, nHeads int) (ok bool, heads []head, err error) {
-	res, err := finishScript.Run(ctx, x.rdb,
-		[]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Done(state), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID)},
-		t.ID, t.Run, string(state), now, string(result), errMsg, x.resultTTL.Milliseconds(), nHeads, x.keys.DoneChannel()).Slice()
-	return parseAck("finish", t.ID, res, err)
+	var kids []string // most tasks have none: try that first, and learn otherwise
+	for range maxKidsTries {
+		keys := append([]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Done(state), x.keys.Due(t.Queue),
+			x.keys.Idem(t.Key, t.ID), x.keys.Waiting(), x.keys.Kids(t.ID)}, x.childKeys(kids)...)
+		res, err := finishScript.Run(ctx, x.rdb, keys,
+			t.ID, t.Run, string(state), now, string(result), errMsg, x.resultTTL.Milliseconds(), nHeads,
+			x.keys.DoneChannel(), len(kids), x.keys.Announce(""), t.Name).Slice()
+		if err != nil {
+			return false, nil, fmt.Errorf("finish %s: %w", t.ID, err)
+		}
+		if len(res) == 3 {
+			kids = strs(res[2])
+			continue
+		}
+		return parseAck("finish", t.ID, res, nil)
+	}
+	return false, nil, fmt.Errorf("finish %s: its children kept changing; tried %d times", t.ID, maxKidsTries)
+}
+
+// childKeys gives the keys the scripts need for each entry of a children
+// list ("QUEUE ID"): the child's record and its queue's due index.
+func (x *index) childKeys(kids []string) []string {
+	keys := make([]string, 0, 2*len(kids))
+	for _, e := range kids {
+		q, id, _ := strings.Cut(e, " ")
+		keys = append(keys, x.keys.Task(id), x.keys.Due(q))
+	}
+	return keys
+}
+
+// childIDs returns the ids of a children list's entries.
+func childIDs(kids []string) []string {
+	ids := make([]string, len(kids))
+	for i, e := range kids {
+		_, ids[i], _ = strings.Cut(e, " ")
+	}
+	return ids
+}
+
+// strs reads a script's array of strings.
+func strs(v any) []string {
+	flat, _ := v.([]any)
+	out := make([]string, 0, len(flat))
+	for _, e := range flat {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // requeue puts a running task back into the index at due: a retry (the
@@ -163,17 +227,29 @@ const (
 
 // recover re-queues (or fails) a task whose lease in queue expired by now.
 func (x *index) recover(ctx context.Context, queue, id string, now int64, maxRecoveries int) (int64, error) {
-	key, err := x.rdb.HGet(ctx, x.keys.Task(id), transport.FKey).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	pipe := x.rdb.Pipeline()
+	keyCmd := pipe.HGet(ctx, x.keys.Task(id), transport.FKey)
+	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("recover %s: %w", id, err)
 	}
-	n, err := recoverScript.Run(ctx, x.rdb,
-		[]string{x.keys.Task(id), x.keys.Lease(queue), x.keys.Due(queue), x.keys.Done(tasks.Failed), x.keys.Idem(key, id)},
-		id, now, maxRecoveries, x.resultTTL.Milliseconds(), x.keys.Announce(queue), x.keys.DoneChannel()).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("recover %s: %w", id, err)
+	key, kids := keyCmd.Val(), kidsCmd.Val()
+	for range maxKidsTries {
+		keys := append([]string{x.keys.Task(id), x.keys.Lease(queue), x.keys.Due(queue), x.keys.Done(tasks.Failed),
+			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
+		res, err := recoverScript.Run(ctx, x.rdb, keys, id, now, maxRecoveries, x.resultTTL.Milliseconds(),
+			x.keys.Announce(queue), x.keys.DoneChannel(), len(kids), x.keys.Announce("")).Slice()
+		if err != nil {
+			return 0, fmt.Errorf("recover %s: %w", id, err)
+		}
+		n, _ := res[0].(int64)
+		if n == -1 && len(res) == 2 {
+			kids = strs(res[1])
+			continue
+		}
+		return n, nil
 	}
-	return n, nil
+	return 0, fmt.Errorf("recover %s: its children kept changing; tried %d times", id, maxKidsTries)
 }
 
 // expired lists up to limit tasks of queue whose lease ended by now.
@@ -199,45 +275,90 @@ func (x *index) extend(ctx context.Context, queue string, ids []string, until in
 	return nil
 }
 
-// cancel cancels task id; prev is its state before ("" when unknown) and
-// canceled says whether this call canceled it.
+// cancel cancels task id and hands the canceled outcome to its children;
+// prev is its state before ("" when unknown) and canceled says whether this
+// call canceled it.
 func (x *index) cancel(ctx context.Context, id string, now int64) (prev tasks.State, canceled bool, err error) {
-	vals, err := x.rdb.HMGet(ctx, x.keys.Task(id), transport.FQueue, transport.FKey).Result()
-	if err != nil {
+	pipe := x.rdb.Pipeline()
+	fieldsCmd := pipe.HMGet(ctx, x.keys.Task(id), transport.FQueue, transport.FKey)
+	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return "", false, fmt.Errorf("cancel %s: %w", id, err)
 	}
-	queue, _ := vals[0].(string)
-	key, _ := vals[1].(string)
+	queue, _ := fieldsCmd.Val()[0].(string)
+	key, _ := fieldsCmd.Val()[1].(string)
+	kids := kidsCmd.Val()
 	if queue == "" {
 		return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
 	}
-	res, err := cancelScript.Run(ctx, x.rdb,
-		[]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled), x.keys.Idem(key, id)},
-		id, now, x.resultTTL.Milliseconds(), x.keys.DoneChannel(), x.keys.CancelChannel()).Slice()
-	if err != nil {
-		return "", false, fmt.Errorf("cancel %s: %w", id, err)
+	for range maxKidsTries {
+		keys := append([]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled),
+			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
+		res, err := cancelScript.Run(ctx, x.rdb, keys, id, now, x.resultTTL.Milliseconds(),
+			x.keys.DoneChannel(), x.keys.CancelChannel(), len(kids), x.keys.Announce("")).Slice()
+		if err != nil {
+			return "", false, fmt.Errorf("cancel %s: %w", id, err)
+		}
+		if len(res) < 2 {
+			return "", false, fmt.Errorf("cancel %s: unexpected reply %v", id, res)
+		}
+		st, _ := res[0].(string)
+		n, _ := res[1].(int64)
+		switch {
+		case st == "":
+			return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
+		case n == -1 && len(res) == 3:
+			kids = strs(res[2])
+			continue
+		}
+		return tasks.State(st), n == 1, nil
 	}
-	if len(res) != 2 {
-		return "", false, fmt.Errorf("cancel %s: unexpected reply %v", id, res)
-	}
-	st, _ := res[0].(string)
-	n, _ := res[1].(int64)
-	if st == "" {
-		return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
-	}
-	return tasks.State(st), n == 1, nil
+	return "", false, fmt.Errorf("cancel %s: its children kept changing; tried %d times", id, maxKidsTries)
 }
 
 // get reads one record.
 func (x *index) get(ctx context.Context, id string) (*tasks.Task, error) {
-	h, err := x.rdb.HGetAll(ctx, x.keys.Task(id)).Result()
+	ts, err := x.records(ctx, []string{id}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", id, err)
+		return nil, err
 	}
-	if len(h) == 0 {
+	if ts[0] == nil {
 		return nil, fmt.Errorf("task %s: %w", id, ErrNotFound)
 	}
-	return transport.DecodeRecord(id, h)
+	return ts[0], nil
+}
+
+// records reads several records and their children in one round trip; an
+// expired record is nil. A corrupt one is an error, or, with skip set, is
+// passed to skip and left nil.
+func (x *index) records(ctx context.Context, ids []string, skip func(error)) ([]*tasks.Task, error) {
+	pipe := x.rdb.Pipeline()
+	hs := make([]*redis.MapStringStringCmd, len(ids))
+	kids := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		hs[i] = pipe.HGetAll(ctx, x.keys.Task(id))
+		kids[i] = pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d records: %w", len(ids), err)
+	}
+	out := make([]*tasks.Task, len(ids))
+	for i, id := range ids {
+		if len(hs[i].Val()) == 0 {
+			continue
+		}
+		t, err := transport.DecodeRecord(id, hs[i].Val())
+		if err != nil && skip != nil {
+			skip(err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.Children = childIDs(kids[i].Val())
+		out[i] = t
+	}
+	return out, nil
 }
 
 // parseAck reads the {ok, heads} reply of finish and requeue.

@@ -15,6 +15,8 @@ import (
 //	{ns}:due:QUEUE      zset   the timing index: task ids by due time, ms
 //	{ns}:lease:QUEUE    zset   running task ids by lease deadline, ms
 //	{ns}:done:STATE     zset   finished ids by finish time (succeeded|failed|canceled)
+//	{ns}:kids:ID        list   a task's children, "QUEUE ID" each, in submit order
+//	{ns}:waiting        zset   tasks waiting for parents, by creation time, ms
 //	{ns}:key:KEY        string the task id an idempotency key maps to
 //	{ns}:queues         set    queue names that have had tasks
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
@@ -47,6 +49,12 @@ func (k Keys) Lease(queue string) string { return k.prefix + "lease:" + queue }
 
 // Done is the set of tasks that finished in state s.
 func (k Keys) Done(s tasks.State) string { return k.prefix + "done:" + string(s) }
+
+// Kids is the list of a task's children, each "QUEUE ID".
+func (k Keys) Kids(id string) string { return k.prefix + "kids:" + id }
+
+// Waiting is the set of tasks waiting for their parents.
+func (k Keys) Waiting() string { return k.prefix + "waiting" }
 
 // Idem is the key of an idempotency key, or the task's own key when key is
 // empty (scripts then skip it).

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -38,15 +39,22 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	r := s.track(t, cancel)
 	defer s.untrack(t.ID)
 
-	result, err := s.call(ctx, t)
 	bg := context.WithoutCancel(ctx)
-	now := s.cfg.Clock.Now().UnixMilli()
 	var (
 		hs  []head
 		ok  bool
 		rec error
 	)
+	run, doom, reason := deps.Verdict(t)
+	var result []byte
+	var err error
+	if run {
+		result, err = s.call(ctx, t)
+	}
+	now := s.cfg.Clock.Now().UnixMilli()
 	switch {
+	case !run: // a parent's outcome decided it: finish without running
+		ok, hs, rec = s.x.finish(bg, t, doom, now, nil, reason, s.nHeads)
 	case r.canceled.Load():
 		return idle{} // cancel.lua recorded it; nothing to write
 	case s.handlerCtx.Err() != nil && err != nil:
@@ -104,7 +112,7 @@ func (s *Scheduler) call(ctx context.Context, t *tasks.Task) ([]byte, error) {
 				out <- outcome{err: fmt.Errorf("handler %s panicked: %v\n%s", t.Name, p, debug.Stack())}
 			}
 		}()
-		v, err := h(ctx, &tasks.Call{Task: t})
+		v, err := h(ctx, &tasks.Call{Task: t, Parents: t.Outcomes})
 		out <- outcome{v, err}
 	}()
 	var o outcome

@@ -88,6 +88,8 @@ type Task struct {
 	// Recoveries counts the times the task was re-queued because the daemon
 	// running it stopped renewing its lease.
 	Recoveries int `json:"recoveries,omitempty"`
+	// Outcomes holds the finished parents' outcomes, in declared order.
+	Outcomes []Outcome `json:"-"`
 	// Run is the claim token: it grows by one at every claim, so a worker that
 	// lost its lease cannot finish a task another worker now runs.
 	Run int64 `json:"-"`

@@ -37,7 +37,10 @@ const (
 	FResult      = "result"  // JSON
 	FError       = "error"
 	FParents     = "parents"  // JSON array of ids
-	FChildren    = "children" // JSON array of ids
+	// FOutcome prefixes the fields holding each finished parent's outcome,
+	// "o:PARENT_ID" = JSON {id, name, state, result, error}. Children are
+	// not a field: they are the list at {ns}:kids:ID.
+	FOutcome = "o:"
 	FPending     = "pending"  // parents not yet finished
 	FPolicy      = "opf"      // on_parent_failure
 	FSchedule    = "schedule"
@@ -96,9 +99,6 @@ func EncodeRecord(t *tasks.Task) []any {
 	addStr(FError, t.Error)
 	if len(t.Parents) > 0 {
 		add(FParents, mustJSON(t.Parents))
-	}
-	if len(t.Children) > 0 {
-		add(FChildren, mustJSON(t.Children))
 	}
 	addInt(FPending, int64(t.Pending))
 	addStr(FPolicy, string(t.OnParentFailure))
@@ -169,17 +169,21 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(due), FromMs(created), FromMs(started), FromMs(finished)
 	t.Attempts, t.MaxAttempts, t.Pending, t.Recoveries = int(attempts), int(maxAttempts), int(pending), int(recoveries)
 	t.Timeout = time.Duration(timeout) * time.Millisecond
-	for _, f := range []struct {
-		name string
-		dst  *[]string
-	}{{FParents, &t.Parents}, {FChildren, &t.Children}} {
-		s, ok := h[f.name]
+	if s, ok := h[FParents]; ok {
+		if err := json.Unmarshal([]byte(s), &t.Parents); err != nil {
+			return nil, bad("field %s is not a JSON list of ids", FParents)
+		}
+	}
+	for _, p := range t.Parents {
+		s, ok := h[FOutcome+p]
 		if !ok {
-			continue
+			continue // not finished yet, or the task was released early
 		}
-		if err := json.Unmarshal([]byte(s), f.dst); err != nil {
-			return nil, bad("field %s is not a JSON list of ids", f.name)
+		var o tasks.Outcome
+		if err := json.Unmarshal([]byte(s), &o); err != nil {
+			return nil, bad("the outcome of parent %s is not JSON", p)
 		}
+		t.Outcomes = append(t.Outcomes, o)
 	}
 	return t, nil
 }

@@ -27,11 +27,26 @@ func TestRecordRoundTrip(t *testing.T) {
 	in := &tasks.Task{ID: "01J", Name: "echo", Args: json.RawMessage(`{"a":1}`), Queue: "default",
 		State: tasks.Failed, DueAt: now, CreatedAt: now.Add(-time.Second), StartedAt: now, FinishedAt: now.Add(time.Second),
 		Attempts: 2, MaxAttempts: 3, Timeout: 1500 * time.Millisecond, Result: json.RawMessage(`{"exit":1}`),
-		Error: "boom", Parents: []string{"p1", "p2"}, Children: []string{"c1"}, Pending: 1,
+		Error: "boom", Parents: []string{"p1", "p2"}, Pending: 1,
 		OnParentFailure: tasks.PolicySkip, Schedule: "s1", Key: "k", Run: 4, Recoveries: 1}
 	out, err := DecodeRecord("01J", fields(t, EncodeRecord(in)))
 	require.NoError(t, err)
 	require.Equal(t, in, out)
+
+	// Parents' outcomes, written by the scripts, come back in declared order.
+	h := fields(t, EncodeRecord(in))
+	h[FOutcome+"p2"] = `{"id":"p2","name":"b","state":"failed","result":null,"error":"boom"}`
+	h[FOutcome+"p1"] = `{"id":"p1","name":"a","state":"succeeded","result":{"x":1},"error":""}`
+	out, err = DecodeRecord("01J", h)
+	require.NoError(t, err)
+	require.Len(t, out.Outcomes, 2)
+	require.Equal(t, "p1", out.Outcomes[0].ID)
+	require.JSONEq(t, `{"x":1}`, string(out.Outcomes[0].Result))
+	require.Equal(t, tasks.Failed, out.Outcomes[1].State)
+	require.Equal(t, "boom", out.Outcomes[1].Error)
+	h[FOutcome+"p1"] = "{"
+	_, err = DecodeRecord("01J", h)
+	require.ErrorIs(t, err, ErrCorrupt)
 }
 
 func TestDecodeRecordRejectsDamage(t *testing.T) {

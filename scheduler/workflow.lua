@@ -1,0 +1,38 @@
+-- workflow.lua: a whole graph of new tasks enters at once, validated before
+-- (deps.Workflow): roots → scheduled (into their queue's index, announced
+-- when they become its head), the others → waiting with their pending
+-- parent counts, and every parent's children list.
+--
+-- KEYS[1] queue set          {ns}:queues
+-- KEYS[2] waiting set        {ns}:waiting
+-- KEYS[3i..3i+2] per node i: its hash {ns}:t:ID, its queue's due index
+--                {ns}:due:QUEUE, its children list {ns}:kids:ID
+-- ARGV[1] number of nodes
+-- ARGV[2] announce channel prefix ({ns}:announce:)
+-- ARGV[3..] per node: id, queue, state (scheduled or waiting), score (due
+--           ms, or creation ms when waiting), number of field values F, F
+--           record fields and values, number of children C, C entries
+--           "QUEUE ID"
+-- Returns the number of tasks written.
+local n, a = tonumber(ARGV[1]), 3
+for i = 1, n do
+  local id, q, st, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local nf = tonumber(ARGV[a + 4])
+  a = a + 5
+  redis.call('HSET', KEYS[3 * i], unpack(ARGV, a, a + nf - 1))
+  a = a + nf
+  local nk = tonumber(ARGV[a])
+  a = a + 1
+  if nk > 0 then redis.call('RPUSH', KEYS[3 * i + 2], unpack(ARGV, a, a + nk - 1)) end
+  a = a + nk
+  redis.call('SADD', KEYS[1], q)
+  if st == 'waiting' then
+    redis.call('ZADD', KEYS[2], score, id)
+  else
+    redis.call('ZADD', KEYS[3 * i + 1], score, id)
+    if redis.call('ZRANGE', KEYS[3 * i + 1], 0, 0)[1] == id then
+      redis.call('PUBLISH', ARGV[2] .. q, score .. ' ' .. id)
+    end
+  end
+end
+return n
