@@ -36,17 +36,17 @@ const (
 	FTimeout     = "timeout" // ms
 	FResult      = "result"  // JSON
 	FError       = "error"
-	FParents     = "parents"  // JSON array of ids
+	FParents     = "parents" // JSON array of ids
 	// FOutcome prefixes the fields holding each finished parent's outcome,
 	// "o:PARENT_ID" = JSON {id, name, state, result, error}. Children are
 	// not a field: they are the list at {ns}:kids:ID.
-	FOutcome = "o:"
-	FPending     = "pending"  // parents not yet finished
-	FPolicy      = "opf"      // on_parent_failure
-	FSchedule    = "schedule"
-	FKey         = "key"
-	FRun         = "run" // claim token
-	FRecoveries  = "recoveries"
+	FOutcome    = "o:"
+	FPending    = "pending" // parents not yet finished
+	FPolicy     = "opf"     // on_parent_failure
+	FSchedule   = "schedule"
+	FKey        = "key"
+	FRun        = "run" // claim token
+	FRecoveries = "recoveries"
 )
 
 // ErrCorrupt marks a record that cannot be decoded.
