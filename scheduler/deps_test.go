@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -244,4 +245,52 @@ func TestParentFinishingWakesNoLoopUnlessAChildIsReady(t *testing.T) {
 	require.Equal(t, tasks.Waiting, rec.State)
 	require.Equal(t, 1, rec.Pending)
 	require.Len(t, rec.Outcomes, 1)
+}
+
+func TestWorkflowIsWrittenAtOnceAndRuns(t *testing.T) {
+	t.Parallel()
+	e := depsSetup(t, Config{Workers: 4})
+	e.start()
+	w := &deps.Workflow{Nodes: []deps.Node{
+		{Name: "report", Spec: tasks.Spec{Name: "parents"}, After: []string{"left", "right"}},
+		{Name: "left", Spec: tasks.Spec{Name: "record", Args: json.RawMessage(`"L"`)}, After: []string{"fetch"}},
+		{Name: "right", Spec: tasks.Spec{Name: "record", Args: json.RawMessage(`"R"`)}, After: []string{"fetch"}},
+		{Name: "fetch", Spec: tasks.Spec{Name: "record", Args: json.RawMessage(`"F"`), In: 50 * time.Millisecond}},
+	}}
+	ids, err := e.client.SubmitWorkflow(context.Background(), w)
+	require.NoError(t, err)
+	require.Len(t, ids, 4)
+	done := e.wait(ids["report"], 10*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	os := outcomes(t, done)
+	require.Equal(t, []string{ids["left"], ids["right"]}, []string{os[0].ID, os[1].ID})
+	require.JSONEq(t, `"R"`, string(os[1].Result))
+	fetch, err := e.client.Get(context.Background(), ids["fetch"])
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{ids["left"], ids["right"]}, fetch.Children)
+}
+
+func TestRejectedWorkflowWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := depsSetup(t, Config{})
+	for name, w := range map[string]*deps.Workflow{
+		"cycle": {Nodes: []deps.Node{
+			{Name: "a", Spec: tasks.Spec{Name: "record"}, After: []string{"c"}},
+			{Name: "b", Spec: tasks.Spec{Name: "record"}, After: []string{"a"}},
+			{Name: "c", Spec: tasks.Spec{Name: "record"}, After: []string{"b"}},
+		}},
+		"unknown": {Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record"}, After: []string{"zz"}}}},
+		"duplicate": {Nodes: []deps.Node{
+			{Name: "a", Spec: tasks.Spec{Name: "record"}}, {Name: "a", Spec: tasks.Spec{Name: "record"}},
+		}},
+		"bad spec": {Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record", In: -time.Second}}}},
+	} {
+		_, err := e.client.SubmitWorkflow(context.Background(), w)
+		require.ErrorIs(t, err, tasks.ErrInvalid, name)
+		if name == "cycle" {
+			require.ErrorIs(t, err, deps.ErrCycle)
+			require.ErrorContains(t, err, "->")
+		}
+	}
+	require.Empty(t, e.mr.Keys())
 }

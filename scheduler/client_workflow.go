@@ -1,0 +1,71 @@
+package scheduler
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+var (
+	//go:embed workflow.lua
+	workflowLua    string
+	workflowScript = redis.NewScript(workflowLua)
+)
+
+// SubmitWorkflow validates a workflow whole and writes all its tasks in one
+// atomic step; it returns each node's name mapped to its task id. A rejected
+// workflow (unknown names, duplicates, cycles: errors wrapping
+// tasks.ErrInvalid, and deps.ErrCycle for a cycle) writes nothing.
+func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[string]string, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	ids := make(map[string]string, len(w.Nodes))
+	for _, n := range w.Nodes {
+		ids[n.Name] = ulid.Make().String()
+	}
+	kids := map[string][]any{} // parent id → children entries
+	for _, n := range w.Nodes {
+		if n.Spec.Key != "" {
+			return nil, fmt.Errorf("%w: node %s: idempotency keys are for single tasks, not workflow nodes", tasks.ErrInvalid, n.Name)
+		}
+		for _, p := range n.After {
+			kids[ids[p]] = append(kids[ids[p]], n.Spec.Queue+" "+ids[n.Name])
+		}
+	}
+	keys := []string{c.x.keys.Queues(), c.x.keys.Waiting()}
+	args := []any{len(w.Nodes), c.x.keys.Announce("")}
+	for _, n := range w.Nodes {
+		id := ids[n.Name]
+		t := &tasks.Task{ID: id, Name: n.Spec.Name, Args: n.Spec.Args, Queue: n.Spec.Queue, State: tasks.Scheduled,
+			DueAt: n.Spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
+			MaxAttempts: n.Spec.MaxAttempts, Timeout: n.Spec.Timeout, OnParentFailure: n.Spec.OnParentFailure,
+			Pending: len(n.After)}
+		for _, p := range n.After {
+			t.Parents = append(t.Parents, ids[p])
+		}
+		score := transport.Ms(t.DueAt)
+		if t.Pending > 0 {
+			t.State, score = tasks.Waiting, transport.Ms(now)
+		}
+		fields := transport.EncodeRecord(t)
+		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))
+		args = append(args, id, t.Queue, string(t.State), score, len(fields))
+		args = append(args, fields...)
+		args = append(args, len(kids[id]))
+		args = append(args, kids[id]...)
+	}
+	if err := workflowScript.Run(ctx, c.x.rdb, keys, args...).Err(); err != nil {
+		return nil, fmt.Errorf("submit workflow of %d tasks: %w", len(w.Nodes), err)
+	}
+	return ids, nil
+}
