@@ -52,6 +52,24 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, er
 	return &t, nil
 }
 
+// SubmitWorkflow submits a workflow document (SPEC §5), JSON or YAML, sent
+// as is, and returns each node's name mapped to its task id. The daemon
+// validates the document whole and writes all of its tasks or none: a
+// rejected document gives an *Error with Status 400 (errors.Is
+// tasks.ErrInvalid) that names the node at fault. deps.Parse runs the same
+// checks locally, except that of the daemon's handler names.
+func (c *Client) SubmitWorkflow(ctx context.Context, doc []byte) (map[string]string, error) {
+	ctype := "application/yaml"
+	if t := bytes.TrimSpace(doc); len(t) > 0 && t[0] == '{' {
+		ctype = "application/json"
+	}
+	var ids map[string]string
+	if err := c.do(ctx, http.MethodPost, "/api/v1/workflows", rawBody{data: doc, contentType: ctype}, &ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // Get returns the record of task id.
 func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
 	var t tasks.Task
@@ -153,16 +171,29 @@ func (c *Client) base() string {
 	return strings.TrimRight(c.BaseURL, "/")
 }
 
-// do sends one request with body (when not nil) as JSON and decodes a 2xx
-// answer into out (when not nil).
+// rawBody is a request body sent as is, with its content type.
+type rawBody struct {
+	data        []byte
+	contentType string
+}
+
+// do sends one request with body (when not nil) as JSON, or as is when it
+// is a rawBody, and decodes a 2xx answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	var (
+		rd    io.Reader
+		ctype string
+	)
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		rd, ctype = bytes.NewReader(b.data), b.contentType
+	default:
+		js, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("%s %s: encode the request: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
+		rd, ctype = bytes.NewReader(js), "application/json"
 	}
 	base := c.base()
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
@@ -170,8 +201,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("server URL %q: %w: pass a URL such as %s", base, err, DefaultServer)
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

@@ -36,7 +36,25 @@ func TestRejected(t *testing.T) {
 		{"wrong type", "POST", "/api/v1/tasks", `{"name":"echo","max_attempts":"3"}`, 400, `"max_attempts"`},
 		{"unknown field", "POST", "/api/v1/tasks", `{"name":"echo","every":"5s"}`, 400, `unknown field "every"`},
 		{"unknown field cron", "POST", "/api/v1/tasks", `{"name":"echo","cron":"@hourly"}`, 400, "the fields are name, args, in, at"},
-		{"unknown field after", "POST", "/api/v1/tasks", `{"name":"echo","after":["x"]}`, 400, `"after"`},
+		{"after not a list", "POST", "/api/v1/tasks", `{"name":"echo","after":"x"}`, 400, `"after"`},
+		{"after not an id", "POST", "/api/v1/tasks", `{"name":"echo","after":["a b"]}`, 400, `after: "a b" is not a task id`},
+		{"parent twice", "POST", "/api/v1/tasks", `{"name":"echo","after":["` + unknownID + `","` + unknownID + `"]}`, 400, "named twice"},
+		{"unknown parent", "POST", "/api/v1/tasks", `{"name":"echo","after":["` + unknownID + `"]}`, 400, "parent " + unknownID + " not found"},
+		{"bad policy", "POST", "/api/v1/tasks", `{"name":"echo","on_parent_failure":"ignore"}`, 400, `on_parent_failure "ignore": use fail, run or skip`},
+		{"workflow unknown handler", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo"},{"name":"b","task":"nope","after":["a"]}]}`, 400, `node b: unknown handler "nope": this daemon runs echo, other`},
+		{"workflow cycle", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","after":["c"]},{"name":"b","task":"echo","after":["a"]},{"name":"c","task":"echo","after":["b"]}]}`, 400, "cycle: a -> b -> c -> a"},
+		{"workflow unknown name", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","after":["ghost"]}]}`, 400, `node a: after names "ghost"`},
+		{"workflow duplicate", "POST", "/api/v1/workflows", "nodes:\n- {name: a, task: echo}\n- {name: a, task: other}\n", 400, "node a is named twice"},
+		{"workflow self", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","after":["a"]}]}`, 400, "node a: after names the node itself"},
+		{"workflow unknown field", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","retries":2}]}`, 400, `node a: unknown field "retries"`},
+		{"workflow bad duration", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","in":"soon"}]}`, 400, `node a: in "soon" is not a duration`},
+		{"workflow bad policy", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","on_parent_failure":"x"}]}`, 400, `node a: on_parent_failure "x"`},
+		{"workflow no nodes", "POST", "/api/v1/workflows", `{"nodes":[]}`, 400, "no nodes"},
+		{"workflow empty body", "POST", "/api/v1/workflows", ``, 400, "the document is empty"},
+		{"workflow not a document", "POST", "/api/v1/workflows", `[1,2]`, 400, "the document is a list"},
+		{"workflow bad YAML", "POST", "/api/v1/workflows", "nodes:\n  - name: a\n   task: echo\n", 400, "not valid YAML"},
+		{"workflow oversize", "POST", "/api/v1/workflows", big, 413, "larger than 1048576 bytes"},
+		{"workflow wrong method", "GET", "/api/v1/workflows", "", 405, "use POST"},
 		{"trailing garbage", "POST", "/api/v1/tasks", `{"name":"echo"} xyz`, 400, "more than one JSON value"},
 		{"two objects", "POST", "/api/v1/tasks", `{"name":"echo"}{"name":"echo"}`, 400, "single JSON object"},
 		{"bad in", "POST", "/api/v1/tasks", `{"name":"echo","in":"5 minutes"}`, 400, `in "5 minutes" is not a duration`},
@@ -80,11 +98,13 @@ func TestRejected(t *testing.T) {
 		t.Parallel()
 		e := setup(t)
 		before := keys(e)
-		req, err := http.NewRequest("POST", e.ts.URL+"/api/v1/tasks", chunked{strings.NewReader(big)})
-		require.NoError(t, err)
-		status, b := e.send(t, req)
-		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
-		require.Contains(t, errorMessage(t, b), "larger than")
-		require.Equal(t, before, keys(e))
+		for _, path := range []string{"/api/v1/tasks", "/api/v1/workflows"} {
+			req, err := http.NewRequest("POST", e.ts.URL+path, chunked{strings.NewReader(big)})
+			require.NoError(t, err)
+			status, b := e.send(t, req)
+			require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s: %s", path, b)
+			require.Contains(t, errorMessage(t, b), "larger than")
+			require.Equal(t, before, keys(e))
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -31,6 +32,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/tasks/{id}", s.get)
 	s.mux.HandleFunc("GET /api/v1/tasks/{id}/wait", s.wait)
 	s.mux.HandleFunc("DELETE /api/v1/tasks/{id}", s.cancel)
+	s.mux.HandleFunc("POST /api/v1/workflows", s.submitWorkflow)
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 }
@@ -73,6 +75,36 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK // an earlier submit with the same key made it
 	}
 	writeJSON(w, status, t)
+}
+
+// submitWorkflow serves POST /api/v1/workflows: the body is a workflow
+// document (SPEC §5), JSON or YAML whatever the Content-Type says; 201 and
+// {"NAME": "ID", ...}. The document is validated whole, every node's task
+// must be a handler of this daemon, and the whole graph is written in one
+// atomic step: a rejected workflow writes nothing.
+func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
+	doc, err := readBody(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wf, err := deps.Parse(doc)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, n := range wf.Nodes {
+		if _, err := s.reg.Lookup(n.Spec.Name); err != nil {
+			s.fail(w, r, fmt.Errorf("node %s: %w", n.Name, err))
+			return
+		}
+	}
+	ids, err := s.c.SubmitWorkflow(r.Context(), wf)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ids)
 }
 
 // get serves GET /api/v1/tasks/{id}.
@@ -188,6 +220,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, healthAnswer{Status: "ok"})
+}
+
+// readBody reads r's body, at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
+		return nil, err
+	case err != nil:
+		return nil, badRequest("request body cannot be read: %v", err)
+	}
+	return b, nil
 }
 
 // decodeBody reads r's body, at most MaxBodyBytes, as exactly one JSON

@@ -15,8 +15,8 @@ import (
 // the Client. Durations and times are strings so the wire form reads as
 // typed: In and Timeout are Go durations ("5s", "1m30s", "2h"), At is
 // RFC 3339 ("2030-01-02T15:04:05Z"). Empty fields take tasks.Spec's
-// defaults. Fields not listed here (every, cron, after, ...) are rejected as
-// unknown for now.
+// defaults. Fields not listed here (every, cron) are rejected as unknown for
+// now.
 type SubmitRequest struct {
 	// Name is the handler to run, e.g. "echo". Required.
 	Name string `json:"name"`
@@ -26,6 +26,15 @@ type SubmitRequest struct {
 	In string `json:"in,omitempty"`
 	// At runs the task at a time (RFC 3339); a time in the past means now.
 	At string `json:"at,omitempty"`
+	// After names parent task ids: the task waits until every parent has
+	// finished, then its handler receives their outcomes in this order. A
+	// parent that already finished counts; an unknown or expired one is
+	// rejected and nothing is written.
+	After []string `json:"after,omitempty"`
+	// OnParentFailure says what happens when a parent fails: fail (the
+	// default: the task fails without running), run (it runs and sees the
+	// parent's error) or skip (it is canceled).
+	OnParentFailure string `json:"on_parent_failure,omitempty"`
 	// Queue defaults to "default".
 	Queue string `json:"queue,omitempty"`
 	// MaxAttempts is how many times a failing task is tried. Defaults to 1.
@@ -40,7 +49,8 @@ type SubmitRequest struct {
 // Spec converts the request into a normalized tasks.Spec. Its errors wrap
 // tasks.ErrInvalid and name the field to fix.
 func (q SubmitRequest) Spec() (tasks.Spec, error) {
-	spec := tasks.Spec{Name: q.Name, Queue: q.Queue, MaxAttempts: q.MaxAttempts, Key: q.Key}
+	spec := tasks.Spec{Name: q.Name, Queue: q.Queue, MaxAttempts: q.MaxAttempts, Key: q.Key,
+		After: q.After, OnParentFailure: tasks.Policy(q.OnParentFailure)}
 	if a := bytes.TrimSpace(q.Args); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
 		spec.Args = a
 	}

@@ -72,8 +72,13 @@ func (e *env) run(args ...string) (code int, stdout, stderr string) {
 }
 
 func runWith(getenv func(string) string, args ...string) (code int, stdout, stderr string) {
+	return runStdin(getenv, "", args...)
+}
+
+// runStdin runs dueq with stdin reading from in.
+func runStdin(getenv func(string) string, in string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &out, &errb, getenv)
+	code = run(context.Background(), args, strings.NewReader(in), &out, &errb, getenv)
 	return code, out.String(), errb.String()
 }
 
@@ -216,6 +221,12 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"submit", "echo", "{}", "extra"}, ExitUsage, "submit takes"},
 		{[]string{"submit", "echo", "--bogus"}, ExitUsage, "unknown flag"},
 		{[]string{"submit", "nosuch"}, ExitRefused, "unknown handler"},
+		{[]string{"submit", "echo", "--after", "a b"}, ExitUsage, `--after "a b" is not a task id`},
+		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000", "--after", "01NOSUCHTASK0000000000000"}, ExitUsage, "--after 01NOSUCHTASK0000000000000 is given twice"},
+		{[]string{"submit", "echo", "--on-parent-failure", "maybe"}, ExitUsage, `--on-parent-failure "maybe": use fail, run or skip`},
+		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000"}, ExitRefused, "parent 01NOSUCHTASK0000000000000 not found"},
+		{[]string{"workflow"}, ExitUsage, "workflow takes one file name"},
+		{[]string{"workflow", "/no/such/flow.yaml"}, ExitUsage, "no such file"},
 		{[]string{"submit", "shell", `{"cmd":["ls"]}`}, ExitRefused, "handlers.shell.allow"},
 		{[]string{"status", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
 		{[]string{"cancel", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
@@ -309,12 +320,12 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runWith(func(string) string { return "" }, "--help")
 	require.Equal(t, ExitOK, code)
-	for _, cmd := range []string{"serve", "submit", "status", "wait", "cancel", "list", "stats"} {
+	for _, cmd := range []string{"serve", "submit", "workflow", "status", "wait", "cancel", "list", "stats"} {
 		require.Contains(t, out, cmd)
 	}
 	code, out, _ = runWith(func(string) string { return "" }, "submit", "--help")
 	require.Equal(t, ExitOK, code)
-	for _, flag := range []string{"--in", "--at", "--queue", "--max-attempts", "--timeout", "--key", "--wait", "--json", "--server", "--token"} {
+	for _, flag := range []string{"--in", "--at", "--after", "--on-parent-failure", "--queue", "--max-attempts", "--timeout", "--key", "--wait", "--json", "--server", "--token"} {
 		require.True(t, slices.ContainsFunc(strings.Fields(out), func(f string) bool { return strings.HasPrefix(f, flag) }), flag)
 	}
 }

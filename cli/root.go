@@ -1,6 +1,6 @@
 // Package cli is the dueq command line (SPEC §3): `dueq serve` runs a daemon,
-// and the client commands (submit, status, wait, cancel, list, stats) talk
-// to a daemon's HTTP API.
+// and the client commands (submit, workflow, status, wait, cancel, list,
+// stats) talk to a daemon's HTTP API.
 //
 // Exit codes: 0 success; 1 a refused request (unknown id, a task that
 // already finished) or, for wait and submit --wait, a task that failed or
@@ -28,16 +28,17 @@ const (
 	ExitUsage   = 2 // bad usage or input, unreachable server, timeout, other errors
 )
 
-// Main runs the dueq command with args (without the program name), writing
-// to stdout and stderr, and returns the exit code. Errors go to stderr,
-// prefixed "dueq: ".
+// Main runs the dueq command with args (without the program name), reading
+// os.Stdin (`dueq workflow -`), writing to stdout and stderr, and returns
+// the exit code. Errors go to stderr, prefixed "dueq: ".
 func Main(args []string, stdout, stderr io.Writer) int {
-	return run(context.Background(), args, stdout, stderr, os.Getenv)
+	return run(context.Background(), args, os.Stdin, stdout, stderr, os.Getenv)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	root := newRoot(getenv)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
@@ -73,11 +74,14 @@ func newRoot(getenv func(string) string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dueq",
 		Short: "dueq schedules tasks on Redis: run a daemon, submit tasks to it",
-		Long: `dueq is a task scheduler daemon backed by Redis. Tasks run now, at a time or
-after a delay; any number of daemons share one Redis and split the work.
+		Long: `dueq is a task scheduler daemon backed by Redis. Tasks run now, at a time,
+after a delay, or when the tasks they depend on have finished, receiving
+their results; any number of daemons share one Redis and split the work.
 
   dueq serve                          run a daemon (an embedded Redis when none is configured)
-  dueq submit echo '{"a":1}' --wait   submit a task and print its result`,
+  dueq submit echo '{"a":1}' --wait   submit a task and print its result
+  dueq submit echo --after ID         run a task when task ID has finished
+  dueq workflow flow.yaml             submit a graph of tasks; print each node's id`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -92,6 +96,7 @@ after a delay; any number of daemons share one Redis and split the work.
 	root.AddCommand(
 		newServe(),
 		newSubmit(g),
+		newWorkflow(g),
 		newStatus(g),
 		newWait(g),
 		newCancel(g),

@@ -25,12 +25,22 @@ func newSubmit(g *globals) *cobra.Command {
 stdout (the whole record with --json). ARGS_JSON is any JSON value handed to
 the handler; quote it for the shell: dueq submit echo '{"a": 1}'.
 
+With --after ID (repeatable) the task waits until every parent has finished,
+then its handler receives their outcomes in the order given; a parent that
+already finished counts, and an unknown or expired parent is refused with
+nothing written. --on-parent-failure says what happens when a parent fails:
+fail (the default: the task fails without running), run (it runs and sees the
+parent's error) or skip (it is canceled). To submit a whole graph at once,
+use 'dueq workflow'.
+
 With --wait it blocks until the task has finished, prints its result and
 exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.`,
 		Example: `  dueq submit echo '{"a": 1}'
   dueq submit sleep '{"ms": 500}' --in 10s --queue slow
   dueq submit echo '{}' --at 2030-01-02T15:04:05Z --key report-2030-01-02
-  dueq submit echo '{"a": 1}' --wait`,
+  dueq submit echo '{"a": 1}' --wait
+  dueq submit echo --after "$(dueq submit sleep '{"ms": 100}')" --wait
+  dueq submit echo --after ID1 --after ID2 --on-parent-failure run`,
 		Args: args(1, 2, "a handler name and optionally ARGS_JSON"),
 		RunE: func(c *cobra.Command, a []string) error {
 			req.Name = a[0]
@@ -62,6 +72,8 @@ exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.`,
 	f := c.Flags()
 	f.StringVar(&req.In, "in", "", "run after this delay, a Go duration such as 30s, 5m or 1h30m")
 	f.StringVar(&req.At, "at", "", "run at this time, RFC 3339 such as 2030-01-02T15:04:05Z")
+	f.StringArrayVar(&req.After, "after", nil, "run when task `ID` has finished, receiving its outcome (repeat for several parents, in order)")
+	f.StringVar(&req.OnParentFailure, "on-parent-failure", "", "when a parent fails: fail, run or skip (default \"fail\")")
 	f.StringVar(&req.Queue, "queue", "", "queue to put the task in (default \"default\")")
 	f.IntVar(&req.MaxAttempts, "max-attempts", 0, "how many times to try a failing task (default 1)")
 	f.StringVar(&req.Timeout, "timeout", "", "cancel the handler after this long, a Go duration (default: no timeout)")
@@ -97,6 +109,19 @@ func checkSubmit(req api.SubmitRequest) error {
 	}
 	if req.MaxAttempts < 0 {
 		return fmt.Errorf("--max-attempts %d is negative: give 1 or more", req.MaxAttempts)
+	}
+	seen := make(map[string]bool, len(req.After))
+	for _, id := range req.After {
+		switch {
+		case !tasks.ValidID(id):
+			return fmt.Errorf("--after %.80q is not a task id: give the id 'dueq submit' printed", id)
+		case seen[id]:
+			return fmt.Errorf("--after %s is given twice: name each parent once", id)
+		}
+		seen[id] = true
+	}
+	if p := req.OnParentFailure; p != "" && !tasks.Policy(p).Valid() {
+		return fmt.Errorf("--on-parent-failure %q: use fail, run or skip", p)
 	}
 	if _, err := req.Spec(); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), tasks.ErrInvalid.Error()+": "))

@@ -72,9 +72,11 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		return nil, false, err
 	}
 	c.queues.Store(t.Queue, true)
-	if !created {
+	if !created || len(t.Parents) > 0 {
+		// The script decided its state (waiting, or scheduled with the
+		// outcomes of parents that had finished): read what it wrote.
 		t, err = c.Get(ctx, id)
-		return t, false, err
+		return t, created, err
 	}
 	return t, true, nil
 }

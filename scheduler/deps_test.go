@@ -294,3 +294,13 @@ func TestRejectedWorkflowWritesNothing(t *testing.T) {
 	}
 	require.Empty(t, e.mr.Keys())
 }
+
+func TestSubmitReturnsTheChildAsStored(t *testing.T) {
+	t.Parallel()
+	e := depsSetup(t, Config{})
+	p := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	c := e.submit(tasks.Spec{Name: "parents", After: []string{p.ID}})
+	require.Equal(t, tasks.Waiting, c.State)
+	require.Equal(t, 1, c.Pending)
+	require.Equal(t, []string{p.ID}, c.Parents)
+}

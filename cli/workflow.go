@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/deps"
+)
+
+func newWorkflow(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "workflow FILE",
+		Short: "Submit a graph of tasks from a YAML or JSON file; print each node's id",
+		Long: `Submit a whole graph of tasks from FILE (- reads stdin), a YAML or JSON
+document of named nodes (SPEC §5), and print a JSON object mapping each
+node's name to its task id.
+
+A node's fields are name, task (the handler), args, after (names of other
+nodes, whose outcomes it receives in that order), in or at, queue,
+max_attempts, timeout and on_parent_failure (fail, run or skip), as for
+'dueq submit'. The document is checked whole before anything is written:
+unknown or duplicate names, cycles (spelled out), unknown fields and bad
+values fail here with exit 2, without contacting the server; the daemon
+also checks that it has every handler. Then all tasks are written in one
+atomic step, or none.
+
+  nodes:
+    - name: extract
+      task: shell
+      args: {cmd: [pg_dump, shop]}
+    - name: report
+      task: echo
+      after: [extract]
+      on_parent_failure: run`,
+		Example: `  dueq workflow flow.yaml
+  dueq workflow - < flow.json
+  id=$(dueq workflow flow.yaml | jq -r .report) && dueq wait "$id"`,
+		Args: args(1, 1, "one file name, or - for stdin"),
+		RunE: func(c *cobra.Command, a []string) error {
+			doc, err := readDocument(c, a[0])
+			if err != nil {
+				return err
+			}
+			if _, err := deps.Parse(doc); err != nil {
+				return usagef(c, "%s: %v", a[0], err)
+			}
+			ids, err := g.client().SubmitWorkflow(c.Context(), doc)
+			if err != nil {
+				return requestError(err)
+			}
+			return printJSON(c.OutOrStdout(), ids)
+		},
+	}
+}
+
+// readDocument reads a workflow file, or stdin for "-", refusing one larger
+// than the API accepts.
+func readDocument(c *cobra.Command, name string) ([]byte, error) {
+	var r io.Reader = c.InOrStdin()
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("workflow file: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	doc, err := io.ReadAll(io.LimitReader(r, api.MaxBodyBytes+1))
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("read %s: %w", name, err)}
+	}
+	if len(doc) > api.MaxBodyBytes {
+		return nil, usagef(c, "%s is larger than %d bytes, the API's limit: split the workflow, or keep large data elsewhere and pass a reference in args", name, api.MaxBodyBytes)
+	}
+	return doc, nil
+}
