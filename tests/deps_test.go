@@ -162,3 +162,31 @@ func TestRejectedWorkflowsAndParentsWriteNothing(t *testing.T) {
 	require.Contains(t, res.Stderr, "NO-SUCH-TASK")
 	require.Equal(t, before, keys(), "a rejected request wrote to Redis")
 }
+
+func TestLateChildAndRetriedParent(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	d := startDaemon(t, r.URL, "--config", shellConfig(t))
+
+	// A child submitted after its parent finished gets the stored outcome.
+	p := mustDueq(t, d.URL, "submit", "echo", `{"early":true}`, "--wait")
+	require.Contains(t, p, "early")
+	parent := mustDueq(t, d.URL, "list", "--state", "succeeded", "--json")
+	var recs []record
+	require.NoError(t, json.Unmarshal([]byte(parent), &recs))
+	require.Len(t, recs, 1)
+	var res echoParents
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "submit", "echo", "--after", recs[0].ID, "--wait")), &res))
+	require.Equal(t, recs[0].ID, res.Parents[0].ID)
+	require.Contains(t, string(res.Parents[0].Result), "early")
+
+	// A parent that fails once and is retried has not finished in between.
+	flag := filepath.Join(t.TempDir(), "tried")
+	flaky := mustDueq(t, d.URL, "submit", "shell", `{"cmd":["sh","-c","test -f `+flag+` || { touch `+flag+`; exit 1; }"]}`, "--max-attempts", "2")
+	child := mustDueq(t, d.URL, "submit", "echo", "--after", flaky)
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "wait", child)), &res))
+	require.Equal(t, "succeeded", res.Parents[0].State)
+	var rec record
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "status", flaky, "--json")), &rec))
+	require.Equal(t, 2, rec.Attempts)
+}
