@@ -3,7 +3,11 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +78,53 @@ func BenchmarkClaimFinish(b *testing.B) {
 			b.Fatal("finish", err)
 		}
 	}
+}
+
+// BenchmarkRelease measures how long after its last parent's handler
+// returned a child's handler starts: the parent's finish releases the child
+// and announces it, and an idle loop claims it. Reports p50 and p99 in ms.
+func BenchmarkRelease(b *testing.B) {
+	rdb := benchRedis(b)
+	reg := tasks.NewRegistry()
+	var parentDone, childStart sync.Map
+	reg.Register("parent", func(ctx context.Context, c *tasks.Call) (any, error) {
+		parentDone.Store(c.Task.ID, time.Now())
+		return nil, nil
+	})
+	reg.Register("child", func(ctx context.Context, c *tasks.Call) (any, error) {
+		childStart.Store(c.Task.Parents[0], time.Now())
+		return nil, nil
+	})
+	cfg := Config{Workers: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s, err := New(rdb, reg, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	c, _ := NewClient(rdb, cfg)
+	defer c.Close()
+	var lat []time.Duration
+	for b.Loop() {
+		p, err := c.Submit(ctx, tasks.Spec{Name: "parent", In: 5 * time.Millisecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ch, err := c.Submit(ctx, tasks.Spec{Name: "child", After: []string{p.ID}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Wait(ctx, ch.ID); err != nil {
+			b.Fatal(err)
+		}
+		done, _ := parentDone.Load(p.ID)
+		start, _ := childStart.Load(p.ID)
+		lat = append(lat, start.(time.Time).Sub(done.(time.Time)))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 }
