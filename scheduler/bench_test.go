@@ -70,7 +70,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, id := range ids {
-		got, _, err := c.x.claim(ctx, "default", now, now+15000, 1, 16, []string{id})
+		got, _, _, err := c.x.claim(ctx, "default", now, now+15000, 1, 16, plain(id))
 		if err != nil || len(got) != 1 || got[0].err != nil {
 			b.Fatal("claim", err, got)
 		}

@@ -2,51 +2,95 @@
 -- The caller names candidates it saw at the head of the index. A candidate
 -- that another worker claimed first, or that is no longer due, is skipped:
 -- ZREM inside one script is what makes each claim exactly-once in the fleet.
+-- Claiming an occurrence of a recurring task writes the occurrence of the
+-- schedule's next slot in the same step, only if absent, so every slot fires
+-- once however many daemons there are; a caller whose copy of the schedule
+-- is out of date (another revision) is refused that candidate and told so.
 --
--- KEYS[1]   due index     {ns}:due:QUEUE
--- KEYS[2]   lease set     {ns}:lease:QUEUE (zset, score = lease deadline ms)
--- KEYS[3..] task hashes   {ns}:t:ID, one per candidate, in ARGV order
+-- KEYS[1]   due index       {ns}:due:QUEUE
+-- KEYS[2]   lease set       {ns}:lease:QUEUE (zset, score = lease deadline ms)
+-- KEYS[3]   schedule set    {ns}:schedules
+-- KEYS[4..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
+--           an occurrence: its hash, its schedule's hash {ns}:s:SID, the
+--           next occurrence's hash, and the next occurrence's due index
 -- ARGV[1] now, ms
 -- ARGV[2] lease deadline, ms
 -- ARGV[3] most tasks to claim
 -- ARGV[4] head entries to return
--- ARGV[5..] candidate ids
--- Returns {heads, id, fields, id, fields, ...}: heads is the index's first
--- ARGV[4] entries after the claim ({id, score, ...}); fields is each claimed
+-- ARGV[5] number of candidates
+-- ARGV[6..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+--           occurrence then: schedule revision, next occurrence id, its due
+--           ms, its queue's announce channel, number F of field values, F
+--           record fields and values of the next occurrence
+-- Returns {heads, stale, id, fields, id, fields, ...}: heads is the index's
+-- first ARGV[4] entries after the claim ({id, score, ...}); stale lists the
+-- occurrences refused for an out-of-date schedule; fields is each claimed
 -- record after the claim, as HGETALL gives it. A candidate whose record is
 -- gone is dropped from the index and returned with no fields.
-local now, want = tonumber(ARGV[1]), tonumber(ARGV[3])
-local ids = {}
-for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+local now, want, nc = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local cands, ids = {}, {}
+local a, k = 6, 4
+for i = 1, nc do
+  local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
+  a, k = a + 2, k + 1
+  if cd.kind == 'o' then
+    cd.rev, cd.nid, cd.ndue, cd.nchan = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    local nf = tonumber(ARGV[a + 4])
+    cd.fa, cd.fb = a + 5, a + 4 + nf
+    a = a + 5 + nf
+    cd.skey, cd.nkey, cd.ndkey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+    k = k + 3
+  end
+  cands[i], ids[i] = cd, cd.id
+end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
-local out, taken, lease = {false}, {}, {}
-for i, id in ipairs(ids) do
+local out, taken, lease, stale = {false, false}, {}, {}, {}
+for i, cd in ipairs(cands) do
   if #taken >= want then break end
   local s = scores[i]
-  if s and tonumber(s) <= now then
-    taken[#taken + 1] = id
-    local h = redis.call('HGETALL', KEYS[2 + i])
+  local ok = s and tonumber(s) <= now
+  if ok and cd.kind == 'o' then
+    local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
+    if sc[1] == 'active' and sc[2] ~= cd.rev then
+      ok = false
+      stale[#stale + 1] = cd.id
+    elseif sc[1] == 'active' then
+      if redis.call('EXISTS', cd.nkey) == 0 then
+        redis.call('HSET', cd.nkey, unpack(ARGV, cd.fa, cd.fb))
+        redis.call('ZADD', cd.ndkey, cd.ndue, cd.nid)
+        if redis.call('ZRANGE', cd.ndkey, 0, 0)[1] == cd.nid then
+          redis.call('PUBLISH', cd.nchan, cd.ndue .. ' ' .. cd.nid)
+        end
+      end
+      redis.call('HSET', cd.skey, 'next', cd.ndue, 'pending', cd.nid)
+      redis.call('ZADD', KEYS[3], cd.ndue, string.match(cd.id, '^(.-)%-'))
+    end
+  end
+  if ok then
+    taken[#taken + 1] = cd.id
+    local h = redis.call('HGETALL', cd.key)
     if #h > 0 then
       local set = {state = 'running', started = ARGV[1], attempts = 1, run = 1}
       for j = 1, #h, 2 do
-        local k = h[j]
-        if k == 'attempts' or k == 'run' then set[k] = (tonumber(h[j + 1]) or 0) + 1 end
+        local f = h[j]
+        if f == 'attempts' or f == 'run' then set[f] = (tonumber(h[j + 1]) or 0) + 1 end
       end
-      redis.call('HSET', KEYS[2 + i], 'state', set.state, 'started', set.started,
+      redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run)
       for j = 1, #h, 2 do
         local v = set[h[j]]
         if v then h[j + 1] = tostring(v); set[h[j]] = nil end
       end
-      for k, v in pairs(set) do h[#h + 1] = k; h[#h + 1] = tostring(v) end
+      for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = tostring(v) end
       lease[#lease + 1] = ARGV[2]
-      lease[#lease + 1] = id
+      lease[#lease + 1] = cd.id
     end
-    out[#out + 1] = id
+    out[#out + 1] = cd.id
     out[#out + 1] = h
   end
 end
 if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
 out[1] = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1, 'WITHSCORES')
+out[2] = stale
 return out

@@ -3,12 +3,15 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 )
 
@@ -33,6 +36,11 @@ type dispatcher struct {
 	leases map[string]int64 // earliest lease deadline per queue, ms; absent: none
 	idle   int
 	stale  bool // re-read the heads before deciding
+	// schedules caches the schedules of occurrences this daemon claimed.
+	schedules map[string]*Schedule
+
+	// waiting is true while the dispatcher is blocked in wait (for tests).
+	waiting atomic.Bool
 
 	// announcements, filled by the subscriber goroutine
 	mu     sync.Mutex
@@ -42,7 +50,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, heads: heads{}, leases: map[string]int64{}, stale: true,
+	return &dispatcher{s: s, heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*Schedule{},
 		ann: map[string][]head{}, wake: make(chan struct{}, 1)}
 }
 
@@ -164,24 +172,53 @@ func (d *dispatcher) step(ctx context.Context) error {
 	return d.claim(ctx, q, now)
 }
 
-// claim takes due tasks of queue for the idle loops.
+// claim takes due tasks of queue for the idle loops. Claiming an occurrence
+// of a recurring task also writes the schedule's next occurrence.
 func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
 	s := d.s
-	cands := d.heads.dueBy(queue, now, 2*d.idle)
-	got, hs, err := s.x.claim(ctx, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
+	nowT := transport.FromMs(now)
+	var cands []candidate
+	skip := map[string]string{} // occurrences that missed their slot under misfire skip
+	for _, id := range d.heads.dueBy(queue, now, 2*d.idle) {
+		c := candidate{id: id}
+		if sid, fire, ok := parseOccurrence(id); ok {
+			sc, err := d.schedule(ctx, sid)
+			if err != nil {
+				return err
+			}
+			if sc != nil {
+				c.next, c.rev = sc.occurrence(sc.rule.Next(maxTime(fire, nowT)), nowT), sc.rev
+				if missed := !sc.rule.Next(fire).After(nowT); missed && sc.Misfire == MisfireSkip {
+					skip[id] = fmt.Sprintf("missed its slot at %s while no daemon ran; misfire is skip", fire.Format(tasks.TimeLayout))
+				}
+			}
+		}
+		cands = append(cands, c)
+	}
+	got, hs, stale, err := s.x.claim(ctx, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
 	if err != nil {
 		return err
 	}
 	d.heads.set(queue, hs)
+	for _, id := range stale {
+		sid, _, _ := parseOccurrence(id)
+		delete(d.schedules, sid) // read it again before the next claim
+	}
 	s.counters.claimCalls.Add(1)
 	if len(got) == 0 {
 		s.counters.claimMisses.Add(1)
 	}
 	for _, c := range got {
-		if c.err != nil {
+		switch {
+		case c.err != nil:
 			s.log.Error("skipping a task that cannot be read", "queue", queue, "err", c.err)
 			if c.task != nil {
 				s.failCorrupt(ctx, c.task, c.err)
+			}
+			continue
+		case skip[c.id] != "":
+			if _, _, err := s.x.finish(ctx, c.task, tasks.Canceled, now, nil, skip[c.id], 1); err != nil {
+				return err
 			}
 			continue
 		}
@@ -193,6 +230,38 @@ func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
 		s.work <- c.task // buffered for every loop: never blocks
 	}
 	return nil
+}
+
+// schedule returns the active schedule sid, read once and cached until a
+// claim finds it changed; nil when it is gone or canceled.
+func (d *dispatcher) schedule(ctx context.Context, sid string) (*Schedule, error) {
+	if sc, ok := d.schedules[sid]; ok {
+		return sc, nil
+	}
+	h, err := d.s.x.rdb.HGetAll(ctx, d.s.x.keys.Schedule(sid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read schedule %s: %w", sid, err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	sc, err := decodeSchedule(sid, h)
+	if err != nil {
+		d.s.log.Error("running an occurrence of a schedule that cannot be read, without its next one", "err", err)
+		return nil, nil
+	}
+	if sc.State != ScheduleActive {
+		return nil, nil
+	}
+	d.schedules[sid] = sc
+	return sc, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // recoverExpired re-queues the tasks of queue whose lease expired by now.
@@ -265,6 +334,8 @@ func (d *dispatcher) wait(ctx context.Context, timer *time.Timer) {
 	}
 	timer.Reset(max(next.Sub(now), 0))
 	defer stopTimer(timer)
+	d.waiting.Store(true)
+	defer d.waiting.Store(false)
 	select {
 	case <-timer.C:
 		if safety {
@@ -308,4 +379,13 @@ func stopTimer(t *time.Timer) {
 		default:
 		}
 	}
+}
+
+// idleWaiting reports whether the dispatcher is blocked in its wait with no
+// announcement or resubscribe pending: only a new message, a deadline or
+// the safety cap can wake it now. Tests use it to start from a quiet loop.
+func (d *dispatcher) idleWaiting() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.waiting.Load() && !d.resync && len(d.ann) == 0 && len(d.wake) == 0
 }

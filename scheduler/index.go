@@ -102,29 +102,57 @@ func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id st
 	return id, n == 1, nil
 }
 
-// claim takes up to want of the candidate ids that are still due in queue.
-func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, want, nHeads int, candidates []string) ([]claimed, []head, error) {
-	keys := make([]string, 0, 2+len(candidates))
-	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue))
-	args := make([]any, 0, 4+len(candidates))
-	args = append(args, now, leaseUntil, want, nHeads)
-	for _, id := range candidates {
-		keys = append(keys, x.keys.Task(id))
-		args = append(args, id)
+// candidate is a task the dispatcher would claim. For an occurrence of an
+// active schedule, next is the occurrence of the schedule's next slot, which
+// the claim writes if absent, and rev the schedule revision it was made from.
+type candidate struct {
+	id   string
+	next *tasks.Task
+	rev  int64
+}
+
+// plain makes candidates of ids that are not occurrences.
+func plain(ids ...string) []candidate {
+	cs := make([]candidate, len(ids))
+	for i, id := range ids {
+		cs[i] = candidate{id: id}
+	}
+	return cs
+}
+
+// claim takes up to want of the candidates that are still due in queue.
+// stale lists occurrences refused because their schedule changed since the
+// caller read it.
+func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) (got []claimed, heads []head, stale []string, err error) {
+	keys := make([]string, 0, 3+len(cands))
+	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
+	args := make([]any, 0, 5+2*len(cands))
+	args = append(args, now, leaseUntil, want, nHeads, len(cands))
+	for _, c := range cands {
+		keys = append(keys, x.keys.Task(c.id))
+		if c.next == nil {
+			args = append(args, c.id, "t")
+			continue
+		}
+		n := c.next
+		fields := transport.EncodeRecord(n)
+		keys = append(keys, x.keys.Schedule(n.Schedule), x.keys.Task(n.ID), x.keys.Due(n.Queue))
+		args = append(args, c.id, "o", c.rev, n.ID, transport.Ms(n.DueAt), x.keys.Announce(n.Queue), len(fields))
+		args = append(args, fields...)
 	}
 	res, err := claimScript.Run(ctx, x.rdb, keys, args...).Slice()
 	if err != nil {
-		return nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
+		return nil, nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
-	if len(res) == 0 || len(res)%2 != 1 {
-		return nil, nil, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
+	if len(res) < 2 || len(res)%2 != 0 {
+		return nil, nil, nil, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
 	}
-	heads, err := parseHeads(res[0])
-	if err != nil {
-		return nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
+	if heads, err = parseHeads(res[0]); err != nil {
+		return nil, nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
-	out := make([]claimed, 0, len(res)/2)
-	for i := 1; i < len(res); i += 2 {
+	stale = strs(res[1])
+	got = make([]claimed, 0, len(res)/2-1)
+	for i := 2; i < len(res); i += 2 {
 		id, _ := res[i].(string)
 		c := claimed{id: id}
 		fields, ok := res[i+1].([]any)
@@ -141,9 +169,9 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 				c.task = &tasks.Task{ID: id, Queue: queue, Run: run, Key: h[transport.FKey]}
 			}
 		}
-		out = append(out, c)
+		got = append(got, c)
 	}
-	return out, heads, nil
+	return got, heads, stale, nil
 }
 
 // maxKidsTries bounds the retries of a script whose task gained children

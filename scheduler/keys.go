@@ -18,6 +18,9 @@ import (
 //	{ns}:kids:ID        list   a task's children, "QUEUE ID" each, in submit order
 //	{ns}:waiting        zset   tasks waiting for parents, by creation time, ms
 //	{ns}:key:KEY        string the task id an idempotency key maps to
+//	{ns}:s:ID           hash   a schedule (recurring task) record
+//	{ns}:schedules      zset   active schedule ids by next fire time, ms
+//	{ns}:schedule-names hash   schedule name → id, for config schedules
 //	{ns}:queues         set    queue names that have had tasks
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
 //
@@ -64,6 +67,15 @@ func (k Keys) Idem(key, id string) string {
 	}
 	return k.prefix + "key:" + key
 }
+
+// Schedule is the key of a schedule record.
+func (k Keys) Schedule(id string) string { return k.prefix + "s:" + id }
+
+// Schedules is the set of active schedules by next fire time.
+func (k Keys) Schedules() string { return k.prefix + "schedules" }
+
+// ScheduleNames maps schedule names to ids.
+func (k Keys) ScheduleNames() string { return k.prefix + "schedule-names" }
 
 // Queues is the set of queue names that have had tasks.
 func (k Keys) Queues() string { return k.prefix + "queues" }

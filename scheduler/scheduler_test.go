@@ -59,7 +59,7 @@ func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, err := e.client.x.claim(context.Background(), "default", now+1, now+60000, 1, 4, []string{task.ID})
+			got, _, _, err := e.client.x.claim(context.Background(), "default", now+1, now+60000, 1, 4, plain(task.ID))
 			if err == nil && len(got) == 1 {
 				won.Add(1)
 			}
@@ -77,7 +77,7 @@ func TestClaimSkipsTasksNotYetDue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	got, hs, err := e.client.x.claim(context.Background(), "default", time.Now().UnixMilli(), 0, 1, 4, []string{task.ID})
+	got, hs, _, err := e.client.x.claim(context.Background(), "default", time.Now().UnixMilli(), 0, 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Empty(t, got)
 	require.Len(t, hs, 1)
@@ -101,7 +101,7 @@ func TestEarlierTaskInterruptsALongerWait(t *testing.T) {
 	e := setup(t, Config{Workers: 1, SafetyWait: time.Minute})
 	e.submit(tasks.Spec{Name: "record", In: time.Hour})
 	s := e.start()
-	require.Eventually(t, func() bool { c := s.Counters(); return c.Peeks > 0 && c.Resubscribes >= 2 },
+	require.Eventually(t, func() bool { return s.Counters().Resubscribes >= 2 && s.disp.idleWaiting() },
 		5*time.Second, time.Millisecond)
 	now := e.submit(tasks.Spec{Name: "record"})
 	require.Equal(t, tasks.Succeeded, e.wait(now.ID, 10*time.Second).State)
@@ -154,7 +154,7 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "record"})
 	// A daemon claims it with a short lease and dies.
 	now := time.Now().UnixMilli()
-	got, _, err := e.client.x.claim(context.Background(), "default", now, now+300, 1, 4, []string{task.ID})
+	got, _, _, err := e.client.x.claim(context.Background(), "default", now, now+300, 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s := e.start()
@@ -172,7 +172,7 @@ func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		now := time.Now().UnixMilli()
-		got, _, err := e.client.x.claim(ctx, "default", now, now-1, 1, 4, []string{task.ID})
+		got, _, _, err := e.client.x.claim(ctx, "default", now, now-1, 1, 4, plain(task.ID))
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		n, err := e.client.x.recover(ctx, "default", task.ID, now, 1)

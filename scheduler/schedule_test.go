@@ -1,0 +1,194 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// fakeClock is a Clock a test sets.
+type fakeClock struct{ ms atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time       { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) Set(t time.Time)      { c.ms.Store(t.UnixMilli()) }
+func newFakeClock(t time.Time) *fakeClock { c := &fakeClock{}; c.Set(t); return c }
+
+func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2})
+	for range 3 {
+		e.start()
+	}
+	ctx := context.Background()
+	sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.True(t, IsScheduleID(sc.ID))
+	require.Eventually(t, func() bool { return len(e.runs.order()) >= 6 }, 10*time.Second, 5*time.Millisecond)
+	_, err = e.client.CancelSchedule(ctx, sc.ID)
+	require.NoError(t, err)
+
+	ran := e.runs.order()
+	var fires []int64
+	for _, id := range ran {
+		sid, fire, ok := parseOccurrence(id)
+		require.True(t, ok, id)
+		require.Equal(t, sc.ID, sid)
+		require.Equal(t, 1, e.runs.count(id), "slot %s ran more than once", id)
+		fires = append(fires, fire.UnixMilli())
+	}
+	for i := 1; i < len(fires); i++ {
+		require.EqualValues(t, 200, fires[i]-fires[i-1], "slots are exactly one interval apart")
+	}
+	done, err := e.client.Get(ctx, ran[0])
+	require.NoError(t, err)
+	require.Equal(t, sc.ID, done.Schedule)
+	require.False(t, done.StartedAt.Before(done.DueAt))
+	named, err := e.client.List(ctx, ListOptions{Name: "record", State: tasks.Succeeded})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(named), 6)
+}
+
+func TestCancelScheduleStopsFutureOccurrences(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	ctx := context.Background()
+	sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Cron: "@hourly"})
+	require.NoError(t, err)
+	pending := sc.pending
+	require.Equal(t, occurrenceID(sc.ID, sc.NextAt), pending)
+	got, err := e.client.CancelSchedule(ctx, sc.ID)
+	require.NoError(t, err)
+	require.Equal(t, ScheduleCanceled, got.State)
+	occ, err := e.client.Get(ctx, pending)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Canceled, occ.State)
+	due, err := e.rdb.ZCard(ctx, e.client.x.keys.Due("default")).Result()
+	require.NoError(t, err)
+	require.Zero(t, due)
+	list, err := e.client.Schedules(ctx)
+	require.NoError(t, err)
+	require.Empty(t, list)
+	_, err = e.client.CancelSchedule(ctx, sc.ID)
+	require.ErrorIs(t, err, ErrFinished)
+}
+
+func TestCronWithSecondsRunsAndNamesItsSchedule(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	e.start()
+	sc, err := e.client.SubmitSchedule(context.Background(), ScheduleSpec{
+		Task: tasks.Spec{Name: "record", Args: json.RawMessage(`{"tick":true}`)}, Cron: "* * * * * *"})
+	require.NoError(t, err)
+	require.Equal(t, sc.NextAt, sc.NextAt.Truncate(time.Second), "second slots")
+	first := e.wait(sc.pending, 5*time.Second)
+	require.Equal(t, tasks.Succeeded, first.State)
+	require.JSONEq(t, `{"tick":true}`, string(first.Result))
+	require.Equal(t, sc.ID, first.Schedule)
+}
+
+func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	spec := ScheduleSpec{Name: "nightly", Task: tasks.Spec{Name: "record"}, Cron: "0 3 * * *"}
+	var wg sync.WaitGroup
+	ids := make([]string, 5)
+	for i := range ids { // five daemons starting at once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := e.client.SubmitSchedule(ctx, spec)
+			if err == nil {
+				ids[i] = s.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+	again, err := e.client.SubmitSchedule(ctx, spec) // a restart
+	require.NoError(t, err)
+	require.Equal(t, ids[0], again.ID)
+	list, err := e.client.Schedules(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	due, err := e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{again.pending}, due)
+
+	spec.Cron = "0 4 * * *" // the config changed
+	changed, err := e.client.SubmitSchedule(ctx, spec)
+	require.NoError(t, err)
+	require.Equal(t, ids[0], changed.ID)
+	require.Equal(t, 4, changed.NextAt.Hour())
+	due, err = e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{changed.pending}, due, "the old slot is gone")
+	require.False(t, e.mr.Exists(e.client.x.keys.Task(again.pending)))
+}
+
+func TestMisfirePolicies(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		misfire Misfire
+		runs    int
+		state   tasks.State
+	}{{MisfireRunOnce, 1, tasks.Succeeded}, {MisfireSkip, 0, tasks.Canceled}} {
+		t.Run(string(c.misfire), func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock(t0)
+			e := setup(t, Config{Workers: 2, Clock: clock})
+			ctx := context.Background()
+			sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: time.Hour, Misfire: c.misfire})
+			require.NoError(t, err)
+			require.Equal(t, t0.Add(time.Hour), sc.NextAt)
+			// Every daemon was down for five slots.
+			clock.Set(t0.Add(5*time.Hour + 30*time.Minute))
+			e.start()
+			missed := e.wait(occurrenceID(sc.ID, t0.Add(time.Hour)), 5*time.Second)
+			require.Equal(t, c.state, missed.State)
+			if c.misfire == MisfireSkip {
+				require.Contains(t, missed.Error, "misfire is skip")
+			}
+			require.Len(t, e.runs.order(), c.runs, "one catch-up run at most, not one per missed slot")
+			now, err := e.client.GetSchedule(ctx, sc.ID)
+			require.NoError(t, err)
+			require.Equal(t, t0.Add(6*time.Hour), now.NextAt, "the next slot after now")
+			require.True(t, e.mr.Exists(e.client.x.keys.Task(occurrenceID(sc.ID, t0.Add(6*time.Hour)))))
+			for h := 2; h <= 5; h++ {
+				require.False(t, e.mr.Exists(e.client.x.keys.Task(occurrenceID(sc.ID, t0.Add(time.Duration(h)*time.Hour)))))
+			}
+		})
+	}
+}
+
+func TestInvalidSchedulesAreRejectedWithoutPanicOrWrites(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	for name, spec := range map[string]ScheduleSpec{
+		"no rule":       {Task: tasks.Spec{Name: "record"}},
+		"both":          {Task: tasks.Spec{Name: "record"}, Every: time.Second, Cron: "* * * * *"},
+		"tz only":       {Task: tasks.Spec{Name: "record"}, Cron: "TZ=Europe/Berlin"},
+		"bad cron":      {Task: tasks.Spec{Name: "record"}, Cron: "61 * * * *"},
+		"tiny interval": {Task: tasks.Spec{Name: "record"}, Every: time.Millisecond},
+		"with in":       {Task: tasks.Spec{Name: "record", In: time.Second}, Every: time.Second},
+		"bad misfire":   {Task: tasks.Spec{Name: "record"}, Every: time.Second, Misfire: "sometimes"},
+		"bad name":      {Name: "a b", Task: tasks.Spec{Name: "record"}, Every: time.Second},
+		"bad task":      {Task: tasks.Spec{Name: ""}, Every: time.Second},
+	} {
+		_, err := e.client.SubmitSchedule(context.Background(), spec)
+		require.ErrorIs(t, err, tasks.ErrInvalid, name)
+		require.False(t, strings.Contains(err.Error(), "panic:"), name)
+	}
+	require.Empty(t, e.mr.Keys())
+}
