@@ -43,8 +43,12 @@ type Client struct {
 }
 
 // Submit submits a task and returns its record. With a Key used before, it
-// returns the first task's record.
+// returns the first task's record. A recurring request (Every or Cron set)
+// goes to SubmitSchedule instead; Submit refuses it without sending it.
 func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, error) {
+	if req.Recurring() {
+		return nil, fmt.Errorf("%w: every or cron given: submit a recurring task with SubmitSchedule", tasks.ErrInvalid)
+	}
 	var t tasks.Task
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks", req, &t); err != nil {
 		return nil, err

@@ -215,7 +215,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allow))
 		return
 	}
-	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s: the API serves /api/v1/tasks, /api/v1/tasks/{id}, /api/v1/tasks/{id}/wait, /api/v1/workflows, /api/v1/stats and /healthz", r.Method, r.URL.Path))
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s: the API serves /api/v1/tasks, /api/v1/tasks/{id}, /api/v1/tasks/{id}/wait, /api/v1/workflows, /api/v1/schedules, /api/v1/schedules/{id}, /api/v1/stats and /healthz", r.Method, r.URL.Path))
 }
 
 // statusProbe records the status and headers a handler would write.

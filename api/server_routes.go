@@ -33,6 +33,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/tasks/{id}/wait", s.wait)
 	s.mux.HandleFunc("DELETE /api/v1/tasks/{id}", s.cancel)
 	s.mux.HandleFunc("POST /api/v1/workflows", s.submitWorkflow)
+	s.mux.HandleFunc("GET /api/v1/schedules", s.schedules)
+	s.mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
+	s.mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.cancelSchedule)
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 }
@@ -48,12 +51,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // submit serves POST /api/v1/tasks: 201 and the new record, or 200 and the
-// first record when the idempotency key was used before. Nothing is written
-// for a rejected request.
+// first record when the idempotency key was used before. With every or cron
+// it creates a schedule instead: 201 and the schedule's record. Nothing is
+// written for a rejected request.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	var req SubmitRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if req.Recurring() {
+		s.submitSchedule(w, r, req)
 		return
 	}
 	spec, err := req.Spec()
@@ -107,8 +115,13 @@ func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, ids)
 }
 
-// get serves GET /api/v1/tasks/{id}.
+// get serves GET /api/v1/tasks/{id}; for a schedule id, the schedule's
+// record.
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	if scheduler.IsScheduleID(r.PathValue("id")) {
+		s.getSchedule(w, r)
+		return
+	}
 	t, err := s.c.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -122,6 +135,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 // server stops. The caller tells which by the record's state.
 func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if scheduler.IsScheduleID(id) {
+		s.fail(w, r, badRequest("%s is a schedule, which never finishes: wait for one of its occurrences, whose records name it in \"schedule\" (GET /api/v1/tasks?name=TASK lists them)", id))
+		return
+	}
 	d := DefaultWait
 	if v := r.URL.Query().Get("timeout"); v != "" {
 		var err error
@@ -150,8 +167,13 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 }
 
 // cancel serves DELETE /api/v1/tasks/{id}: 200 and the canceled record, or
-// 409 when the task had already finished.
+// 409 when the task had already finished. For a schedule id it cancels the
+// schedule (see cancelSchedule).
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	if scheduler.IsScheduleID(r.PathValue("id")) {
+		s.cancelSchedule(w, r)
+		return
+	}
 	t, err := s.c.Cancel(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)

@@ -233,6 +233,30 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"wait", "01NOSUCHTASK0000000000000"}, ExitUsage, "404"},
 		{[]string{"wait", "x", "--timeout", "soon"}, ExitUsage, "--timeout"},
 		{[]string{"wait", "x", "--timeout", "-1s"}, ExitUsage, "negative"},
+		{[]string{"submit", "echo", "--every", "5s", "--cron", "@hourly"}, ExitUsage, "--every and --cron both given"},
+		{[]string{"submit", "echo", "--every", "soon"}, ExitUsage, `--every "soon" is not a duration`},
+		{[]string{"submit", "echo", "--every", "-5s"}, ExitUsage, "--every -5s: give a positive interval"},
+		{[]string{"submit", "echo", "--every", "1ms"}, ExitUsage, "--every 1ms is too short: use 100ms or more"},
+		{[]string{"submit", "echo", "--cron", "61 * * * *"}, ExitUsage, `--cron: cron "61 * * * *"`},
+		{[]string{"submit", "echo", "--cron", "TZ=Europe/Berlin"}, ExitUsage, "--cron"},
+		{[]string{"submit", "echo", "--cron", "CRON_TZ=Mars/Olympus 0 3 * * *"}, ExitUsage, "Mars/Olympus"},
+		{[]string{"submit", "echo", "--cron", " "}, ExitUsage, "--cron is blank"},
+		{[]string{"submit", "echo", "--every", "5s", "--in", "1m"}, ExitUsage, "--in does not apply to recurring tasks"},
+		{[]string{"submit", "echo", "--cron", "@hourly", "--at", "2030-01-02T15:04:05Z"}, ExitUsage, "--at does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--after", "01NOSUCHTASK0000000000000"}, ExitUsage, "--after does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--on-parent-failure", "run"}, ExitUsage, "--on-parent-failure does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--key", "k"}, ExitUsage, "--key does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--wait"}, ExitUsage, "--wait with --every or --cron"},
+		{[]string{"submit", "echo", "--every", "5s", "--misfire", "always"}, ExitUsage, `--misfire "always": use run_once or skip`},
+		{[]string{"submit", "echo", "--misfire", "skip"}, ExitUsage, "--misfire applies only to recurring tasks"},
+		{[]string{"submit", "echo", "--every", "5s", "--timeout", "soon"}, ExitUsage, "--timeout"},
+		{[]string{"submit", "echo", "--every", "5s", "--max-attempts", "-1"}, ExitUsage, "--max-attempts"},
+		{[]string{"submit", "echo", "--every", "5s", "--queue", "no spaces"}, ExitUsage, "queue"},
+		{[]string{"submit", "nosuch", "--every", "5s"}, ExitRefused, "unknown handler"},
+		{[]string{"status", "SNOSUCHSCHEDULE"}, ExitRefused, "404"},
+		{[]string{"cancel", "SNOSUCHSCHEDULE"}, ExitRefused, "404"},
+		{[]string{"wait", "SNOSUCHSCHEDULE"}, ExitUsage, "is a schedule, which never finishes"},
+		{[]string{"schedules", "extra"}, ExitUsage, "schedules takes no arguments"},
 		{[]string{"list", "--state", "done"}, ExitUsage, "unknown state"},
 		{[]string{"list", "--limit", "-1"}, ExitUsage, "--limit"},
 		{[]string{"frobnicate"}, ExitUsage, "unknown command"},
@@ -320,12 +344,12 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runWith(func(string) string { return "" }, "--help")
 	require.Equal(t, ExitOK, code)
-	for _, cmd := range []string{"serve", "submit", "workflow", "status", "wait", "cancel", "list", "stats"} {
+	for _, cmd := range []string{"serve", "submit", "workflow", "status", "wait", "cancel", "list", "schedules", "stats"} {
 		require.Contains(t, out, cmd)
 	}
 	code, out, _ = runWith(func(string) string { return "" }, "submit", "--help")
 	require.Equal(t, ExitOK, code)
-	for _, flag := range []string{"--in", "--at", "--after", "--on-parent-failure", "--queue", "--max-attempts", "--timeout", "--key", "--wait", "--json", "--server", "--token"} {
+	for _, flag := range []string{"--in", "--at", "--after", "--on-parent-failure", "--queue", "--max-attempts", "--timeout", "--key", "--every", "--cron", "--misfire", "--wait", "--json", "--server", "--token"} {
 		require.True(t, slices.ContainsFunc(strings.Fields(out), func(f string) bool { return strings.HasPrefix(f, flag) }), flag)
 	}
 }

@@ -38,9 +38,13 @@ type Daemon struct {
 }
 
 // StartDaemon connects to Redis (starting an embedded one when
-// cfg.Redis.URL is empty), starts the scheduler's loops with reg's handlers
-// and the HTTP API, and returns once all of them run. cfg must be valid
-// (config.Load validates it). On error everything started is stopped again.
+// cfg.Redis.URL is empty), starts the scheduler's loops with reg's handlers,
+// upserts cfg's schedules by name (so restarting daemons never duplicates
+// them, and a changed entry updates its schedule), starts the HTTP API, and
+// returns once all of them run. cfg must be valid (config.Load validates
+// it); a schedule whose task is not one of reg's handlers, or that the
+// scheduler refuses, is an error naming the schedule. On error everything
+// started is stopped again.
 func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, logger *slog.Logger) (_ *Daemon, err error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -67,15 +71,46 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 	if err := d.sched.Start(ctx); err != nil {
 		return nil, err
 	}
+	if err := d.upsertSchedules(ctx, reg); err != nil {
+		d.stopScheduler(ctx)
+		return nil, err
+	}
 	if err := d.api.Start(ctx); err != nil {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopExtra)
-		defer cancel()
-		_ = d.sched.Stop(stopCtx)
+		d.stopScheduler(ctx)
 		return nil, err
 	}
 	logger.Info("dueq daemon running", "daemon", d.sched.ID(), "http", d.api.Addr(),
 		"redis", d.redisName(), "workers", cfg.Workers, "queues", cfg.Queues, "handlers", reg.Names())
 	return d, nil
+}
+
+// upsertSchedules submits the schedules of the configuration, each upserted
+// by its name. The first failure stops it with an error naming the entry.
+func (d *Daemon) upsertSchedules(ctx context.Context, reg *tasks.Registry) error {
+	specs, err := d.cfg.ScheduleSpecs()
+	if err != nil {
+		return err
+	}
+	for i, spec := range specs {
+		at := fmt.Sprintf("schedule %s (schedules[%d])", spec.Name, i)
+		if _, err := reg.Lookup(spec.Task.Name); err != nil {
+			return fmt.Errorf("%s: task: %w: fix the task, or register the handler", at, err)
+		}
+		sc, err := d.client.SubmitSchedule(ctx, spec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+		d.log.Info("schedule upserted", "name", sc.Name, "id", sc.ID, "task", sc.Task,
+			"rule", rule(sc), "next_at", sc.NextAt.UTC().Format(tasks.TimeLayout))
+	}
+	return nil
+}
+
+// stopScheduler stops the scheduler of a daemon that failed to start.
+func (d *Daemon) stopScheduler(ctx context.Context) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopExtra)
+	defer cancel()
+	_ = d.sched.Stop(stopCtx)
 }
 
 // connect opens the Redis connection, or starts the embedded Redis.

@@ -1,6 +1,6 @@
 // Package cli is the dueq command line (SPEC §3): `dueq serve` runs a daemon,
 // and the client commands (submit, workflow, status, wait, cancel, list,
-// stats) talk to a daemon's HTTP API.
+// schedules, stats) talk to a daemon's HTTP API.
 //
 // Exit codes: 0 success; 1 a refused request (unknown id, a task that
 // already finished) or, for wait and submit --wait, a task that failed or
@@ -75,12 +75,14 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		Use:   "dueq",
 		Short: "dueq schedules tasks on Redis: run a daemon, submit tasks to it",
 		Long: `dueq is a task scheduler daemon backed by Redis. Tasks run now, at a time,
-after a delay, or when the tasks they depend on have finished, receiving
-their results; any number of daemons share one Redis and split the work.
+after a delay, every interval, on a cron schedule, or when the tasks they
+depend on have finished, receiving their results; any number of daemons
+share one Redis and split the work.
 
   dueq serve                          run a daemon (an embedded Redis when none is configured)
   dueq submit echo '{"a":1}' --wait   submit a task and print its result
   dueq submit echo --after ID         run a task when task ID has finished
+  dueq submit echo --every 8s         run a task every 8 seconds; print the schedule's id
   dueq workflow flow.yaml             submit a graph of tasks; print each node's id`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -101,6 +103,7 @@ their results; any number of daemons share one Redis and split the work.
 		newWait(g),
 		newCancel(g),
 		newList(g),
+		newSchedules(g),
 		newStats(g),
 	)
 	return root

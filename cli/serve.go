@@ -26,6 +26,11 @@ the client commands talk to. Configuration comes from --config (default
 ./config.yaml if present), then DUEQ_ environment variables (DUEQ_REDIS_URL,
 DUEQ_WORKERS, DUEQ_HTTP_ADDR, ...), then these flags.
 
+The schedules key of the configuration lists recurring tasks; each is
+upserted by name at start, so restarting daemons never duplicates one, and
+a changed entry updates its schedule. An entry the daemon cannot submit (its
+task is not a handler here) stops the start with an error naming it.
+
 With no Redis configured it starts an embedded, in-memory Redis on a
 loopback port and logs its address; other daemons may join it with
 --redis redis://ADDR.

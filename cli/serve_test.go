@@ -18,6 +18,7 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -156,4 +157,87 @@ func TestServeBadConfig(t *testing.T) {
 	code, _, errOut = runWith(none, "serve", "--workers", "many")
 	require.Equal(t, ExitUsage, code)
 	require.Contains(t, errOut, "--workers")
+}
+
+// Config schedules are upserted by name at every start: a restart keeps the
+// one schedule, a changed entry updates it, and a bad entry stops the start
+// with an error naming it.
+func TestDaemonUpsertsConfigSchedules(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	cfg := testConfig()
+	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
+	cfg.Schedules = []config.Schedule{
+		{Name: "heartbeat", Task: "echo", Args: json.RawMessage(`{"Ping":true}`), Every: time.Hour},
+		{Name: "nightly", Task: "sleep", Cron: "CRON_TZ=Europe/Berlin 0 3 * * *", Misfire: "skip"},
+	}
+	logs := &syncBuffer{}
+	start := func(cfg *config.Config) (*Daemon, error) {
+		return StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.NewJSONHandler(logs, nil)))
+	}
+	schedules := func(d *Daemon) []*scheduler.Schedule {
+		list, err := (&api.Client{BaseURL: "http://" + d.HTTPAddr()}).Schedules(context.Background())
+		require.NoError(t, err)
+		return list
+	}
+
+	d, err := start(cfg)
+	require.NoError(t, err)
+	first := schedules(d)
+	require.Len(t, first, 2)
+	byName := map[string]*scheduler.Schedule{}
+	for _, sc := range first {
+		byName[sc.Name] = sc
+	}
+	require.Equal(t, "echo", byName["heartbeat"].Task)
+	require.JSONEq(t, `{"Ping":true}`, string(byName["heartbeat"].Args))
+	require.Equal(t, time.Hour, byName["heartbeat"].Every)
+	require.Equal(t, scheduler.MisfireSkip, byName["nightly"].Misfire)
+	line := logged(logs, "schedule upserted")
+	require.NotNil(t, line, logs.String())
+	require.Equal(t, "heartbeat", line["name"])
+	require.Equal(t, "every 1h0m0s", line["rule"])
+	require.NoError(t, d.Stop(context.Background()))
+
+	// A restart with the same configuration changes nothing.
+	d, err = start(cfg)
+	require.NoError(t, err)
+	again := schedules(d)
+	require.Len(t, again, 2)
+	for _, sc := range again {
+		require.Equal(t, byName[sc.Name].ID, sc.ID)
+		require.True(t, byName[sc.Name].NextAt.Equal(sc.NextAt), "an unchanged schedule keeps its slots")
+	}
+	require.NoError(t, d.Stop(context.Background()))
+
+	// A changed entry updates its schedule, under the same id.
+	cfg.Schedules[0].Every = 2 * time.Hour
+	d, err = start(cfg)
+	require.NoError(t, err)
+	changed := schedules(d)
+	require.Len(t, changed, 2)
+	for _, sc := range changed {
+		require.Equal(t, byName[sc.Name].ID, sc.ID)
+		if sc.Name == "heartbeat" {
+			require.Equal(t, 2*time.Hour, sc.Every)
+		}
+	}
+	require.NoError(t, d.Stop(context.Background()))
+
+	// An entry whose task this daemon does not run stops the start.
+	bad := *cfg
+	bad.Schedules = append(append([]config.Schedule(nil), cfg.Schedules...), config.Schedule{Name: "ghost", Task: "nosuch", Every: time.Minute})
+	_, err = start(&bad)
+	require.ErrorContains(t, err, "schedule ghost (schedules[2]): task: unknown handler \"nosuch\"")
+}
+
+// `dueq serve` with a bad schedule in its file exits 2 naming the entry.
+func TestServeBadSchedule(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "dueq.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("schedules:\n  - {name: a, task: echo, every: 1s, cron: '@hourly'}\n"), 0o600))
+	code, out, errOut := runWith(func(string) string { return "" }, "serve", "--config", path)
+	require.Equal(t, ExitUsage, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "dueq: schedules[0]: every and cron both given")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -28,6 +29,9 @@ timeout passed first or an error occurred (unknown id, no daemon).`,
   dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V --timeout 30s`,
 		Args: args(1, 1, "one task id"),
 		RunE: func(c *cobra.Command, a []string) error {
+			if scheduler.IsScheduleID(a[0]) {
+				return usagef(c, "%s is a schedule, which never finishes: wait for one of its occurrences (dueq list shows them; their records name the schedule)", a[0])
+			}
 			var d time.Duration
 			if timeout != "" {
 				var err error

@@ -52,10 +52,9 @@ type Config struct {
 	Log Log
 	// Handlers configures the built-in handlers of the stock binary.
 	Handlers Handlers
-	// Schedules are the recurring schedules upserted at start (SPEC §6). Each
-	// is kept as the map the file holds; a later release decodes them.
-	// Defaults to none.
-	Schedules []map[string]any
+	// Schedules are the recurring tasks every daemon upserts by name when it
+	// starts (SPEC §6; see Schedule and ScheduleSpecs). Defaults to none.
+	Schedules []Schedule
 	// File is the configuration file that was read, or "" when none was.
 	File string
 }
@@ -136,7 +135,7 @@ func Default() *Config {
 		Retry:         Retry{Base: DefaultRetryBase, Cap: DefaultRetryCap},
 		Log:           Log{Format: "text", Level: "info"},
 		Handlers:      Handlers{Shell: Allow{Allow: []string{}}, HTTP: Allow{Allow: []string{}}},
-		Schedules:     []map[string]any{},
+		Schedules:     []Schedule{},
 	}
 }
 
@@ -192,7 +191,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateSchedules()
 }
 
 func (c *Config) validateHTTP() error {

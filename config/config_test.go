@@ -98,7 +98,7 @@ schedules:
 	require.Equal(t, []string{"rsync"}, c.Handlers.Shell.Allow)
 	require.Equal(t, []string{"example.com"}, c.Handlers.HTTP.Allow)
 	require.Len(t, c.Schedules, 1)
-	require.Equal(t, "tick", c.Schedules[0]["name"])
+	require.Equal(t, Schedule{Name: "tick", Task: "echo", Every: time.Minute}, c.Schedules[0])
 	require.Equal(t, 24*time.Hour, c.ResultTTL, "keys left out keep their defaults")
 
 	sc := c.Scheduler(nil)
@@ -187,7 +187,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative grace", "shutdown_grace: -1s\n", []string{"shutdown_grace", "negative"}},
 		{"string as list", "queues: {a: 1}\n", []string{"queues (from", "not a list"}},
 		{"list of numbers", "handlers: {shell: {allow: [1]}}\n", []string{"handlers.shell.allow", "entry 0 is a whole number"}},
-		{"schedule not a map", "schedules: [hourly]\n", []string{"schedules (from", "entry 0 is a string, not a map"}},
+		{"schedule not a map", "schedules: [hourly]\n", []string{"schedules[0] (from", "is a string, not a map"}},
 		{"schedules not a list", "schedules: hourly\n", []string{"schedules (from", "not a list"}},
 		{"number as string", "namespace: 42\n", []string{"namespace (from", `quote it, e.g. "42"`}},
 		{"log format", "log: {format: xml}\n", []string{"log.format", "text or json"}},

@@ -128,33 +128,6 @@ func asList(dst *[]string) func(any) error {
 	}
 }
 
-// asMaps decodes a list of maps, keeping each map as it is.
-func asMaps(dst *[]map[string]any) func(any) error {
-	return func(v any) error {
-		list, ok := v.([]any)
-		if !ok {
-			return typeErr("is a %s, not a list: write a list of maps (SPEC §6), or [] for none", kind(v))
-		}
-		out := make([]map[string]any, 0, len(list))
-		for i, e := range list {
-			switch m := e.(type) {
-			case map[string]any:
-				out = append(out, m)
-			case map[any]any:
-				sm := make(map[string]any, len(m))
-				for k, val := range m {
-					sm[fmt.Sprint(k)] = val
-				}
-				out = append(out, sm)
-			default:
-				return typeErr("entry %d is a %s, not a map: write each schedule as a map such as {name: tick, task: echo, every: 1m}", i, kind(e))
-			}
-		}
-		*dst = out
-		return nil
-	}
-}
-
 // scalar reports whether v is a YAML scalar that is safe to echo.
 func scalar(v any) bool {
 	switch v.(type) {

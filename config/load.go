@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultFile is the configuration file Load reads when it is given none,
@@ -77,14 +78,66 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 		if !v.IsSet(k.name) {
 			continue
 		}
-		if err := k.decode(v.Get(k.name)); err != nil {
-			return nil, fmt.Errorf("%s (from %s): %w", k.name, source(k.name, bound, file), err)
+		val, from := v.Get(k.name), source(k.name, bound, file)
+		if k.name == "schedules" && from == file {
+			if raw, ok := caseKept(file, k.name); ok {
+				val = raw
+			}
+		}
+		if err := k.decode(val); err != nil {
+			name := k.name
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				name, err = name+fe.sub, fe.err // schedules[2].every
+			}
+			return nil, fmt.Errorf("%s (from %s): %w", name, from, err)
 		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// caseKept returns the value of the top-level key of a YAML or JSON file
+// with its map keys as written. Viper lower-cases every map key, even in
+// lists, which would change the keys of schedules' args. ok is false when
+// the file is in another format or has no such key.
+func caseKept(file, key string) (val any, ok bool) {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(file), "."))
+	if slices.Contains(viper.SupportedExts, ext) && ext != "yaml" && ext != "yml" && ext != "json" {
+		return nil, false
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, false
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		return nil, false
+	}
+	timestampsAsStrings(&root)
+	var doc map[string]any
+	if root.Decode(&doc) != nil {
+		return nil, false
+	}
+	for k, v := range doc {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// timestampsAsStrings retags the timestamps under n as strings, so that a
+// date in args stays as written rather than becoming a time.Time.
+func timestampsAsStrings(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		timestampsAsStrings(c)
+	}
 }
 
 // findFile resolves the configuration file to read: "" for none.
@@ -254,6 +307,6 @@ func keys(c *Config) []key {
 		{"log.level", asString(&c.Log.Level)},
 		{"handlers.shell.allow", asList(&c.Handlers.Shell.Allow)},
 		{"handlers.http.allow", asList(&c.Handlers.HTTP.Allow)},
-		{"schedules", asMaps(&c.Schedules)},
+		{"schedules", asSchedules(&c.Schedules)},
 	}
 }

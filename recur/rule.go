@@ -58,7 +58,11 @@ func parseCron(spec string) (r Rule, err error) {
 		return Rule{}, fmt.Errorf("%w: cron spec of %d characters: too long", ErrInvalid, len(s))
 	}
 	full := s
-	if !strings.HasPrefix(s, "CRON_TZ=") && !strings.HasPrefix(s, "TZ=") {
+	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
+		if _, rest, ok := strings.Cut(s, " "); !ok || strings.TrimSpace(rest) == "" {
+			return Rule{}, fmt.Errorf("%w: cron %q: a time zone needs a spec after it, such as \"CRON_TZ=Europe/Berlin 0 9 * * *\"", ErrInvalid, spec)
+		}
+	} else {
 		full = "CRON_TZ=UTC " + s
 	}
 	sched, err := parser.Parse(full)

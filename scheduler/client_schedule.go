@@ -28,6 +28,10 @@ var (
 
 var scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
+// ValidScheduleName reports whether name can name a schedule: 1-64 letters,
+// digits or _.-.
+func ValidScheduleName(name string) bool { return scheduleNameRE.MatchString(name) }
+
 // maxRaceTries bounds the retries of a schedule write that lost a race
 // with another writer of the same schedule.
 const maxRaceTries = 8
@@ -177,7 +181,7 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*Schedule, erro
 			return nil, err
 		}
 		if s.State != ScheduleActive {
-			return s, fmt.Errorf("cancel schedule %s: %w", id, ErrFinished)
+			return s, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, ErrFinished)
 		}
 		k := c.x.keys
 		occKey, occDue := k.Schedule(id), k.Schedules()

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/dueq/dueq/scheduler"
+)
+
+// The endpoints of recurring tasks (SPEC §6). A schedule is created by
+// POST /api/v1/tasks with every or cron; its occurrences are ordinary tasks
+// whose records name it in "schedule".
+
+// submitSchedule serves POST /api/v1/tasks with every or cron: 201 and the
+// new schedule's record. Nothing is written for a rejected request.
+func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req SubmitRequest) {
+	spec, err := req.ScheduleSpec()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.reg.Lookup(spec.Task.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sc, err := s.c.SubmitSchedule(r.Context(), spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, sc)
+}
+
+// scheduleList is the body of GET /api/v1/schedules.
+type scheduleList struct {
+	Schedules []*scheduler.Schedule `json:"schedules"`
+}
+
+// schedules serves GET /api/v1/schedules: the active schedules, by next
+// fire time.
+func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
+	list, err := s.c.Schedules(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*scheduler.Schedule{}
+	}
+	writeJSON(w, http.StatusOK, scheduleList{Schedules: list})
+}
+
+// getSchedule serves GET /api/v1/schedules/{id}, and GET /api/v1/tasks/{id}
+// for a schedule id.
+func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
+	sc, err := s.c.GetSchedule(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.failSchedule(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// cancelSchedule serves DELETE /api/v1/schedules/{id}, and DELETE
+// /api/v1/tasks/{id} for a schedule id: 200 and the canceled record, or 409
+// when it was canceled before. No occurrence fires after it; one already
+// running finishes.
+func (s *Server) cancelSchedule(w http.ResponseWriter, r *http.Request) {
+	sc, err := s.c.CancelSchedule(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.failSchedule(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// failSchedule is fail with the advice that fits a schedule id.
+func (s *Server) failSchedule(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, scheduler.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error()+": check the id; GET /api/v1/schedules (dueq schedules) lists the active schedules")
+	case errors.Is(err, scheduler.ErrFinished):
+		writeError(w, http.StatusConflict, err.Error()+"; submit it again to start it anew")
+	default:
+		s.fail(w, r, err)
+	}
+}
