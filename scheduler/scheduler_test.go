@@ -461,3 +461,22 @@ func TestFailedTaskKeepsWhatItsHandlerReturned(t *testing.T) {
 	require.JSONEq(t, `{"exit":1}`, string(done.Result))
 	require.Equal(t, "exit status 1", done.Error)
 }
+
+func TestHandlerIgnoringItsContextIsReportedAndTheLoopMovesOn(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e.reg.Register("stubborn", func(ctx context.Context, c *tasks.Call) (any, error) {
+		<-release // ignores ctx
+		return "too late", nil
+	})
+	e.start()
+	stubborn := e.submit(tasks.Spec{Name: "stubborn", Timeout: 50 * time.Millisecond})
+	next := e.submit(tasks.Spec{Name: "record"})
+	done := e.wait(stubborn.ID, 10*time.Second)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Contains(t, done.Error, "timed out after 50ms")
+	require.Contains(t, done.Error, "did not return")
+	require.Equal(t, tasks.Succeeded, e.wait(next.ID, 10*time.Second).State, "the only loop is free again")
+}

@@ -48,11 +48,13 @@ func TestMain(m *testing.M) {
 
 // redisServer is a redis-server process owned by one test.
 type redisServer struct {
-	Addr string
-	URL  string
-	dir  string
-	cmd  *exec.Cmd
-	port int
+	Addr  string
+	URL   string
+	dir   string
+	cmd   *exec.Cmd
+	port  int
+	path  string
+	extra []string
 }
 
 // startRedis starts a redis-server on a free port in a temporary directory
@@ -66,7 +68,7 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 		}
 		t.Skip("redis-server is not installed: skipping the real-Redis tests (set DUEQ_REQUIRE_REDIS=1 to fail instead)")
 	}
-	r := &redisServer{dir: t.TempDir(), port: freePort(t)}
+	r := &redisServer{dir: t.TempDir(), port: freePort(t), path: path, extra: extra}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.URL = "redis://" + r.Addr
 	r.start(t, path, extra...)
@@ -87,10 +89,18 @@ func (r *redisServer) start(t *testing.T, path string, extra ...string) {
 }
 
 func (r *redisServer) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
+	if r.cmd != nil && r.cmd.Process != nil && r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
 	}
+}
+
+// restart kills the server (SIGKILL: no chance to save) and starts it again
+// on the same port and directory, so it reloads whatever it had persisted.
+func (r *redisServer) restart(t *testing.T) {
+	t.Helper()
+	r.stop()
+	r.start(t, r.path, r.extra...)
 }
 
 // client returns a go-redis client of the server, closed at the end of the test.
@@ -117,6 +127,8 @@ type daemon struct {
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan error
+	// exited is set once the test has seen the process end.
+	exited bool
 }
 
 // syncBuffer is a bytes.Buffer safe to write from a process's copier and
@@ -162,7 +174,7 @@ func (d *daemon) start(t *testing.T) {
 	d.out = &syncBuffer{}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	require.NoError(t, d.cmd.Start())
-	d.done = make(chan error, 1)
+	d.done, d.exited = make(chan error, 1), false
 	go func() { d.done <- d.cmd.Wait() }()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(d.URL + "/healthz")
@@ -177,9 +189,10 @@ func (d *daemon) start(t *testing.T) {
 // stop sends SIGTERM and waits for a clean exit.
 func (d *daemon) stop(t *testing.T) {
 	t.Helper()
-	if d.cmd == nil || d.cmd.ProcessState != nil {
-		return
+	if d.cmd == nil || d.exited {
+		return // never started, or already gone (kill9)
 	}
+	d.exited = true
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-d.done:
@@ -188,6 +201,14 @@ func (d *daemon) stop(t *testing.T) {
 		_ = d.cmd.Process.Kill()
 		t.Errorf("dueq serve did not exit within 30s of SIGTERM:\n%s", d.out)
 	}
+}
+
+// kill9 kills the daemon with SIGKILL: no graceful stop, no hand-back.
+func (d *daemon) kill9(t *testing.T) {
+	t.Helper()
+	require.NoError(t, d.cmd.Process.Kill())
+	<-d.done
+	d.exited = true
 }
 
 // restart stops the daemon gracefully and starts it again on the same port.
