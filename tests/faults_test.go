@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
 )
 
 // faultConfig writes a config with a short lease, so a dead daemon's tasks
@@ -83,4 +87,55 @@ func TestHealthzReportsARedisOutage(t *testing.T) {
 	require.Eventually(t, func() bool { return healthz(d.URL) == http.StatusOK }, 30*time.Second, 20*time.Millisecond)
 	out := mustDueq(t, d.URL, "submit", "echo", `{"after":"outage"}`, "--wait")
 	require.Contains(t, out, "outage")
+}
+
+func TestKill9UnderLoadEveryTaskSucceedsOnce(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	cfg := faultConfig(t)
+	var ds []*daemon
+	for range 3 {
+		ds = append(ds, startDaemon(t, r.URL, "--workers", "4", "--config", cfg))
+	}
+	rdb := r.client(t)
+	client, err := scheduler.NewClient(rdb, scheduler.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	const n = 2000
+	ctx := context.Background()
+	for i := range n {
+		_, err := client.Submit(ctx, tasks.Spec{Name: "sleep", Args: json.RawMessage(`{"ms":5}`),
+			In: time.Duration(i) * 2 * time.Millisecond}) // due over 4 s
+		require.NoError(t, err)
+	}
+	succeeded := func() int64 { return rdb.ZCard(ctx, "{dueq}:done:succeeded").Val() }
+	for round := range 2 { // kill a daemon mid-load, twice, and bring it back
+		require.Eventually(t, func() bool { return succeeded() >= int64(n*(round+1)/3) }, 60*time.Second, 10*time.Millisecond)
+		ds[round].kill9(t)
+		ds[round].start(t)
+	}
+	require.Eventually(t, func() bool { return succeeded() == n }, 90*time.Second, 20*time.Millisecond,
+		"succeeded %d of %d", succeeded(), n)
+	st, err := client.Stats(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.States[tasks.Failed])
+	require.Zero(t, st.States[tasks.Scheduled]+st.States[tasks.Running])
+}
+
+func TestGracefulStopHandsRunningTasksBack(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	cfg := writeFile(t, "config.yaml", "shutdown_grace: 300ms\n")
+	a := startDaemon(t, r.URL, "--config", cfg)
+	id := mustDueq(t, a.URL, "submit", "sleep", `{"ms":3000}`)
+	require.Eventually(t, func() bool {
+		var rec record
+		return json.Unmarshal([]byte(mustDueq(t, a.URL, "status", id, "--json")), &rec) == nil && rec.State == "running"
+	}, 10*time.Second, 10*time.Millisecond)
+	b := startDaemon(t, r.URL, "--config", cfg)
+	a.stop(t) // SIGTERM: exits 0 after the grace, handing the task back
+	rec := waitDone(t, b.URL, id)
+	require.Equal(t, "succeeded", rec.State)
+	require.Equal(t, 1, rec.Attempts, "a hand-back gives the attempt back")
+	require.Zero(t, rec.Recoveries, "no lease had to expire")
 }
