@@ -14,6 +14,16 @@
 --           record fields and values, number of children C, C entries
 --           "QUEUE ID"
 -- Returns the number of tasks written.
+-- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
+-- takes only about 8000 (an even size keeps field/value pairs together).
+local function chunked(cmd, key, t, i, j)
+  while i <= j do
+    local k = math.min(j, i + 999)
+    redis.call(cmd, key, unpack(t, i, k))
+    i = k + 1
+  end
+end
+
 local n, a = tonumber(ARGV[1]), 3
 for i = 1, n do
   local id, q, st, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -23,7 +33,7 @@ for i = 1, n do
   a = a + nf
   local nk = tonumber(ARGV[a])
   a = a + 1
-  if nk > 0 then redis.call('RPUSH', KEYS[3 * i + 2], unpack(ARGV, a, a + nk - 1)) end
+  chunked('RPUSH', KEYS[3 * i + 2], ARGV, a, a + nk - 1)
   a = a + nk
   redis.call('SADD', KEYS[1], q)
   if st == 'waiting' then

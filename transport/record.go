@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -85,7 +86,11 @@ func EncodeRecord(t *tasks.Task) []any {
 	}
 	add(FVersion, Version)
 	add(FName, t.Name)
-	add(FArgs, string(t.Args))
+	if len(t.Args) == 0 {
+		add(FArgs, "null")
+	} else {
+		add(FArgs, string(t.Args))
+	}
 	add(FQueue, t.Queue)
 	add(FState, string(t.State))
 	addInt(FDue, Ms(t.DueAt))
@@ -138,6 +143,12 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	if t.OnParentFailure == "" {
 		t.OnParentFailure = tasks.PolicyFail
 	}
+	if !t.OnParentFailure.Valid() {
+		return nil, bad("unknown on_parent_failure %q", t.OnParentFailure)
+	}
+	if _, ok := h[FArgs]; !ok {
+		return nil, bad("no args")
+	}
 	for _, f := range []struct {
 		name string
 		dst  *json.RawMessage
@@ -161,7 +172,7 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 			continue
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxField {
 			return nil, bad("field %s is %q, not a count", f.name, s)
 		}
 		*f.dst = n
@@ -187,6 +198,10 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	}
 	return t, nil
 }
+
+// maxField bounds every number of a record: ms timestamps and durations in
+// ms must fit a time.Duration in nanoseconds.
+const maxField = math.MaxInt64 / int64(time.Millisecond)
 
 type intField struct {
 	name string

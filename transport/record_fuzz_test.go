@@ -1,0 +1,121 @@
+package transport
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// fuzzFields lists the record fields FuzzDecodeRecord sets from its
+// arguments, in argument order; bit i of its "missing" argument leaves
+// field i out of the hash.
+var fuzzFields = []string{FVersion, FName, FQueue, FState, FArgs, FResult, FAttempts, FDue, FTimeout, FParents, FPolicy}
+
+// FuzzDecodeRecord feeds DecodeRecord damaged hashes: it must never panic,
+// every error must wrap ErrCorrupt, and a record it accepts must survive
+// EncodeRecord and DecodeRecord again unchanged.
+//
+// extra holds more fields, one "field=value" a line; they override the
+// others, so the fuzzer can reach every field (numbers, "o:PARENT", ...).
+// outcome is stored as "o:P" for every parent P the parents field names.
+// The seeds are in testdata/fuzz/FuzzDecodeRecord.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Fuzz(func(t *testing.T, id, version, name, queue, state, args, result, attempts, due, timeout, parents, policy, outcome, extra string, missing uint16) {
+		h := map[string]string{}
+		for i, v := range []string{version, name, queue, state, args, result, attempts, due, timeout, parents, policy} {
+			if missing&(1<<i) == 0 {
+				h[fuzzFields[i]] = v
+			}
+		}
+		var ids []string
+		if json.Unmarshal([]byte(parents), &ids) == nil && missing&(1<<11) == 0 {
+			for _, p := range ids {
+				h[FOutcome+p] = outcome
+			}
+		}
+		for line := range strings.SplitSeq(extra, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				h[k] = v
+			}
+		}
+		checkRecordRoundTrip(t, id, h)
+	})
+}
+
+// checkRecordRoundTrip decodes h and, when it is a record, checks that it
+// encodes and decodes again to the same task.
+func checkRecordRoundTrip(t *testing.T, id string, h map[string]string) {
+	t.Helper()
+	task, err := DecodeRecord(id, h)
+	if err != nil {
+		require.ErrorIs(t, err, ErrCorrupt, "fields %q", h)
+		require.Nil(t, task)
+		return
+	}
+	require.NotNil(t, task)
+	require.Equal(t, id, task.ID)
+	// EncodeRecord writes what the task holds; the scripts write the parents'
+	// outcomes, so carry those over as Redis would keep them.
+	again := map[string]string{}
+	pairs := EncodeRecord(task)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		again[pairs[i].(string)] = fmt.Sprint(pairs[i+1])
+	}
+	for _, p := range task.Parents {
+		if o, ok := h[FOutcome+p]; ok {
+			again[FOutcome+p] = o
+		}
+	}
+	back, err := DecodeRecord(id, again)
+	require.NoError(t, err, "accepted %q, then re-encoded it as %q", h, again)
+	require.Equal(t, normalTask(task), normalTask(back), "accepted %q, re-encoded as %q", h, again)
+}
+
+// normalTask returns a copy of t with the differences that do not survive
+// a record unified: an empty parent list is no parent list.
+func normalTask(t *tasks.Task) tasks.Task {
+	c := *t
+	if len(c.Parents) == 0 {
+		c.Parents = nil
+	}
+	return c
+}
+
+// FuzzParseAnnounce: no panic; a message that parses encodes back to one
+// that parses to the same Announce. Seeds: testdata/fuzz/FuzzParseAnnounce.
+func FuzzParseAnnounce(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAnnounce(s)
+		if err != nil {
+			require.Equal(t, Announce{}, a)
+			return
+		}
+		require.NotEmpty(t, a.ID)
+		b, err := ParseAnnounce(a.String())
+		require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, a, a.String())
+		require.Equal(t, a, b)
+	})
+}
+
+// FuzzParseDone: no panic; a message that parses encodes back to one that
+// parses to the same Done. Seeds: testdata/fuzz/FuzzParseDone.
+func FuzzParseDone(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDone(s)
+		if err != nil {
+			require.Equal(t, Done{}, d)
+			return
+		}
+		require.NotEmpty(t, d.State)
+		require.NotEmpty(t, d.ID)
+		require.NotContains(t, d.State, " ")
+		e, err := ParseDone(d.String())
+		require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, d, d.String())
+		require.Equal(t, d, e)
+	})
+}
