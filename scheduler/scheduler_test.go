@@ -480,3 +480,40 @@ func TestHandlerIgnoringItsContextIsReportedAndTheLoopMovesOn(t *testing.T) {
 	require.Contains(t, done.Error, "did not return")
 	require.Equal(t, tasks.Succeeded, e.wait(next.ID, 10*time.Second).State, "the only loop is free again")
 }
+
+func TestARetryIsVisibleInTheRecord(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, RetryBase: time.Hour, RetryCap: time.Hour})
+	e.reg.Register("broken", func(ctx context.Context, c *tasks.Call) (any, error) {
+		return nil, errors.New("disk full")
+	})
+	e.start()
+	task := e.submit(tasks.Spec{Name: "broken", MaxAttempts: 3})
+	var rec *tasks.Task
+	require.Eventually(t, func() bool {
+		var err error
+		rec, err = e.client.Get(context.Background(), task.ID)
+		return err == nil && rec.Attempts == 1 && rec.State == tasks.Scheduled
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, "disk full", rec.Error, "the last error")
+	wait := time.Until(rec.DueAt)
+	require.Greater(t, wait, 29*time.Minute, "the next due time: backoff with jitter, at least half the base")
+	require.LessOrEqual(t, wait, time.Hour)
+}
+
+func TestBackoffGrowsExponentiallyWithJitterUpToTheCap(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{RetryBase: time.Second, RetryCap: 10 * time.Second})
+	s, err := New(e.rdb, e.reg, e.cfg)
+	require.NoError(t, err)
+	for n, full := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 40: 10 * time.Second} {
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			d := s.backoff(n)
+			require.GreaterOrEqual(t, d, full/2, "attempt %d", n)
+			require.LessOrEqual(t, d, full, "attempt %d", n)
+			seen[d] = true
+		}
+		require.Greater(t, len(seen), 1, "attempt %d: jitter varies the wait", n)
+	}
+}
