@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -268,60 +267,6 @@ func TestCancelRunningTaskCancelsItsHandler(t *testing.T) {
 	require.Equal(t, tasks.Succeeded, e.wait(next.ID, 5*time.Second).State)
 }
 
-func TestFailedAttemptsAreRetriedWithBackoff(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1, RetryBase: 10 * time.Millisecond, RetryCap: 20 * time.Millisecond})
-	var calls atomic.Int32
-	e.reg.Register("flaky", func(ctx context.Context, c *tasks.Call) (any, error) {
-		if calls.Add(1) < 3 {
-			return nil, errors.New("not yet")
-		}
-		return "ok", nil
-	})
-	e.start()
-	task := e.submit(tasks.Spec{Name: "flaky", MaxAttempts: 3})
-	done := e.wait(task.ID, 5*time.Second)
-	require.Equal(t, tasks.Succeeded, done.State)
-	require.Equal(t, 3, done.Attempts)
-	require.Empty(t, done.Error)
-
-	calls.Store(-10)
-	task = e.submit(tasks.Spec{Name: "flaky", MaxAttempts: 2})
-	done = e.wait(task.ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Equal(t, 2, done.Attempts)
-	require.Equal(t, "not yet", done.Error)
-}
-
-func TestTimeoutCancelsTheHandler(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	e.start()
-	task := e.submit(tasks.Spec{Name: "block", Timeout: 50 * time.Millisecond})
-	done := e.wait(task.ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Contains(t, done.Error, "timed out after 50ms")
-}
-
-func TestHandlerPanicFailsTheTask(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	e.reg.Register("panics", func(ctx context.Context, c *tasks.Call) (any, error) { panic("boom") })
-	e.start()
-	done := e.wait(e.submit(tasks.Spec{Name: "panics"}).ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Contains(t, done.Error, "panicked: boom")
-}
-
-func TestUnknownHandlerOnThisDaemonFailsClearly(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	e.start()
-	done := e.wait(e.submit(tasks.Spec{Name: "nobody-has-this"}).ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Contains(t, done.Error, `unknown handler "nobody-has-this"`)
-}
-
 func TestStopHandsRunningTasksBack(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1, ShutdownGrace: 50 * time.Millisecond})
@@ -447,73 +392,4 @@ func TestListAndStats(t *testing.T) {
 	require.EqualValues(t, 1, st.States[tasks.Scheduled])
 	require.EqualValues(t, 1, st.Queues["other"].Scheduled)
 	require.Contains(t, st.Daemons, s.ID())
-}
-
-func TestFailedTaskKeepsWhatItsHandlerReturned(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	e.reg.Register("exit1", func(ctx context.Context, c *tasks.Call) (any, error) {
-		return map[string]int{"exit": 1}, errors.New("exit status 1")
-	})
-	e.start()
-	done := e.wait(e.submit(tasks.Spec{Name: "exit1"}).ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.JSONEq(t, `{"exit":1}`, string(done.Result))
-	require.Equal(t, "exit status 1", done.Error)
-}
-
-func TestHandlerIgnoringItsContextIsReportedAndTheLoopMovesOn(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	e.reg.Register("stubborn", func(ctx context.Context, c *tasks.Call) (any, error) {
-		<-release // ignores ctx
-		return "too late", nil
-	})
-	e.start()
-	stubborn := e.submit(tasks.Spec{Name: "stubborn", Timeout: 50 * time.Millisecond})
-	next := e.submit(tasks.Spec{Name: "record"})
-	done := e.wait(stubborn.ID, 10*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Contains(t, done.Error, "timed out after 50ms")
-	require.Contains(t, done.Error, "did not return")
-	require.Equal(t, tasks.Succeeded, e.wait(next.ID, 10*time.Second).State, "the only loop is free again")
-}
-
-func TestARetryIsVisibleInTheRecord(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1, RetryBase: time.Hour, RetryCap: time.Hour})
-	e.reg.Register("broken", func(ctx context.Context, c *tasks.Call) (any, error) {
-		return nil, errors.New("disk full")
-	})
-	e.start()
-	task := e.submit(tasks.Spec{Name: "broken", MaxAttempts: 3})
-	var rec *tasks.Task
-	require.Eventually(t, func() bool {
-		var err error
-		rec, err = e.client.Get(context.Background(), task.ID)
-		return err == nil && rec.Attempts == 1 && rec.State == tasks.Scheduled
-	}, 5*time.Second, time.Millisecond)
-	require.Equal(t, "disk full", rec.Error, "the last error")
-	wait := time.Until(rec.DueAt)
-	require.Greater(t, wait, 29*time.Minute, "the next due time: backoff with jitter, at least half the base")
-	require.LessOrEqual(t, wait, time.Hour)
-}
-
-func TestBackoffGrowsExponentiallyWithJitterUpToTheCap(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{RetryBase: time.Second, RetryCap: 10 * time.Second})
-	s, err := New(e.rdb, e.reg, e.cfg)
-	require.NoError(t, err)
-	for n, full := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 40: 10 * time.Second} {
-		seen := map[time.Duration]bool{}
-		for range 50 {
-			d := s.backoff(n)
-			require.GreaterOrEqual(t, d, full/2, "attempt %d", n)
-			require.LessOrEqual(t, d, full, "attempt %d", n)
-			seen[d] = true
-		}
-		require.Greater(t, len(seen), 1, "attempt %d: jitter varies the wait", n)
-	}
 }
