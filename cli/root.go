@@ -105,6 +105,7 @@ share one Redis and split the work.
 		newList(g),
 		newSchedules(g),
 		newStats(g),
+		newBench(),
 	)
 	return root
 }

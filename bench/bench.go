@@ -1,0 +1,227 @@
+// Package bench is the driver behind `dueq bench`: it runs dueq's daemons
+// and producers in one process against a Redis and measures what SPEC §8
+// targets: throughput, Redis CPU, commands and round trips per task, the
+// lateness of timed tasks, how soon a child starts after its parent, idle
+// cost and memory per scheduled task. It flushes the Redis database it is
+// given: point it at a scratch redis-server, never at one holding data.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// Modes lists the workloads.
+var Modes = []string{"throughput", "lateness", "dag", "idle", "scale"}
+
+// Options configures a run. Zero values take the defaults noted.
+type Options struct {
+	RedisURL string        // required; its database is flushed
+	Mode     string        // one of Modes
+	Tasks    int           // defaults to 20000 (lateness 10000, dag 2000 pairs, scale 100000)
+	Workers  int           // loops per daemon; defaults to 8
+	Daemons  int           // schedulers in this process, each with its own connections; defaults to 1
+	Seconds  float64       // lateness: spread of due times; idle: measured time. Defaults to 10
+	Progress io.Writer     // progress lines; nil for none
+	Grace    time.Duration // how long to wait for the tasks; defaults to 5 minutes
+}
+
+// Result is the JSON object `dueq bench` prints; a mode sets the figures it
+// measures and leaves out the others.
+type Result struct {
+	System            string   `json:"system"`
+	Mode              string   `json:"mode"`
+	Tasks             int      `json:"tasks"`
+	Workers           int      `json:"workers"`
+	Daemons           int      `json:"daemons"`
+	Seconds           float64  `json:"seconds"`
+	TasksPerS         *float64 `json:"tasks_per_s,omitempty"`
+	RedisCPUUsPerTask *float64 `json:"redis_cpu_us_per_task,omitempty"`
+	RedisCmdsPerTask  *float64 `json:"redis_cmds_per_task,omitempty"`
+	RoundTripsPerTask *float64 `json:"round_trips_per_task,omitempty"`
+	LatenessP50Ms     *float64 `json:"lateness_p50_ms,omitempty"`
+	LatenessP99Ms     *float64 `json:"lateness_p99_ms,omitempty"`
+	LatenessMaxMs     *float64 `json:"lateness_max_ms,omitempty"`
+	ReleaseP99Ms      *float64 `json:"release_p99_ms,omitempty"`
+	IdleCmdsPerS      *float64 `json:"idle_cmds_per_s,omitempty"`
+	RedisBytesPerTask *float64 `json:"redis_bytes_per_task,omitempty"`
+}
+
+// JSON encodes the result on one line.
+func (r *Result) JSON() string {
+	b, _ := json.Marshal(r) // a Result always marshals
+	return string(b)
+}
+
+func num(v float64) *float64 { return &v }
+
+// run is one benchmark run's shared state.
+type run struct {
+	opt     Options
+	redis   *redis.Options
+	trips   atomic.Int64 // requests sent by this process's clients
+	clients []*redis.Client
+	log     *slog.Logger
+}
+
+// Run runs one workload and returns its figures.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	if opt.RedisURL == "" {
+		return nil, fmt.Errorf("bench: give --redis URL of a scratch Redis: the benchmark flushes it")
+	}
+	ro, err := redis.ParseURL(opt.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --redis: %w", err)
+	}
+	if !slices.Contains(Modes, opt.Mode) {
+		return nil, fmt.Errorf("bench: --mode %q: use one of %v", opt.Mode, Modes)
+	}
+	defaults := map[string]int{"throughput": 20000, "lateness": 10000, "dag": 2000, "idle": 0, "scale": 100000}
+	if opt.Tasks == 0 {
+		opt.Tasks = defaults[opt.Mode]
+	}
+	if opt.Workers == 0 {
+		opt.Workers = 8
+	}
+	if opt.Daemons == 0 {
+		opt.Daemons = 1
+	}
+	if opt.Seconds == 0 {
+		opt.Seconds = 10
+	}
+	if opt.Grace == 0 {
+		opt.Grace = 5 * time.Minute
+	}
+	if opt.Tasks < 0 || opt.Workers < 1 || opt.Daemons < 1 || opt.Seconds < 0 {
+		return nil, fmt.Errorf("bench: tasks, workers, daemons and seconds must be positive")
+	}
+	r := &run{opt: opt, redis: ro, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	defer r.close()
+	admin := r.client()
+	if err := admin.FlushDB(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("bench: flush %s: %w", ro.Addr, err)
+	}
+	res := &Result{System: "dueq", Mode: opt.Mode, Tasks: opt.Tasks, Workers: opt.Workers, Daemons: opt.Daemons}
+	switch opt.Mode {
+	case "throughput":
+		err = r.throughput(ctx, admin, res)
+	case "lateness":
+		err = r.lateness(ctx, admin, res)
+	case "dag":
+		err = r.dag(ctx, admin, res)
+	case "idle":
+		err = r.idle(ctx, admin, res)
+	case "scale":
+		err = r.scale(ctx, admin, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// client returns a new connection pool whose requests are counted.
+func (r *run) client() *redis.Client {
+	o := *r.redis
+	o.PoolSize = max(o.PoolSize, 4*r.opt.Workers)
+	c := redis.NewClient(&o)
+	c.AddHook(tripCounter{&r.trips})
+	r.clients = append(r.clients, c)
+	return c
+}
+
+func (r *run) close() {
+	for _, c := range r.clients {
+		_ = c.Close()
+	}
+}
+
+func (r *run) progress(format string, a ...any) {
+	if r.opt.Progress != nil {
+		fmt.Fprintf(r.opt.Progress, format+"\n", a...)
+	}
+}
+
+// daemons starts opt.Daemons schedulers running reg, each with its own
+// connections, and returns a function that stops them.
+func (r *run) daemons(ctx context.Context, reg *tasks.Registry) (func(), error) {
+	var ss []*scheduler.Scheduler
+	stop := func() {
+		for _, s := range ss {
+			_ = s.Stop(context.Background())
+		}
+	}
+	for range r.opt.Daemons {
+		s, err := scheduler.New(r.client(), reg, scheduler.Config{Workers: r.opt.Workers, Logger: r.log})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := s.Start(ctx); err != nil {
+			stop()
+			return nil, err
+		}
+		ss = append(ss, s)
+	}
+	return stop, nil
+}
+
+// produce submits n specs from 8 producers, each with its own client.
+func (r *run) produce(ctx context.Context, n int, spec func(i int) tasks.Spec) ([]string, error) {
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for p := range 8 {
+		c, err := scheduler.NewClient(r.client(), scheduler.Config{Logger: r.log})
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			for i := p; i < n; i += 8 {
+				t, err := c.Submit(ctx, spec(i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = t.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return ids, <-errs
+}
+
+// tripCounter counts requests: one per command, one per pipeline.
+type tripCounter struct{ n *atomic.Int64 }
+
+func (tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}

@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// scratchRedis starts a redis-server on a free port for one test: the
+// figures come from INFO, which only a real Redis has.
+func scratchRedis(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("DUEQ_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed and DUEQ_REQUIRE_REDIS=1")
+		}
+		t.Skip("redis-server is not installed: skipping the benchmark driver's tests")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	require.Eventually(t, func() bool { return rdb.Ping(context.Background()).Err() == nil }, 10*time.Second, 10*time.Millisecond)
+	return "redis://" + addr
+}
+
+func TestEveryModeReportsItsFigures(t *testing.T) {
+	t.Parallel()
+	url := scratchRedis(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		opt   Options
+		check func(*Result)
+	}{
+		{Options{Mode: "throughput", Tasks: 300, Workers: 4}, func(r *Result) {
+			require.Positive(t, *r.TasksPerS)
+			require.Positive(t, *r.RedisCPUUsPerTask)
+			require.Positive(t, *r.RedisCmdsPerTask)
+			require.Positive(t, *r.RoundTripsPerTask)
+		}},
+		{Options{Mode: "lateness", Tasks: 100, Seconds: 0.5, Daemons: 2}, func(r *Result) {
+			require.GreaterOrEqual(t, *r.LatenessP50Ms, 0.0, "never early")
+			require.GreaterOrEqual(t, *r.LatenessMaxMs, *r.LatenessP99Ms)
+		}},
+		{Options{Mode: "dag", Tasks: 50}, func(r *Result) {
+			require.NotNil(t, r.ReleaseP99Ms)
+			require.Positive(t, *r.TasksPerS)
+		}},
+		{Options{Mode: "idle", Seconds: 1}, func(r *Result) {
+			require.NotNil(t, r.IdleCmdsPerS)
+		}},
+		{Options{Mode: "scale", Tasks: 1000}, func(r *Result) {
+			require.Positive(t, *r.RedisBytesPerTask)
+		}},
+	} {
+		c.opt.RedisURL = url
+		res, err := Run(ctx, c.opt)
+		require.NoError(t, err, c.opt.Mode)
+		require.Equal(t, "dueq", res.System)
+		require.Equal(t, c.opt.Mode, res.Mode)
+		require.Contains(t, res.JSON(), `"mode":"`+c.opt.Mode+`"`)
+		c.check(res)
+	}
+}
+
+func TestBadOptionsAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, opt := range []Options{
+		{Mode: "throughput"},
+		{RedisURL: "redis://127.0.0.1:1", Mode: "sideways"},
+		{RedisURL: "mysql://x", Mode: "idle"},
+		{RedisURL: "redis://127.0.0.1:1", Mode: "idle", Workers: -1},
+	} {
+		_, err := Run(context.Background(), opt)
+		require.Error(t, err, "%+v", opt)
+	}
+}

@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// throughput: 8 producers submit no-op tasks due now while the daemons run
+// them; timed from the first submit to the last completion.
+func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) error {
+	var done atomic.Int64
+	all := make(chan struct{})
+	reg := tasks.NewRegistry()
+	reg.Register("noop", func(ctx context.Context, c *tasks.Call) (any, error) {
+		if done.Add(1) == int64(r.opt.Tasks) {
+			close(all)
+		}
+		return nil, nil
+	})
+	stop, err := r.daemons(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	before, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	trips0, start := r.trips.Load(), time.Now()
+	if _, err := r.produce(ctx, r.opt.Tasks, func(int) tasks.Spec {
+		return tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`)}
+	}); err != nil {
+		return err
+	}
+	if err := r.await(all, &done); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	after, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	res.Seconds = elapsed.Seconds()
+	res.TasksPerS = num(float64(r.opt.Tasks) / elapsed.Seconds())
+	r.perTask(res, before, after, trips0, r.opt.Tasks)
+	return nil
+}
+
+// lateness: tasks due over Seconds, starting 2 s out; each handler records
+// its start minus its due time.
+func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) error {
+	var (
+		mu   sync.Mutex
+		late []time.Duration
+		done atomic.Int64
+	)
+	all := make(chan struct{})
+	reg := tasks.NewRegistry()
+	reg.Register("timed", func(ctx context.Context, c *tasks.Call) (any, error) {
+		l := time.Since(c.Task.DueAt)
+		mu.Lock()
+		late = append(late, l)
+		mu.Unlock()
+		if done.Add(1) == int64(r.opt.Tasks) {
+			close(all)
+		}
+		return nil, nil
+	})
+	stop, err := r.daemons(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	first := time.Now().Add(2 * time.Second)
+	step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
+	if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
+		return tasks.Spec{Name: "timed", At: first.Add(time.Duration(i) * step)}
+	}); err != nil {
+		return err
+	}
+	if time.Now().After(first) {
+		return fmt.Errorf("bench: submitting took longer than 2 s; use fewer tasks")
+	}
+	r.progress("submitted %d tasks due over %.1f s", r.opt.Tasks, r.opt.Seconds)
+	if err := r.await(all, &done); err != nil {
+		return err
+	}
+	res.Seconds = r.opt.Seconds
+	p50, p99, pmax := percentiles(late)
+	res.LatenessP50Ms, res.LatenessP99Ms, res.LatenessMaxMs = num(p50), num(p99), num(pmax)
+	return nil
+}
+
+// dag: parent → child pairs; each child records how long after its parent's
+// handler returned it started.
+func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
+	var (
+		returned sync.Map // parent id → time its handler returned
+		mu       sync.Mutex
+		release  []time.Duration
+		done     atomic.Int64
+	)
+	all := make(chan struct{})
+	reg := tasks.NewRegistry()
+	reg.Register("parent", func(ctx context.Context, c *tasks.Call) (any, error) {
+		returned.Store(c.Task.ID, time.Now())
+		return "parent result", nil
+	})
+	reg.Register("child", func(ctx context.Context, c *tasks.Call) (any, error) {
+		if t, ok := returned.Load(c.Task.Parents[0]); ok {
+			mu.Lock()
+			release = append(release, time.Since(t.(time.Time)))
+			mu.Unlock()
+		}
+		if done.Add(1) == int64(r.opt.Tasks) {
+			close(all)
+		}
+		return nil, nil
+	})
+	stop, err := r.daemons(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	before, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	trips0, start := r.trips.Load(), time.Now()
+	// Parents start 1 s out, so each child is submitted while its parent waits.
+	parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
+		return tasks.Spec{Name: "parent", In: time.Second}
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
+		return tasks.Spec{Name: "child", After: []string{parents[i]}}
+	}); err != nil {
+		return err
+	}
+	if err := r.await(all, &done); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	after, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	res.Seconds = elapsed.Seconds()
+	res.TasksPerS = num(float64(2*r.opt.Tasks) / elapsed.Seconds())
+	_, p99, _ := percentiles(release)
+	res.ReleaseP99Ms = num(p99)
+	r.perTask(res, before, after, trips0, 2*r.opt.Tasks)
+	return nil
+}
+
+// idle: daemons with nothing to do; Redis commands per second per daemon.
+func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error {
+	stop, err := r.daemons(ctx, tasks.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer stop()
+	settle := time.NewTimer(3 * time.Second)
+	<-settle.C
+	before, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	measure := time.NewTimer(time.Duration(r.opt.Seconds * float64(time.Second)))
+	<-measure.C
+	after, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	res.Seconds = r.opt.Seconds
+	res.IdleCmdsPerS = num((after.commands - before.commands - 1) / r.opt.Seconds / float64(r.opt.Daemons))
+	return nil
+}
+
+// scale: tasks scheduled an hour out with an 8-byte payload; Redis memory
+// per task and the submit rate.
+func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error {
+	before, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := r.produce(ctx, r.opt.Tasks, func(int) tasks.Spec {
+		return tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`), In: time.Hour}
+	}); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	after, err := readStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	res.Seconds = elapsed.Seconds()
+	res.TasksPerS = num(float64(r.opt.Tasks) / elapsed.Seconds())
+	res.RedisBytesPerTask = num((after.memory - before.memory) / float64(max(r.opt.Tasks, 1)))
+	return nil
+}
+
+// await waits for all, or fails after the grace with how many finished.
+func (r *run) await(all <-chan struct{}, done *atomic.Int64) error {
+	if r.opt.Tasks == 0 {
+		return nil
+	}
+	t := time.NewTimer(r.opt.Grace)
+	defer t.Stop()
+	select {
+	case <-all:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("bench: only %d of %d tasks finished within %s", done.Load(), r.opt.Tasks, r.opt.Grace)
+	}
+}
+
+// percentiles returns p50, p99 and the maximum, in ms.
+func percentiles(ds []time.Duration) (p50, p99, pmax float64) {
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(ds[len(ds)/2]), ms(ds[(len(ds)*99)/100]), ms(ds[len(ds)-1])
+}
