@@ -25,6 +25,7 @@
 -- ARGV[10] number of children the caller passed keys for
 -- ARGV[11] announce channel prefix ({ns}:announce:)
 -- ARGV[12] task name
+-- ARGV[13] '1' when an earlier attempt left an error to clear, else '0'
 -- Returns {1 when finished or 0 when refused, heads}, or {-1, heads,
 -- children} when the children list changed: call again with its keys.
 local heads = redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[8]) - 1, 'WITHSCORES')
@@ -37,7 +38,7 @@ local f = {'state', ARGV[3], 'finished', ARGV[4]}
 if ARGV[5] ~= '' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[5] end
 if ARGV[6] ~= '' then f[#f + 1] = 'error'; f[#f + 1] = ARGV[6] end
 redis.call('HSET', KEYS[1], unpack(f))
-if ARGV[6] == '' then redis.call('HDEL', KEYS[1], 'error') end
+if ARGV[6] == '' and ARGV[13] == '1' then redis.call('HDEL', KEYS[1], 'error') end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])

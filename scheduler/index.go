@@ -183,12 +183,16 @@ const maxKidsTries = 8
 // the claim (its lease expired or it was canceled).
 func (x *index) finish(ctx context.Context, t *tasks.Task, state tasks.State, now int64, result []byte, errMsg string, nHeads int) (ok bool, heads []head, err error) {
 	var kids []string // most tasks have none: try that first, and learn otherwise
+	clearErr := "0"
+	if t.Error != "" {
+		clearErr = "1"
+	}
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Done(state), x.keys.Due(t.Queue),
 			x.keys.Idem(t.Key, t.ID), x.keys.Waiting(), x.keys.Kids(t.ID)}, x.childKeys(kids)...)
 		res, err := finishScript.Run(ctx, x.rdb, keys,
 			t.ID, t.Run, string(state), now, string(result), errMsg, x.resultTTL.Milliseconds(), nHeads,
-			x.keys.DoneChannel(), len(kids), x.keys.Announce(""), t.Name).Slice()
+			x.keys.DoneChannel(), len(kids), x.keys.Announce(""), t.Name, clearErr).Slice()
 		if err != nil {
 			return false, nil, fmt.Errorf("finish %s: %w", t.ID, err)
 		}
