@@ -17,13 +17,10 @@ import (
 // throughput: 8 producers submit no-op tasks due now while the daemons run
 // them; timed from the first submit to the last completion.
 func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) error {
-	var done atomic.Int64
-	all := make(chan struct{})
+	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
 	reg.Register("noop", func(ctx context.Context, c *tasks.Call) (any, error) {
-		if done.Add(1) == int64(r.opt.Tasks) {
-			close(all)
-		}
+		line.cross()
 		return nil, nil
 	})
 	stop, err := r.daemons(ctx, reg)
@@ -31,17 +28,25 @@ func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) 
 		return err
 	}
 	defer stop()
+	return r.measured(ctx, admin, res, r.opt.Tasks, func() error {
+		if _, err := r.produce(ctx, r.opt.Tasks, func(int) tasks.Spec {
+			return tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`)}
+		}); err != nil {
+			return err
+		}
+		return r.await(line)
+	})
+}
+
+// measured runs body and sets the phase's figures: its time, tasks per
+// second, and Redis CPU, commands and round trips per task for n tasks.
+func (r *run) measured(ctx context.Context, admin *redis.Client, res *Result, n int, body func() error) error {
 	before, err := readStats(ctx, admin)
 	if err != nil {
 		return err
 	}
 	trips0, start := r.trips.Load(), time.Now()
-	if _, err := r.produce(ctx, r.opt.Tasks, func(int) tasks.Spec {
-		return tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`)}
-	}); err != nil {
-		return err
-	}
-	if err := r.await(all, &done); err != nil {
+	if err := body(); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
@@ -50,9 +55,31 @@ func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) 
 		return err
 	}
 	res.Seconds = elapsed.Seconds()
-	res.TasksPerS = num(float64(r.opt.Tasks) / elapsed.Seconds())
-	r.perTask(res, before, after, trips0, r.opt.Tasks)
+	res.TasksPerS = num(float64(n) / elapsed.Seconds())
+	r.perTask(res, before, after, trips0, n)
 	return nil
+}
+
+// finishLine closes all when the last of n handlers has run.
+type finishLine struct {
+	n    int64
+	done atomic.Int64
+	all  chan struct{}
+}
+
+func newFinishLine(n int) *finishLine {
+	f := &finishLine{n: int64(n), all: make(chan struct{})}
+	if n == 0 {
+		close(f.all)
+	}
+	return f
+}
+
+// cross records one finished handler.
+func (f *finishLine) cross() {
+	if f.done.Add(1) == f.n {
+		close(f.all)
+	}
 }
 
 // lateness: tasks due over Seconds, starting 2 s out; each handler records
@@ -61,18 +88,15 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 	var (
 		mu   sync.Mutex
 		late []time.Duration
-		done atomic.Int64
 	)
-	all := make(chan struct{})
+	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
 	reg.Register("timed", func(ctx context.Context, c *tasks.Call) (any, error) {
 		l := time.Since(c.Task.DueAt)
 		mu.Lock()
 		late = append(late, l)
 		mu.Unlock()
-		if done.Add(1) == int64(r.opt.Tasks) {
-			close(all)
-		}
+		line.cross()
 		return nil, nil
 	})
 	stop, err := r.daemons(ctx, reg)
@@ -91,7 +115,7 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 		return fmt.Errorf("bench: submitting took longer than 2 s; use fewer tasks")
 	}
 	r.progress("submitted %d tasks due over %.1f s", r.opt.Tasks, r.opt.Seconds)
-	if err := r.await(all, &done); err != nil {
+	if err := r.await(line); err != nil {
 		return err
 	}
 	res.Seconds = r.opt.Seconds
@@ -107,9 +131,8 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 		returned sync.Map // parent id → time its handler returned
 		mu       sync.Mutex
 		release  []time.Duration
-		done     atomic.Int64
 	)
-	all := make(chan struct{})
+	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
 	reg.Register("parent", func(ctx context.Context, c *tasks.Call) (any, error) {
 		returned.Store(c.Task.ID, time.Now())
@@ -121,9 +144,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 			release = append(release, time.Since(t.(time.Time)))
 			mu.Unlock()
 		}
-		if done.Add(1) == int64(r.opt.Tasks) {
-			close(all)
-		}
+		line.cross()
 		return nil, nil
 	})
 	stop, err := r.daemons(ctx, reg)
@@ -131,36 +152,26 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 		return err
 	}
 	defer stop()
-	before, err := readStats(ctx, admin)
-	if err != nil {
-		return err
-	}
-	trips0, start := r.trips.Load(), time.Now()
-	// Parents start 1 s out, so each child is submitted while its parent waits.
-	parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-		return tasks.Spec{Name: "parent", In: time.Second}
+	err = r.measured(ctx, admin, res, 2*r.opt.Tasks, func() error {
+		// Parents start 1 s out, so each child is submitted while its parent waits.
+		parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
+			return tasks.Spec{Name: "parent", In: time.Second}
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
+			return tasks.Spec{Name: "child", After: []string{parents[i]}}
+		}); err != nil {
+			return err
+		}
+		return r.await(line)
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-		return tasks.Spec{Name: "child", After: []string{parents[i]}}
-	}); err != nil {
-		return err
-	}
-	if err := r.await(all, &done); err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	after, err := readStats(ctx, admin)
-	if err != nil {
-		return err
-	}
-	res.Seconds = elapsed.Seconds()
-	res.TasksPerS = num(float64(2*r.opt.Tasks) / elapsed.Seconds())
 	_, p99, _ := percentiles(release)
 	res.ReleaseP99Ms = num(p99)
-	r.perTask(res, before, after, trips0, 2*r.opt.Tasks)
 	return nil
 }
 
@@ -212,18 +223,16 @@ func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error
 	return nil
 }
 
-// await waits for all, or fails after the grace with how many finished.
-func (r *run) await(all <-chan struct{}, done *atomic.Int64) error {
-	if r.opt.Tasks == 0 {
-		return nil
-	}
+// await waits for the finish line, or fails after the grace saying how
+// many tasks finished.
+func (r *run) await(line *finishLine) error {
 	t := time.NewTimer(r.opt.Grace)
 	defer t.Stop()
 	select {
-	case <-all:
+	case <-line.all:
 		return nil
 	case <-t.C:
-		return fmt.Errorf("bench: only %d of %d tasks finished within %s", done.Load(), r.opt.Tasks, r.opt.Grace)
+		return fmt.Errorf("bench: only %d of %d tasks finished within %s", line.done.Load(), line.n, r.opt.Grace)
 	}
 }
 
