@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -60,7 +59,7 @@ func startSecretRedis(t *testing.T) *secretRedis {
 		t.Skip("redis-server is not installed: skipping the password and ACL tests (set DUEQ_REQUIRE_REDIS=1 to fail instead)")
 	}
 	dir := t.TempDir()
-	r := &secretRedis{port: secretFreePort(t)}
+	r := &secretRedis{port: strconv.Itoa(testutil.FreePort(t))}
 	cmd := exec.Command(path, "--port", r.port, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"),
 		"--requirepass", secretRedisPassword,
@@ -77,40 +76,13 @@ func startSecretRedis(t *testing.T) *secretRedis {
 	return r
 }
 
-// secretFreePort asks the kernel for a free loopback port.
-func secretFreePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// lockedBuffer is a bytes.Buffer a logger and a test may use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // secretConfig is a daemon configuration on redisURL with the API token on
 // a free loopback port, logging everything down to debug in format.
 func secretConfig(t *testing.T, redisURL, format string) *config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Redis.URL = redisURL
-	cfg.HTTP.Addr = "127.0.0.1:" + secretFreePort(t)
+	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
 	cfg.HTTP.Token = secretToken
 	cfg.Workers = 2
 	cfg.ShutdownGrace = time.Second
@@ -167,7 +139,7 @@ func TestServeKeepsSecretsOutOfLogs(t *testing.T) {
 		for _, format := range []string{"json", "text"} {
 			t.Run(c.name+"/"+format, func(t *testing.T) {
 				cfg := secretConfig(t, c.url, format)
-				logs := &lockedBuffer{}
+				logs := &testutil.SyncBuffer{}
 				logger, err := cfg.Logger(logs)
 				require.NoError(t, err)
 				ctx, cancel := context.WithCancel(context.Background())
@@ -212,7 +184,7 @@ func TestServeWrongRedisPasswordIsNotShown(t *testing.T) {
 	for _, url := range []string{r.passwordURL(wrong, 0), r.aliceURL(wrong, 2), r.aliceURL(secretRedisPassword, 2)} {
 		for _, format := range []string{"json", "text"} {
 			cfg := secretConfig(t, url, format)
-			logs := &lockedBuffer{}
+			logs := &testutil.SyncBuffer{}
 			logger, err := cfg.Logger(logs)
 			require.NoError(t, err)
 			err = Serve(context.Background(), cfg, Registry(cfg), logger)
@@ -242,7 +214,7 @@ func TestServeCommandKeepsSecretsOutOfStderr(t *testing.T) {
 		{r.passwordURL(secretRedisPassword, 0), "json"},
 		{r.aliceURL(secretAlicePassword, 2), "text"},
 	} {
-		addr := "127.0.0.1:" + secretFreePort(t)
+		addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
 		path := filepath.Join(t.TempDir(), "dueq.yaml")
 		doc := "redis:\n  url: " + c.url + "\nhttp:\n  addr: " + addr + "\n  token: " + secretToken +
 			"\nworkers: 2\nshutdown_grace: 1s\nlog:\n  format: " + c.format + "\n  level: debug\n"
@@ -250,7 +222,7 @@ func TestServeCommandKeepsSecretsOutOfStderr(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+		stdout, stderr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 		code := make(chan int, 1)
 		go func() {
 			code <- run(ctx, []string{"serve", "--config", path}, strings.NewReader(""), stdout, stderr, none)

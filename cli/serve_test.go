@@ -2,14 +2,12 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +16,13 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // logged returns the attributes of the first JSON log line with msg.
-func logged(logs *syncBuffer, msg string) map[string]any {
+func logged(logs *testutil.SyncBuffer, msg string) map[string]any {
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	for sc.Scan() {
 		var line map[string]any
@@ -65,7 +46,7 @@ func testConfig() *config.Config {
 func TestServeEmbedded(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -171,7 +152,7 @@ func TestDaemonUpsertsConfigSchedules(t *testing.T) {
 		{Name: "heartbeat", Task: "echo", Args: json.RawMessage(`{"Ping":true}`), Every: time.Hour},
 		{Name: "nightly", Task: "sleep", Cron: "CRON_TZ=Europe/Berlin 0 3 * * *", Misfire: "skip"},
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	start := func(cfg *config.Config) (*Daemon, error) {
 		return StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.NewJSONHandler(logs, nil)))
 	}

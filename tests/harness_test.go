@@ -9,20 +9,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/internal/testutil"
 )
 
 // binary is the dueq binary built once for all tests.
@@ -68,7 +68,7 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 		}
 		t.Skip("redis-server is not installed: skipping the real-Redis tests (set DUEQ_REQUIRE_REDIS=1 to fail instead)")
 	}
-	r := &redisServer{dir: t.TempDir(), port: freePort(t), path: path, extra: extra}
+	r := &redisServer{dir: t.TempDir(), port: testutil.FreePort(t), path: path, extra: extra}
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.URL = "redis://" + r.Addr
 	r.start(t, path, extra...)
@@ -110,51 +110,23 @@ func (r *redisServer) client(t *testing.T) *redis.Client {
 	return rdb
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // daemon is one `dueq serve` process.
 type daemon struct {
 	URL  string // its HTTP API
 	args []string
 	env  []string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan error
 	// exited is set once the test has seen the process end.
 	exited bool
-}
-
-// syncBuffer is a bytes.Buffer safe to write from a process's copier and
-// read from a test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startDaemon runs `dueq serve` against redisURL with extra flags, waits
 // until its API answers, and stops it (SIGTERM) when the test ends.
 func startDaemon(t *testing.T, redisURL string, extra ...string) *daemon {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	d := &daemon{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
 	d.args = append([]string{"serve", "--http", "127.0.0.1:" + strconv.Itoa(port)}, extra...)
 	if redisURL != "" {
@@ -171,7 +143,7 @@ func (d *daemon) start(t *testing.T) {
 	d.cmd = exec.Command(binary, d.args...)
 	d.cmd.Env = d.env
 	d.cmd.Dir = t.TempDir() // no config.yaml there unless a test writes one
-	d.out = &syncBuffer{}
+	d.out = &testutil.SyncBuffer{}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	require.NoError(t, d.cmd.Start())
 	d.done, d.exited = make(chan error, 1), false

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/internal/testutil"
 )
 
 // selfSignedCert writes a certificate and key for 127.0.0.1 into dir.
@@ -49,7 +51,7 @@ func TestRedisOverTLS(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cert, key := selfSignedCert(t, dir)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(path, "--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-auth-clients", "no",
 		"--dir", dir, "--save", "", "--appendonly", "no", "--requirepass", "tls-pw")
