@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -199,17 +200,25 @@ func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error 
 	return nil
 }
 
-// scale: tasks scheduled an hour out with an 8-byte payload; Redis memory
-// per task and the submit rate.
+// scale: tasks scheduled an hour out with an 8-byte payload, submitted with
+// the pipelined bulk path (Client.SubmitMany); Redis memory per task and the
+// submit rate.
 func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error {
+	c, err := scheduler.NewClient(r.client(), scheduler.Config{Logger: r.log})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	specs := make([]tasks.Spec, r.opt.Tasks)
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`), In: time.Hour}
+	}
 	before, err := readStats(ctx, admin)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	if _, err := r.produce(ctx, r.opt.Tasks, func(int) tasks.Spec {
-		return tasks.Spec{Name: "noop", Args: json.RawMessage(`"8 bytes"`), In: time.Hour}
-	}); err != nil {
+	if _, err := c.SubmitMany(ctx, specs); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)

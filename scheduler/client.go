@@ -59,13 +59,7 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 	if err := spec.Normalize(); err != nil {
 		return nil, false, err
 	}
-	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	t := &tasks.Task{
-		ID: ulid.Make().String(), Name: spec.Name, Args: spec.Args, Queue: spec.Queue,
-		State: tasks.Scheduled, DueAt: spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
-		MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
-		Parents: spec.After, OnParentFailure: spec.OnParentFailure,
-	}
+	t := c.newTask(spec, c.cfg.Clock.Now())
 	_, known := c.queues.Load(t.Queue)
 	id, created, err := c.x.submit(ctx, t, !known)
 	if err != nil {
@@ -79,6 +73,50 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		return t, created, err
 	}
 	return t, true, nil
+}
+
+// SubmitMany submits many tasks with one pipelined round trip per thousand:
+// the bulk path. Every spec is validated first; one invalid spec writes
+// nothing. The records come back in spec order; as with Submit, a used
+// idempotency key returns the first task, and a task with parents comes
+// back as stored. Tasks are independent: if Redis fails midway, the ones
+// before the failure are submitted.
+func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.Task, error) {
+	now := c.cfg.Clock.Now()
+	ts := make([]*tasks.Task, len(specs))
+	for i := range specs {
+		if err := specs[i].Normalize(); err != nil {
+			return nil, fmt.Errorf("spec %d: %w", i, err)
+		}
+		ts[i] = c.newTask(specs[i], now)
+	}
+	ids, created, err := c.x.submitBatch(ctx, ts, func(t *tasks.Task) bool {
+		_, known := c.queues.Load(t.Queue)
+		return !known
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range ts {
+		c.queues.Store(t.Queue, true)
+		if !created[i] || len(t.Parents) > 0 {
+			if ts[i], err = c.Get(ctx, ids[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ts, nil
+}
+
+// newTask is the record of a new task of a normalized spec.
+func (c *Client) newTask(spec tasks.Spec, now time.Time) *tasks.Task {
+	now = now.UTC().Truncate(time.Millisecond)
+	return &tasks.Task{
+		ID: ulid.Make().String(), Name: spec.Name, Args: spec.Args, Queue: spec.Queue,
+		State: tasks.Scheduled, DueAt: spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
+		MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
+		Parents: spec.After, OnParentFailure: spec.OnParentFailure,
+	}
 }
 
 // Get returns the record of task id, or an error wrapping ErrNotFound.

@@ -70,6 +70,60 @@ type index struct {
 // already taken it writes nothing and returns the first task's id and
 // created=false. An unknown parent is an error wrapping tasks.ErrInvalid.
 func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id string, created bool, err error) {
+	keys, args := x.submitCall(t, newQueue)
+	res, err := submitScript.Run(ctx, x.rdb, keys, args...).Slice()
+	return parseSubmit(t, res, err)
+}
+
+// submitBatch submits several tasks in one pipelined round trip per chunk
+// of submitChunk; out[i] and created[i] answer ts[i]. A task whose script
+// Redis had not loaded yet is sent again after loading it, and only that
+// one: the others ran.
+func (x *index) submitBatch(ctx context.Context, ts []*tasks.Task, newQueue func(*tasks.Task) bool) (ids []string, created []bool, err error) {
+	ids, created = make([]string, len(ts)), make([]bool, len(ts))
+	for lo := 0; lo < len(ts); lo += submitChunk {
+		chunk := ts[lo:min(lo+submitChunk, len(ts))]
+		for range 2 { // the second round only after a NOSCRIPT
+			pipe := x.rdb.Pipeline()
+			cmds := make([]*redis.Cmd, len(chunk))
+			for i, t := range chunk {
+				if ids[lo+i] != "" {
+					continue
+				}
+				keys, args := x.submitCall(t, newQueue(t))
+				cmds[i] = submitScript.EvalSha(ctx, pipe, keys, args...)
+			}
+			_, _ = pipe.Exec(ctx) // each command's own error is read below
+			noScript := false
+			for i, cmd := range cmds {
+				if cmd == nil {
+					continue
+				}
+				res, err := cmd.Slice()
+				if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+					noScript = true
+					continue
+				}
+				if ids[lo+i], created[lo+i], err = parseSubmit(chunk[i], res, err); err != nil {
+					return nil, nil, err
+				}
+			}
+			if !noScript {
+				break
+			}
+			if err := submitScript.Load(ctx, x.rdb).Err(); err != nil {
+				return nil, nil, fmt.Errorf("load the submit script: %w", err)
+			}
+		}
+	}
+	return ids, created, nil
+}
+
+// submitChunk is how many submits share one pipeline.
+const submitChunk = 1000
+
+// submitCall builds the keys and arguments of submit.lua for t.
+func (x *index) submitCall(t *tasks.Task, newQueue bool) ([]string, []any) {
 	queueArg, keyFlag := "", "0"
 	if newQueue {
 		queueArg = t.Queue
@@ -86,8 +140,11 @@ func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id st
 		keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
 		args = append(args, p)
 	}
-	args = append(args, transport.EncodeRecord(t)...)
-	res, err := submitScript.Run(ctx, x.rdb, keys, args...).Slice()
+	return keys, append(args, transport.EncodeRecord(t)...)
+}
+
+// parseSubmit reads submit.lua's reply.
+func parseSubmit(t *tasks.Task, res []any, err error) (string, bool, error) {
 	if err != nil {
 		if p, ok := strings.CutPrefix(err.Error(), "DUEQ_NOPARENT "); ok {
 			return "", false, fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)
@@ -97,7 +154,7 @@ func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id st
 	if len(res) != 2 {
 		return "", false, fmt.Errorf("submit %s: unexpected reply %v", t.Name, res)
 	}
-	id, _ = res[0].(string)
+	id, _ := res[0].(string)
 	n, _ := res[1].(int64)
 	return id, n == 1, nil
 }

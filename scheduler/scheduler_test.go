@@ -393,3 +393,35 @@ func TestListAndStats(t *testing.T) {
 	require.EqualValues(t, 1, st.Queues["other"].Scheduled)
 	require.Contains(t, st.Daemons, s.ID())
 }
+
+func TestSubmitManyWritesEveryTaskOrNone(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 4})
+	ctx := context.Background()
+	specs := make([]tasks.Spec, 2500) // three pipelines
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "record", Args: json.RawMessage(fmt.Sprint(i))}
+	}
+	specs[7].Key = "bulk-key"
+	before := e.submit(tasks.Spec{Name: "record", Key: "bulk-key", In: time.Hour})
+	require.NoError(t, e.rdb.ScriptFlush(ctx).Err()) // the bulk path reloads a script Redis forgot
+	ts, err := e.client.SubmitMany(ctx, specs)
+	require.NoError(t, err)
+	require.Len(t, ts, len(specs))
+	require.Equal(t, before.ID, ts[7].ID, "a used key returns the first task")
+	e.start()
+	for i, task := range ts {
+		if i == 7 {
+			continue
+		}
+		done := e.wait(task.ID, 20*time.Second)
+		require.Equal(t, tasks.Succeeded, done.State)
+		require.JSONEq(t, fmt.Sprint(i), string(done.Result))
+	}
+
+	keys := len(e.mr.Keys())
+	_, err = e.client.SubmitMany(ctx, []tasks.Spec{{Name: "record"}, {Name: "record", In: -time.Second}})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	require.ErrorContains(t, err, "spec 1")
+	require.Len(t, e.mr.Keys(), keys, "nothing written")
+}
