@@ -56,7 +56,7 @@ func TestEveryModeReportsItsFigures(t *testing.T) {
 			require.GreaterOrEqual(t, *r.LatenessP50Ms, 0.0, "never early")
 			require.GreaterOrEqual(t, *r.LatenessMaxMs, *r.LatenessP99Ms)
 		}},
-		{Options{Mode: "dag", Tasks: 50}, func(r *Result) {
+		{Options{Mode: "dag", Tasks: 50, Seconds: 0.5}, func(r *Result) {
 			require.NotNil(t, r.ReleaseP99Ms)
 			require.Positive(t, *r.TasksPerS)
 		}},

@@ -125,8 +125,9 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 	return nil
 }
 
-// dag: parent → child pairs; each child records how long after its parent's
-// handler returned it started.
+// dag: parent → child pairs, parents due over Seconds; each child records
+// how long after its parent's handler returned it started. Tasks per second
+// here is the pace set by Seconds, not a throughput.
 func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 	var (
 		returned sync.Map // parent id → time its handler returned
@@ -154,9 +155,13 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 	}
 	defer stop()
 	err = r.measured(ctx, admin, res, 2*r.opt.Tasks, func() error {
-		// Parents start 1 s out, so each child is submitted while its parent waits.
+		// Parents are due over Seconds from 2 s out, so each child is
+		// submitted while its parent waits and releases are not queued
+		// behind one another.
+		first := time.Now().Add(2 * time.Second)
+		step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
 		parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-			return tasks.Spec{Name: "parent", In: time.Second}
+			return tasks.Spec{Name: "parent", At: first.Add(time.Duration(i) * step)}
 		})
 		if err != nil {
 			return err
