@@ -86,17 +86,11 @@ func (f *finishLine) cross() {
 // lateness: tasks due over Seconds, starting 2 s out; each handler records
 // its start minus its due time.
 func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) error {
-	var (
-		mu   sync.Mutex
-		late []time.Duration
-	)
+	var late samples
 	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
 	reg.Register("timed", func(ctx context.Context, c *tasks.Call) (any, error) {
-		l := time.Since(c.Task.DueAt)
-		mu.Lock()
-		late = append(late, l)
-		mu.Unlock()
+		late.add(time.Since(c.Task.DueAt))
 		line.cross()
 		return nil, nil
 	})
@@ -105,10 +99,9 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 		return err
 	}
 	defer stop()
-	first := time.Now().Add(2 * time.Second)
-	step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
+	first, due := r.spread()
 	if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-		return tasks.Spec{Name: "timed", At: first.Add(time.Duration(i) * step)}
+		return tasks.Spec{Name: "timed", At: due(i)}
 	}); err != nil {
 		return err
 	}
@@ -120,7 +113,7 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 		return err
 	}
 	res.Seconds = r.opt.Seconds
-	p50, p99, pmax := percentiles(late)
+	p50, p99, pmax := late.percentiles()
 	res.LatenessP50Ms, res.LatenessP99Ms, res.LatenessMaxMs = num(p50), num(p99), num(pmax)
 	return nil
 }
@@ -131,8 +124,7 @@ func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) er
 func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 	var (
 		returned sync.Map // parent id → time its handler returned
-		mu       sync.Mutex
-		release  []time.Duration
+		release  samples
 	)
 	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
@@ -142,9 +134,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 	})
 	reg.Register("child", func(ctx context.Context, c *tasks.Call) (any, error) {
 		if t, ok := returned.Load(c.Task.Parents[0]); ok {
-			mu.Lock()
-			release = append(release, time.Since(t.(time.Time)))
-			mu.Unlock()
+			release.add(time.Since(t.(time.Time)))
 		}
 		line.cross()
 		return nil, nil
@@ -158,10 +148,9 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 		// Parents are due over Seconds from 2 s out, so each child is
 		// submitted while its parent waits and releases are not queued
 		// behind one another.
-		first := time.Now().Add(2 * time.Second)
-		step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
+		_, due := r.spread()
 		parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-			return tasks.Spec{Name: "parent", At: first.Add(time.Duration(i) * step)}
+			return tasks.Spec{Name: "parent", At: due(i)}
 		})
 		if err != nil {
 			return err
@@ -176,7 +165,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 	if err != nil {
 		return err
 	}
-	_, p99, _ := percentiles(release)
+	_, p99, _ := release.percentiles()
 	res.ReleaseP99Ms = num(p99)
 	return nil
 }
@@ -250,8 +239,31 @@ func (r *run) await(line *finishLine) error {
 	}
 }
 
+// spread gives the due times of Tasks tasks spread evenly over Seconds,
+// starting 2 s from now (time for the producers), and the first of them.
+func (r *run) spread() (first time.Time, due func(i int) time.Time) {
+	first = time.Now().Add(2 * time.Second)
+	step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
+	return first, func(i int) time.Time { return first.Add(time.Duration(i) * step) }
+}
+
+// samples collects durations from concurrent handlers.
+type samples struct {
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (s *samples) add(d time.Duration) {
+	s.mu.Lock()
+	s.ds = append(s.ds, d)
+	s.mu.Unlock()
+}
+
 // percentiles returns p50, p99 and the maximum, in ms.
-func percentiles(ds []time.Duration) (p50, p99, pmax float64) {
+func (s *samples) percentiles() (p50, p99, pmax float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds := s.ds
 	if len(ds) == 0 {
 		return 0, 0, 0
 	}
