@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ type Client struct {
 	x       *index
 	cfg     Config
 	queues  sync.Map // queue names this client has added to the queue set
+	sub     *submitter
 	waiters *waiters
 }
 
@@ -33,6 +35,7 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	}
 	keys, _ := NewKeys(cfg.Namespace) // validated above
 	c := &Client{x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, cfg: cfg}
+	c.sub = &submitter{x: c.x, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
 	c.waiters = newWaiters(rdb, keys.DoneChannel(), cfg.Logger)
 	return c, nil
 }
@@ -41,6 +44,8 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 func (c *Client) Close() error { return c.waiters.close() }
 
 // Submit validates spec and stores a new task; it returns the task's record.
+// Concurrent Submits of one Client share round trips to Redis: those that
+// arrive while one is on its way are sent together next, in one script call.
 // A task with parents (spec.After) waits until every parent has finished and
 // then receives their outcomes; a parent that already finished counts with
 // its stored outcome, and an unknown or expired parent is an error wrapping
@@ -60,12 +65,14 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		return nil, false, err
 	}
 	t := c.newTask(spec, c.cfg.Clock.Now())
-	_, known := c.queues.Load(t.Queue)
-	id, created, err := c.x.submit(ctx, t, !known)
+	res, err := c.sub.submit(ctx, t)
+	if err == nil {
+		err = res.err
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	c.queues.Store(t.Queue, true)
+	id, created := res.id, res.created
 	if !created || len(t.Parents) > 0 {
 		// The script decided its state (waiting, or scheduled with the
 		// outcomes of parents that had finished): read what it wrote.
@@ -75,12 +82,15 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 	return t, true, nil
 }
 
-// SubmitMany submits many tasks with one pipelined round trip per thousand:
-// the bulk path. Every spec is validated first; one invalid spec writes
-// nothing. The records come back in spec order; as with Submit, a used
-// idempotency key returns the first task, and a task with parents comes
-// back as stored. Tasks are independent: if Redis fails midway, the ones
-// before the failure are submitted.
+// SubmitMany submits many tasks, a hundred per script call and a thousand
+// per pipelined round trip: the bulk path. Every spec is validated first;
+// one invalid spec writes nothing. The records come back in spec order; as
+// with Submit, a used idempotency key returns the first task, and a task
+// with parents comes back as stored. Tasks are independent and go in order:
+// a task whose parent is unknown is refused and comes back nil, with the
+// first such refusal as the error (wrapping tasks.ErrInvalid) while the
+// others are stored; if Redis fails midway, the tasks before the failure
+// are stored.
 func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.Task, error) {
 	now := c.cfg.Clock.Now()
 	ts := make([]*tasks.Task, len(specs))
@@ -90,22 +100,31 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 		}
 		ts[i] = c.newTask(specs[i], now)
 	}
-	ids, created, err := c.x.submitBatch(ctx, ts, func(t *tasks.Task) bool {
-		_, known := c.queues.Load(t.Queue)
-		return !known
-	})
+	out, err := c.x.submitBatch(ctx, ts, c.newQueue)
 	if err != nil {
 		return nil, err
 	}
+	var refused error
 	for i, t := range ts {
+		if out[i].err != nil {
+			refused = cmp.Or(refused, fmt.Errorf("spec %d: %w", i, out[i].err))
+			ts[i] = nil
+			continue
+		}
 		c.queues.Store(t.Queue, true)
-		if !created[i] || len(t.Parents) > 0 {
-			if ts[i], err = c.Get(ctx, ids[i]); err != nil {
+		if !out[i].created || len(t.Parents) > 0 {
+			if ts[i], err = c.Get(ctx, out[i].id); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return ts, nil
+	return ts, refused
+}
+
+// newQueue reports whether t's queue may be missing from the queue set.
+func (c *Client) newQueue(t *tasks.Task) bool {
+	_, known := c.queues.Load(t.Queue)
+	return !known
 }
 
 // newTask is the record of a new task of a normalized spec.

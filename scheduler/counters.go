@@ -7,6 +7,7 @@ type counters struct {
 	peeks, deadlineWakes, messageWakes, safetyWakes atomic.Int64
 	announced, resubscribes                         atomic.Int64
 	claimCalls, claimMisses, claimed, recovered     atomic.Int64
+	finishCalls                                     atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
 	redisErrors                                     atomic.Int64
 }
@@ -22,6 +23,7 @@ type Counters struct {
 	ClaimCalls    int64 // claim script calls
 	ClaimMisses   int64 // claim calls that got nothing (another daemon was first)
 	Claimed       int64 // tasks claimed
+	FinishCalls   int64 // finish script calls: the loops' outcomes written together
 	Recovered     int64 // tasks re-queued or failed after their lease expired
 	Succeeded     int64
 	Failed        int64 // final failures
@@ -36,7 +38,7 @@ func (s *Scheduler) Counters() Counters {
 	return Counters{
 		Peeks: c.peeks.Load(), DeadlineWakes: c.deadlineWakes.Load(), MessageWakes: c.messageWakes.Load(),
 		SafetyWakes: c.safetyWakes.Load(), Announced: c.announced.Load(), Resubscribes: c.resubscribes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
-		Claimed: c.claimed.Load(), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
+		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
 		RedisErrors: c.redisErrors.Load(),
 	}

@@ -15,9 +15,11 @@ import (
 	"github.com/dueq/dueq/transport"
 )
 
-// idle is what a worker loop tells the dispatcher when it is free: the fresh
-// heads of the queue its last task's finish returned (none at start).
+// idle is what a worker loop tells the dispatcher when it is free: the
+// final outcome of its last task for the dispatcher to write, or the fresh
+// heads of the queue its last task's re-queue returned (none at start).
 type idle struct {
+	fin   *finishing
 	queue string
 	heads []head
 	fresh bool
@@ -28,14 +30,18 @@ type idle struct {
 // waits for it with one timer and a select on pub/sub announcements, claims
 // due tasks for as many loops as are idle in one script call, and re-queues
 // tasks whose lease expired. It never polls: with nothing due it sleeps until
-// the next deadline or SafetyWait, whichever is first. It runs on one
-// goroutine; the loops run the tasks.
+// the next deadline or SafetyWait, whichever is first. It also writes the
+// loops' final outcomes: all those handed in since its last call go in one
+// finish.lua call, pipelined with the next claim, so a busy daemon spends
+// about one round trip per batch of tasks. It runs on one goroutine; the
+// loops run the tasks.
 type dispatcher struct {
-	s      *Scheduler
-	heads  heads
-	leases map[string]int64 // earliest lease deadline per queue, ms; absent: none
-	idle   int
-	stale  bool // re-read the heads before deciding
+	s       *Scheduler
+	heads   heads
+	leases  map[string]int64 // earliest lease deadline per queue, ms; absent: none
+	idle    int
+	pending []*finishing // outcomes handed in by loops, not written yet
+	stale   bool         // re-read the heads before deciding
 	// schedules caches the schedules of occurrences this daemon claimed.
 	schedules map[string]*Schedule
 
@@ -112,15 +118,23 @@ func (d *dispatcher) takeNews() {
 	}
 }
 
-// run waits and claims until ctx is done, then closes the work channel.
+// run waits and claims until ctx is done; then it writes the outcomes of
+// the tasks still running as they end, and closes the work channel once
+// every loop is idle.
 func (d *dispatcher) run(ctx context.Context) {
 	defer close(d.s.work)
 	s := d.s
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	backoff := time.Duration(0)
-	for ctx.Err() == nil {
+	for {
 		d.collectIdle()
+		if ctx.Err() != nil {
+			if d.drain(ctx) {
+				return
+			}
+			continue
+		}
 		if d.idle == 0 {
 			select { // every loop is busy: nothing to claim for
 			case m := <-s.ready:
@@ -149,10 +163,33 @@ func (d *dispatcher) run(ctx context.Context) {
 	}
 }
 
+// drain is one step of a stopping dispatcher: write the pending outcomes
+// (once: an error drops them, to be run again after their lease), or wait
+// for a busy loop. It reports whether every loop is idle with nothing left.
+func (d *dispatcher) drain(ctx context.Context) bool {
+	s := d.s
+	if len(d.pending) > 0 {
+		if err := d.flush(context.WithoutCancel(ctx), "", 0); err != nil {
+			s.redisError(err)
+			for _, f := range d.pending {
+				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.task.ID, "err", err)
+			}
+			d.pending = nil
+		}
+		return false
+	}
+	if d.idle >= s.cfg.Workers {
+		return true
+	}
+	d.onIdle(<-s.ready)
+	return false
+}
+
 // errWait tells run that nothing is due: wait for the next deadline.
 var errWait = errors.New("nothing due")
 
-// step does one thing: re-read, recover expired leases, or claim due tasks.
+// step does one thing: re-read, recover expired leases, or write pending
+// outcomes and claim due tasks.
 func (d *dispatcher) step(ctx context.Context) error {
 	s := d.s
 	if d.stale {
@@ -167,24 +204,132 @@ func (d *dispatcher) step(ctx context.Context) error {
 	}
 	q, due, ok := d.heads.earliest()
 	if !ok || due > now {
-		return errWait
+		if len(d.pending) == 0 {
+			return errWait
+		}
+		q = ""
 	}
-	return d.claim(ctx, q, now)
+	return d.flush(ctx, q, now)
 }
 
-// claim takes due tasks of queue for the idle loops. Claiming an occurrence
-// of a recurring task also writes the schedule's next occurrence.
-func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
+// flush writes the pending outcomes (up to finishChunk of them) and claims
+// due tasks of queue (none when queue is "") for the idle loops, in one
+// pipelined round trip. Claiming an occurrence of a recurring task also
+// writes the schedule's next occurrence. Outcomes a failed call did not
+// write stay pending for the next step.
+func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 	s := d.s
+	var (
+		cands []candidate
+		skip  map[string]string
+		err   error
+	)
+	if queue != "" {
+		if cands, skip, err = d.candidates(ctx, queue, now); err != nil {
+			return err
+		}
+	}
+	fs := d.pending[:min(len(d.pending), finishChunk)]
+	for try := 0; len(fs) > 0 || queue != ""; try++ {
+		var (
+			fcmd, ccmd *redis.Cmd
+			fqueues    []string
+		)
+		pipe := s.x.rdb.Pipeline()
+		if len(fs) > 0 {
+			nHeads := s.nHeads // the heads re-read after a task (SPEC §1) ...
+			if queue != "" {
+				nHeads = 0 // ... come with the claim
+			}
+			fcmd, fqueues = s.x.finishCall(ctx, pipe, fs, nHeads)
+		}
+		if queue != "" {
+			ccmd = s.x.claimCall(ctx, pipe, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
+		}
+		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		noScript := false
+		if fcmd != nil {
+			if noScript = isNoScript(fcmd.Err()); !noScript {
+				hs, ferr := parseFinish(fcmd, fs, fqueues)
+				if ferr != nil {
+					return ferr
+				}
+				if queue == "" {
+					for q, h := range hs {
+						d.heads.set(q, h)
+					}
+				}
+				s.counters.finishCalls.Add(1)
+				d.finished(fs)
+				fs = nil
+			}
+		}
+		if ccmd != nil {
+			if isNoScript(ccmd.Err()) {
+				noScript = true
+			} else {
+				got, hs, stale, cerr := parseClaim(queue, ccmd)
+				if cerr != nil {
+					return cerr
+				}
+				d.claimed(queue, now, got, hs, stale, skip)
+				queue = ""
+			}
+		}
+		if !noScript {
+			return nil
+		}
+		if try > 0 {
+			return errors.New("the scripts keep vanishing from Redis (NOSCRIPT right after loading them)")
+		}
+		if err := loadScripts(ctx, s.x.rdb, finishScript, claimScript); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finished takes a finish.lua reply for fs, the first of the pending
+// outcomes: it counts and logs them and keeps pending only those whose
+// children list changed, to write again with it.
+func (d *dispatcher) finished(fs []*finishing) {
+	s := d.s
+	var again []*finishing
+	for _, f := range fs {
+		switch f.status {
+		case finishDone:
+			switch {
+			case f.ran && f.state == tasks.Succeeded:
+				s.counters.succeeded.Add(1)
+			case f.ran && f.state == tasks.Failed:
+				s.counters.failed.Add(1)
+			}
+		case finishRefused:
+			s.lostClaim(f.task)
+		case finishKids:
+			if f.tries++; f.tries < maxKidsTries {
+				again = append(again, f)
+				continue
+			}
+			s.log.Error("could not record a task's outcome: its children kept changing; it runs again when its lease expires",
+				"id", f.task.ID, "tries", f.tries)
+		}
+	}
+	d.pending = append(again, d.pending[len(fs):]...)
+}
+
+// candidates lists the due heads of queue worth naming in a claim, with the
+// next occurrence of each occurrence of a recurring task; skip holds the
+// occurrences that missed their slot under misfire skip, with the reason.
+func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (cands []candidate, skip map[string]string, err error) {
 	nowT := transport.FromMs(now)
-	var cands []candidate
-	skip := map[string]string{} // occurrences that missed their slot under misfire skip
+	skip = map[string]string{}
 	for _, id := range d.heads.dueBy(queue, now, 2*d.idle) {
 		c := candidate{id: id}
 		if sid, fire, ok := parseOccurrence(id); ok {
 			sc, err := d.schedule(ctx, sid)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			if sc != nil {
 				c.next, c.rev = sc.occurrence(sc.rule.Next(maxTime(fire, nowT)), nowT), sc.rev
@@ -195,10 +340,12 @@ func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
 		}
 		cands = append(cands, c)
 	}
-	got, hs, stale, err := s.x.claim(ctx, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
-	if err != nil {
-		return err
-	}
+	return cands, skip, nil
+}
+
+// claimed takes a claim's reply: it hands the claimed tasks to idle loops.
+func (d *dispatcher) claimed(queue string, now int64, got []claimed, hs []head, stale []string, skip map[string]string) {
+	s := d.s
 	d.heads.set(queue, hs)
 	for _, id := range stale {
 		sid, _, _ := parseOccurrence(id)
@@ -210,16 +357,14 @@ func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
 	}
 	for _, c := range got {
 		switch {
-		case c.err != nil:
-			s.log.Error("skipping a task that cannot be read", "queue", queue, "err", c.err)
+		case c.err != nil: // failed under this claim, so it does not block its queue
+			s.log.Error("failing a task that cannot be read", "queue", queue, "err", c.err)
 			if c.task != nil {
-				s.failCorrupt(ctx, c.task, c.err)
+				d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Failed, now: now, err: c.err.Error()})
 			}
 			continue
-		case skip[c.id] != "":
-			if _, _, err := s.x.finish(ctx, c.task, tasks.Canceled, now, nil, skip[c.id], 1); err != nil {
-				return err
-			}
+		case skip[c.id] != "": // no loop runs it: written with the next call
+			d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Canceled, now: now, err: skip[c.id]})
 			continue
 		}
 		if d.leases[queue] == 0 || d.leases[queue] > now+s.cfg.Lease.Milliseconds() {
@@ -229,7 +374,6 @@ func (d *dispatcher) claim(ctx context.Context, queue string, now int64) error {
 		d.idle--
 		s.work <- c.task // buffered for every loop: never blocks
 	}
-	return nil
 }
 
 // schedule returns the active schedule sid, read once and cached until a
@@ -368,6 +512,9 @@ func (d *dispatcher) onIdle(m idle) {
 	d.idle++
 	if m.fresh {
 		d.heads.set(m.queue, m.heads)
+	}
+	if m.fin != nil {
+		d.pending = append(d.pending, m.fin)
 	}
 }
 

@@ -1,51 +1,87 @@
 -- finish.lua: running → succeeded | failed | canceled (the final attempt, or
--- a doomed child finished without running). Only the worker holding the
--- current claim may finish a task: a worker whose lease expired, or whose
--- task was canceled, is refused and changes nothing. The outcome reaches the
--- task's children (children.lua); the record, its children list and its
--- idempotency key then expire after the result TTL.
+-- a doomed child finished without running), for one or more tasks in one
+-- call: a daemon's loops share it, so a batch of completions costs one
+-- script call. Only the worker holding the current claim may finish a task:
+-- a worker whose lease expired, or whose task was canceled, is refused and
+-- changes nothing for that task. The outcome reaches the task's children
+-- (children.lua); the record, its children list and its idempotency key
+-- then expire after the result TTL.
 --
--- KEYS[1] task hash          {ns}:t:ID
--- KEYS[2] lease set          {ns}:lease:QUEUE
--- KEYS[3] finished set       {ns}:done:STATE (zset, score = finish ms)
--- KEYS[4] due index          {ns}:due:QUEUE (only read, for the heads)
--- KEYS[5] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
--- KEYS[6] waiting set        {ns}:waiting
--- KEYS[7] children list      {ns}:kids:ID
--- KEYS[8..] per child, in list order: its hash, its queue's due index
--- ARGV[1] task id
--- ARGV[2] claim token (the record's run field at the claim)
--- ARGV[3] new state: succeeded, failed or canceled
--- ARGV[4] now, ms
--- ARGV[5] result JSON, or '' for none
--- ARGV[6] error, or '' for none
--- ARGV[7] result TTL, ms
--- ARGV[8] head entries to return
--- ARGV[9] done channel
--- ARGV[10] number of children the caller passed keys for
--- ARGV[11] announce channel prefix ({ns}:announce:)
--- ARGV[12] task name
--- ARGV[13] '1' when an earlier attempt left an error to clear, else '0'
--- Returns {1 when finished or 0 when refused, heads}, or {-1, heads,
--- children} when the children list changed: call again with its keys.
-local heads = redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[8]) - 1, 'WITHSCORES')
-local cur = redis.call('HMGET', KEYS[1], 'state', 'run')
-if cur[1] ~= 'running' or cur[2] ~= ARGV[2] then return {0, heads} end
-if kids_changed(KEYS[7], tonumber(ARGV[10])) then
-  return {-1, heads, redis.call('LRANGE', KEYS[7], 0, -1)}
+-- KEYS[1]       waiting set        {ns}:waiting
+-- KEYS[2..4]    finished sets      {ns}:done:succeeded, {ns}:done:failed,
+--                                  {ns}:done:canceled (zsets, score = finish ms)
+-- KEYS[5..4+2Q] per queue q = 1..Q: its due index {ns}:due:QUEUE (only read,
+--               for the heads), then its lease set {ns}:lease:QUEUE
+-- then per task, in ARGV order: its hash {ns}:t:ID, its idempotency key
+--               {ns}:key:KEY (or its hash again when there is none), its
+--               children list {ns}:kids:ID, then per child the caller
+--               passed, in list order: the child's hash, its queue's due index
+-- ARGV[1] now, ms
+-- ARGV[2] result TTL, ms
+-- ARGV[3] head entries to return per queue, or 0 for none (the caller
+--         claims from the queue in the same round trip and learns them there)
+-- ARGV[4] done channel
+-- ARGV[5] announce channel prefix ({ns}:announce:)
+-- ARGV[6] Q, the number of queues
+-- ARGV[7] N, the number of tasks
+-- ARGV[8..] per task, 9 values: its queue's number q, id, claim token (the
+--           record's run field at the claim), new state, result JSON or '',
+--           error or '', task name, '1' when an earlier attempt left an error
+--           to clear else '0', the number of children C the caller passed
+--           keys for
+-- Publishes one done message for the call: a line "STATE ID" per task
+-- finished.
+-- Returns {heads of queue 1, ..., heads of queue Q, status of task 1, ...,
+-- status of task N}. Heads are each due index's first ARGV[3] entries
+-- ({id, score, ...}; none when ARGV[3] is 0). A status is 1 finished; 2 already final under this
+-- claim (an earlier try of the same call, or a cancel) and left alone; 0
+-- refused (the claim is lost); or, when the task's children list no longer
+-- holds C entries, that list: call again for that task with its keys.
+local now, ttl, nh = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local nq, n = tonumber(ARGV[6]), tonumber(ARGV[7])
+local doneKeys = {succeeded = KEYS[2], failed = KEYS[3], canceled = KEYS[4]}
+local final = {succeeded = true, failed = true, canceled = true}
+local leased, done, status, lines = {}, {}, {}, {}
+local a, k = 8, 5 + 2 * nq
+for i = 1, n do
+  local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local result, err, name, clear = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+  local nk = tonumber(ARGV[a + 8])
+  local key, idem, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local first = k + 3
+  a, k = a + 9, k + 3 + 2 * nk
+  local cur = redis.call('HMGET', key, 'state', 'run')
+  if cur[2] ~= run or (cur[1] ~= 'running' and not final[cur[1]]) then
+    status[i] = 0
+  elseif cur[1] ~= 'running' then
+    status[i] = 2
+  elseif kids_changed(kids, nk) then
+    status[i] = redis.call('LRANGE', kids, 0, -1)
+  else
+    local f = {'state', state, 'finished', now}
+    if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
+    if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end
+    redis.call('HSET', key, unpack(f))
+    if err == '' and clear == '1' then redis.call('HDEL', key, 'error') end
+    redis.call('PEXPIRE', key, ttl)
+    if idem ~= key then redis.call('PEXPIRE', idem, ttl) end
+    if nk > 0 then
+      release(kids, first, KEYS[1], ARGV[5], id, name, state, result, err, tonumber(now))
+      redis.call('PEXPIRE', kids, ttl)
+    end
+    leased[q] = leased[q] or {}
+    table.insert(leased[q], id)
+    done[state] = done[state] or {}
+    table.insert(done[state], now)
+    table.insert(done[state], id)
+    lines[#lines + 1] = state .. ' ' .. id
+    status[i] = 1
+  end
 end
-local f = {'state', ARGV[3], 'finished', ARGV[4]}
-if ARGV[5] ~= '' then f[#f + 1] = 'result'; f[#f + 1] = ARGV[5] end
-if ARGV[6] ~= '' then f[#f + 1] = 'error'; f[#f + 1] = ARGV[6] end
-redis.call('HSET', KEYS[1], unpack(f))
-if ARGV[6] == '' and ARGV[13] == '1' then redis.call('HDEL', KEYS[1], 'error') end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[7]) end
-if tonumber(ARGV[10]) > 0 then
-  release(KEYS[7], 8, KEYS[6], ARGV[11], ARGV[1], ARGV[12], ARGV[3], ARGV[5], ARGV[6], tonumber(ARGV[4]))
-  redis.call('PEXPIRE', KEYS[7], ARGV[7])
-end
-redis.call('PUBLISH', ARGV[9], ARGV[3] .. ' ' .. ARGV[1])
-return {1, heads}
+for q, ids in pairs(leased) do redis.call('ZREM', KEYS[4 + 2 * q], unpack(ids)) end
+for state, zs in pairs(done) do redis.call('ZADD', doneKeys[state], unpack(zs)) end
+if #lines > 0 then redis.call('PUBLISH', ARGV[4], table.concat(lines, '\n')) end
+local out = {}
+for q = 1, nq do out[q] = nh > 0 and redis.call('ZRANGE', KEYS[3 + 2 * q], 0, nh - 1, 'WITHSCORES') or {} end
+for i = 1, n do out[nq + i] = status[i] end
+return out

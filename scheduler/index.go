@@ -65,98 +65,182 @@ type index struct {
 	resultTTL time.Duration
 }
 
+// submitted is submit.lua's answer for one task: its id (the first task's,
+// when its idempotency key was taken), whether this call created it, or why
+// it was refused (an unknown parent, wrapping tasks.ErrInvalid).
+type submitted struct {
+	id      string
+	created bool
+	err     error
+}
+
+// How submits are grouped: tasks per submit.lua call, and calls per
+// pipelined round trip. A call of submitPerCall tasks keeps Redis busy for
+// well under a millisecond, so other clients are not held up.
+const (
+	submitPerCall  = 100
+	submitPerTrip  = 10
+	submitPerChunk = submitPerCall * submitPerTrip
+)
+
 // submit writes t into its queue's index (state scheduled), or into the
 // waiting set when it has unfinished parents. With an idempotency key
 // already taken it writes nothing and returns the first task's id and
 // created=false. An unknown parent is an error wrapping tasks.ErrInvalid.
 func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id string, created bool, err error) {
-	keys, args := x.submitCall(t, newQueue)
-	res, err := submitScript.Run(ctx, x.rdb, keys, args...).Slice()
-	return parseSubmit(t, res, err)
-}
-
-// submitBatch submits several tasks in one pipelined round trip per chunk
-// of submitChunk; out[i] and created[i] answer ts[i]. A task whose script
-// Redis had not loaded yet is sent again after loading it, and only that
-// one: the others ran.
-func (x *index) submitBatch(ctx context.Context, ts []*tasks.Task, newQueue func(*tasks.Task) bool) (ids []string, created []bool, err error) {
-	ids, created = make([]string, len(ts)), make([]bool, len(ts))
-	for lo := 0; lo < len(ts); lo += submitChunk {
-		chunk := ts[lo:min(lo+submitChunk, len(ts))]
-		for range 2 { // the second round only after a NOSCRIPT
-			pipe := x.rdb.Pipeline()
-			cmds := make([]*redis.Cmd, len(chunk))
-			for i, t := range chunk {
-				if ids[lo+i] != "" {
-					continue
-				}
-				keys, args := x.submitCall(t, newQueue(t))
-				cmds[i] = submitScript.EvalSha(ctx, pipe, keys, args...)
-			}
-			_, _ = pipe.Exec(ctx) // each command's own error is read below
-			noScript := false
-			for i, cmd := range cmds {
-				if cmd == nil {
-					continue
-				}
-				res, err := cmd.Slice()
-				if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-					noScript = true
-					continue
-				}
-				if ids[lo+i], created[lo+i], err = parseSubmit(chunk[i], res, err); err != nil {
-					return nil, nil, err
-				}
-			}
-			if !noScript {
-				break
-			}
-			if err := submitScript.Load(ctx, x.rdb).Err(); err != nil {
-				return nil, nil, fmt.Errorf("load the submit script: %w", err)
-			}
-		}
-	}
-	return ids, created, nil
-}
-
-// submitChunk is how many submits share one pipeline.
-const submitChunk = 1000
-
-// submitCall builds the keys and arguments of submit.lua for t.
-func (x *index) submitCall(t *tasks.Task, newQueue bool) ([]string, []any) {
-	queueArg, keyFlag := "", "0"
-	if newQueue {
-		queueArg = t.Queue
-	}
-	if t.Key != "" {
-		keyFlag = "1"
-	}
-	keys := make([]string, 0, 5+2*len(t.Parents))
-	keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID), x.keys.Queues(), x.keys.Waiting())
-	args := make([]any, 0, 9+len(t.Parents)+48)
-	args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
-		len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure))
-	for _, p := range t.Parents {
-		keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
-		args = append(args, p)
-	}
-	return keys, append(args, transport.EncodeRecord(t)...)
-}
-
-// parseSubmit reads submit.lua's reply.
-func parseSubmit(t *tasks.Task, res []any, err error) (string, bool, error) {
+	res, err := x.submitBatch(ctx, []*tasks.Task{t}, func(*tasks.Task) bool { return newQueue })
 	if err != nil {
-		if p, ok := strings.CutPrefix(err.Error(), "DUEQ_NOPARENT "); ok {
-			return "", false, fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)
+		return "", false, err
+	}
+	return res[0].id, res[0].created, res[0].err
+}
+
+// submitBatch submits ts in order, submitPerCall tasks per script call and
+// submitPerTrip calls per pipelined round trip; out[i] answers ts[i]. The
+// queue set learns a queue from the first task of it for which newQueue
+// says so. The next round trip's calls are built while one is on its way,
+// and round trips go one after another, so the order holds. A call Redis
+// had not loaded the script for is sent again after loading it, and only
+// that one: the others ran. err is a failure to reach Redis: the tasks of
+// the failed round trip and after it have no answer.
+func (x *index) submitBatch(ctx context.Context, ts []*tasks.Task, newQueue func(*tasks.Task) bool) (out []submitted, err error) {
+	out = make([]submitted, len(ts))
+	added := map[string]bool{}
+	addQueue := func(t *tasks.Task) bool {
+		if added[t.Queue] || !newQueue(t) {
+			return false
 		}
-		return "", false, fmt.Errorf("submit %s: %w", t.Name, err)
+		added[t.Queue] = true
+		return true
 	}
-	if len(res) != 2 {
-		return "", false, fmt.Errorf("submit %s: unexpected reply %v", t.Name, res)
+	build := func(lo int) []submitCallArgs {
+		chunk := ts[lo:min(lo+submitPerChunk, len(ts))]
+		calls := make([]submitCallArgs, 0, submitPerTrip)
+		for c := 0; c < len(chunk); c += submitPerCall {
+			group := chunk[c:min(c+submitPerCall, len(chunk))]
+			keys, args := x.submitCall(group, addQueue)
+			calls = append(calls, submitCallArgs{first: lo + c, tasks: group, keys: keys, args: args})
+		}
+		return calls
 	}
-	id, _ := res[0].(string)
-	n, _ := res[1].(int64)
-	return id, n == 1, nil
+	if len(ts) <= submitPerChunk {
+		return out, x.submitTrip(ctx, build(0), out)
+	}
+	trips := make(chan []submitCallArgs, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(trips)
+		for lo := 0; lo < len(ts); lo += submitPerChunk {
+			select {
+			case trips <- build(lo):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for calls := range trips {
+		if err := x.submitTrip(ctx, calls, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// submitCallArgs is one submit.lua call: tasks ts[first:first+len(tasks)].
+type submitCallArgs struct {
+	first int
+	tasks []*tasks.Task
+	keys  []string
+	args  []any
+}
+
+// submitTrip sends calls in one pipelined round trip and reads each reply
+// into out.
+func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []submitted) error {
+	done := make([]bool, len(calls))
+	for try := 0; ; try++ {
+		pipe := x.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			if !done[i] {
+				cmds[i] = submitScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		noScript := false
+		for i, cmd := range cmds {
+			if cmd == nil {
+				continue
+			}
+			if isNoScript(cmd.Err()) && try == 0 {
+				noScript = true
+				continue
+			}
+			if err := parseSubmit(calls[i].tasks, cmd, out[calls[i].first:]); err != nil {
+				return err
+			}
+			done[i] = true
+		}
+		if !noScript {
+			return nil
+		}
+		if err := loadScripts(ctx, x.rdb, submitScript); err != nil {
+			return err
+		}
+	}
+}
+
+// submitCall builds the keys and arguments of one submit.lua call for ts.
+func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([]string, []any) {
+	keys := make([]string, 0, 2+3*len(ts))
+	keys = append(keys, x.keys.Queues(), x.keys.Waiting())
+	args := make([]any, 0, 1+len(ts)*40)
+	args = append(args, len(ts))
+	for _, t := range ts {
+		queueArg, keyFlag := "", "0"
+		if addQueue(t) {
+			queueArg = t.Queue
+		}
+		if t.Key != "" {
+			keyFlag = "1"
+		}
+		keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID))
+		args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
+			len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure))
+		for _, p := range t.Parents {
+			keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
+			args = append(args, p)
+		}
+		fields := transport.EncodeRecord(t)
+		args = append(args, len(fields))
+		args = append(args, fields...)
+	}
+	return keys, args
+}
+
+// parseSubmit reads the reply of one submit.lua call for ts into out.
+func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) error {
+	res, err := cmd.Slice()
+	if err != nil {
+		return fmt.Errorf("submit %d tasks: %w", len(ts), err)
+	}
+	if len(res) != 2*len(ts) {
+		return fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
+	}
+	for i, t := range ts {
+		id, _ := res[2*i].(string)
+		switch code := res[2*i+1].(type) {
+		case int64:
+			out[i] = submitted{id: id, created: code == 1}
+		case string:
+			p, _ := strings.CutPrefix(code, "DUEQ_NOPARENT ")
+			out[i] = submitted{err: fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)}
+		default:
+			return fmt.Errorf("submit %s: unexpected reply %v", t.Name, res[2*i+1])
+		}
+	}
+	return nil
 }
 
 // candidate is a task the dispatcher would claim. For an occurrence of an
@@ -181,6 +265,22 @@ func plain(ids ...string) []candidate {
 // stale lists occurrences refused because their schedule changed since the
 // caller read it.
 func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) (got []claimed, heads []head, stale []string, err error) {
+	for try := 0; ; try++ {
+		pipe := x.rdb.Pipeline()
+		cmd := x.claimCall(ctx, pipe, queue, now, leaseUntil, want, nHeads, cands)
+		_, _ = pipe.Exec(ctx) // the command's own error is read below
+		if try == 0 && isNoScript(cmd.Err()) {
+			if err := claimScript.Load(ctx, x.rdb).Err(); err != nil {
+				return nil, nil, nil, fmt.Errorf("load the claim script: %w", err)
+			}
+			continue
+		}
+		return parseClaim(queue, cmd)
+	}
+}
+
+// claimCall queues one claim.lua call on pipe; parseClaim reads its reply.
+func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) *redis.Cmd {
 	keys := make([]string, 0, 3+len(cands))
 	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
 	args := make([]any, 0, 5+2*len(cands))
@@ -197,7 +297,12 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 		args = append(args, c.id, "o", c.rev, n.ID, transport.Ms(n.DueAt), x.keys.Announce(n.Queue), len(fields))
 		args = append(args, fields...)
 	}
-	res, err := claimScript.Run(ctx, x.rdb, keys, args...).Slice()
+	return claimScript.EvalSha(ctx, pipe, keys, args...)
+}
+
+// parseClaim reads a claim.lua reply for queue.
+func parseClaim(queue string, cmd *redis.Cmd) (got []claimed, heads []head, stale []string, err error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
@@ -235,31 +340,147 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 // between reading its children list and finishing it.
 const maxKidsTries = 8
 
-// finish ends a running task as succeeded, failed or canceled, and hands
-// its outcome to its children. ok is false when the worker no longer holds
-// the claim (its lease expired or it was canceled).
-func (x *index) finish(ctx context.Context, t *tasks.Task, state tasks.State, now int64, result []byte, errMsg string, nHeads int) (ok bool, heads []head, err error) {
-	var kids []string // most tasks have none: try that first, and learn otherwise
-	clearErr := "0"
-	if t.Error != "" {
-		clearErr = "1"
+// finishChunk is the most tasks one finish.lua call writes.
+const finishChunk = 256
+
+// finishing is one task's final outcome on its way to finish.lua.
+type finishing struct {
+	task   *tasks.Task
+	state  tasks.State // succeeded, failed or canceled
+	now    int64       // finish time, ms
+	result []byte
+	err    string
+	kids   []string // its children list as last read ("QUEUE ID"); most tasks have none
+	tries  int      // calls that found the children list changed
+	ran    bool     // its handler ran (it counts as succeeded or failed)
+
+	status int // after a call: one of the finish* results
+}
+
+// Results of finish.lua for one task.
+const (
+	finishRefused = 0  // the worker no longer holds the claim
+	finishDone    = 1  // written
+	finishFinal   = 2  // already final under this claim: nothing to write
+	finishKids    = -1 // its children list changed: kids holds it; call again
+)
+
+// finishCall queues one finish.lua call for fs (at most finishChunk) on
+// pipe and returns its command and the queues whose heads it returns, in
+// reply order.
+func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*finishing, nHeads int) (*redis.Cmd, []string) {
+	var queues []string
+	qn := map[string]int{}
+	for _, f := range fs {
+		if qn[f.task.Queue] == 0 {
+			queues = append(queues, f.task.Queue)
+			qn[f.task.Queue] = len(queues)
+		}
 	}
+	keys := make([]string, 0, 4+2*len(queues)+3*len(fs))
+	keys = append(keys, x.keys.Waiting(), x.keys.Done(tasks.Succeeded), x.keys.Done(tasks.Failed), x.keys.Done(tasks.Canceled))
+	for _, q := range queues {
+		keys = append(keys, x.keys.Due(q), x.keys.Lease(q))
+	}
+	now := fs[0].now
+	for _, f := range fs[1:] {
+		now = max(now, f.now)
+	}
+	args := make([]any, 0, 7+9*len(fs))
+	args = append(args, now, x.resultTTL.Milliseconds(), nHeads, x.keys.DoneChannel(), x.keys.Announce(""),
+		len(queues), len(fs))
+	for _, f := range fs {
+		t := f.task
+		keys = append(keys, x.keys.Task(t.ID), x.keys.Idem(t.Key, t.ID), x.keys.Kids(t.ID))
+		keys = append(keys, x.childKeys(f.kids)...)
+		clearErr := "0"
+		if t.Error != "" {
+			clearErr = "1"
+		}
+		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.state), string(f.result), f.err, t.Name, clearErr, len(f.kids))
+	}
+	return finishScript.EvalSha(ctx, pipe, keys, args...), queues
+}
+
+// parseFinish reads finish.lua's reply into each finishing's status (and
+// kids, when its children list changed) and returns the heads of queues.
+func parseFinish(cmd *redis.Cmd, fs []*finishing, queues []string) (map[string][]head, error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return nil, fmt.Errorf("finish %d tasks: %w", len(fs), err)
+	}
+	if len(res) != len(queues)+len(fs) {
+		return nil, fmt.Errorf("finish %d tasks: unexpected reply of %d items", len(fs), len(res))
+	}
+	heads := make(map[string][]head, len(queues))
+	for i, q := range queues {
+		if heads[q], err = parseHeads(res[i]); err != nil {
+			return nil, fmt.Errorf("finish %d tasks: %w", len(fs), err)
+		}
+	}
+	for i, f := range fs {
+		switch v := res[len(queues)+i].(type) {
+		case int64:
+			f.status = int(v)
+		case []any:
+			f.status, f.kids = finishKids, strs(v)
+		default:
+			return nil, fmt.Errorf("finish %s: unexpected reply %v", f.task.ID, v)
+		}
+	}
+	return heads, nil
+}
+
+// finish ends one running task as succeeded, failed or canceled, and hands
+// its outcome to its children. ok is false when the worker no longer holds
+// the claim (its lease expired or it was canceled). Worker loops do not
+// call it: their dispatcher writes their outcomes in batches (flush).
+func (x *index) finish(ctx context.Context, t *tasks.Task, state tasks.State, now int64, result []byte, errMsg string, nHeads int) (ok bool, heads []head, err error) {
+	f := &finishing{task: t, state: state, now: now, result: result, err: errMsg}
 	for range maxKidsTries {
-		keys := append([]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Done(state), x.keys.Due(t.Queue),
-			x.keys.Idem(t.Key, t.ID), x.keys.Waiting(), x.keys.Kids(t.ID)}, x.childKeys(kids)...)
-		res, err := finishScript.Run(ctx, x.rdb, keys,
-			t.ID, t.Run, string(state), now, string(result), errMsg, x.resultTTL.Milliseconds(), nHeads,
-			x.keys.DoneChannel(), len(kids), x.keys.Announce(""), t.Name, clearErr).Slice()
+		hs, err := x.finishBatch(ctx, []*finishing{f}, nHeads)
 		if err != nil {
-			return false, nil, fmt.Errorf("finish %s: %w", t.ID, err)
+			return false, nil, err
 		}
-		if len(res) == 3 {
-			kids = strs(res[2])
-			continue
+		if f.status != finishKids {
+			return f.status == finishDone, hs[t.Queue], nil
 		}
-		return parseAck("finish", t.ID, res, nil)
 	}
 	return false, nil, fmt.Errorf("finish %s: its children kept changing; tried %d times", t.ID, maxKidsTries)
+}
+
+// finishBatch runs finish.lua once for fs (at most finishChunk), loading
+// the script when Redis does not have it.
+func (x *index) finishBatch(ctx context.Context, fs []*finishing, nHeads int) (map[string][]head, error) {
+	for try := 0; ; try++ {
+		pipe := x.rdb.Pipeline()
+		cmd, queues := x.finishCall(ctx, pipe, fs, nHeads)
+		_, _ = pipe.Exec(ctx) // the command's own error is read below
+		if try == 0 && isNoScript(cmd.Err()) {
+			if err := finishScript.Load(ctx, x.rdb).Err(); err != nil {
+				return nil, fmt.Errorf("load the finish script: %w", err)
+			}
+			continue
+		}
+		return parseFinish(cmd, fs, queues)
+	}
+}
+
+// loadScripts loads scripts into Redis, for pipelines that call them by
+// hash only.
+func loadScripts(ctx context.Context, rdb redis.Scripter, scripts ...*redis.Script) error {
+	for _, sc := range scripts {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			return fmt.Errorf("load a script into Redis: %w", err)
+		}
+	}
+	return nil
+}
+
+// isNoScript reports whether err says Redis had not loaded a script (after
+// a restart or SCRIPT FLUSH): the call did not run.
+func isNoScript(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
 // childKeys gives the keys the scripts need for each entry of a children

@@ -149,13 +149,12 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopped = true
 	s.mu.Unlock()
 
-	s.stopClaims()
-	<-s.dispDone
+	s.stopClaims() // the dispatcher claims nothing more; it returns once every loop is idle
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
 	var err error
 	select {
-	case <-s.loopsDone:
+	case <-s.dispDone:
 	case <-grace.C:
 		s.log.Info("shutdown grace over: canceling running tasks and handing them back", "running", s.runningCount())
 	case <-ctx.Done():
@@ -237,15 +236,6 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 		if _, _, err := s.x.requeue(ctx, r.task, s.cfg.Clock.Now().UnixMilli(), "", true, 1); err != nil {
 			s.log.Error("could not hand back a running task; it runs again when its lease expires", "id", r.task.ID, "err", err)
 		}
-	}
-}
-
-// failCorrupt fails a claimed task whose record cannot be decoded, so it does
-// not block its queue; the error says what is wrong with it.
-func (s *Scheduler) failCorrupt(ctx context.Context, t *tasks.Task, cause error) {
-	now := s.cfg.Clock.Now().UnixMilli()
-	if _, _, err := s.x.finish(ctx, t, tasks.Failed, now, nil, cause.Error(), 1); err != nil {
-		s.log.Error("could not fail a corrupt task", "id", t.ID, "err", err)
 	}
 }
 

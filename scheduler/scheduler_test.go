@@ -122,11 +122,12 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 		State: tasks.Scheduled, DueAt: time.Now(), CreatedAt: time.Now(), MaxAttempts: 1}
 	lost := *e.client.x
 	lost.keys, _ = NewKeys("elsewhere")
-	args := append([]any{task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0",
-		0, task.CreatedAt.UnixMilli(), "default", "fail"}, encode(task)...)
+	fields := encode(task)
+	args := append([]any{1, task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0",
+		0, task.CreatedAt.UnixMilli(), "default", "fail", len(fields)}, fields...)
 	k := e.client.x.keys
 	require.NoError(t, submitScript.Run(context.Background(), e.rdb,
-		[]string{k.Task(task.ID), k.Due("default"), k.Task(task.ID), k.Queues(), k.Waiting()}, args...).Err())
+		[]string{k.Queues(), k.Waiting(), k.Task(task.ID), k.Due("default"), k.Task(task.ID)}, args...).Err())
 	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
 	require.Greater(t, s.Counters().SafetyWakes, before)
 	require.Zero(t, s.Counters().Announced)

@@ -1,32 +1,31 @@
--- submit.lua: a new task enters the timing index (→ scheduled), or, when it
--- has unfinished parents, waits for them (→ waiting) outside the index.
+-- submit.lua: new tasks enter the timing index (→ scheduled), or, when they
+-- have unfinished parents, wait for them (→ waiting) outside the index. One
+-- call submits one or more tasks, in order, so a later task may name an
+-- earlier one of the same call as its parent or reuse its idempotency key.
 -- A parent that already finished still counts: its outcome is stored in the
--- task at once. An unknown parent (or one whose record expired) rejects the
--- submit before anything is written. The task is announced on its queue's
--- channel only when it became the head of the index: a loop waiting for an
--- earlier head needs no wake-up, and it learns of later tasks from the heads
--- its next claim returns.
+-- task at once. An unknown parent (or one whose record expired) rejects that
+-- task before anything of it is written; the others go on. A task is
+-- announced on its queue's channel only when it became the head of the
+-- index: a loop waiting for an earlier head needs no wake-up, and it learns
+-- of later tasks from the heads its next claim returns.
 --
--- KEYS[1] task hash          {ns}:t:ID
--- KEYS[2] due index          {ns}:due:QUEUE (zset, score = due ms)
--- KEYS[3] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
--- KEYS[4] queue set          {ns}:queues
--- KEYS[5] waiting set        {ns}:waiting (zset, score = creation ms)
--- KEYS[6..] per parent, in ARGV order: its hash {ns}:t:PARENT, its children
---           list {ns}:kids:PARENT
--- ARGV[1] task id
--- ARGV[2] due time, ms
--- ARGV[3] queue name, or '' when the queue set already lists it
--- ARGV[4] announce channel of the queue
--- ARGV[5] '1' when the task has an idempotency key, else '0'
--- ARGV[6] number of parents P
--- ARGV[7] now (creation time), ms
--- ARGV[8] the task's queue name
--- ARGV[9] on_parent_failure of the task
--- ARGV[10..9+P] parent ids
--- ARGV[10+P..] record fields and values, as for HSET
--- Returns {id, 1} for a new task, {first task's id, 0} when the key is
--- taken, or an error "DUEQ_NOPARENT ID" when a parent has no record.
+-- KEYS[1] queue set          {ns}:queues
+-- KEYS[2] waiting set        {ns}:waiting (zset, score = creation ms)
+-- then per task, in ARGV order: its hash {ns}:t:ID, its queue's due index
+--         {ns}:due:QUEUE (zset, score = due ms), its idempotency key
+--         {ns}:key:KEY (or its hash again when there is none), then per
+--         parent, in ARGV order: its hash {ns}:t:PARENT, its children list
+--         {ns}:kids:PARENT
+-- ARGV[1] N, the number of tasks
+-- ARGV[2..] per task: id, due time ms, queue name to add to the queue set
+--         (or '' when it is known there), announce channel of its queue,
+--         '1' when it has an idempotency key else '0', number of parents P,
+--         creation time ms, queue name, on_parent_failure, the P parent ids,
+--         number F of record values, then F record fields and values (HSET)
+-- Returns {id, code, id, code, ...}, one pair per task: {id, 1} for a new
+-- task, {first task's id, 0} when its key is taken, {id, 'DUEQ_NOPARENT
+-- PARENT'} when a parent has no record.
+
 -- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
 -- takes only about 8000 (an even size keeps field/value pairs together).
 local function chunked(cmd, key, t, i, j)
@@ -37,48 +36,90 @@ local function chunked(cmd, key, t, i, j)
   end
 end
 
-local np = tonumber(ARGV[6])
-if ARGV[5] == '1' then
-  local first = redis.call('GET', KEYS[3])
-  if first then return {first, 0} end
+-- Entries for the due indexes, added together after the loop:
+-- per index key, its announce channel, ZADD arguments and the new ids.
+local indexed, order = {}, {}
+local function index(dkey, announce, due, id)
+  local e = indexed[dkey]
+  if not e then
+    e = {announce = announce, zadd = {}, ids = {}}
+    indexed[dkey] = e
+    order[#order + 1] = dkey
+  end
+  e.zadd[#e.zadd + 1] = due
+  e.zadd[#e.zadd + 1] = id
+  e.ids[id] = due
 end
-local pending, outcomes, doomed = 0, {}, false
-for i = 1, np do
-  local pid = ARGV[9 + i]
-  local p = redis.call('HMGET', KEYS[4 + 2 * i], 'state', 'name', 'result', 'error')
-  local st = p[1]
-  if not st then return redis.error_reply('DUEQ_NOPARENT ' .. pid) end
-  if st == 'succeeded' or st == 'failed' or st == 'canceled' then
-    outcomes[#outcomes + 1] = 'o:' .. pid
-    outcomes[#outcomes + 1] = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(p[2]) ..
-      ',"state":"' .. st .. '","result":' .. (p[3] or 'null') .. ',"error":' .. cjson.encode(p[4] or '') .. '}'
-    if st == 'canceled' or (st == 'failed' and ARGV[9] ~= 'run') then doomed = true end
+
+local out = {}
+local a, k = 2, 3
+for _ = 1, tonumber(ARGV[1]) do
+  local id, due, queueArg, announce, keyFlag = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local np, created, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+  local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
+  local nf = tonumber(ARGV[pa + np])
+  local fa = pa + np + 1 -- record: ARGV[fa .. fa + nf - 1]
+  local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
+  a, k = fa + nf, pk + 2 * np
+
+  local first = keyFlag == '1' and redis.call('GET', idem)
+  local pending, outcomes, doomed, missing = 0, {}, false, nil
+  if not first then
+    for i = 1, np do
+      local pid = ARGV[pa + i - 1]
+      local p = redis.call('HMGET', KEYS[pk + 2 * i - 2], 'state', 'name', 'result', 'error')
+      local st = p[1]
+      if not st then
+        missing = pid
+        break
+      end
+      if st == 'succeeded' or st == 'failed' or st == 'canceled' then
+        outcomes[#outcomes + 1] = 'o:' .. pid
+        outcomes[#outcomes + 1] = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(p[2]) ..
+          ',"state":"' .. st .. '","result":' .. (p[3] or 'null') .. ',"error":' .. cjson.encode(p[4] or '') .. '}'
+        if st == 'canceled' or (st == 'failed' and opf ~= 'run') then doomed = true end
+      else
+        pending = pending + 1
+      end
+    end
+  end
+  if first then
+    out[#out + 1] = first
+    out[#out + 1] = 0
+  elseif missing then
+    out[#out + 1] = id
+    out[#out + 1] = 'DUEQ_NOPARENT ' .. missing
   else
-    pending = pending + 1
+    if keyFlag == '1' then redis.call('SET', idem, id) end
+    redis.call('HSET', key, unpack(ARGV, fa, fa + nf - 1))
+    chunked('HSET', key, outcomes, 1, #outcomes)
+    for i = 1, np do
+      local kids = KEYS[pk + 2 * i - 1]
+      redis.call('RPUSH', kids, queue .. ' ' .. id)
+      local ttl = redis.call('PTTL', KEYS[pk + 2 * i - 2])
+      if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
+    end
+    if queueArg ~= '' then redis.call('SADD', KEYS[1], queueArg) end
+    if pending > 0 and not doomed then
+      redis.call('HSET', key, 'state', 'waiting', 'pending', pending)
+      redis.call('ZADD', KEYS[2], created, id)
+    else
+      if doomed then
+        due = created
+        redis.call('HSET', key, 'due', due, 'pending', pending)
+      end
+      index(dkey, announce, due, id)
+    end
+    out[#out + 1] = id
+    out[#out + 1] = 1
   end
 end
-if ARGV[5] == '1' then redis.call('SET', KEYS[3], ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 10 + np))
-chunked('HSET', KEYS[1], outcomes, 1, #outcomes)
-for i = 1, np do
-  local kids = KEYS[5 + 2 * i]
-  redis.call('RPUSH', kids, ARGV[8] .. ' ' .. ARGV[1])
-  local ttl = redis.call('PTTL', KEYS[4 + 2 * i])
-  if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
+for _, dkey in ipairs(order) do
+  local e = indexed[dkey]
+  chunked('ZADD', dkey, e.zadd, 1, #e.zadd)
+  local head = redis.call('ZRANGE', dkey, 0, 0)[1]
+  if head and e.ids[head] then
+    redis.call('PUBLISH', e.announce, e.ids[head] .. ' ' .. head)
+  end
 end
-if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
-if pending > 0 and not doomed then
-  redis.call('HSET', KEYS[1], 'state', 'waiting', 'pending', pending)
-  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
-  return {ARGV[1], 1}
-end
-local due = ARGV[2]
-if doomed then
-  due = ARGV[7]
-  redis.call('HSET', KEYS[1], 'due', due, 'pending', pending)
-end
-redis.call('ZADD', KEYS[2], due, ARGV[1])
-if redis.call('ZRANGE', KEYS[2], 0, 0)[1] == ARGV[1] then
-  redis.call('PUBLISH', ARGV[4], due .. ' ' .. ARGV[1])
-end
-return {ARGV[1], 1}
+return out

@@ -56,12 +56,16 @@ func (w *waiters) watch(id string) (<-chan struct{}, func(), error) {
 }
 
 func (w *waiters) onMessage(_, payload string) {
-	d, err := transport.ParseDone(payload)
+	ds, err := transport.ParseDone(payload)
 	if err != nil {
 		w.log.Warn("ignoring a malformed done message", "err", err)
 		return
 	}
-	w.notify(func(id string) bool { return id == d.ID })
+	done := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		done[d.ID] = true
+	}
+	w.notify(func(id string) bool { return done[id] })
 }
 
 func (w *waiters) notify(match func(id string) bool) {

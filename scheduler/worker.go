@@ -26,8 +26,10 @@ func (s *Scheduler) loop() {
 	}
 }
 
-// execute runs one claimed task and records its outcome: succeeded, failed,
-// re-queued for another attempt, or handed back when the daemon stops.
+// execute runs one claimed task and records its outcome: a retry or a
+// hand-back at once; a final outcome (succeeded, failed, or decided by a
+// parent) it hands to the dispatcher, which writes the outcomes of all the
+// loops that ended a task meanwhile in one call with its next claim.
 func (s *Scheduler) execute(t *tasks.Task) idle {
 	ctx, cancel := context.WithCancel(s.handlerCtx)
 	defer cancel()
@@ -54,7 +56,7 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	now := s.cfg.Clock.Now().UnixMilli()
 	switch {
 	case !run: // a parent's outcome decided it: finish without running
-		ok, hs, rec = s.x.finish(bg, t, doom, now, nil, reason, s.nHeads)
+		return idle{fin: &finishing{task: t, state: doom, now: now, err: reason}}
 	case r.canceled.Load():
 		return idle{} // cancel.lua recorded it; nothing to write
 	case s.handlerCtx.Err() != nil && err != nil:
@@ -64,10 +66,7 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 			s.log.Info("handed a task back at shutdown", "id", t.ID, "name", t.Name)
 		}
 	case err == nil:
-		ok, hs, rec = s.x.finish(bg, t, tasks.Succeeded, now, result, "", s.nHeads)
-		if ok {
-			s.counters.succeeded.Add(1)
-		}
+		return idle{fin: &finishing{task: t, state: tasks.Succeeded, now: now, result: result, ran: true}}
 	case t.Attempts < t.MaxAttempts:
 		due := now + s.backoff(t.Attempts).Milliseconds()
 		ok, hs, rec = s.x.requeue(bg, t, due, err.Error(), false, s.nHeads)
@@ -76,11 +75,8 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 			s.log.Warn("task attempt failed; retrying", "id", t.ID, "name", t.Name, "attempt", t.Attempts, "of", t.MaxAttempts, "err", err)
 		}
 	default:
-		ok, hs, rec = s.x.finish(bg, t, tasks.Failed, now, result, err.Error(), s.nHeads)
-		if ok {
-			s.counters.failed.Add(1)
-			s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
-		}
+		s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
+		return idle{fin: &finishing{task: t, state: tasks.Failed, now: now, result: result, err: err.Error(), ran: true}}
 	}
 	switch {
 	case rec != nil:
@@ -88,9 +84,15 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 		s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", t.ID, "err", rec)
 		return idle{}
 	case !ok:
-		s.log.Warn("lost the claim on a task before it finished (its lease expired or it was canceled); its outcome is dropped", "id", t.ID, "name", t.Name)
+		s.lostClaim(t)
 	}
 	return idle{queue: t.Queue, heads: hs, fresh: true}
+}
+
+// lostClaim logs an outcome dropped because its worker no longer held the
+// claim.
+func (s *Scheduler) lostClaim(t *tasks.Task) {
+	s.log.Warn("lost the claim on a task before it finished (its lease expired or it was canceled); its outcome is dropped", "id", t.ID, "name", t.Name)
 }
 
 // call runs t's handler and returns its result as JSON, which a failing

@@ -26,21 +26,27 @@ func ParseAnnounce(s string) (Announce, error) {
 	return Announce{DueMs: n, ID: id}, nil
 }
 
-// Done is the message published on the done channel when a task finishes:
-// "STATE ID". API waiters listen to it; worker loops do not.
+// Done is one line of a message published on the done channel when tasks
+// finish: "STATE ID". A message holds one line per task that one call
+// finished, separated by newlines. API waiters listen to it; worker loops
+// do not.
 type Done struct {
 	State string
 	ID    string
 }
 
-// String encodes the message.
+// String encodes one line.
 func (d Done) String() string { return d.State + " " + d.ID }
 
-// ParseDone decodes a done message.
-func ParseDone(s string) (Done, error) {
-	st, id, ok := strings.Cut(s, " ")
-	if !ok || st == "" || id == "" {
-		return Done{}, fmt.Errorf("done message %.80q: want \"STATE ID\"", s)
+// ParseDone decodes a done message: one or more lines.
+func ParseDone(s string) ([]Done, error) {
+	var out []Done
+	for line := range strings.SplitSeq(s, "\n") {
+		st, id, ok := strings.Cut(line, " ")
+		if !ok || st == "" || id == "" {
+			return nil, fmt.Errorf("done message line %.80q: want \"STATE ID\"", line)
+		}
+		out = append(out, Done{State: st, ID: id})
 	}
-	return Done{State: st, ID: id}, nil
+	return out, nil
 }

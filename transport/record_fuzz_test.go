@@ -102,20 +102,24 @@ func FuzzParseAnnounce(f *testing.F) {
 	})
 }
 
-// FuzzParseDone: no panic; a message that parses encodes back to one that
-// parses to the same Done. Seeds: testdata/fuzz/FuzzParseDone.
+// FuzzParseDone: no panic; each line of a message that parses encodes back
+// to one that parses to the same Done. Seeds: testdata/fuzz/FuzzParseDone.
 func FuzzParseDone(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDone(s)
+		ds, err := ParseDone(s)
 		if err != nil {
-			require.Equal(t, Done{}, d)
+			require.Nil(t, ds)
 			return
 		}
-		require.NotEmpty(t, d.State)
-		require.NotEmpty(t, d.ID)
-		require.NotContains(t, d.State, " ")
-		e, err := ParseDone(d.String())
-		require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, d, d.String())
-		require.Equal(t, d, e)
+		require.NotEmpty(t, ds)
+		for _, d := range ds {
+			require.NotEmpty(t, d.State)
+			require.NotEmpty(t, d.ID)
+			require.NotContains(t, d.State, " ")
+			require.NotContains(t, d.ID, "\n")
+			e, err := ParseDone(d.String())
+			require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, d, d.String())
+			require.Equal(t, []Done{d}, e)
+		}
 	})
 }

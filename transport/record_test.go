@@ -82,12 +82,15 @@ func TestMessages(t *testing.T) {
 	require.Equal(t, Announce{DueMs: 42, ID: "t1"}, a)
 	d, err := ParseDone(Done{State: "succeeded", ID: "t1"}.String())
 	require.NoError(t, err)
-	require.Equal(t, Done{State: "succeeded", ID: "t1"}, d)
+	require.Equal(t, []Done{{State: "succeeded", ID: "t1"}}, d)
+	d, err = ParseDone("succeeded t1\nfailed t2\ncanceled t3")
+	require.NoError(t, err)
+	require.Equal(t, []Done{{"succeeded", "t1"}, {"failed", "t2"}, {"canceled", "t3"}}, d, "one line per task of a batch")
 	for _, bad := range []string{"", "42", "x t1", "42 "} {
 		_, err := ParseAnnounce(bad)
 		require.Error(t, err, bad)
 	}
-	for _, bad := range []string{"", "succeeded", " t1"} {
+	for _, bad := range []string{"", "succeeded", " t1", "succeeded t1\n", "succeeded t1\nfailed"} {
 		_, err := ParseDone(bad)
 		require.Error(t, err, bad)
 	}

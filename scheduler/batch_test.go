@@ -1,0 +1,257 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// One finish.lua call answers each of its tasks on its own: written,
+// refused (the claim is lost), already final, or "its children changed".
+func TestFinishBatchAnswersEachTask(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(strconv.Itoa(i))}).ID)
+	}
+	other := e.submit(tasks.Spec{Name: "record", Queue: "other"})
+	now := time.Now().Add(time.Second).UnixMilli()
+	got, _, _, err := e.client.x.claim(ctx, "default", now, now+60000, 4, 4, plain(ids...))
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	gotOther, _, _, err := e.client.x.claim(ctx, "other", now, now+60000, 1, 4, plain(other.ID))
+	require.NoError(t, err)
+	require.Len(t, gotOther, 1)
+
+	stale := *got[1].task
+	stale.Run++ // a claim this worker no longer holds
+	_, err = e.client.Cancel(ctx, got[2].id)
+	require.NoError(t, err)
+	child := e.submit(tasks.Spec{Name: "record", After: []string{got[3].id}})
+	later := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+
+	fs := []*finishing{
+		{task: got[0].task, state: tasks.Succeeded, now: now, result: []byte(`"zero"`), ran: true},
+		{task: &stale, state: tasks.Succeeded, now: now},
+		{task: got[2].task, state: tasks.Succeeded, now: now},
+		{task: got[3].task, state: tasks.Failed, now: now, err: "broke"},
+		{task: gotOther[0].task, state: tasks.Succeeded, now: now},
+	}
+	hs, err := e.client.x.finishBatch(ctx, fs, 4)
+	require.NoError(t, err)
+	require.Equal(t, finishDone, fs[0].status)
+	require.Equal(t, finishRefused, fs[1].status)
+	require.Equal(t, finishFinal, fs[2].status, "canceled while running: nothing to write")
+	require.Equal(t, finishKids, fs[3].status)
+	require.Equal(t, []string{"default " + child.ID}, fs[3].kids)
+	require.Equal(t, finishDone, fs[4].status)
+	require.Equal(t, map[string][]head{"default": {{id: later.ID, due: later.DueAt.UnixMilli()}}, "other": {}}, hs,
+		"the heads of each queue of the batch")
+
+	_, err = e.client.x.finishBatch(ctx, fs[3:4], 0)
+	require.NoError(t, err)
+	require.Equal(t, finishDone, fs[3].status, "sent again with its children's keys")
+
+	for id, want := range map[string]tasks.State{
+		ids[0]: tasks.Succeeded, ids[1]: tasks.Running, ids[2]: tasks.Canceled, ids[3]: tasks.Failed,
+		other.ID: tasks.Succeeded, child.ID: tasks.Scheduled, // released, to be failed unrun by its claimer
+	} {
+		rec, err := e.client.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, want, rec.State, id)
+	}
+	rec, _ := e.client.Get(ctx, ids[0])
+	require.JSONEq(t, `"zero"`, string(rec.Result))
+	rec, _ = e.client.Get(ctx, child.ID)
+	require.Equal(t, tasks.Failed, rec.Outcomes[0].State, "the child holds its parent's outcome")
+}
+
+// The loops' outcomes that arrive while a finish call is on its way are
+// written together by the next one.
+func TestOutcomesOfManyLoopsShareOneFinishCall(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 8})
+	gate := make(chan struct{})
+	e.reg.Register("gated", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		<-gate
+		return nil, nil
+	})
+	var ids []string
+	for range 8 {
+		ids = append(ids, e.submit(tasks.Spec{Name: "gated"}).ID)
+	}
+	var s *Scheduler
+	var held atomic.Bool
+	var first atomic.Int64 // outcomes in the first finish call
+	e.rdb.AddHook(pipelineGate{before: func(cmds []redis.Cmder) {
+		// Hold the first pipeline that writes outcomes until every other
+		// loop has handed its outcome in.
+		if k := finishCount(cmds); k > 0 && held.CompareAndSwap(false, true) {
+			first.Store(int64(k))
+			for end := time.Now().Add(10 * time.Second); len(s.ready) < 8-k && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}})
+	s = e.start()
+	for _, id := range ids {
+		e.waitRun(id, 10*time.Second)
+	}
+	close(gate)
+	for _, id := range ids {
+		require.Equal(t, tasks.Succeeded, e.wait(id, 10*time.Second).State)
+	}
+	c := s.Counters()
+	require.EqualValues(t, 8, c.Succeeded)
+	want := int64(1)
+	if first.Load() < 8 {
+		want = 2
+	}
+	require.Equal(t, want, c.FinishCalls, "one call for the first %d outcomes, one for those that waited", first.Load())
+}
+
+// Concurrent Submits of one client share a round trip: those arriving
+// while one is on its way go together next, as one script call.
+func TestConcurrentSubmitsShareOneCall(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	e.submit(tasks.Spec{Name: "record"}) // loads the script
+	var calls, first atomic.Int64
+	release := make(chan struct{})
+	e.rdb.AddHook(pipelineGate{before: func(cmds []redis.Cmder) {
+		if n := submitCount(cmds); n > 0 {
+			if calls.Add(1) == 1 {
+				first.Store(int64(n))
+				<-release
+			}
+		}
+	}})
+	const n = 50
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	submit := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			task, err := e.client.Submit(ctx, tasks.Spec{Name: "record", Args: json.RawMessage(strconv.Itoa(i))})
+			if err == nil {
+				ids[i] = task.ID
+			}
+		}()
+	}
+	submit(0)
+	require.Eventually(t, func() bool { return first.Load() == 1 }, 10*time.Second, time.Millisecond)
+	for i := 1; i < n; i++ {
+		submit(i) // while the first is on its way
+	}
+	require.Eventually(t, func() bool {
+		e.client.sub.mu.Lock()
+		defer e.client.sub.mu.Unlock()
+		return len(e.client.sub.queue) == n-1
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.EqualValues(t, 2, calls.Load(), "the first submit, then the other %d together", n-1)
+	for i, id := range ids {
+		rec, err := e.client.Get(ctx, id)
+		require.NoError(t, err, "submit %d", i)
+		require.JSONEq(t, strconv.Itoa(i), string(rec.Args))
+	}
+}
+
+// One refused task in a bulk submit does not stop the others.
+func TestSubmitManyStoresTheTasksAroundARefusedOne(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	ts, err := e.client.SubmitMany(ctx, []tasks.Spec{
+		{Name: "record", Args: json.RawMessage(`1`)},
+		{Name: "record", After: []string{"01NOSUCHTASK0000000000000"}},
+		{Name: "record", Args: json.RawMessage(`3`)},
+	})
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	require.ErrorContains(t, err, "spec 1: ")
+	require.ErrorContains(t, err, "parent 01NOSUCHTASK0000000000000 not found")
+	require.Len(t, ts, 3)
+	require.Nil(t, ts[1])
+	for _, task := range []*tasks.Task{ts[0], ts[2]} {
+		rec, err := e.client.Get(ctx, task.ID)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Scheduled, rec.State)
+	}
+}
+
+// Within one submit.lua call, a later task sees what an earlier one wrote:
+// its idempotency key, and itself as a parent.
+func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	mk := func(spec tasks.Spec) *tasks.Task {
+		require.NoError(t, spec.Normalize())
+		return e.client.newTask(spec, time.Now())
+	}
+	parent := mk(tasks.Spec{Name: "record", Key: "k", In: time.Hour})
+	same := mk(tasks.Spec{Name: "record", Key: "k"})
+	child := mk(tasks.Spec{Name: "record", After: []string{parent.ID}})
+	out, err := e.client.x.submitBatch(ctx, []*tasks.Task{parent, same, child}, e.client.newQueue)
+	require.NoError(t, err)
+	require.Equal(t, []submitted{{id: parent.ID, created: true}, {id: parent.ID}, {id: child.ID, created: true}}, out)
+	rec, err := e.client.Get(ctx, child.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Waiting, rec.State)
+	rec, err = e.client.Get(ctx, parent.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{child.ID}, rec.Children)
+}
+
+// pipelineGate calls before with each pipeline's commands before sending it.
+type pipelineGate struct{ before func([]redis.Cmder) }
+
+func (pipelineGate) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (pipelineGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (g pipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		g.before(cmds)
+		return next(ctx, cmds)
+	}
+}
+
+// finishCount is the number of tasks a pipeline finishes.
+func finishCount(cmds []redis.Cmder) int {
+	return scriptArg(cmds, finishScript, 6) // ARGV[7]: N
+}
+
+// submitCount is the number of tasks a pipeline submits.
+func submitCount(cmds []redis.Cmder) int {
+	return scriptArg(cmds, submitScript, 0) // ARGV[1]: N
+}
+
+// scriptArg sums the numeric ARGV[i+1] of a pipeline's calls of sc.
+func scriptArg(cmds []redis.Cmder, sc *redis.Script, i int) int {
+	n := 0
+	for _, c := range cmds {
+		a := c.Args()
+		if len(a) < 3 || a[0] != "evalsha" || a[1] != sc.Hash() {
+			continue
+		}
+		nkeys, _ := strconv.Atoi(fmt.Sprint(a[2]))
+		k, _ := strconv.Atoi(fmt.Sprint(a[3+nkeys+i]))
+		n += k
+	}
+	return n
+}

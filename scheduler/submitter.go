@@ -1,0 +1,104 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// submitter groups the submits of a Client's concurrent callers: while one
+// group is on its way to Redis, the submits that arrive meanwhile wait and
+// then go together, as one submit.lua call in one round trip. A lone caller
+// is sent at once, so grouping adds no delay; many callers (an HTTP server,
+// a fan-out) cost Redis one request per group instead of one per task, and
+// Redis CPU per request, not per command, is what bounds a fleet.
+//
+// It runs no goroutine while idle: the first submit to find it idle starts
+// one, which sends groups until none is waiting and then ends.
+type submitter struct {
+	x        *index
+	newQueue func(*tasks.Task) bool // whether a task's queue may be missing from the queue set
+	known    func(*tasks.Task)      // a task's queue is in the queue set now
+
+	mu      sync.Mutex
+	queue   []*submitReq
+	running bool
+}
+
+// submitReq is one waiting submit and, once done is closed, its answer.
+type submitReq struct {
+	ctx  context.Context
+	task *tasks.Task
+	res  submitted
+	err  error // Redis could not be reached
+	done chan struct{}
+}
+
+// submit sends t with whatever other submits are waiting. If ctx ends
+// while t is on its way, submit returns ctx's error and t may or may not
+// have been stored, as with any request whose answer was not read.
+func (s *submitter) submit(ctx context.Context, t *tasks.Task) (submitted, error) {
+	r := &submitReq{ctx: ctx, task: t, done: make(chan struct{})}
+	s.mu.Lock()
+	s.queue = append(s.queue, r)
+	if !s.running {
+		s.running = true
+		go s.run()
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return submitted{}, ctx.Err()
+	}
+}
+
+// run sends the waiting submits, a group at a time, until none is left.
+func (s *submitter) run() {
+	for {
+		s.mu.Lock()
+		n := min(len(s.queue), submitPerCall)
+		if n == 0 {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		group := make([]*submitReq, 0, n)
+		for _, r := range s.queue[:n] {
+			if r.ctx.Err() == nil { // its caller has gone: do not store it
+				group = append(group, r)
+			}
+		}
+		s.queue = append(s.queue[:0], s.queue[n:]...)
+		s.mu.Unlock()
+		s.send(group)
+	}
+}
+
+// send submits one group and answers each of its callers. It runs under
+// the first caller's context values but not its cancellation: the other
+// callers' submits must not fail because the first one gave up.
+func (s *submitter) send(group []*submitReq) {
+	if len(group) == 0 {
+		return
+	}
+	ts := make([]*tasks.Task, len(group))
+	for i, r := range group {
+		ts[i] = r.task
+	}
+	out, err := s.x.submitBatch(context.WithoutCancel(group[0].ctx), ts, s.newQueue)
+	for i, r := range group {
+		switch {
+		case out[i].id != "":
+			r.res = out[i]
+			s.known(r.task)
+		case out[i].err != nil:
+			r.res = out[i]
+		default:
+			r.err = err // its round trip failed
+		}
+		close(r.done)
+	}
+}
