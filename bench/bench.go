@@ -57,6 +57,7 @@ type Result struct {
 	ReleaseP99Ms      *float64 `json:"release_p99_ms,omitempty"`
 	IdleCmdsPerS      *float64 `json:"idle_cmds_per_s,omitempty"`
 	RedisBytesPerTask *float64 `json:"redis_bytes_per_task,omitempty"`
+	ClaimMs           *float64 `json:"claim_ms,omitempty"` // mean claim round trip
 }
 
 // JSON encodes the result on one line.
@@ -155,8 +156,8 @@ func (r *run) progress(format string, a ...any) {
 }
 
 // daemons starts opt.Daemons schedulers running reg, each with its own
-// connections, and returns a function that stops them.
-func (r *run) daemons(ctx context.Context, reg *tasks.Registry) (func(), error) {
+// connections, and returns them and a function that stops them.
+func (r *run) daemons(ctx context.Context, reg *tasks.Registry) ([]*scheduler.Scheduler, func(), error) {
 	var ss []*scheduler.Scheduler
 	stop := func() {
 		for _, s := range ss {
@@ -167,15 +168,15 @@ func (r *run) daemons(ctx context.Context, reg *tasks.Registry) (func(), error) 
 		s, err := scheduler.New(r.client(), reg, scheduler.Config{Workers: r.opt.Workers, Logger: r.log})
 		if err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		if err := s.Start(ctx); err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		ss = append(ss, s)
 	}
-	return stop, nil
+	return ss, stop, nil
 }
 
 // produce submits n specs from 8 goroutines sharing one client, as an

@@ -65,6 +65,8 @@ func TestEveryModeReportsItsFigures(t *testing.T) {
 		}},
 		{Options{Mode: "scale", Tasks: 1000}, func(r *Result) {
 			require.Positive(t, *r.RedisBytesPerTask)
+			require.Positive(t, *r.ClaimMs, "claims timed on top of the index")
+			require.GreaterOrEqual(t, *r.LatenessP50Ms, 0.0)
 		}},
 	} {
 		c.opt.RedisURL = url

@@ -24,7 +24,7 @@ func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) 
 		line.cross()
 		return nil, nil
 	})
-	stop, err := r.daemons(ctx, reg)
+	_, stop, err := r.daemons(ctx, reg)
 	if err != nil {
 		return err
 	}
@@ -86,36 +86,52 @@ func (f *finishLine) cross() {
 // lateness: tasks due over Seconds, starting 2 s out; each handler records
 // its start minus its due time.
 func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) error {
-	var late samples
-	line := newFinishLine(r.opt.Tasks)
-	reg := tasks.NewRegistry()
-	reg.Register("timed", func(ctx context.Context, c *tasks.Call) (any, error) {
-		late.add(time.Since(c.Task.DueAt))
-		line.cross()
-		return nil, nil
-	})
-	stop, err := r.daemons(ctx, reg)
+	late, _, err := r.timed(ctx, r.opt.Tasks, r.opt.Seconds)
 	if err != nil {
-		return err
-	}
-	defer stop()
-	first, due := r.spread()
-	if _, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
-		return tasks.Spec{Name: "timed", At: due(i)}
-	}); err != nil {
-		return err
-	}
-	if time.Now().After(first) {
-		return fmt.Errorf("bench: submitting took longer than 2 s; use fewer tasks")
-	}
-	r.progress("submitted %d tasks due over %.1f s", r.opt.Tasks, r.opt.Seconds)
-	if err := r.await(line); err != nil {
 		return err
 	}
 	res.Seconds = r.opt.Seconds
 	p50, p99, pmax := late.percentiles()
 	res.LatenessP50Ms, res.LatenessP99Ms, res.LatenessMaxMs = num(p50), num(p99), num(pmax)
 	return nil
+}
+
+// timed runs n tasks due over seconds, from 2 s out, on fresh daemons and
+// returns how late each started and the daemons' mean claim round trip.
+func (r *run) timed(ctx context.Context, n int, seconds float64) (*samples, time.Duration, error) {
+	late := &samples{}
+	line := newFinishLine(n)
+	reg := tasks.NewRegistry()
+	reg.Register("timed", func(ctx context.Context, c *tasks.Call) (any, error) {
+		late.add(time.Since(c.Task.DueAt))
+		line.cross()
+		return nil, nil
+	})
+	ss, stop, err := r.daemons(ctx, reg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer stop()
+	first, due := spread(n, seconds)
+	if _, err := r.produce(ctx, n, func(i int) tasks.Spec {
+		return tasks.Spec{Name: "timed", At: due(i)}
+	}); err != nil {
+		return nil, 0, err
+	}
+	if time.Now().After(first) {
+		return nil, 0, fmt.Errorf("bench: submitting took longer than 2 s; use fewer tasks")
+	}
+	r.progress("submitted %d tasks due over %.1f s", n, seconds)
+	if err := r.await(line); err != nil {
+		return nil, 0, err
+	}
+	var total time.Duration
+	var calls int64
+	for _, s := range ss {
+		c := s.Counters()
+		total, calls = total+c.ClaimTime, calls+c.ClaimCalls
+	}
+	return late, total / time.Duration(max(calls, 1)), nil
 }
 
 // dag: parent → child pairs, parents due over Seconds; each child records
@@ -139,7 +155,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 		line.cross()
 		return nil, nil
 	})
-	stop, err := r.daemons(ctx, reg)
+	_, stop, err := r.daemons(ctx, reg)
 	if err != nil {
 		return err
 	}
@@ -148,7 +164,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 		// Parents are due over Seconds from 2 s out, so each child is
 		// submitted while its parent waits and releases are not queued
 		// behind one another.
-		_, due := r.spread()
+		_, due := spread(r.opt.Tasks, r.opt.Seconds)
 		parents, err := r.produce(ctx, r.opt.Tasks, func(i int) tasks.Spec {
 			return tasks.Spec{Name: "parent", At: due(i)}
 		})
@@ -172,7 +188,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 
 // idle: daemons with nothing to do; Redis commands per second per daemon.
 func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error {
-	stop, err := r.daemons(ctx, tasks.NewRegistry())
+	_, stop, err := r.daemons(ctx, tasks.NewRegistry())
 	if err != nil {
 		return err
 	}
@@ -196,7 +212,8 @@ func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error 
 
 // scale: tasks scheduled an hour out with an 8-byte payload, submitted with
 // the pipelined bulk path (Client.SubmitMany); Redis memory per task and the
-// submit rate.
+// submit rate. Then, on top of that index, 1,000 tasks due over 2 s: the
+// mean claim round trip and their lateness, to compare across index sizes.
 func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error {
 	c, err := scheduler.NewClient(r.client(), scheduler.Config{Logger: r.log})
 	if err != nil {
@@ -223,6 +240,14 @@ func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error
 	res.Seconds = elapsed.Seconds()
 	res.TasksPerS = num(float64(r.opt.Tasks) / elapsed.Seconds())
 	res.RedisBytesPerTask = num((after.memory - before.memory) / float64(max(r.opt.Tasks, 1)))
+	r.progress("%d tasks scheduled; timing claims on top of them", r.opt.Tasks)
+	late, claim, err := r.timed(ctx, 1000, 2)
+	if err != nil {
+		return err
+	}
+	p50, p99, pmax := late.percentiles()
+	res.LatenessP50Ms, res.LatenessP99Ms, res.LatenessMaxMs = num(p50), num(p99), num(pmax)
+	res.ClaimMs = num(float64(claim.Microseconds()) / 1000)
 	return nil
 }
 
@@ -239,11 +264,11 @@ func (r *run) await(line *finishLine) error {
 	}
 }
 
-// spread gives the due times of Tasks tasks spread evenly over Seconds,
+// spread gives the due times of n tasks spread evenly over seconds,
 // starting 2 s from now (time for the producers), and the first of them.
-func (r *run) spread() (first time.Time, due func(i int) time.Time) {
+func spread(n int, seconds float64) (first time.Time, due func(i int) time.Time) {
 	first = time.Now().Add(2 * time.Second)
-	step := time.Duration(r.opt.Seconds * float64(time.Second) / float64(max(r.opt.Tasks, 1)))
+	step := time.Duration(seconds * float64(time.Second) / float64(max(n, 1)))
 	return first, func(i int) time.Time { return first.Add(time.Duration(i) * step) }
 }
 

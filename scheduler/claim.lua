@@ -22,13 +22,19 @@
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
--- Returns {heads, stale, id, fields, id, fields, ...}: heads is the index's
--- first ARGV[4] entries after the claim ({id, score, ...}); stale lists the
+-- Returns {heads, stale, id, fields, id, fields, ...}: heads is the front of
+-- the index after the claim ({id, due, ...}): the entries due by now, up to
+-- ARGV[4] of them, with ARGV[1] as their due time, and then, if they were
+-- all, the next entry not yet due with its real due time; stale lists the
 -- occurrences refused for an out-of-date schedule; fields is each claimed
 -- record after the claim, as HGETALL gives it. A candidate whose record is
 -- gone is dropped from the index and returned with no fields.
-local now, want, nc = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[5])
-local cands, ids = {}, {}
+--
+-- The front is read without scores: turning a score into a reply inside a
+-- script costs Redis more than all the rest of a claim. A candidate is due
+-- when it is among the first max(ARGV[4], ARGV[5]) entries due by now.
+local want, nc = tonumber(ARGV[3]), tonumber(ARGV[5])
+local cands = {}
 local a, k = 6, 4
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
@@ -41,14 +47,16 @@ for i = 1, nc do
     cd.skey, cd.nkey, cd.ndkey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
     k = k + 3
   end
-  cands[i], ids[i] = cd, cd.id
+  cands[i] = cd
 end
-local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
+local limit = math.max(tonumber(ARGV[4]), nc)
+local front = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, limit)
+local due = {}
+for _, id in ipairs(front) do due[id] = true end
 local out, taken, lease, stale = {false, false}, {}, {}, {}
-for i, cd in ipairs(cands) do
+for _, cd in ipairs(cands) do
   if #taken >= want then break end
-  local s = scores[i]
-  local ok = s and tonumber(s) <= now
+  local ok = due[cd.id]
   if ok and cd.kind == 'o' then
     local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
     if sc[1] == 'active' and sc[2] ~= cd.rev then
@@ -68,6 +76,7 @@ for i, cd in ipairs(cands) do
   end
   if ok then
     taken[#taken + 1] = cd.id
+    due[cd.id] = false
     local h = redis.call('HGETALL', cd.key)
     if #h > 0 then
       local set = {state = 'running', started = ARGV[1], attempts = 1, run = 1}
@@ -91,6 +100,20 @@ for i, cd in ipairs(cands) do
 end
 if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
-out[1] = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1, 'WITHSCORES')
+local heads = {}
+for _, id in ipairs(front) do
+  if due[id] and #heads < 2 * tonumber(ARGV[4]) then
+    heads[#heads + 1] = id
+    heads[#heads + 1] = ARGV[1]
+  end
+end
+if #front < limit then
+  local nxt = redis.call('ZRANGE', KEYS[1], '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+  if nxt[1] then
+    heads[#heads + 1] = nxt[1]
+    heads[#heads + 1] = nxt[2]
+  end
+end
+out[1] = heads
 out[2] = stale
 return out

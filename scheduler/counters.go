@@ -1,30 +1,34 @@
 package scheduler
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // counters count what a daemon's loops did; Counters reads them.
 type counters struct {
 	peeks, deadlineWakes, messageWakes, safetyWakes atomic.Int64
 	announced, resubscribes                         atomic.Int64
 	claimCalls, claimMisses, claimed, recovered     atomic.Int64
-	finishCalls                                     atomic.Int64
+	finishCalls, claimNanos                         atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
 	redisErrors                                     atomic.Int64
 }
 
 // Counters is a snapshot of what a daemon's loops did since Start.
 type Counters struct {
-	Peeks         int64 // re-reads of the index heads
-	DeadlineWakes int64 // waits ended by a due task or lease deadline
-	MessageWakes  int64 // waits ended by a pub/sub announcement or resubscribe
-	Announced     int64 // announcements received
-	Resubscribes  int64 // pub/sub (re)subscriptions, each followed by a re-read
-	SafetyWakes   int64 // waits ended by the safety cap
-	ClaimCalls    int64 // claim script calls
-	ClaimMisses   int64 // claim calls that got nothing (another daemon was first)
-	Claimed       int64 // tasks claimed
-	FinishCalls   int64 // finish script calls: the loops' outcomes written together
-	Recovered     int64 // tasks re-queued or failed after their lease expired
+	Peeks         int64         // re-reads of the index heads
+	DeadlineWakes int64         // waits ended by a due task or lease deadline
+	MessageWakes  int64         // waits ended by a pub/sub announcement or resubscribe
+	Announced     int64         // announcements received
+	Resubscribes  int64         // pub/sub (re)subscriptions, each followed by a re-read
+	SafetyWakes   int64         // waits ended by the safety cap
+	ClaimCalls    int64         // claim script calls
+	ClaimMisses   int64         // claim calls that got nothing (another daemon was first)
+	Claimed       int64         // tasks claimed
+	ClaimTime     time.Duration // time spent in claim round trips, in all; / ClaimCalls is a claim's latency
+	FinishCalls   int64         // finish script calls: the loops' outcomes written together
+	Recovered     int64         // tasks re-queued or failed after their lease expired
 	Succeeded     int64
 	Failed        int64 // final failures
 	Retried       int64 // failed attempts put back for another try
@@ -38,7 +42,7 @@ func (s *Scheduler) Counters() Counters {
 	return Counters{
 		Peeks: c.peeks.Load(), DeadlineWakes: c.deadlineWakes.Load(), MessageWakes: c.messageWakes.Load(),
 		SafetyWakes: c.safetyWakes.Load(), Announced: c.announced.Load(), Resubscribes: c.resubscribes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
-		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
+		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), ClaimTime: time.Duration(c.claimNanos.Load()), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
 		RedisErrors: c.redisErrors.Load(),
 	}

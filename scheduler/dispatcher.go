@@ -246,7 +246,11 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 		if queue != "" {
 			ccmd = s.x.claimCall(ctx, pipe, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
 		}
+		sent := time.Now()
 		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		if ccmd != nil {
+			s.counters.claimNanos.Add(int64(time.Since(sent)))
+		}
 		noScript := false
 		if fcmd != nil {
 			if noScript = isNoScript(fcmd.Err()); !noScript {
