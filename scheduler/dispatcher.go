@@ -36,12 +36,13 @@ type idle struct {
 // about one round trip per batch of tasks. It runs on one goroutine; the
 // loops run the tasks.
 type dispatcher struct {
-	s       *Scheduler
-	heads   heads
-	leases  map[string]int64 // earliest lease deadline per queue, ms; absent: none
-	idle    int
-	pending []*finishing // outcomes handed in by loops, not written yet
-	stale   bool         // re-read the heads before deciding
+	s        *Scheduler
+	deadline *deadline
+	heads    heads
+	leases   map[string]int64 // earliest lease deadline per queue, ms; absent: none
+	idle     int
+	pending  []*finishing // outcomes handed in by loops, not written yet
+	stale    bool         // re-read the heads before deciding
 	// schedules caches the schedules of occurrences this daemon claimed.
 	schedules map[string]*Schedule
 
@@ -56,7 +57,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*Schedule{},
+	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*Schedule{},
 		ann: map[string][]head{}, wake: make(chan struct{}, 1)}
 }
 
@@ -124,8 +125,6 @@ func (d *dispatcher) takeNews() {
 func (d *dispatcher) run(ctx context.Context) {
 	defer close(d.s.work)
 	s := d.s
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	backoff := time.Duration(0)
 	for {
 		d.collectIdle()
@@ -148,7 +147,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		if err == errWait {
 			backoff = 0
 			s.redisOK()
-			d.wait(ctx, timer)
+			d.wait(ctx)
 			continue
 		}
 		if err != nil && ctx.Err() == nil {
@@ -468,7 +467,7 @@ func (d *dispatcher) peek(ctx context.Context) error {
 
 // wait sleeps until the next deadline, an announcement, a free loop or
 // SafetyWait, whichever comes first.
-func (d *dispatcher) wait(ctx context.Context, timer *time.Timer) {
+func (d *dispatcher) wait(ctx context.Context) {
 	s := d.s
 	now := s.cfg.Clock.Now()
 	next, safety := now.Add(s.cfg.SafetyWait), true
@@ -480,16 +479,18 @@ func (d *dispatcher) wait(ctx context.Context, timer *time.Timer) {
 			next, safety = transport.FromMs(at), false
 		}
 	}
-	timer.Reset(max(next.Sub(now), 0))
-	defer stopTimer(timer)
+	fire, exact := d.deadline.after(now, next, !safety)
+	defer d.deadline.stop()
 	d.waiting.Store(true)
 	defer d.waiting.Store(false)
 	select {
-	case <-timer.C:
-		if safety {
+	case <-fire:
+		switch {
+		case !exact: // close to the deadline: the rest is slept precisely
+		case safety:
 			s.counters.safetyWakes.Add(1)
 			d.stale = true
-		} else {
+		default:
 			s.counters.deadlineWakes.Add(1)
 		}
 	case <-d.wake:

@@ -14,7 +14,10 @@
 #   LAT_TASKS [10000] LAT_SECONDS [10] LAT_DAEMONS [4]   lateness
 #   DAG_TASKS [0: dueq's default]                 dag (dueq only: asynq has no dependencies)
 #   IDLE_SECONDS [10] IDLE_DAEMONS [1]            idle
-#   SCALE_TASKS [100000]                          scale
+#   SCALE_TASKS [1000000] SCALE_SMALL [1000]      scale: dueq at both sizes (claim
+#                                                 latency must stay flat), memory and bulk
+#                                                 submit rate at SCALE_TASKS
+#   ASYNQ_SCALE_TASKS [100000]                    scale, asynq (its enqueue is slower)
 #   LIMITPROBE [../shared/limitprobe]             yardstick, run with -b 8 in throughput mode
 #   RUN_TIMEOUT [900]                             seconds allowed to each program
 #   JSON_OUT [unset]                              also write every result as a JSON array here
@@ -35,7 +38,8 @@ TASKS=${TASKS:-20000} WORKERS=${WORKERS:-8} DAEMONS=${DAEMONS:-1}
 LAT_TASKS=${LAT_TASKS:-10000} LAT_SECONDS=${LAT_SECONDS:-10} LAT_DAEMONS=${LAT_DAEMONS:-4}
 DAG_TASKS=${DAG_TASKS:-0}
 IDLE_SECONDS=${IDLE_SECONDS:-10} IDLE_DAEMONS=${IDLE_DAEMONS:-1}
-SCALE_TASKS=${SCALE_TASKS:-100000}
+SCALE_TASKS=${SCALE_TASKS:-1000000} SCALE_SMALL=${SCALE_SMALL:-1000}
+ASYNQ_SCALE_TASKS=${ASYNQ_SCALE_TASKS:-100000}
 LIMITPROBE=${LIMITPROBE:-$root/../shared/limitprobe}
 RUN_TIMEOUT=${RUN_TIMEOUT:-900}
 
@@ -149,8 +153,12 @@ PY
 		fi
 	fi
 	if [ $have_dueq = 1 ]; then
+		if [ "$m" = scale ]; then
+			run "dueq-scale-small" "$tmp/dueq" bench --redis "$url" --mode scale --tasks "$SCALE_SMALL"
+		fi
 		run "dueq-$m" "$tmp/dueq" bench --redis "$url" --mode "$m" "${args[@]}"
 	fi
+	[ "$m" = scale ] && args=(--tasks "$ASYNQ_SCALE_TASKS")
 	if [ "$m" != dag ]; then
 		run "asynq-$m" "$tmp/asynq-bench" --redis "$addr" --mode "$m" "${args[@]}"
 	fi
@@ -175,7 +183,7 @@ def load(system, mode):
 figures = ["tasks_per_s", "redis_cpu_us_per_task", "redis_cmds_per_task",
            "round_trips_per_task", "lateness_p50_ms", "lateness_p99_ms",
            "lateness_max_ms", "release_p99_ms", "idle_cmds_per_s",
-           "redis_bytes_per_task", "seconds"]
+           "redis_bytes_per_task", "claim_ms", "seconds"]
 setup = ["tasks", "workers", "daemons", "system", "mode", "n", "c"]
 
 def fmt(v):
@@ -220,6 +228,12 @@ def target(mode, fig, d, a, p):
         return "bulk submit ≥ 100,000/s" + verdict(d >= 100000)
     if mode == "scale" and fig == "redis_bytes_per_task":
         return "< asynq" + verdict(d < a if a else None)
+    if mode == "scale" and fig == "claim_ms":
+        small = load("dueq", "scale-small")
+        if small and small.get("claim_ms"):
+            s = small["claim_ms"]
+            return (f"≤ 1.5x of {fmt(s)} ms at {small['tasks']:,} tasks ({d / s:.2f}x)" +
+                    verdict(d <= 1.5 * s))
     return ""
 
 rows, everything = [], []
