@@ -49,8 +49,97 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
-// BenchmarkClaimFinish measures one claim and one finish, the Redis work a
-// loop does per task.
+// claimedTasks submits and claims n tasks and returns them, running.
+func claimedTasks(b *testing.B, c *Client, n int) []*tasks.Task {
+	b.Helper()
+	ctx := context.Background()
+	specs := make([]tasks.Spec, n)
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "noop"}
+	}
+	ts, err := c.SubmitMany(ctx, specs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().Add(time.Second).UnixMilli()
+	out := make([]*tasks.Task, 0, n)
+	for lo := 0; lo < n; lo += 8 {
+		var ids []string
+		for _, t := range ts[lo:min(lo+8, n)] {
+			ids = append(ids, t.ID)
+		}
+		got, _, _, err := c.x.claim(ctx, "default", now, now+60000, len(ids), 16, plain(ids...))
+		if err != nil || len(got) != len(ids) {
+			b.Fatal("claim", err, len(got))
+		}
+		for _, g := range got {
+			out = append(out, g.task)
+		}
+	}
+	return out
+}
+
+// BenchmarkClaim measures claims of 8 due tasks per call, as a daemon with
+// 8 idle loops makes them; ns/op is per task.
+func BenchmarkClaim(b *testing.B) {
+	rdb := benchRedis(b)
+	c, err := NewClient(rdb, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	specs := make([]tasks.Spec, b.N)
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "noop"}
+	}
+	ts, err := c.SubmitMany(ctx, specs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().Add(time.Second).UnixMilli()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for lo := 0; lo < len(ts); lo += 8 {
+		var ids []string
+		for _, t := range ts[lo:min(lo+8, len(ts))] {
+			ids = append(ids, t.ID)
+		}
+		if got, _, _, err := c.x.claim(ctx, "default", now, now+60000, len(ids), 16, plain(ids...)); err != nil || len(got) != len(ids) {
+			b.Fatal("claim", err, len(got))
+		}
+	}
+}
+
+// BenchmarkFinish measures completions written 8 per call, as a daemon's
+// loops hand them in; ns/op is per task.
+func BenchmarkFinish(b *testing.B) {
+	rdb := benchRedis(b)
+	c, err := NewClient(rdb, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := claimedTasks(b, c, b.N)
+	now := time.Now().Add(time.Second).UnixMilli()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for lo := 0; lo < len(ts); lo += 8 {
+		fs := make([]*finishing, 0, 8)
+		for _, t := range ts[lo:min(lo+8, len(ts))] {
+			fs = append(fs, &finishing{task: t, state: tasks.Succeeded, now: now, result: []byte("null")})
+		}
+		if _, err := c.x.finishBatch(context.Background(), fs, 0); err != nil {
+			b.Fatal("finish", err)
+		}
+		for _, f := range fs {
+			if f.status != finishDone {
+				b.Fatal("finish refused", f.task.ID)
+			}
+		}
+	}
+}
+
+// BenchmarkClaimFinish measures one claim and one finish of a single task,
+// the Redis work per task of a daemon with one busy loop.
 func BenchmarkClaimFinish(b *testing.B) {
 	rdb := benchRedis(b)
 	c, err := NewClient(rdb, Config{})
