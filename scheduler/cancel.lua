@@ -15,14 +15,14 @@
 -- ARGV[1] task id
 -- ARGV[2] now, ms
 -- ARGV[3] result TTL, ms
--- ARGV[4] done channel
+-- ARGV[4] events channel
 -- ARGV[5] cancel channel
 -- ARGV[6] number of children the caller passed keys for
 -- ARGV[7] announce channel prefix ({ns}:announce:)
 -- Returns {state before, 1 when canceled now or 0 when already finished};
 -- the state is '' when there is no such task; {state, -1, children} when the
 -- children list changed: call again with its keys.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'name')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue')
 local st = cur[1]
 if not st then return {'', 0} end
 if st == 'succeeded' or st == 'failed' or st == 'canceled' then return {st, 0} end
@@ -40,6 +40,6 @@ if tonumber(ARGV[6]) > 0 then
   release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[2], 'canceled', '', 'canceled', tonumber(ARGV[2]))
   redis.call('PEXPIRE', KEYS[7], ARGV[3])
 end
-redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[1])
+redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[1] .. ' ' .. (cur[3] or '?') .. ' ' .. (cur[2] or '?'))
 if st == 'running' then redis.call('PUBLISH', ARGV[5], ARGV[1]) end
 return {st, 1}

@@ -18,10 +18,14 @@
 -- ARGV[3] most tasks to claim
 -- ARGV[4] head entries to return
 -- ARGV[5] number of candidates
--- ARGV[6..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[6] events channel
+-- ARGV[7] the queue's name
+-- ARGV[8..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
+-- Publishes one events message: a line "started ID QUEUE NAME" per task
+-- claimed.
 -- Returns {heads, stale, id, fields, id, fields, ...}: heads is the front of
 -- the index after the claim ({id, due, ...}): the entries due by now, up to
 -- ARGV[4] of them, with ARGV[1] as their due time, and then, if they were
@@ -35,7 +39,7 @@
 -- when it is among the first max(ARGV[4], ARGV[5]) entries due by now.
 local want, nc = tonumber(ARGV[3]), tonumber(ARGV[5])
 local cands = {}
-local a, k = 6, 4
+local a, k = 8, 4
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -53,7 +57,7 @@ local limit = math.max(tonumber(ARGV[4]), nc)
 local front = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, limit)
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
-local out, taken, lease, stale = {false, false}, {}, {}, {}
+local out, taken, lease, stale, events = {false, false}, {}, {}, {}, {}
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
   local ok = due[cd.id]
@@ -80,10 +84,13 @@ for _, cd in ipairs(cands) do
     local h = redis.call('HGETALL', cd.key)
     if #h > 0 then
       local set = {state = 'running', started = ARGV[1], attempts = 1, run = 1}
+      local name = '?'
       for j = 1, #h, 2 do
         local f = h[j]
         if f == 'attempts' or f == 'run' then set[f] = (tonumber(h[j + 1]) or 0) + 1 end
+        if f == 'name' then name = h[j + 1] end
       end
+      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. name
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run)
       for j = 1, #h, 2 do
@@ -114,6 +121,7 @@ if #front < limit then
     heads[#heads + 1] = nxt[2]
   end
 end
+if #events > 0 then redis.call('PUBLISH', ARGV[6], table.concat(events, '\n')) end
 out[1] = heads
 out[2] = stale
 return out

@@ -11,6 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -24,6 +25,7 @@ type Client struct {
 	queues  sync.Map // queue names this client has added to the queue set
 	sub     *submitter
 	waiters *waiters
+	events  *eventHub
 }
 
 // NewClient returns a client of cfg's namespace; it uses cfg's Namespace,
@@ -36,12 +38,17 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	keys, _ := NewKeys(cfg.Namespace) // validated above
 	c := &Client{x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, cfg: cfg}
 	c.sub = &submitter{x: c.x, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
-	c.waiters = newWaiters(rdb, keys.DoneChannel(), cfg.Logger)
+	c.waiters = newWaiters(rdb, keys.EventsChannel(), cfg.Logger)
+	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
 	return c, nil
 }
 
-// Close releases the client's pub/sub connection, if Wait opened one.
-func (c *Client) Close() error { return c.waiters.close() }
+// Close releases the client's pub/sub connections, if Wait or Events
+// opened them, and ends its event streams.
+func (c *Client) Close() error {
+	c.events.close()
+	return c.waiters.close()
+}
 
 // Submit validates spec and stores a new task; it returns the task's record.
 // Concurrent Submits of one Client share round trips to Redis: those that
@@ -168,6 +175,47 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 		return t, fmt.Errorf("cancel %s: it is %s: %w", id, prev, ErrFinished)
 	}
 	return t, nil
+}
+
+// ErrNotRetryable is returned when retrying a task that is not failed or
+// canceled, or that did not run because of its parents.
+var ErrNotRetryable = errors.New("task cannot be retried")
+
+// Retry runs a failed or canceled task again, now, with a fresh set of
+// attempts, and returns its record. Its record stops expiring until it
+// finishes again. Children that already received its outcome keep it (a
+// retry re-runs the task, not its graph), and a task that never ran because
+// of a parent's outcome is refused: its parents' outcomes would stop it
+// again, so submit it anew. Other states are refused with an error wrapping
+// ErrNotRetryable.
+func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
+	if !tasks.ValidID(id) {
+		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+	}
+	for range maxKidsTries {
+		t, err := c.x.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if t.State != tasks.Failed && t.State != tasks.Canceled {
+			return t, fmt.Errorf("retry %s: it is %s; only failed or canceled tasks can be retried: %w", id, t.State, ErrNotRetryable)
+		}
+		if run, _, reason := deps.Verdict(t); !run {
+			return t, fmt.Errorf("retry %s: it did not run because %s, which would stop it again; submit it anew: %w", id, reason, ErrNotRetryable)
+		}
+		k := c.x.keys
+		prev, err := retryScript.Run(ctx, c.x.rdb,
+			[]string{k.Task(id), k.Due(t.Queue), k.Done(t.State), k.Idem(t.Key, id), k.Kids(id)},
+			id, c.cfg.Clock.Now().UnixMilli(), string(t.State), k.Announce(t.Queue), k.EventsChannel()).Text()
+		if err != nil {
+			return nil, fmt.Errorf("retry %s: %w", id, err)
+		}
+		if prev == string(t.State) {
+			return c.x.get(ctx, id)
+		}
+		// Its state changed between the read and the script: read again.
+	}
+	return nil, fmt.Errorf("retry %s: its state kept changing; tried %d times", id, maxKidsTries)
 }
 
 // Wait blocks until task id has finished and returns its record, or returns

@@ -189,7 +189,7 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*Schedule, erro
 			occKey, occDue = k.Task(s.pending), k.Due(s.Queue)
 		}
 		err = unscheduleScript.Run(ctx, c.x.rdb, []string{k.Schedule(id), k.Schedules(), k.ScheduleNames(), occKey, occDue, k.Done(tasks.Canceled)},
-			id, c.cfg.Clock.Now().UnixMilli(), s.pending, c.cfg.ResultTTL.Milliseconds(), k.DoneChannel()).Err()
+			id, c.cfg.Clock.Now().UnixMilli(), s.pending, c.cfg.ResultTTL.Milliseconds(), k.EventsChannel()).Err()
 		if err != nil && strings.Contains(err.Error(), "DUEQ_RACE") {
 			continue
 		}

@@ -45,6 +45,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock tells the time. Defaults to the system clock; tests inject one.
 	Clock Clock
+	// Observer, when set, is told when this daemon's loops start and end
+	// tasks (the metrics of `dueq serve` use it). Defaults to none.
+	Observer Observer
+}
+
+// Observer is told what a daemon's loops do; its methods are called from
+// the loops and must return quickly.
+type Observer interface {
+	// Started: a loop starts t's handler, lateness after t was due.
+	Started(t *tasks.Task, lateness time.Duration)
+	// Ended: t's handler returned after took, and the attempt ended as
+	// state: succeeded, failed (final), or scheduled (it will be retried, or
+	// was handed back at shutdown).
+	Ended(t *tasks.Task, state tasks.State, took time.Duration)
 }
 
 // Clock tells the time.

@@ -20,17 +20,18 @@
 -- ARGV[2] result TTL, ms
 -- ARGV[3] head entries to return per queue, or 0 for none (the caller
 --         claims from the queue in the same round trip and learns them there)
--- ARGV[4] done channel
+-- ARGV[4] events channel
 -- ARGV[5] announce channel prefix ({ns}:announce:)
 -- ARGV[6] Q, the number of queues
 -- ARGV[7] N, the number of tasks
--- ARGV[8..] per task, 9 values: its queue's number q, id, claim token (the
+-- ARGV[8..7+Q] the queue names, in queue order
+-- ARGV[8+Q..] per task, 9 values: its queue's number q, id, claim token (the
 --           record's run field at the claim), new state, result JSON or '',
 --           error or '', task name, '1' when an earlier attempt left an error
 --           to clear else '0', the number of children C the caller passed
 --           keys for
--- Publishes one done message for the call: a line "STATE ID" per task
--- finished.
+-- Publishes one events message for the call: a line "STATE ID QUEUE
+-- NAME" per task finished.
 -- Returns {heads of queue 1, ..., heads of queue Q, status of task 1, ...,
 -- status of task N}. Heads are each due index's first ARGV[3] entries
 -- ({id, score, ...}; none when ARGV[3] is 0). A status is 1 finished; 2 already final under this
@@ -42,7 +43,7 @@ local nq, n = tonumber(ARGV[6]), tonumber(ARGV[7])
 local doneKeys = {succeeded = KEYS[2], failed = KEYS[3], canceled = KEYS[4]}
 local final = {succeeded = true, failed = true, canceled = true}
 local leased, done, status, lines = {}, {}, {}, {}
-local a, k = 8, 5 + 2 * nq
+local a, k = 8 + nq, 5 + 2 * nq
 for i = 1, n do
   local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local result, err, name, clear = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
@@ -74,7 +75,7 @@ for i = 1, n do
     done[state] = done[state] or {}
     table.insert(done[state], now)
     table.insert(done[state], id)
-    lines[#lines + 1] = state .. ' ' .. id
+    lines[#lines + 1] = state .. ' ' .. id .. ' ' .. ARGV[7 + q] .. ' ' .. name
     status[i] = 1
   end
 end

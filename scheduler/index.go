@@ -32,6 +32,8 @@ var (
 	cancelLua string
 	//go:embed children.lua
 	childrenLua string // shared by the scripts that finish a task
+	//go:embed retry.lua
+	retryLua string
 
 	submitScript  = redis.NewScript(submitLua)
 	claimScript   = redis.NewScript(claimLua)
@@ -39,6 +41,7 @@ var (
 	requeueScript = redis.NewScript(requeueLua)
 	recoverScript = redis.NewScript(childrenLua + recoverLua)
 	cancelScript  = redis.NewScript(childrenLua + cancelLua)
+	retryScript   = redis.NewScript(retryLua)
 )
 
 // ErrNotFound is returned for a task id that has no record: never submitted,
@@ -195,8 +198,8 @@ func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []su
 func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([]string, []any) {
 	keys := make([]string, 0, 2+3*len(ts))
 	keys = append(keys, x.keys.Queues(), x.keys.Waiting())
-	args := make([]any, 0, 1+len(ts)*40)
-	args = append(args, len(ts))
+	args := make([]any, 0, 2+len(ts)*40)
+	args = append(args, len(ts), x.keys.EventsChannel())
 	for _, t := range ts {
 		queueArg, keyFlag := "", "0"
 		if addQueue(t) {
@@ -207,7 +210,7 @@ func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([
 		}
 		keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID))
 		args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
-			len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure))
+			len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure), t.Name)
 		for _, p := range t.Parents {
 			keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
 			args = append(args, p)
@@ -283,8 +286,8 @@ func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, 
 func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) *redis.Cmd {
 	keys := make([]string, 0, 3+len(cands))
 	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
-	args := make([]any, 0, 5+2*len(cands))
-	args = append(args, now, leaseUntil, want, nHeads, len(cands))
+	args := make([]any, 0, 7+2*len(cands))
+	args = append(args, now, leaseUntil, want, nHeads, len(cands), x.keys.EventsChannel(), queue)
 	for _, c := range cands {
 		keys = append(keys, x.keys.Task(c.id))
 		if c.next == nil {
@@ -386,9 +389,12 @@ func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*fini
 	for _, f := range fs[1:] {
 		now = max(now, f.now)
 	}
-	args := make([]any, 0, 7+9*len(fs))
-	args = append(args, now, x.resultTTL.Milliseconds(), nHeads, x.keys.DoneChannel(), x.keys.Announce(""),
+	args := make([]any, 0, 7+len(queues)+9*len(fs))
+	args = append(args, now, x.resultTTL.Milliseconds(), nHeads, x.keys.EventsChannel(), x.keys.Announce(""),
 		len(queues), len(fs))
+	for _, q := range queues {
+		args = append(args, q)
+	}
 	for _, f := range fs {
 		t := f.task
 		keys = append(keys, x.keys.Task(t.ID), x.keys.Idem(t.Key, t.ID), x.keys.Kids(t.ID))
@@ -512,7 +518,7 @@ func (x *index) requeue(ctx context.Context, t *tasks.Task, due int64, errMsg st
 	}
 	res, err := requeueScript.Run(ctx, x.rdb,
 		[]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Due(t.Queue)},
-		t.ID, t.Run, due, errMsg, flag, nHeads, x.keys.Announce(t.Queue)).Slice()
+		t.ID, t.Run, due, errMsg, flag, nHeads, x.keys.Announce(t.Queue), x.keys.EventsChannel(), t.Queue, t.Name).Slice()
 	return parseAck("requeue", t.ID, res, err)
 }
 
@@ -536,7 +542,7 @@ func (x *index) recover(ctx context.Context, queue, id string, now int64, maxRec
 		keys := append([]string{x.keys.Task(id), x.keys.Lease(queue), x.keys.Due(queue), x.keys.Done(tasks.Failed),
 			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
 		res, err := recoverScript.Run(ctx, x.rdb, keys, id, now, maxRecoveries, x.resultTTL.Milliseconds(),
-			x.keys.Announce(queue), x.keys.DoneChannel(), len(kids), x.keys.Announce("")).Slice()
+			x.keys.Announce(queue), x.keys.EventsChannel(), len(kids), x.keys.Announce("")).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("recover %s: %w", id, err)
 		}
@@ -593,7 +599,7 @@ func (x *index) cancel(ctx context.Context, id string, now int64) (prev tasks.St
 		keys := append([]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled),
 			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
 		res, err := cancelScript.Run(ctx, x.rdb, keys, id, now, x.resultTTL.Milliseconds(),
-			x.keys.DoneChannel(), x.keys.CancelChannel(), len(kids), x.keys.Announce("")).Slice()
+			x.keys.EventsChannel(), x.keys.CancelChannel(), len(kids), x.keys.Announce("")).Slice()
 		if err != nil {
 			return "", false, fmt.Errorf("cancel %s: %w", id, err)
 		}

@@ -25,7 +25,8 @@ import (
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
 //
 // Channels: {ns}:announce:QUEUE ("DUE_MS ID" when a task becomes the head of
-// its queue), {ns}:done ("STATE ID" when a task finishes) and {ns}:cancel
+// its queue), {ns}:events ("KIND ID QUEUE NAME" lines: queued, started,
+// retrying, succeeded, failed, canceled) and {ns}:cancel
 // (the id of a running task that was canceled).
 type Keys struct {
 	prefix string
@@ -86,8 +87,9 @@ func (k Keys) Daemons() string { return k.prefix + "daemons" }
 // Announce is a queue's announce channel.
 func (k Keys) Announce(queue string) string { return k.prefix + "announce:" + queue }
 
-// DoneChannel is where finished tasks are published.
-func (k Keys) DoneChannel() string { return k.prefix + "done" }
+// EventsChannel is where the scripts publish what they did to tasks: a
+// line "KIND ID QUEUE NAME" per task (transport.Event).
+func (k Keys) EventsChannel() string { return k.prefix + "events" }
 
 // CancelChannel is where canceled running tasks are published.
 func (k Keys) CancelChannel() string { return k.prefix + "cancel" }

@@ -16,7 +16,7 @@
 -- ARGV[3] max recoveries
 -- ARGV[4] result TTL, ms
 -- ARGV[5] announce channel of the queue
--- ARGV[6] done channel
+-- ARGV[6] events channel
 -- ARGV[7] number of children the caller passed keys for
 -- ARGV[8] announce channel prefix ({ns}:announce:)
 -- Returns {0} when the lease was not expired (renewed or gone), {1} when the
@@ -25,7 +25,7 @@
 -- would fail but its children list changed: call again with its keys.
 local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not s or tonumber(s) > tonumber(ARGV[2]) then return {0} end
-local cur = redis.call('HMGET', KEYS[1], 'state', 'recoveries', 'name')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'recoveries', 'name', 'queue')
 if cur[1] ~= 'running' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {0}
@@ -45,7 +45,7 @@ if n > tonumber(ARGV[3]) then
     release(KEYS[7], 8, KEYS[6], ARGV[8], ARGV[1], cur[3], 'failed', '', err, tonumber(ARGV[2]))
     redis.call('PEXPIRE', KEYS[7], ARGV[4])
   end
-  redis.call('PUBLISH', ARGV[6], 'failed ' .. ARGV[1])
+  redis.call('PUBLISH', ARGV[6], 'failed ' .. ARGV[1] .. ' ' .. (cur[4] or '?') .. ' ' .. (cur[3] or '?'))
   return {2}
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -56,4 +56,5 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 if redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1] then
   redis.call('PUBLISH', ARGV[5], ARGV[2] .. ' ' .. ARGV[1])
 end
+redis.call('PUBLISH', ARGV[6], 'retrying ' .. ARGV[1] .. ' ' .. (cur[4] or '?') .. ' ' .. (cur[3] or '?'))
 return {1}

@@ -12,6 +12,10 @@
 -- ARGV[5] '1' to give the attempt back, else '0'
 -- ARGV[6] head entries to return
 -- ARGV[7] announce channel of the queue
+-- ARGV[8] events channel
+-- ARGV[9] the task's queue
+-- ARGV[10] the task's name
+-- Publishes "retrying" for a retry, "queued" for a hand-back.
 -- Returns {1 when requeued or 0 when refused, heads}.
 local cur = redis.call('HMGET', KEYS[1], 'state', 'run')
 if cur[1] ~= 'running' or cur[2] ~= ARGV[2] then
@@ -24,4 +28,6 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 local heads = redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')
 if heads[1] == ARGV[1] then redis.call('PUBLISH', ARGV[7], ARGV[3] .. ' ' .. ARGV[1]) end
+local kind = ARGV[5] == '1' and 'queued' or 'retrying'
+redis.call('PUBLISH', ARGV[8], kind .. ' ' .. ARGV[1] .. ' ' .. ARGV[9] .. ' ' .. ARGV[10])
 return {1, heads}

@@ -123,8 +123,8 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	lost := *e.client.x
 	lost.keys, _ = NewKeys("elsewhere")
 	fields := encode(task)
-	args := append([]any{1, task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0",
-		0, task.CreatedAt.UnixMilli(), "default", "fail", len(fields)}, fields...)
+	args := append([]any{1, lost.keys.EventsChannel(), task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0",
+		0, task.CreatedAt.UnixMilli(), "default", "fail", task.Name, len(fields)}, fields...)
 	k := e.client.x.keys
 	require.NoError(t, submitScript.Run(context.Background(), e.rdb,
 		[]string{k.Queues(), k.Waiting(), k.Task(task.ID), k.Due("default"), k.Task(task.ID)}, args...).Err())

@@ -17,11 +17,15 @@
 --         parent, in ARGV order: its hash {ns}:t:PARENT, its children list
 --         {ns}:kids:PARENT
 -- ARGV[1] N, the number of tasks
--- ARGV[2..] per task: id, due time ms, queue name to add to the queue set
+-- ARGV[2] events channel
+-- ARGV[3..] per task: id, due time ms, queue name to add to the queue set
 --         (or '' when it is known there), announce channel of its queue,
 --         '1' when it has an idempotency key else '0', number of parents P,
---         creation time ms, queue name, on_parent_failure, the P parent ids,
---         number F of record values, then F record fields and values (HSET)
+--         creation time ms, queue name, on_parent_failure, task name, the P
+--         parent ids, number F of record values, then F record fields and
+--         values (HSET)
+-- Publishes one events message: a line "queued ID QUEUE NAME" per task
+-- created.
 -- Returns {id, code, id, code, ...}, one pair per task: {id, 1} for a new
 -- task, {first task's id, 0} when its key is taken, {id, 'DUEQ_NOPARENT
 -- PARENT'} when a parent has no record.
@@ -51,12 +55,13 @@ local function index(dkey, announce, due, id)
   e.ids[id] = due
 end
 
-local out = {}
-local a, k = 2, 3
+local out, events = {}, {}
+local a, k = 3, 3
 for _ = 1, tonumber(ARGV[1]) do
   local id, due, queueArg, announce, keyFlag = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local np, created, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
+  local name = ARGV[a + 9]
+  local pa = a + 10 -- parent ids: ARGV[pa .. pa + np - 1]
   local nf = tonumber(ARGV[pa + np])
   local fa = pa + np + 1 -- record: ARGV[fa .. fa + nf - 1]
   local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
@@ -112,6 +117,7 @@ for _ = 1, tonumber(ARGV[1]) do
     end
     out[#out + 1] = id
     out[#out + 1] = 1
+    events[#events + 1] = 'queued ' .. id .. ' ' .. queue .. ' ' .. name
   end
 end
 for _, dkey in ipairs(order) do
@@ -122,4 +128,5 @@ for _, dkey in ipairs(order) do
     redis.call('PUBLISH', e.announce, e.ids[head] .. ' ' .. head)
   end
 end
+if #events > 0 then redis.call('PUBLISH', ARGV[2], table.concat(events, '\n')) end
 return out

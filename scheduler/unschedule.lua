@@ -12,7 +12,7 @@
 -- ARGV[2] now, ms
 -- ARGV[3] the occurrence id the caller read, or ''
 -- ARGV[4] result TTL, ms
--- ARGV[5] done channel
+-- ARGV[5] events channel
 -- Returns 0 when there is no such schedule, 1 when canceled now, 2 when it
 -- was canceled before, or an error "DUEQ_RACE" when the caller must read again.
 local cur = redis.call('HMGET', KEYS[1], 'state', 'pending', 'name')
@@ -30,6 +30,7 @@ if ARGV[3] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
   redis.call('HSET', KEYS[4], 'state', 'canceled', 'finished', ARGV[2], 'error', 'its schedule was canceled')
   redis.call('ZADD', KEYS[6], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
-  redis.call('PUBLISH', ARGV[5], 'canceled ' .. ARGV[3])
+  local o = redis.call('HMGET', KEYS[4], 'queue', 'name')
+  redis.call('PUBLISH', ARGV[5], 'canceled ' .. ARGV[3] .. ' ' .. (o[1] or '?') .. ' ' .. (o[2] or '?'))
 end
 return 1

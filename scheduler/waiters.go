@@ -10,7 +10,7 @@ import (
 	"github.com/dueq/dueq/transport"
 )
 
-// waiters shares one subscription to the done channel among all of a
+// waiters shares one subscription to the events channel among all of a
 // client's Wait calls. It subscribes on the first watch. A (re)subscribe
 // wakes every watcher, since a message may have been lost before it.
 type waiters struct {
@@ -56,14 +56,16 @@ func (w *waiters) watch(id string) (<-chan struct{}, func(), error) {
 }
 
 func (w *waiters) onMessage(_, payload string) {
-	ds, err := transport.ParseDone(payload)
+	es, err := transport.ParseEvents(payload)
 	if err != nil {
-		w.log.Warn("ignoring a malformed done message", "err", err)
+		w.log.Warn("ignoring a malformed events message", "err", err)
 		return
 	}
-	done := make(map[string]bool, len(ds))
-	for _, d := range ds {
-		done[d.ID] = true
+	done := make(map[string]bool, len(es))
+	for _, e := range es {
+		if e.Finished() {
+			done[e.ID] = true
+		}
 	}
 	w.notify(func(id string) bool { return done[id] })
 }

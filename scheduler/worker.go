@@ -51,7 +51,14 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	var result []byte
 	var err error
 	if run {
+		began := s.cfg.Clock.Now()
+		if o := s.cfg.Observer; o != nil {
+			o.Started(t, began.Sub(t.DueAt))
+		}
 		result, err = s.call(ctx, t)
+		if o := s.cfg.Observer; o != nil {
+			o.Ended(t, s.attemptEnd(err, t), s.cfg.Clock.Now().Sub(began))
+		}
 	}
 	now := s.cfg.Clock.Now().UnixMilli()
 	switch {
@@ -87,6 +94,19 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 		s.lostClaim(t)
 	}
 	return idle{queue: t.Queue, heads: hs, fresh: true}
+}
+
+// attemptEnd is how an attempt that returned err ends, for an Observer:
+// succeeded, failed for good, or scheduled again (a retry or a hand-back).
+func (s *Scheduler) attemptEnd(err error, t *tasks.Task) tasks.State {
+	switch {
+	case err == nil:
+		return tasks.Succeeded
+	case t.Attempts < t.MaxAttempts || s.handlerCtx.Err() != nil:
+		return tasks.Scheduled
+	default:
+		return tasks.Failed
+	}
 }
 
 // lostClaim logs an outcome dropped because its worker no longer held the

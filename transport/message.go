@@ -26,27 +26,35 @@ func ParseAnnounce(s string) (Announce, error) {
 	return Announce{DueMs: n, ID: id}, nil
 }
 
-// Done is one line of a message published on the done channel when tasks
-// finish: "STATE ID". A message holds one line per task that one call
-// finished, separated by newlines. API waiters listen to it; worker loops
-// do not.
-type Done struct {
-	State string
+// Event is one line of a message on the events channel: "KIND ID QUEUE
+// NAME", where KIND is queued, started, retrying, succeeded, failed or
+// canceled. One script call publishes one message, a line per task it
+// changed. API waiters and event streams listen to it; worker loops do not.
+type Event struct {
+	Kind  string
 	ID    string
+	Queue string
+	Name  string
 }
 
 // String encodes one line.
-func (d Done) String() string { return d.State + " " + d.ID }
+func (e Event) String() string { return e.Kind + " " + e.ID + " " + e.Queue + " " + e.Name }
 
-// ParseDone decodes a done message: one or more lines.
-func ParseDone(s string) ([]Done, error) {
-	var out []Done
+// Finished reports whether the event ends its task: succeeded, failed or
+// canceled.
+func (e Event) Finished() bool {
+	return e.Kind == "succeeded" || e.Kind == "failed" || e.Kind == "canceled"
+}
+
+// ParseEvents decodes an events message: one or more lines.
+func ParseEvents(s string) ([]Event, error) {
+	var out []Event
 	for line := range strings.SplitSeq(s, "\n") {
-		st, id, ok := strings.Cut(line, " ")
-		if !ok || st == "" || id == "" {
-			return nil, fmt.Errorf("done message line %.80q: want \"STATE ID\"", line)
+		f := strings.SplitN(line, " ", 4)
+		if len(f) != 4 || f[0] == "" || f[1] == "" || f[2] == "" || f[3] == "" {
+			return nil, fmt.Errorf("events message line %.80q: want \"KIND ID QUEUE NAME\"", line)
 		}
-		out = append(out, Done{State: st, ID: id})
+		out = append(out, Event{Kind: f[0], ID: f[1], Queue: f[2], Name: f[3]})
 	}
 	return out, nil
 }

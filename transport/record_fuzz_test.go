@@ -102,24 +102,24 @@ func FuzzParseAnnounce(f *testing.F) {
 	})
 }
 
-// FuzzParseDone: no panic; each line of a message that parses encodes back
-// to one that parses to the same Done. Seeds: testdata/fuzz/FuzzParseDone.
-func FuzzParseDone(f *testing.F) {
+// FuzzParseEvents: no panic; each line of a message that parses encodes
+// back to one that parses to the same Event. Seeds:
+// testdata/fuzz/FuzzParseEvents.
+func FuzzParseEvents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
-		ds, err := ParseDone(s)
+		es, err := ParseEvents(s)
 		if err != nil {
-			require.Nil(t, ds)
+			require.Nil(t, es)
 			return
 		}
-		require.NotEmpty(t, ds)
-		for _, d := range ds {
-			require.NotEmpty(t, d.State)
-			require.NotEmpty(t, d.ID)
-			require.NotContains(t, d.State, " ")
-			require.NotContains(t, d.ID, "\n")
-			e, err := ParseDone(d.String())
-			require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, d, d.String())
-			require.Equal(t, []Done{d}, e)
+		require.NotEmpty(t, es)
+		for _, e := range es {
+			require.NotEmpty(t, e.Kind)
+			require.NotContains(t, e.Kind+e.ID+e.Queue, " ")
+			require.NotContains(t, e.Name, "\n")
+			again, err := ParseEvents(e.String())
+			require.NoError(t, err, "%q parsed to %+v, which encodes as %q", s, e, e.String())
+			require.Equal(t, []Event{e}, again)
 		}
 	})
 }

@@ -80,18 +80,21 @@ func TestMessages(t *testing.T) {
 	a, err := ParseAnnounce(Announce{DueMs: 42, ID: "t1"}.String())
 	require.NoError(t, err)
 	require.Equal(t, Announce{DueMs: 42, ID: "t1"}, a)
-	d, err := ParseDone(Done{State: "succeeded", ID: "t1"}.String())
+	ev := Event{Kind: "succeeded", ID: "t1", Queue: "default", Name: "echo"}
+	d, err := ParseEvents(ev.String())
 	require.NoError(t, err)
-	require.Equal(t, []Done{{State: "succeeded", ID: "t1"}}, d)
-	d, err = ParseDone("succeeded t1\nfailed t2\ncanceled t3")
+	require.Equal(t, []Event{ev}, d)
+	require.True(t, ev.Finished())
+	d, err = ParseEvents("queued t1 q a\nstarted t2 q b\ncanceled t3 q c")
 	require.NoError(t, err)
-	require.Equal(t, []Done{{"succeeded", "t1"}, {"failed", "t2"}, {"canceled", "t3"}}, d, "one line per task of a batch")
+	require.Equal(t, []Event{{"queued", "t1", "q", "a"}, {"started", "t2", "q", "b"}, {"canceled", "t3", "q", "c"}}, d, "one line per task of a call")
+	require.False(t, d[1].Finished())
 	for _, bad := range []string{"", "42", "x t1", "42 "} {
 		_, err := ParseAnnounce(bad)
 		require.Error(t, err, bad)
 	}
-	for _, bad := range []string{"", "succeeded", " t1", "succeeded t1\n", "succeeded t1\nfailed"} {
-		_, err := ParseDone(bad)
+	for _, bad := range []string{"", "succeeded", " t1", "succeeded t1 q", "succeeded t1 q n\n", "succeeded t1 q n\nfailed t2"} {
+		_, err := ParseEvents(bad)
 		require.Error(t, err, bad)
 	}
 }

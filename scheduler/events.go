@@ -1,0 +1,151 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/transport"
+)
+
+// Event kinds: what the scripts publish for a task, and Resync.
+const (
+	EventQueued    = "queued"    // submitted (or handed back at a daemon's shutdown)
+	EventStarted   = "started"   // claimed: its handler starts now
+	EventRetrying  = "retrying"  // an attempt failed, or its daemon died: it runs again
+	EventSucceeded = "succeeded" // final
+	EventFailed    = "failed"    // final
+	EventCanceled  = "canceled"  // final
+	// EventResync is sent after the event stream reconnected to Redis:
+	// events may have been lost meanwhile, so re-read what you show.
+	EventResync = "resync"
+)
+
+// Event is something that happened to a task, across every daemon and
+// client on the namespace. Events are fire-and-forget (Redis pub/sub): a
+// reader that is away, or falls behind, misses them; Resync says so.
+type Event struct {
+	Kind  string    `json:"kind"`
+	ID    string    `json:"id,omitempty"`
+	Queue string    `json:"queue,omitempty"`
+	Name  string    `json:"name,omitempty"`
+	At    time.Time `json:"at"` // when this client received it
+}
+
+// eventBuffer is how many events a slow reader may fall behind before it
+// misses some (and is sent a Resync once it catches up).
+const eventBuffer = 1024
+
+// Events streams the namespace's events until ctx ends, then closes the
+// channel. All of a client's streams share one pub/sub connection, opened
+// by the first.
+func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
+	return c.events.add(ctx)
+}
+
+// eventHub fans one subscription to the events channel out to streams.
+type eventHub struct {
+	rdb     redis.UniversalClient
+	channel string
+	log     *slog.Logger
+
+	mu         sync.Mutex
+	sub        *subscriber
+	subscribed bool // the first subscribe happened: later ones are resyncs
+	streams    map[*eventStream]struct{}
+	closed     bool
+}
+
+type eventStream struct {
+	ch     chan Event
+	missed bool // events were dropped: send a Resync when there is room
+}
+
+func newEventHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *eventHub {
+	return &eventHub{rdb: rdb, channel: channel, log: log, streams: map[*eventStream]struct{}{}}
+}
+
+func (h *eventHub) add(ctx context.Context) (<-chan Event, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errors.New("events: the client is closed")
+	}
+	if h.sub == nil {
+		h.sub = subscribe(h.rdb, []string{h.channel}, h.onMessage, h.onSubscribe, h.log)
+	}
+	st := &eventStream{ch: make(chan Event, eventBuffer)}
+	h.streams[st] = struct{}{}
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.streams[st]; ok {
+			delete(h.streams, st)
+			close(st.ch)
+		}
+	}()
+	return st.ch, nil
+}
+
+func (h *eventHub) onSubscribe() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.subscribed {
+		h.subscribed = true
+		return
+	}
+	h.sendLocked(Event{Kind: EventResync, At: time.Now()})
+}
+
+func (h *eventHub) onMessage(_, payload string) {
+	es, err := transport.ParseEvents(payload)
+	if err != nil {
+		h.log.Warn("ignoring a malformed events message", "err", err)
+		return
+	}
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range es {
+		h.sendLocked(Event{Kind: e.Kind, ID: e.ID, Queue: e.Queue, Name: e.Name, At: now})
+	}
+}
+
+// sendLocked hands e to every stream without blocking; a full stream
+// misses it and gets a Resync once it has room.
+func (h *eventHub) sendLocked(e Event) {
+	for st := range h.streams {
+		if st.missed {
+			select {
+			case st.ch <- Event{Kind: EventResync, At: e.At}:
+				st.missed = false
+			default:
+				continue
+			}
+		}
+		select {
+		case st.ch <- e:
+		default:
+			st.missed = true
+		}
+	}
+}
+
+func (h *eventHub) close() {
+	h.mu.Lock()
+	sub := h.sub
+	h.closed, h.sub = true, nil
+	for st := range h.streams {
+		delete(h.streams, st)
+		close(st.ch)
+	}
+	h.mu.Unlock()
+	if sub != nil {
+		sub.close()
+	}
+}
