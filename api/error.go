@@ -16,8 +16,9 @@ import (
 //
 // errors.Is matches an Error against the sentinels a scheduler.Client would
 // return for the same problem: 400 is tasks.ErrInvalid, 404 is
-// scheduler.ErrNotFound and 409 is scheduler.ErrFinished, so code works the
-// same over HTTP and over Redis.
+// scheduler.ErrNotFound and 409 is scheduler.ErrFinished (from a cancel) or
+// scheduler.ErrNotRetryable (from a retry), so code works the same over HTTP
+// and over Redis.
 type Error struct {
 	Status  int    // HTTP status, e.g. 404
 	Message string // what went wrong and what to fix
@@ -36,7 +37,7 @@ func (e *Error) Is(target error) bool {
 	case http.StatusNotFound:
 		return target == scheduler.ErrNotFound
 	case http.StatusConflict:
-		return target == scheduler.ErrFinished
+		return target == scheduler.ErrFinished || target == scheduler.ErrNotRetryable
 	}
 	return false
 }
@@ -86,6 +87,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, err.Error() + ": check the id; finished records are kept for result_ttl"
 	case errors.Is(err, scheduler.ErrFinished):
 		return http.StatusConflict, err.Error() + ": only scheduled, waiting or running tasks can be canceled"
+	case errors.Is(err, scheduler.ErrNotRetryable):
+		return http.StatusConflict, err.Error()
 	case errors.Is(err, transport.ErrCorrupt):
 		return http.StatusInternalServerError, err.Error() + ": the record in Redis cannot be read by this version of dueq"
 	}

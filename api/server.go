@@ -48,6 +48,9 @@ type Config struct {
 	// Logger receives the server's logs (server errors, listen failures).
 	// Defaults to slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, serves GET /metrics (Prometheus), behind the token
+	// like the API. Defaults to none: /metrics is then 404.
+	Metrics http.Handler
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -163,7 +166,8 @@ func (s *Server) Handler() http.Handler { return s }
 // cross-origin requests, then routes. Unknown paths and methods get JSON
 // errors too.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Token != "" && !s.authorized(r) {
+	static := r.Method == http.MethodGet && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/ui/"))
+	if s.cfg.Token != "" && !static && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="dueq"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong token: send the header \"Authorization: Bearer TOKEN\" with the daemon's http.token (dueq commands: --token or DUEQ_TOKEN)")
 		return
@@ -185,9 +189,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized reports whether r carries the configured bearer token.
+// authorized reports whether r carries the configured bearer token. The
+// event stream may carry it as ?access_token=, since a browser's
+// EventSource cannot send headers.
 func (s *Server) authorized(r *http.Request) bool {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if q := r.URL.Query().Get("access_token"); !ok && q != "" && r.URL.Path == "/api/v1/events" {
+		scheme, tok, ok = "Bearer", q, true
+	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
@@ -215,7 +224,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allow))
 		return
 	}
-	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s: the API serves /api/v1/tasks, /api/v1/tasks/{id}, /api/v1/tasks/{id}/wait, /api/v1/workflows, /api/v1/schedules, /api/v1/schedules/{id}, /api/v1/stats and /healthz", r.Method, r.URL.Path))
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s: the API serves /api/v1/tasks, /api/v1/tasks/{id}, /api/v1/tasks/{id}/wait, /api/v1/tasks/{id}/retry, /api/v1/workflows, /api/v1/schedules, /api/v1/schedules/{id}, /api/v1/stats, /api/v1/events, /healthz, /metrics and the dashboard at /", r.Method, r.URL.Path))
 }
 
 // statusProbe records the status and headers a handler would write.

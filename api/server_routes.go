@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dueq/dueq/dashboard"
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
@@ -37,7 +38,26 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
 	s.mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.cancelSchedule)
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
+	s.mux.HandleFunc("POST /api/v1/tasks/{id}/retry", s.retry)
+	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	ui := dashboard.Handler()
+	s.mux.Handle("GET /{$}", ui)
+	s.mux.Handle("GET /ui/", ui)
+}
+
+// retry serves POST /api/v1/tasks/{id}/retry: 200 and the record of a
+// failed or canceled task queued to run again now; 409 for any other state.
+func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
+	t, err := s.c.Retry(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
 }
 
 // fail answers with the status and message statusOf gives err, and logs

@@ -308,8 +308,8 @@ func TestWaitEndsAtStop(t *testing.T) {
 	}()
 	// Stop once the long poll is in: its wait has subscribed by then.
 	require.Eventually(t, func() bool {
-		n, err := e.rdb.PubSubNumSub(context.Background(), "{dueq}:done").Result()
-		return err == nil && n["{dueq}:done"] > 0
+		n, err := e.rdb.PubSubNumSub(context.Background(), "{dueq}:events").Result()
+		return err == nil && n["{dueq}:events"] > 0
 	}, 10*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
