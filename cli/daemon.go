@@ -13,6 +13,7 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/metrics"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -23,7 +24,8 @@ import (
 const StopExtra = 5 * time.Second
 
 // Daemon is what `dueq serve` runs: a Redis connection (or an embedded
-// Redis), a scheduler's worker loops and the HTTP API. Start it with
+// Redis), a scheduler's worker loops and the HTTP API, which serves the
+// daemon's Prometheus metrics at GET /metrics (package metrics). Start it with
 // StartDaemon; Go programs may run one with their own handler registry.
 type Daemon struct {
 	cfg      *config.Config
@@ -59,13 +61,16 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 		return nil, err
 	}
 	scfg := cfg.Scheduler(logger)
-	if d.sched, err = scheduler.New(d.rdb, reg, scfg); err != nil {
-		return nil, err
-	}
 	if d.client, err = scheduler.NewClient(d.rdb, scfg); err != nil {
 		return nil, err
 	}
-	if d.api, err = api.New(d.client, reg, d.health, api.Config{Addr: cfg.HTTP.Addr, Token: cfg.HTTP.Token, Logger: logger}); err != nil {
+	m := metrics.New(d.client.Stats)
+	scfg.Observer = m
+	if d.sched, err = scheduler.New(d.rdb, reg, scfg); err != nil {
+		return nil, err
+	}
+	m.Watch(d.sched.Counters)
+	if d.api, err = api.New(d.client, reg, d.health, api.Config{Addr: cfg.HTTP.Addr, Token: cfg.HTTP.Token, Logger: logger, Metrics: m.Handler()}); err != nil {
 		return nil, err
 	}
 	if err := d.sched.Start(ctx); err != nil {

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
@@ -221,4 +224,49 @@ func TestServeBadSchedule(t *testing.T) {
 	require.Equal(t, ExitUsage, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "dueq: schedules[0]: every and cron both given")
+}
+
+// A daemon serves its metrics at GET /metrics: the tasks it ran, its loops'
+// counters and the task counts of its Redis.
+func TestDaemonServesMetrics(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	cfg := testConfig()
+	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
+	d, err := StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+
+	url := "http://" + d.HTTPAddr()
+	code, out, errOut := runWith(func(string) string { return "" }, "--server", url, "submit", "echo", `{"a":1}`, "--wait")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, `{"a":1}`)
+
+	want := []string{
+		`dueq_up 1`,
+		`dueq_tasks{state="succeeded"} 1`,
+		`dueq_tasks_claimed_total 1`,
+		`dueq_task_attempts_total{name="echo",outcome="succeeded",queue="default"} 1`,
+		`dueq_task_lateness_seconds_count{queue="default"} 1`,
+		`dueq_daemons_alive 1`,
+	}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := http.Get(url + "/metrics")
+		require.NoError(c, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(c, err)
+		require.Equal(c, http.StatusOK, resp.StatusCode, string(body))
+		lines := map[string]bool{}
+		for _, l := range strings.Split(string(body), "\n") {
+			lines[l] = true
+		}
+		var missing []string
+		for _, w := range want {
+			if !lines[w] {
+				missing = append(missing, w)
+			}
+		}
+		assert.Empty(c, missing, "series missing from GET /metrics")
+	}, 10*time.Second, 10*time.Millisecond)
 }
