@@ -344,7 +344,7 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runWith(func(string) string { return "" }, "--help")
 	require.Equal(t, ExitOK, code)
-	for _, cmd := range []string{"serve", "submit", "workflow", "status", "wait", "cancel", "list", "schedules", "stats"} {
+	for _, cmd := range []string{"serve", "submit", "workflow", "status", "wait", "cancel", "retry", "events", "list", "schedules", "stats"} {
 		require.Contains(t, out, cmd)
 	}
 	code, out, _ = runWith(func(string) string { return "" }, "submit", "--help")

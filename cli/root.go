@@ -102,6 +102,7 @@ share one Redis and split the work.
 		newStatus(g),
 		newWait(g),
 		newCancel(g),
+		newRetry(g), newEvents(g),
 		newList(g),
 		newSchedules(g),
 		newStats(g),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,19 +19,33 @@ import (
 func newWait(g *globals) *cobra.Command {
 	var timeout string
 	c := &cobra.Command{
-		Use:   "wait ID",
-		Short: "Wait for a task to finish; print its result",
+		Use:   "wait ID [ID...]",
+		Short: "Wait for tasks to finish; print a task's result",
 		Long: `Wait until task ID has finished and print its result JSON on stdout. For a
 task that failed or was canceled, the error goes to stderr.
 
-Exit codes: 0 the task succeeded, 1 it failed or was canceled, 2 the
+With several ids it waits until all have finished, following the daemon's
+event stream. When stderr is a terminal it shows a progress bar there
+([#####.....] 3/10 done, 1 failed); otherwise it prints "ID STATE" on stdout
+for each task as it finishes. --timeout applies to the whole wait.
+
+Exit codes: 0 every task succeeded, 1 any failed or was canceled, 2 the
 timeout passed first or an error occurred (unknown id, no daemon).`,
 		Example: `  dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V
-  dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V --timeout 30s`,
-		Args: args(1, 1, "one task id"),
+  dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V --timeout 30s
+  dueq wait $(dueq workflow flow.yaml | jq -r '.[]') --timeout 10m`,
+		Args: args(1, math.MaxInt, "one or more task ids"),
 		RunE: func(c *cobra.Command, a []string) error {
-			if scheduler.IsScheduleID(a[0]) {
-				return usagef(c, "%s is a schedule, which never finishes: wait for one of its occurrences (dueq list shows them; their records name the schedule)", a[0])
+			var ids []string
+			seen := make(map[string]bool, len(a))
+			for _, id := range a {
+				if scheduler.IsScheduleID(id) {
+					return usagef(c, "%s is a schedule, which never finishes: wait for one of its occurrences (dueq list shows them; their records name the schedule)", id)
+				}
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
 			}
 			var d time.Duration
 			if timeout != "" {
@@ -45,10 +60,13 @@ timeout passed first or an error occurred (unknown id, no daemon).`,
 					return usagef(c, "--timeout 0: give a positive duration, or leave it out to wait until the task finishes")
 				}
 			}
-			return waitAndReport(c, g.client(), a[0], d, false)
+			if len(ids) > 1 {
+				return waitAll(c, g.client(), ids, d)
+			}
+			return waitAndReport(c, g.client(), ids[0], d, false)
 		},
 	}
-	c.Flags().StringVar(&timeout, "timeout", "", "give up after this long, a Go duration (default: wait until the task finishes)")
+	c.Flags().StringVar(&timeout, "timeout", "", "give up after this long, a Go duration (default: wait until every task finishes)")
 	return c
 }
 

@@ -42,9 +42,22 @@ const eventBuffer = 1024
 
 // Events streams the namespace's events until ctx ends, then closes the
 // channel. All of a client's streams share one pub/sub connection, opened
-// by the first.
+// by the first, which returns once Redis has confirmed the subscription
+// (or after SafetyWait, if Redis is slow to: the stream then starts when
+// it does), so that events after Events returns are not missed.
 func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
-	return c.events.add(ctx)
+	ch, ready, err := c.events.add(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(c.cfg.SafetyWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return ch, nil
 }
 
 // eventHub fans one subscription to the events channel out to streams.
@@ -55,7 +68,8 @@ type eventHub struct {
 
 	mu         sync.Mutex
 	sub        *subscriber
-	subscribed bool // the first subscribe happened: later ones are resyncs
+	subscribed bool          // the first subscribe happened: later ones are resyncs
+	ready      chan struct{} // closed at the first subscribe
 	streams    map[*eventStream]struct{}
 	closed     bool
 }
@@ -66,14 +80,16 @@ type eventStream struct {
 }
 
 func newEventHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *eventHub {
-	return &eventHub{rdb: rdb, channel: channel, log: log, streams: map[*eventStream]struct{}{}}
+	return &eventHub{rdb: rdb, channel: channel, log: log, streams: map[*eventStream]struct{}{}, ready: make(chan struct{})}
 }
 
-func (h *eventHub) add(ctx context.Context) (<-chan Event, error) {
+// add registers a stream that ends with ctx; ready is closed once the
+// subscription is up.
+func (h *eventHub) add(ctx context.Context) (ch <-chan Event, ready <-chan struct{}, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, errors.New("events: the client is closed")
+		return nil, nil, errors.New("events: the client is closed")
 	}
 	if h.sub == nil {
 		h.sub = subscribe(h.rdb, []string{h.channel}, h.onMessage, h.onSubscribe, h.log)
@@ -89,7 +105,7 @@ func (h *eventHub) add(ctx context.Context) (<-chan Event, error) {
 			close(st.ch)
 		}
 	}()
-	return st.ch, nil
+	return st.ch, h.ready, nil
 }
 
 func (h *eventHub) onSubscribe() {
@@ -97,6 +113,7 @@ func (h *eventHub) onSubscribe() {
 	defer h.mu.Unlock()
 	if !h.subscribed {
 		h.subscribed = true
+		close(h.ready)
 		return
 	}
 	h.sendLocked(Event{Kind: EventResync, At: time.Now()})

@@ -202,3 +202,14 @@ func (r *recorder) ends() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.end...)
 }
+
+// A stream misses nothing that happens after Events returns: the first
+// stream waits for the subscription.
+func TestEventsMissNothingAfterEventsReturns(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	stream, err := e.client.Events(t.Context())
+	require.NoError(t, err)
+	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	require.Equal(t, EventQueued, nextEvent(t, stream, task.ID).Kind)
+}

@@ -1,0 +1,270 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+func TestClientRetry(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var calls atomic.Int32
+	e.reg.Register("flaky", func(context.Context, *tasks.Call) (any, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("first call fails")
+		}
+		return "ok", nil
+	})
+	e.runScheduler(t)
+	ctx := context.Background()
+
+	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "flaky"})
+	require.NoError(t, err)
+	done, err := e.cl.Wait(ctx, tk.ID, 20*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Equal(t, "first call fails", done.Error)
+
+	again, err := e.cl.Retry(ctx, tk.ID)
+	require.NoError(t, err)
+	require.Equal(t, tk.ID, again.ID)
+	require.Contains(t, []tasks.State{tasks.Scheduled, tasks.Running, tasks.Succeeded}, again.State)
+	require.Empty(t, again.Error)
+	done, err = e.cl.Wait(ctx, tk.ID, 20*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.JSONEq(t, `"ok"`, string(done.Result))
+	require.Equal(t, 1, done.Attempts, "a retry starts with fresh attempts")
+	require.EqualValues(t, 2, calls.Load())
+
+	_, err = e.cl.Retry(ctx, tk.ID)
+	require.ErrorIs(t, err, scheduler.ErrNotRetryable)
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusConflict, apiErr.Status)
+	require.Contains(t, apiErr.Message, "succeeded")
+
+	_, err = e.cl.Retry(ctx, "01HZZZZZZZZZZZZZZZZZZZZZZZ")
+	require.ErrorIs(t, err, scheduler.ErrNotFound)
+}
+
+// collect runs cl.Events until the test ends and hands each event to the
+// returned channel; the second channel gets what Events returned.
+func collect(t *testing.T, cl *api.Client) (<-chan scheduler.Event, <-chan error, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan scheduler.Event, 1000)
+	ended := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ended <- cl.Events(ctx, func(ev scheduler.Event) error {
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Events did not return after its context ended")
+		}
+	})
+	return events, ended, cancel
+}
+
+// subscribed submits echo tasks until the stream shows one queued: the
+// daemon's subscription to Redis is live from then on.
+func subscribed(t *testing.T, e *env, events <-chan scheduler.Event) {
+	t.Helper()
+	ctx := context.Background()
+	ids := map[string]bool{}
+	require.Eventually(t, func() bool {
+		tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
+		require.NoError(t, err)
+		ids[tk.ID] = true
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == scheduler.EventQueued && ids[ev.ID] {
+					return true
+				}
+			case <-time.After(50 * time.Millisecond):
+				return false
+			}
+		}
+	}, 15*time.Second, time.Millisecond)
+}
+
+// The stream outlives the client's request timeout and shows a task's
+// life in order.
+func TestClientEvents(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.runScheduler(t)
+	const timeout = 100 * time.Millisecond
+	cl := &api.Client{BaseURL: e.ts.URL, HTTP: &http.Client{Timeout: timeout}}
+	opened := time.Now()
+	events, ended, cancel := collect(t, cl)
+	subscribed(t, e, events)
+	<-time.After(time.Until(opened.Add(2 * timeout))) // past the request timeout
+
+	tk, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
+	require.NoError(t, err)
+	var kinds []string
+	deadline := time.After(15 * time.Second)
+	for len(kinds) < 3 {
+		select {
+		case ev := <-events:
+			if ev.ID != tk.ID {
+				continue
+			}
+			require.Equal(t, "echo", ev.Name)
+			require.Equal(t, tasks.DefaultQueue, ev.Queue)
+			require.False(t, ev.At.IsZero())
+			kinds = append(kinds, ev.Kind)
+		case err := <-ended:
+			t.Fatalf("Events returned %v", err)
+		case <-deadline:
+			t.Fatalf("saw %v for %s", kinds, tk.ID)
+		}
+	}
+	require.Equal(t, []string{scheduler.EventQueued, scheduler.EventStarted, scheduler.EventSucceeded}, kinds)
+
+	cancel()
+	select {
+	case err := <-ended:
+		require.NoError(t, err, "a canceled context ends the stream without an error")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Events did not return after its context ended")
+	}
+}
+
+func TestClientEventsToken(t *testing.T) {
+	t.Parallel()
+	e := setup(t, api.Config{Token: "s3cret"})
+	ctx := context.Background()
+	noToken := &api.Client{BaseURL: e.ts.URL}
+	err := noToken.Events(ctx, func(scheduler.Event) error { return nil })
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusUnauthorized, apiErr.Status)
+	require.NotErrorIs(t, err, api.ErrStreamEnded)
+
+	// With the token the stream opens, and lasts until the context ends.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	require.NoError(t, e.cl.Events(short, func(scheduler.Event) error { return nil }))
+}
+
+func TestClientEventsStopsWithFnError(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.runScheduler(t)
+	stop := errors.New("enough")
+	ended := make(chan error, 1)
+	go func() {
+		ended <- e.cl.Events(context.Background(), func(scheduler.Event) error { return stop })
+	}()
+	require.Eventually(t, func() bool {
+		_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
+		require.NoError(t, err)
+		select {
+		case err := <-ended:
+			require.Same(t, stop, err, "fn's error comes back as is")
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	}, 15*time.Second, time.Millisecond)
+}
+
+// A daemon that stops ends the stream with ErrStreamEnded, so callers
+// know to reconnect.
+func TestClientEventsServerStops(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	_, ended, _ := collect(t, e.cl)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Stop ends open streams, and one opened after it at once.
+	_ = e.srv.Stop(stopCtx)
+	select {
+	case err := <-ended:
+		require.ErrorIs(t, err, api.ErrStreamEnded)
+		require.ErrorContains(t, err, "connection to the daemon ended")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end when the server stopped")
+	}
+}
+
+// The parser follows the server-sent events format: \n, \r\n and \r line
+// ends, comments, multi-line data, the event name as the kind when the data
+// has none, events without data skipped, a partial event at the end
+// dropped.
+func TestClientEventsParsing(t *testing.T) {
+	t.Parallel()
+	body := ": dueq events\r\n\r\n" +
+		"event: queued\r\ndata: {\"kind\":\"queued\",\"id\":\"A\",\"queue\":\"q\",\"name\":\"echo\",\"at\":\"2030-01-02T15:04:05.123Z\"}\r\n\r\n" +
+		": ping\n\n" +
+		"event: started\ndata: {\"id\":\"A\",\n" + "data: \"name\":\"echo\"}\n\n" +
+		"event: nodata\n\n" +
+		"event: succeeded\rdata:{\"kind\":\"succeeded\",\"id\":\"A\"}\r\r" +
+		"event: resync\ndata: {\"kind\":\"resync\"}\n\n" +
+		"event: failed\ndata: {\"kind\":\"failed\",\"id\":\"B\"}\n" // no blank line: dropped
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "/api/v1/events", r.URL.Path)
+		require.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = fmt.Fprint(w, body)
+	}))
+	t.Cleanup(ts.Close)
+	cl := &api.Client{BaseURL: ts.URL, Token: "tok"}
+	var got []scheduler.Event
+	err := cl.Events(context.Background(), func(ev scheduler.Event) error {
+		got = append(got, ev)
+		return nil
+	})
+	require.ErrorIs(t, err, api.ErrStreamEnded)
+	require.Len(t, got, 4)
+	require.Equal(t, scheduler.Event{Kind: "queued", ID: "A", Queue: "q", Name: "echo", At: time.Date(2030, 1, 2, 15, 4, 5, 123e6, time.UTC)}, got[0])
+	require.Equal(t, scheduler.Event{Kind: "started", ID: "A", Name: "echo"}, got[1])
+	require.Equal(t, scheduler.Event{Kind: "succeeded", ID: "A"}, got[2])
+	require.Equal(t, scheduler.EventResync, got[3].Kind)
+}
+
+func TestClientEventsNotAStream(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ctype, body, want string
+	}{
+		{"application/json", `{}`, "not an event stream"},
+		{"text/event-stream", "data: hello\n\n", "not a dueq event"},
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", tc.ctype)
+			_, _ = fmt.Fprint(w, tc.body)
+		}))
+		t.Cleanup(ts.Close)
+		err := (&api.Client{BaseURL: ts.URL}).Events(context.Background(), func(scheduler.Event) error { return nil })
+		require.ErrorContains(t, err, tc.want)
+		require.ErrorContains(t, err, "--server")
+		require.NotErrorIs(t, err, api.ErrStreamEnded, "reconnecting would not help")
+	}
+}
