@@ -1,6 +1,6 @@
 // Package cli is the dueq command line (SPEC §3): `dueq serve` runs a daemon,
-// and the client commands (submit, workflow, status, wait, cancel, list,
-// schedules, stats) talk to a daemon's HTTP API.
+// and the client commands (submit, workflow, status, wait, cancel, retry,
+// list, schedules, stats, events) talk to a daemon's HTTP API.
 //
 // Exit codes: 0 success; 1 a refused request (unknown id, a task that
 // already finished) or, for wait and submit --wait, a task that failed or
@@ -83,7 +83,8 @@ share one Redis and split the work.
   dueq submit echo '{"a":1}' --wait   submit a task and print its result
   dueq submit echo --after ID         run a task when task ID has finished
   dueq submit echo --every 8s         run a task every 8 seconds; print the schedule's id
-  dueq workflow flow.yaml             submit a graph of tasks; print each node's id`,
+  dueq workflow flow.yaml             submit a graph of tasks; print each node's id
+  dueq events                         tail what happens to tasks on every daemon`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
