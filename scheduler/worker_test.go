@@ -134,3 +134,31 @@ func TestBackoffGrowsExponentiallyWithJitterUpToTheCap(t *testing.T) {
 		require.Greater(t, len(seen), 1, "attempt %d: jitter varies the wait", n)
 	}
 }
+
+// A daemon claims only for free loops: a task released while every loop is
+// busy waits in the index, unleased, instead of waiting in the daemon with a
+// lease nobody renews (which would expire and count as a recovery).
+func TestNoClaimWithoutAFreeLoop(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2, Lease: 600 * time.Millisecond})
+	e.reg.Register("nap", func(ctx context.Context, c *tasks.Call) (any, error) {
+		select {
+		case <-time.After(1500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil, nil
+	})
+	s := e.start()
+	l1 := e.submit(tasks.Spec{Name: "nap"})
+	a := e.submit(tasks.Spec{Name: "record"})
+	e.wait(a.ID, 5*time.Second)
+	l2 := e.submit(tasks.Spec{Name: "nap"})
+	p := e.submit(tasks.Spec{Name: "record", In: 100 * time.Millisecond})
+	b := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
+	c := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
+	for _, id := range []string{l1.ID, l2.ID, p.ID, b.ID, c.ID} {
+		rec := e.wait(id, 10*time.Second)
+		require.Zero(t, rec.Recoveries, "%s", id)
+	}
+	require.Zero(t, s.Counters().Recovered)
+}

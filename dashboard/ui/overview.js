@@ -1,0 +1,212 @@
+// The overview (#/): counts by state and queue, daemons alive, the upcoming
+// timeline, running tasks, recent finishes and failures, recurring schedules
+// and the live event log.
+
+import { api, path } from "./api.js";
+import { STATES, h, fill, badge, idLink, taskHref, shortId, when, clock, span, emptyRow } from "./dom.js";
+
+const UPCOMING = 50;
+const RUNNING = 50;
+const FINISHED = 10;
+const EVENTS = 100;
+const ARM_MS = 4000; // how long a Stop button waits for its confirming click
+
+const $ = (id) => document.getElementById(id);
+const body = (id) => $(id).tBodies[0];
+
+// log holds the latest events, newest first; it fills while other views
+// are shown too.
+const log = [];
+let logPending = false;
+// armed is the schedule whose Stop button asks for confirmation, until when.
+let armed = { id: "", until: 0 };
+
+function tasks(state, limit) {
+  return api("GET", `/api/v1/tasks?state=${state}&limit=${limit}`).then((r) => r.tasks || []);
+}
+
+export const overview = {
+  el: $("view-overview"),
+  title: "dueq",
+
+  show() {
+    renderEvents();
+  },
+
+  onEvent(e) {
+    log.unshift(e);
+    if (log.length > EVENTS) log.length = EVENTS;
+    if (!this.el.hidden && !logPending) {
+      logPending = true; // one render per frame, however many events come
+      requestAnimationFrame(() => {
+        logPending = false;
+        renderEvents();
+      });
+    }
+    return true; // every event can change a count or a list
+  },
+
+  async refresh() {
+    const [stats, upcoming, running, succeeded, failed, canceled, schedules] = await Promise.all([
+      api("GET", "/api/v1/stats"),
+      tasks("scheduled", UPCOMING),
+      tasks("running", RUNNING),
+      tasks("succeeded", FINISHED),
+      tasks("failed", FINISHED),
+      tasks("canceled", FINISHED),
+      api("GET", "/api/v1/schedules").then((r) => r.schedules || []),
+    ]);
+    renderCounts(stats);
+    renderQueues(stats);
+    renderUpcoming(upcoming, stats.states.scheduled || 0);
+    renderRunning(running, stats.states.running || 0);
+    const finished = [...succeeded, ...failed, ...canceled]
+      .sort((a, b) => (b.finished_at || "").localeCompare(a.finished_at || ""))
+      .slice(0, FINISHED);
+    renderFinished(finished);
+    renderFailures(failed);
+    renderSchedules(schedules);
+  },
+};
+
+function renderCounts(stats) {
+  const box = $("counts");
+  if (!box.children.length) {
+    for (const st of [...STATES, "daemons"]) {
+      box.append(h("div", { class: "stat", id: "count-" + st, "data-state": st },
+        h("span", { class: "n" }, "–"), h("span", { class: "label" }, st === "daemons" ? "daemons alive" : st)));
+    }
+  }
+  for (const st of STATES) {
+    $("count-" + st).querySelector(".n").textContent = (stats.states[st] || 0).toLocaleString();
+  }
+  $("count-daemons").querySelector(".n").textContent = (stats.daemons || []).length;
+}
+
+function renderQueues(stats) {
+  const names = Object.keys(stats.queues || {}).sort();
+  fill(body("queues"), names.length ? names.map((q) =>
+    h("tr", { "data-queue": q },
+      h("td", {}, h("span", { class: "queue" }, q)),
+      h("td", { class: "num" }, stats.queues[q].scheduled.toLocaleString()),
+      h("td", { class: "num" }, stats.queues[q].running.toLocaleString()))) : emptyRow(3, "No queue has had tasks yet."));
+  const daemons = stats.daemons || [];
+  fill($("daemons"), daemons.length
+    ? daemons.map((d) => h("li", { "data-daemon": d }, h("span", { class: "dot", "aria-hidden": "true" }), h("code", {}, d)))
+    : h("li", { class: "warn" }, "No daemon alive: nothing runs until one starts."));
+}
+
+function tally(id, shown, total) {
+  $(id).textContent = total > shown ? `${shown} of ${total.toLocaleString()}` : total ? String(total) : "";
+}
+
+// nameCell shows a task's name as a link to it, marked when it is a
+// schedule's occurrence.
+function nameCell(t) {
+  return h("td", {},
+    h("a", { href: taskHref(t.id), class: "name" }, t.name),
+    t.schedule ? h("span", { class: "recurring", title: "an occurrence of schedule " + t.schedule }, " ↻") : null);
+}
+
+function row(t, ...cells) {
+  return h("tr", { "data-task-id": t.id, "data-state": t.state }, ...cells);
+}
+
+function renderUpcoming(list, total) {
+  tally("upcoming-tally", list.length, total);
+  fill(body("upcoming"), list.length ? list.map((t) => row(t,
+    h("td", {}, when(t.due_at)), nameCell(t), h("td", {}, idLink(t.id)), h("td", {}, h("span", { class: "queue" }, t.queue))))
+    : emptyRow(4, "Nothing scheduled."));
+}
+
+function renderRunning(list, total) {
+  tally("running-tally", list.length, total);
+  fill(body("running"), list.length ? list.map((t) => row(t,
+    h("td", {}, when(t.started_at)), nameCell(t), h("td", {}, idLink(t.id)), h("td", {}, h("span", { class: "queue" }, t.queue)),
+    h("td", { class: "num" }, `${t.attempts} of ${t.max_attempts}`)))
+    : emptyRow(5, "Nothing running."));
+}
+
+function took(t) {
+  if (!t.started_at || !t.finished_at) return "—";
+  return span(Date.parse(t.finished_at) - Date.parse(t.started_at));
+}
+
+function renderFinished(list) {
+  fill(body("finished"), list.length ? list.map((t) => row(t,
+    h("td", {}, when(t.finished_at)), h("td", {}, badge(t.state)), nameCell(t), h("td", {}, idLink(t.id)),
+    h("td", { class: "num" }, took(t))))
+    : emptyRow(5, "No task has finished yet."));
+}
+
+function firstLine(text, max = 160) {
+  const line = (text || "").split("\n")[0];
+  return line.length > max ? line.slice(0, max - 1) + "…" : line;
+}
+
+function renderFailures(list) {
+  fill(body("failures"), list.length ? list.map((t) => row(t,
+    h("td", {}, when(t.finished_at)), nameCell(t), h("td", {}, idLink(t.id)),
+    h("td", { class: "error-cell" }, h("span", { class: "error-text", title: t.error || "" }, firstLine(t.error)))))
+    : emptyRow(4, "No failures."));
+}
+
+function renderSchedules(list) {
+  const now = Date.now();
+  fill(body("schedules"), list.length ? list.map((sc) => {
+    const confirming = armed.id === sc.id && armed.until > now;
+    return h("tr", { "data-schedule-id": sc.id, "data-state": sc.state },
+      h("td", {}, h("a", { href: taskHref(sc.id), class: "name" }, sc.name || sc.task),
+        sc.name ? h("span", { class: "muted" }, " ", sc.task) : null,
+        h("div", {}, h("span", { class: "id", title: sc.id }, shortId(sc.id)))),
+      h("td", {}, sc.every ? h("code", { title: sc.every }, every(sc.every)) : h("code", { title: "cron" }, sc.cron)),
+      h("td", {}, when(sc.next_at)),
+      h("td", { class: "actions" }, h("button", {
+        type: "button", class: confirming ? "danger small" : "quiet small", "data-action": "stop-schedule",
+        "aria-label": (confirming ? "Confirm: stop schedule " : "Stop schedule ") + (sc.name || sc.id),
+        onclick: (ev) => stopSchedule(ev.currentTarget, sc.id),
+      }, confirming ? "Stop?" : "Stop")));
+  }) : emptyRow(4, "No recurring schedules."));
+}
+
+// every shortens a Go duration: 10m0s → 10m, 1h0m0s → 1h.
+function every(d) {
+  return d.replace(/(\D)0s$/, "$1").replace(/(\D)0m$/, "$1");
+}
+
+// stopSchedule cancels a schedule on a second click within ARM_MS.
+async function stopSchedule(button, id) {
+  const now = Date.now();
+  if (armed.id !== id || armed.until < now) {
+    armed = { id, until: now + ARM_MS };
+    button.textContent = "Stop?";
+    button.className = "danger small";
+    setTimeout(() => {
+      if (armed.id === id && button.isConnected) {
+        armed = { id: "", until: 0 };
+        button.textContent = "Stop";
+        button.className = "quiet small";
+      }
+    }, ARM_MS);
+    return;
+  }
+  armed = { id: "", until: 0 };
+  button.disabled = true;
+  try {
+    await api("DELETE", path("/api/v1/schedules", id));
+  } catch (err) {
+    document.dispatchEvent(new CustomEvent("dueq:error", { detail: `Stopping schedule ${id}: ${err.message}` }));
+  }
+  document.dispatchEvent(new CustomEvent("dueq:refresh"));
+}
+
+function renderEvents() {
+  fill($("events"), log.length ? log.map((e) => h("li", { "data-kind": e.kind, "data-event-task": e.id || null },
+    h("time", { datetime: e.at, class: "clock" }, clock(e.at)),
+    badge(e.kind),
+    e.kind === "resync"
+      ? h("span", { class: "muted" }, "events may have been missed: re-read everything")
+      : [h("a", { href: taskHref(e.id), class: "name" }, e.name || "task"), " ", idLink(e.id),
+          e.queue && e.queue !== "default" ? h("span", { class: "queue" }, e.queue) : null]))
+    : h("li", { class: "muted" }, "Waiting for events…"));
+}

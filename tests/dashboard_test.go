@@ -1,0 +1,279 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// dashboardDeadline bounds the whole browser test, so it never hangs.
+const dashboardDeadline = 90 * time.Second
+
+// browserPath finds a Chromium-family browser. Without one the test skips,
+// unless DUEQ_REQUIRE_REDIS=1 (CI), where it fails.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("DUEQ_REQUIRE_REDIS") == "1" {
+		t.Fatal("no chromium, chromium-browser or google-chrome is installed and DUEQ_REQUIRE_REDIS=1: install chromium (apt-get install -y chromium) for the dashboard's browser test")
+	}
+	t.Skip("no chromium, chromium-browser or google-chrome is installed: skipping the dashboard's browser test (install chromium; DUEQ_REQUIRE_REDIS=1 fails instead)")
+	return ""
+}
+
+// artifactDir is where screenshots go: $DUEQ_ARTIFACTS, or dueq-artifacts in
+// the system's temporary directory, which outlives the test (t.TempDir
+// does not).
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("DUEQ_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "dueq-artifacts")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// browser is one headless Chromium tab on a dashboard.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	artifacts string
+
+	mu      sync.Mutex
+	console []string // errors, exceptions and CSP violations the page reported
+}
+
+// newBrowser starts headless Chromium (without its sandbox when running as
+// root, where it refuses to start otherwise) for the rest of the test, or
+// until ctx ends.
+func newBrowser(ctx context.Context, t *testing.T, path string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.WindowSize(1440, 900),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: bctx, artifacts: artifactDir(t)}
+	messages := chromedp.Console(bctx) // starts the browser
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// Answers of 4xx are the browser's network log, not page errors:
+			// the test provokes a 409 on purpose.
+			if (m.Type == chromedp.ConsoleError && m.Source != "network") || m.IsException() {
+				b.mu.Lock()
+				b.console = append(b.console, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// do runs steps, failing the test with what it was doing.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	require.NoError(b.t, chromedp.Do(b.ctx, steps...), "dashboard: %s", what)
+}
+
+// waitFor polls until the page's JavaScript expression is true.
+func (b *browser) waitFor(what, expr string) {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(b.t, err, "dashboard: waiting until %s (%s)", what, expr)
+}
+
+// jsVisible is a JavaScript expression: an element matches the CSS selector
+// and is shown.
+func jsVisible(selector string) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0; })()`, selector)
+}
+
+// jsCount is a JavaScript expression: how many elements match the selector.
+func jsCount(selector string) string {
+	return fmt.Sprintf(`document.querySelectorAll(%q).length`, selector)
+}
+
+// route moves the page to a hash route (#/task/ID, ...), as a click on a
+// link does: no reload, the same event stream.
+func (b *browser) route(hash string) {
+	b.t.Helper()
+	b.do("open "+hash, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = %q`, hash)))
+}
+
+// screenshot saves a full-page PNG in the artifacts directory.
+func (b *browser) screenshot(name string) string {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	require.NoError(b.t, err, "dashboard: screenshot %s", name)
+	path := filepath.Join(b.artifacts, name)
+	require.NoError(b.t, os.WriteFile(path, png, 0o644))
+	b.t.Log("screenshot:", path)
+	return path
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.console...)
+}
+
+// callAPI sends a request to the API and decodes the answer into out,
+// requiring the status want.
+func callAPI(t *testing.T, method, url string, body any, want int, out any) {
+	t.Helper()
+	rd := bytes.NewReader(nil)
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var raw json.RawMessage
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&raw))
+	require.Equal(t, want, resp.StatusCode, "%s %s: %s", method, url, raw)
+	if out != nil {
+		require.NoError(t, json.Unmarshal(raw, out))
+	}
+}
+
+func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
+	t.Parallel()
+	chrome := browserPath(t)
+	r := startRedis(t)
+	d := startDaemon(t, r.URL, "--workers", "4")
+	ctx, cancel := context.WithTimeout(context.Background(), dashboardDeadline)
+	t.Cleanup(cancel)
+	b := newBrowser(ctx, t, chrome)
+
+	// The overview loads and follows the event stream.
+	b.do("load the overview", chromedp.Navigate(d.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="live"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#count-daemons`)))
+	b.waitFor("one daemon is alive", `document.querySelector("#count-daemons .n").textContent === "1"`)
+
+	// A task appears, then finishes, with no reload: the event stream tells.
+	sleeper := post(t, d.URL, map[string]any{"name": "sleep", "args": map[string]int{"ms": 800}})
+	row := fmt.Sprintf(`tr[data-task-id=%q]`, sleeper.ID)
+	b.waitFor("the submitted task appears", jsVisible(`#view-overview `+row))
+	b.waitFor("it shows as succeeded", jsVisible(`#finished `+row+`[data-state="succeeded"]`))
+
+	// A failure is listed with its error; a long task runs; schedules and
+	// upcoming tasks show with their times.
+	bad := post(t, d.URL, map[string]any{"name": "sleep", "args": map[string]string{"ms": "soon"}})
+	b.waitFor("the failure is listed", jsVisible(fmt.Sprintf(`#failures tr[data-task-id=%q]`, bad.ID)))
+	errText, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(fmt.Sprintf(`#failures tr[data-task-id=%q] .error-text`, bad.ID))))
+	require.NoError(t, err)
+	require.Contains(t, errText, "not a whole number", "the failure's error is shown")
+	long := post(t, d.URL, map[string]any{"name": "sleep", "args": map[string]int{"ms": 60000}})
+	callAPI(t, http.MethodPost, d.URL+"/api/v1/tasks", map[string]any{"name": "echo", "args": map[string]string{"ping": "ok"}, "every": "10m"}, http.StatusCreated, nil)
+	for _, in := range []string{"5m", "25m"} {
+		post(t, d.URL, map[string]any{"name": "echo", "args": map[string]string{"report": in}, "in": in})
+	}
+	b.waitFor("the long task is running", jsVisible(fmt.Sprintf(`#running tr[data-task-id=%q]`, long.ID)))
+	b.waitFor("the schedule is listed", jsVisible(`#schedules tr[data-schedule-id]`))
+
+	// A workflow a→b, a→c: its graph has three nodes and two edges, and
+	// follows the nodes to succeeded.
+	var ids map[string]string
+	callAPI(t, http.MethodPost, d.URL+"/api/v1/workflows", map[string]any{"nodes": []map[string]any{
+		{"name": "a", "task": "sleep", "args": map[string]int{"ms": 400}},
+		{"name": "b", "task": "echo", "args": map[string]string{"step": "b"}, "after": []string{"a"}},
+		{"name": "c", "task": "echo", "args": map[string]string{"step": "c"}, "after": []string{"a"}},
+	}}, http.StatusCreated, &ids)
+	require.Len(t, ids, 3)
+	b.route("#/graph/" + ids["a"])
+	b.do("show the graph", chromedp.WaitVisible(chromedp.ID("graph")))
+	b.waitFor("the graph has 3 nodes", jsCount(`#graph .node[data-task-id]`)+` === 3`)
+	b.waitFor("the graph has 2 edges", jsCount(`#graph .edge`)+` === 2`)
+	for _, name := range []string{"a", "b", "c"} {
+		b.waitFor("node "+name+" is drawn", jsVisible(fmt.Sprintf(`#graph [data-task-id=%q]`, ids[name])))
+	}
+	b.waitFor("every node succeeded", jsCount(`#graph .node[data-state="succeeded"]`)+` === 3`)
+	edge, err := chromedp.Run(b.ctx, chromedp.Attributes(chromedp.CSS(fmt.Sprintf(`#graph .edge[data-to=%q]`, ids["b"]))))
+	require.NoError(t, err)
+	require.Equal(t, ids["a"], edge["data-from"], "the edge goes parent → child")
+	b.screenshot("dashboard-graph.png")
+	b.do("click node b", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#graph [data-task-id=%q]`, ids["b"]))))
+	b.waitFor("node b's task page opens", jsVisible(fmt.Sprintf(`#task[data-task-id=%q]`, ids["b"])))
+
+	// A task due in an hour is canceled from its page.
+	later := post(t, d.URL, map[string]any{"name": "echo", "args": map[string]string{"due": "in an hour"}, "in": "1h"})
+	b.route("#/task/" + later.ID)
+	b.do("show the task page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#task[data-task-id=%q][data-state="scheduled"]`, later.ID))),
+		chromedp.WaitVisible(chromedp.ID("cancel")))
+	b.do("click Cancel", chromedp.Click(chromedp.ID("cancel")))
+	b.waitFor("the page shows it canceled", jsVisible(`#task-state[data-state="canceled"]`))
+	b.do("offer Retry", chromedp.WaitVisible(chromedp.ID("retry")))
+	var rec record
+	callAPI(t, http.MethodGet, d.URL+"/api/v1/tasks/"+later.ID, nil, http.StatusOK, &rec)
+	require.Equal(t, "canceled", rec.State, "the API says the task is canceled")
+	b.screenshot("dashboard-task.png")
+
+	// A Cancel the API refuses (the task was canceled meanwhile) shows the
+	// API's reason.
+	gone := post(t, d.URL, map[string]any{"name": "echo", "in": "1h"})
+	b.route("#/task/" + gone.ID)
+	b.do("show the second task page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#task[data-task-id=%q] #cancel`, gone.ID))))
+	_, err = chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(async () => {
+		const button = document.getElementById("cancel");
+		await fetch("/api/v1/tasks/" + %q, {method: "DELETE"});
+		button.click();
+	})()`, gone.ID), chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "dashboard: cancel behind the page's back, then click Cancel")
+	b.waitFor("the refusal is shown", jsVisible(`#action-error`))
+	refusal, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("action-error")))
+	require.NoError(t, err)
+	require.Contains(t, refusal, "already finished", "the API's error text is shown")
+
+	// Back on the overview, everything above is there.
+	b.route("#/")
+	b.waitFor("the canceled task is listed", jsVisible(fmt.Sprintf(`#finished tr[data-task-id=%q][data-state="canceled"]`, later.ID)))
+	b.waitFor("the workflow's tasks are listed", jsVisible(fmt.Sprintf(`#finished tr[data-task-id=%q][data-state="succeeded"]`, ids["c"])))
+	b.waitFor("the event log shows the cancel", jsVisible(fmt.Sprintf(`#events li[data-kind="canceled"][data-event-task=%q]`, later.ID)))
+	overview := b.screenshot("dashboard-overview.png")
+	if os.Getenv("DUEQ_SCREENSHOT_README") == "1" {
+		png, err := os.ReadFile(overview)
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Join("..", "docs"), 0o755))
+		readme := filepath.Join("..", "docs", "dashboard.png")
+		require.NoError(t, os.WriteFile(readme, png, 0o644))
+		t.Log("README screenshot:", readme)
+	}
+	callAPI(t, http.MethodDelete, d.URL+"/api/v1/tasks/"+long.ID, nil, http.StatusOK, nil) // no wait at the daemon's stop
+
+	require.Empty(t, b.pageErrors(), "the page reported errors:\n%s", strings.Join(b.pageErrors(), "\n"))
+}
