@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,8 @@ import (
 )
 
 func newWorkflow(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var wait bool
+	c := &cobra.Command{
 		Use:   "workflow FILE",
 		Short: "Submit a graph of tasks from a YAML or JSON file; print each node's id",
 		Long: `Submit a whole graph of tasks from FILE (- reads stdin), a YAML or JSON
@@ -37,6 +39,7 @@ atomic step, or none.
       after: [extract]
       on_parent_failure: run`,
 		Example: `  dueq workflow flow.yaml
+  dueq workflow flow.yaml --wait
   dueq workflow - < flow.json
   id=$(dueq workflow flow.yaml | jq -r .report) && dueq wait "$id"`,
 		Args: args(1, 1, "one file name, or - for stdin"),
@@ -48,13 +51,27 @@ atomic step, or none.
 			if _, err := deps.Parse(doc); err != nil {
 				return usagef(c, "%s: %v", a[0], err)
 			}
-			ids, err := g.client().SubmitWorkflow(c.Context(), doc)
+			cl := g.client()
+			ids, err := cl.SubmitWorkflow(c.Context(), doc)
 			if err != nil {
 				return requestError(err)
 			}
-			return printJSON(c.OutOrStdout(), ids)
+			if err := printJSON(c.OutOrStdout(), ids); err != nil || !wait {
+				return err
+			}
+			all := make([]string, 0, len(ids))
+			for _, id := range ids {
+				all = append(all, id)
+			}
+			sort.Strings(all) // ids sort by creation, so by node order
+			if len(all) == 1 {
+				return waitAndReport(c, cl, all[0], 0, false)
+			}
+			return waitAll(c, cl, all, 0)
 		},
 	}
+	c.Flags().BoolVar(&wait, "wait", false, "then wait for every node as 'dueq wait ID...' does: a progress bar on a terminal, a line per task otherwise; exit 1 if any failed")
+	return c
 }
 
 // readDocument reads a workflow file, or stdin for "-", refusing one larger

@@ -111,6 +111,25 @@ func TestWorkflowStdinRuns(t *testing.T) {
 	require.JSONEq(t, `{"args":"World","parents":[]}`, string(hello.Parents[0].Result))
 }
 
+// workflow --wait follows every node to its end; one failure is exit 1.
+func TestWorkflowWait(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+	doc := `{"nodes": [
+	  {"name": "a", "task": "echo"},
+	  {"name": "b", "task": "fail", "after": ["a"]},
+	  {"name": "c", "task": "echo", "after": ["a"]}
+	]}`
+	code, out, errOut := runStdin(func(string) string { return "" }, doc, "--server", e.url, "workflow", "-", "--wait")
+	require.Equal(t, ExitRefused, code, "b failed: %s", errOut)
+	first, rest, _ := strings.Cut(out, "}\n")
+	ids := workflowIDs(t, first+"}\n", "a", "b", "c")
+	require.Contains(t, rest, ids["a"]+" succeeded")
+	require.Contains(t, rest, ids["b"]+" failed")
+	require.Contains(t, rest, ids["c"]+" succeeded")
+	require.Contains(t, errOut, "1 of 3 tasks did not succeed")
+}
+
 // A bad document fails before the server is contacted: exit 2 and nothing
 // written. A handler the daemon lacks is refused by the server: exit 1 and
 // nothing written.
