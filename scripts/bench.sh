@@ -12,8 +12,8 @@
 # Sizes (environment variables, defaults in brackets):
 #   TASKS [20000] WORKERS [8] DAEMONS [1]         throughput
 #   LAT_TASKS [10000] LAT_SECONDS [10] LAT_DAEMONS [4]   lateness
-#   LAT_RUNS [3]                                  lateness runs per system: the table shows
-#                                                 the run with the median p99 and lists all
+#   LAT_RUNS [3]                                  lateness and dag runs per system: the table
+#                                                 shows the run with the median p99 and lists all
 #   DAG_TASKS [0: dueq's default]                 dag (dueq only: asynq has no dependencies)
 #   IDLE_SECONDS [10] IDLE_DAEMONS [1]            idle
 #   SCALE_TASKS [1000000] SCALE_SMALL [1000]      scale: dueq at both sizes (claim
@@ -155,30 +155,32 @@ PY
 			say "WARNING: limitprobe failed; its column stays empty"
 		fi
 	fi
-	if [ "$m" = lateness ]; then
+	if [ "$m" = lateness ] || [ "$m" = dag ]; then
 		# Tail latency on a shared 2-core machine varies from run to run:
 		# run each system LAT_RUNS times, alternating, and keep the median.
 		for i in $(seq "$LAT_RUNS"); do
-			[ $have_dueq = 1 ] && run "dueq-lateness-$i" "$tmp/dueq" bench --redis "$url" --mode lateness "${args[@]}"
-			run "asynq-lateness-$i" "$tmp/asynq-bench" --redis "$addr" --mode lateness "${args[@]}"
+			[ $have_dueq = 1 ] && run "dueq-$m-$i" "$tmp/dueq" bench --redis "$url" --mode "$m" "${args[@]}"
+			[ "$m" = dag ] || run "asynq-$m-$i" "$tmp/asynq-bench" --redis "$addr" --mode "$m" "${args[@]}"
 		done
-		python3 - "$tmp/results" <<'PY'
+		python3 - "$tmp/results" "$m" <<'PY'
 import glob, json, os, sys
-d = sys.argv[1]
+d, mode = sys.argv[1:3]
+key = {"lateness": "lateness_p99_ms", "dag": "release_p99_ms"}[mode]
 for system in ("dueq", "asynq"):
     runs = []
-    for p in sorted(glob.glob(os.path.join(d, f"{system}-lateness-*.json"))):
+    for p in sorted(glob.glob(os.path.join(d, f"{system}-{mode}-[0-9]*.json"))):
         with open(p) as f:
             runs.append(json.load(f))
-    runs = [r for r in runs if r.get("lateness_p99_ms") is not None]
+    runs = [r for r in runs if r.get(key) is not None]
     if not runs:
         continue
-    runs.sort(key=lambda r: r["lateness_p99_ms"])
+    runs.sort(key=lambda r: r[key])
     median = dict(runs[(len(runs) - 1) // 2])
     median["runs"] = len(runs)
-    median["p99_of_each_run"] = " / ".join(f"{r['lateness_p99_ms']:.2f}" for r in runs)
-    median["max_of_each_run"] = " / ".join(f"{r['lateness_max_ms']:.2f}" for r in runs)
-    with open(os.path.join(d, f"{system}-lateness.json"), "w") as f:
+    median["p99_of_each_run"] = " / ".join(f"{r[key]:.2f}" for r in runs)
+    if mode == "lateness":
+        median["max_of_each_run"] = " / ".join(f"{r['lateness_max_ms']:.2f}" for r in runs)
+    with open(os.path.join(d, f"{system}-{mode}.json"), "w") as f:
         json.dump(median, f)
 PY
 		continue
