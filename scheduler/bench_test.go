@@ -49,26 +49,32 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
-// claimedTasks submits and claims n tasks and returns them, running.
-func claimedTasks(b *testing.B, c *Client, n int) []*tasks.Task {
+// noops submits n no-op tasks due now with the bulk path.
+func noops(b *testing.B, c *Client, n int) []*tasks.Task {
 	b.Helper()
-	ctx := context.Background()
 	specs := make([]tasks.Spec, n)
 	for i := range specs {
 		specs[i] = tasks.Spec{Name: "noop"}
 	}
-	ts, err := c.SubmitMany(ctx, specs)
+	ts, err := c.SubmitMany(context.Background(), specs)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return ts
+}
+
+// claimAll claims ts 8 per call, as a daemon with 8 idle loops does, and
+// returns them running.
+func claimAll(b *testing.B, c *Client, ts []*tasks.Task) []*tasks.Task {
+	b.Helper()
 	now := time.Now().Add(time.Second).UnixMilli()
-	out := make([]*tasks.Task, 0, n)
-	for lo := 0; lo < n; lo += 8 {
+	out := make([]*tasks.Task, 0, len(ts))
+	for lo := 0; lo < len(ts); lo += 8 {
 		var ids []string
-		for _, t := range ts[lo:min(lo+8, n)] {
+		for _, t := range ts[lo:min(lo+8, len(ts))] {
 			ids = append(ids, t.ID)
 		}
-		got, _, _, err := c.x.claim(ctx, "default", now, now+60000, len(ids), 16, plain(ids...))
+		got, _, _, err := c.x.claim(context.Background(), "default", now, now+60000, len(ids), 16, plain(ids...))
 		if err != nil || len(got) != len(ids) {
 			b.Fatal("claim", err, len(got))
 		}
@@ -82,32 +88,14 @@ func claimedTasks(b *testing.B, c *Client, n int) []*tasks.Task {
 // BenchmarkClaim measures claims of 8 due tasks per call, as a daemon with
 // 8 idle loops makes them; ns/op is per task.
 func BenchmarkClaim(b *testing.B) {
-	rdb := benchRedis(b)
-	c, err := NewClient(rdb, Config{})
+	c, err := NewClient(benchRedis(b), Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	specs := make([]tasks.Spec, b.N)
-	for i := range specs {
-		specs[i] = tasks.Spec{Name: "noop"}
-	}
-	ts, err := c.SubmitMany(ctx, specs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now().Add(time.Second).UnixMilli()
+	ts := noops(b, c, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for lo := 0; lo < len(ts); lo += 8 {
-		var ids []string
-		for _, t := range ts[lo:min(lo+8, len(ts))] {
-			ids = append(ids, t.ID)
-		}
-		if got, _, _, err := c.x.claim(ctx, "default", now, now+60000, len(ids), 16, plain(ids...)); err != nil || len(got) != len(ids) {
-			b.Fatal("claim", err, len(got))
-		}
-	}
+	claimAll(b, c, ts)
 }
 
 // BenchmarkFinish measures completions written 8 per call, as a daemon's
@@ -118,7 +106,7 @@ func BenchmarkFinish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := claimedTasks(b, c, b.N)
+	ts := claimAll(b, c, noops(b, c, b.N))
 	now := time.Now().Add(time.Second).UnixMilli()
 	b.ReportAllocs()
 	b.ResetTimer()
