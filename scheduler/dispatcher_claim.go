@@ -1,0 +1,237 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// flush writes the pending outcomes (up to finishChunk of them) and claims
+// due tasks of queue (none when queue is "") for the idle loops, in one
+// pipelined round trip. Claiming an occurrence of a recurring task also
+// writes the schedule's next occurrence. Outcomes a failed call did not
+// write stay pending for the next step.
+func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
+	s := d.s
+	var (
+		cands []candidate
+		skip  map[string]string
+		err   error
+	)
+	if queue != "" {
+		if cands, skip, err = d.candidates(ctx, queue, now); err != nil {
+			return err
+		}
+	}
+	fs := d.pending[:min(len(d.pending), finishChunk)]
+	for try := 0; len(fs) > 0 || queue != ""; try++ {
+		var (
+			fcmd, ccmd *redis.Cmd
+			fqueues    []string
+		)
+		pipe := s.x.rdb.Pipeline()
+		if len(fs) > 0 {
+			nHeads := s.nHeads // the heads re-read after a task (SPEC §1) ...
+			if queue != "" {
+				nHeads = 0 // ... come with the claim
+			}
+			fcmd, fqueues = s.x.finishCall(ctx, pipe, fs, nHeads)
+		}
+		if queue != "" {
+			ccmd = s.x.claimCall(ctx, pipe, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
+		}
+		sent := time.Now()
+		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		if ccmd != nil {
+			s.counters.claimNanos.Add(int64(time.Since(sent)))
+		}
+		noScript := false
+		if fcmd != nil {
+			if noScript = isNoScript(fcmd.Err()); !noScript {
+				hs, ferr := parseFinish(fcmd, fs, fqueues)
+				if ferr != nil {
+					return ferr
+				}
+				if queue == "" {
+					for q, h := range hs {
+						d.heads.set(q, h)
+					}
+				}
+				s.counters.finishCalls.Add(1)
+				d.finished(fs)
+				fs = nil
+			}
+		}
+		if ccmd != nil {
+			if isNoScript(ccmd.Err()) {
+				noScript = true
+			} else {
+				got, hs, stale, cerr := parseClaim(queue, ccmd)
+				if cerr != nil {
+					return cerr
+				}
+				d.claimed(queue, now, got, hs, stale, skip)
+				queue = ""
+			}
+		}
+		if !noScript {
+			return nil
+		}
+		if try > 0 {
+			return errors.New("the scripts keep vanishing from Redis (NOSCRIPT right after loading them)")
+		}
+		if err := loadScripts(ctx, s.x.rdb, finishScript, claimScript); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finished takes a finish.lua reply for fs, the first of the pending
+// outcomes: it counts and logs them and keeps pending only those whose
+// children list changed, to write again with it.
+func (d *dispatcher) finished(fs []*finishing) {
+	s := d.s
+	var again []*finishing
+	for _, f := range fs {
+		switch f.status {
+		case finishDone:
+			switch {
+			case f.ran && f.state == tasks.Succeeded:
+				s.counters.succeeded.Add(1)
+			case f.ran && f.state == tasks.Failed:
+				s.counters.failed.Add(1)
+			}
+		case finishRefused:
+			s.lostClaim(f.task)
+		case finishKids:
+			if f.tries++; f.tries < maxKidsTries {
+				again = append(again, f)
+				continue
+			}
+			s.log.Error("could not record a task's outcome: its children kept changing; it runs again when its lease expires",
+				"id", f.task.ID, "tries", f.tries)
+		}
+	}
+	d.pending = append(again, d.pending[len(fs):]...)
+}
+
+// candidates lists the due heads of queue worth naming in a claim, with the
+// next occurrence of each occurrence of a recurring task; skip holds the
+// occurrences that missed their slot under misfire skip, with the reason.
+func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (cands []candidate, skip map[string]string, err error) {
+	nowT := transport.FromMs(now)
+	skip = map[string]string{}
+	for _, id := range d.heads.dueBy(queue, now, 2*d.idle) {
+		c := candidate{id: id}
+		if sid, fire, ok := parseOccurrence(id); ok {
+			sc, err := d.schedule(ctx, sid)
+			if err != nil {
+				return nil, nil, err
+			}
+			if sc != nil {
+				c.next, c.rev = sc.occurrence(sc.rule.Next(maxTime(fire, nowT)), nowT), sc.rev
+				if missed := !sc.rule.Next(fire).After(nowT); missed && sc.Misfire == MisfireSkip {
+					skip[id] = fmt.Sprintf("missed its slot at %s while no daemon ran; misfire is skip", fire.Format(tasks.TimeLayout))
+				}
+			}
+		}
+		cands = append(cands, c)
+	}
+	return cands, skip, nil
+}
+
+// claimed takes a claim's reply: it hands the claimed tasks to idle loops.
+func (d *dispatcher) claimed(queue string, now int64, got []claimed, hs []head, stale []string, skip map[string]string) {
+	s := d.s
+	d.heads.set(queue, hs)
+	for _, id := range stale {
+		sid, _, _ := parseOccurrence(id)
+		delete(d.schedules, sid) // read it again before the next claim
+	}
+	s.counters.claimCalls.Add(1)
+	if len(got) == 0 {
+		s.counters.claimMisses.Add(1)
+	}
+	for _, c := range got {
+		switch {
+		case c.err != nil: // failed under this claim, so it does not block its queue
+			s.log.Error("failing a task that cannot be read", "queue", queue, "err", c.err)
+			if c.task != nil {
+				d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Failed, now: now, err: c.err.Error()})
+			}
+			continue
+		case skip[c.id] != "": // no loop runs it: written with the next call
+			d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Canceled, now: now, err: skip[c.id]})
+			continue
+		}
+		if d.leases[queue] == 0 || d.leases[queue] > now+s.cfg.Lease.Milliseconds() {
+			d.leases[queue] = now + s.cfg.Lease.Milliseconds()
+		}
+		s.counters.claimed.Add(1)
+		d.idle--
+		s.work <- c.task // buffered for every loop: never blocks
+	}
+}
+
+// schedule returns the active schedule sid, read once and cached until a
+// claim finds it changed; nil when it is gone or canceled.
+func (d *dispatcher) schedule(ctx context.Context, sid string) (*Schedule, error) {
+	if sc, ok := d.schedules[sid]; ok {
+		return sc, nil
+	}
+	h, err := d.s.x.rdb.HGetAll(ctx, d.s.x.keys.Schedule(sid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read schedule %s: %w", sid, err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	sc, err := decodeSchedule(sid, h)
+	if err != nil {
+		d.s.log.Error("running an occurrence of a schedule that cannot be read, without its next one", "err", err)
+		return nil, nil
+	}
+	if sc.State != ScheduleActive {
+		return nil, nil
+	}
+	d.schedules[sid] = sc
+	return sc, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// recoverExpired re-queues the tasks of queue whose lease expired by now.
+func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64) error {
+	s := d.s
+	ids, err := s.x.expired(ctx, queue, now, 100)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		n, err := s.x.recover(ctx, queue, id, now, s.cfg.MaxRecoveries)
+		if err != nil {
+			return err
+		}
+		switch n {
+		case recoverRequeued:
+			s.counters.recovered.Add(1)
+			s.log.Warn("re-queued a task whose daemon stopped renewing its lease", "id", id, "queue", queue)
+		case recoverFailed:
+			s.counters.recovered.Add(1)
+			s.log.Error("failed a task whose daemons kept dying", "id", id, "queue", queue, "max_recoveries", s.cfg.MaxRecoveries)
+		}
+	}
+	return nil
+}

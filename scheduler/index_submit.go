@@ -1,0 +1,190 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// submitted is submit.lua's answer for one task: its id (the first task's,
+// when its idempotency key was taken), whether this call created it, or why
+// it was refused (an unknown parent, wrapping tasks.ErrInvalid).
+type submitted struct {
+	id      string
+	created bool
+	err     error
+}
+
+// How submits are grouped: tasks per submit.lua call, and calls per
+// pipelined round trip. A call of submitPerCall tasks keeps Redis busy for
+// well under a millisecond, so other clients are not held up.
+const (
+	submitPerCall  = 100
+	submitPerTrip  = 10
+	submitPerChunk = submitPerCall * submitPerTrip
+)
+
+// submit writes t into its queue's index (state scheduled), or into the
+// waiting set when it has unfinished parents. With an idempotency key
+// already taken it writes nothing and returns the first task's id and
+// created=false. An unknown parent is an error wrapping tasks.ErrInvalid.
+func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id string, created bool, err error) {
+	res, err := x.submitBatch(ctx, []*tasks.Task{t}, func(*tasks.Task) bool { return newQueue })
+	if err != nil {
+		return "", false, err
+	}
+	return res[0].id, res[0].created, res[0].err
+}
+
+// submitBatch submits ts in order, submitPerCall tasks per script call and
+// submitPerTrip calls per pipelined round trip; out[i] answers ts[i]. The
+// queue set learns a queue from the first task of it for which newQueue
+// says so. The next round trip's calls are built while one is on its way,
+// and round trips go one after another, so the order holds. A call Redis
+// had not loaded the script for is sent again after loading it, and only
+// that one: the others ran. err is a failure to reach Redis: the tasks of
+// the failed round trip and after it have no answer.
+func (x *index) submitBatch(ctx context.Context, ts []*tasks.Task, newQueue func(*tasks.Task) bool) (out []submitted, err error) {
+	out = make([]submitted, len(ts))
+	added := map[string]bool{}
+	addQueue := func(t *tasks.Task) bool {
+		if added[t.Queue] || !newQueue(t) {
+			return false
+		}
+		added[t.Queue] = true
+		return true
+	}
+	build := func(lo int) []submitCallArgs {
+		chunk := ts[lo:min(lo+submitPerChunk, len(ts))]
+		calls := make([]submitCallArgs, 0, submitPerTrip)
+		for c := 0; c < len(chunk); c += submitPerCall {
+			group := chunk[c:min(c+submitPerCall, len(chunk))]
+			keys, args := x.submitCall(group, addQueue)
+			calls = append(calls, submitCallArgs{first: lo + c, tasks: group, keys: keys, args: args})
+		}
+		return calls
+	}
+	if len(ts) <= submitPerChunk {
+		return out, x.submitTrip(ctx, build(0), out)
+	}
+	trips := make(chan []submitCallArgs, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(trips)
+		for lo := 0; lo < len(ts); lo += submitPerChunk {
+			select {
+			case trips <- build(lo):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for calls := range trips {
+		if err := x.submitTrip(ctx, calls, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// submitCallArgs is one submit.lua call: tasks ts[first:first+len(tasks)].
+type submitCallArgs struct {
+	first int
+	tasks []*tasks.Task
+	keys  []string
+	args  []any
+}
+
+// submitTrip sends calls in one pipelined round trip and reads each reply
+// into out.
+func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []submitted) error {
+	done := make([]bool, len(calls))
+	for try := 0; ; try++ {
+		pipe := x.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			if !done[i] {
+				cmds[i] = submitScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		noScript := false
+		for i, cmd := range cmds {
+			if cmd == nil {
+				continue
+			}
+			if isNoScript(cmd.Err()) && try == 0 {
+				noScript = true
+				continue
+			}
+			if err := parseSubmit(calls[i].tasks, cmd, out[calls[i].first:]); err != nil {
+				return err
+			}
+			done[i] = true
+		}
+		if !noScript {
+			return nil
+		}
+		if err := loadScripts(ctx, x.rdb, submitScript); err != nil {
+			return err
+		}
+	}
+}
+
+// submitCall builds the keys and arguments of one submit.lua call for ts.
+func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([]string, []any) {
+	keys := make([]string, 0, 2+3*len(ts))
+	keys = append(keys, x.keys.Queues(), x.keys.Waiting())
+	args := make([]any, 0, 2+len(ts)*40)
+	args = append(args, len(ts), x.keys.EventsChannel())
+	for _, t := range ts {
+		queueArg, keyFlag := "", "0"
+		if addQueue(t) {
+			queueArg = t.Queue
+		}
+		if t.Key != "" {
+			keyFlag = "1"
+		}
+		keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID))
+		args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
+			len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure), t.Name)
+		for _, p := range t.Parents {
+			keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
+			args = append(args, p)
+		}
+		fields := transport.EncodeRecord(t)
+		args = append(args, len(fields))
+		args = append(args, fields...)
+	}
+	return keys, args
+}
+
+// parseSubmit reads the reply of one submit.lua call for ts into out.
+func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) error {
+	res, err := cmd.Slice()
+	if err != nil {
+		return fmt.Errorf("submit %d tasks: %w", len(ts), err)
+	}
+	if len(res) != 2*len(ts) {
+		return fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
+	}
+	for i, t := range ts {
+		id, _ := res[2*i].(string)
+		switch code := res[2*i+1].(type) {
+		case int64:
+			out[i] = submitted{id: id, created: code == 1}
+		case string:
+			p, _ := strings.CutPrefix(code, "DUEQ_NOPARENT ")
+			out[i] = submitted{err: fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)}
+		default:
+			return fmt.Errorf("submit %s: unexpected reply %v", t.Name, res[2*i+1])
+		}
+	}
+	return nil
+}
