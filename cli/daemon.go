@@ -157,7 +157,7 @@ func (d *Daemon) redisName() string {
 // last Redis call succeeded.
 func (d *Daemon) health(ctx context.Context) error {
 	if err := d.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("Redis at %s does not answer: %w", d.redisName(), err)
+		return fmt.Errorf("the Redis at %s does not answer: %w", d.redisName(), err)
 	}
 	if !d.sched.Healthy() {
 		return errors.New("the scheduler's last Redis call failed; it is retrying")

@@ -131,7 +131,7 @@ func (e *exitError) Unwrap() error { return e.err }
 // usage wraps err as a usage error of command c: exit 2, with a pointer to
 // the command's help.
 func usage(c *cobra.Command, err error) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n(see '%s --help')", err, c.CommandPath())}
 }
 
 // usagef is usage with a formatted message.

@@ -29,18 +29,6 @@ const (
 	submitPerChunk = submitPerCall * submitPerTrip
 )
 
-// submit writes t into its queue's index (state scheduled), or into the
-// waiting set when it has unfinished parents. With an idempotency key
-// already taken it writes nothing and returns the first task's id and
-// created=false. An unknown parent is an error wrapping tasks.ErrInvalid.
-func (x *index) submit(ctx context.Context, t *tasks.Task, newQueue bool) (id string, created bool, err error) {
-	res, err := x.submitBatch(ctx, []*tasks.Task{t}, func(*tasks.Task) bool { return newQueue })
-	if err != nil {
-		return "", false, err
-	}
-	return res[0].id, res[0].created, res[0].err
-}
-
 // submitBatch submits ts in order, submitPerCall tasks per script call and
 // submitPerTrip calls per pipelined round trip; out[i] answers ts[i]. The
 // queue set learns a queue from the first task of it for which newQueue

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,25 +141,44 @@ func TestBackoffGrowsExponentiallyWithJitterUpToTheCap(t *testing.T) {
 // lease nobody renews (which would expire and count as a recovery).
 func TestNoClaimWithoutAFreeLoop(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2, Lease: 600 * time.Millisecond})
-	e.reg.Register("nap", func(ctx context.Context, c *tasks.Call) (any, error) {
-		select {
-		case <-time.After(1500 * time.Millisecond):
-		case <-ctx.Done():
-		}
+	e := setup(t, Config{Workers: 2})
+	gate := make(chan struct{})
+	e.reg.Register("hold", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		<-gate
 		return nil, nil
 	})
 	s := e.start()
-	l1 := e.submit(tasks.Spec{Name: "nap"})
-	a := e.submit(tasks.Spec{Name: "record"})
-	e.wait(a.ID, 5*time.Second)
-	l2 := e.submit(tasks.Spec{Name: "nap"})
-	p := e.submit(tasks.Spec{Name: "record", In: 100 * time.Millisecond})
-	b := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
-	c := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
-	for _, id := range []string{l1.ID, l2.ID, p.ID, b.ID, c.ID} {
+	h := e.submit(tasks.Spec{Name: "hold"})
+	e.waitRun(h.ID, 10*time.Second)
+	p := e.submit(tasks.Spec{Name: "record", In: 50 * time.Millisecond})
+	b := e.submit(tasks.Spec{Name: "hold", After: []string{p.ID}})
+	c := e.submit(tasks.Spec{Name: "hold", After: []string{p.ID}})
+	// p ran on the second loop and released b and c; one of them now holds
+	// that loop, and the other must wait in the index.
+	// A claim for more tasks than free loops would have leased both at once.
+	require.Eventually(t, func() bool { return e.runs.count(b.ID)+e.runs.count(c.ID) == 1 }, 10*time.Second, time.Millisecond)
+	waiting := c
+	if e.runs.count(c.ID) == 1 {
+		waiting = b
+	}
+	rec, err := e.client.Get(context.Background(), waiting.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, rec.State, "no loop is free: it is not claimed")
+	require.False(t, e.mr.Exists(e.client.x.keys.Lease("default")) &&
+		slices.Contains(mustMembers(t, e, e.client.x.keys.Lease("default")), waiting.ID), "and holds no lease")
+	close(gate)
+	for _, id := range []string{h.ID, p.ID, b.ID, c.ID} {
 		rec := e.wait(id, 10*time.Second)
+		require.Equal(t, tasks.Succeeded, rec.State)
 		require.Zero(t, rec.Recoveries, "%s", id)
 	}
 	require.Zero(t, s.Counters().Recovered)
+}
+
+func mustMembers(t *testing.T, e *env, key string) []string {
+	t.Helper()
+	ms, err := e.mr.ZMembers(key)
+	require.NoError(t, err)
+	return ms
 }
