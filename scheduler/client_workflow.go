@@ -43,7 +43,7 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 		}
 	}
 	keys := []string{c.x.keys.Queues(), c.x.keys.Waiting()}
-	args := []any{len(w.Nodes), c.x.keys.Announce("")}
+	args := []any{len(w.Nodes), c.x.keys.Announce(""), c.x.keys.EventsChannel()}
 	for _, n := range w.Nodes {
 		id := ids[n.Name]
 		t := &tasks.Task{ID: id, Name: n.Spec.Name, Args: n.Spec.Args, Queue: n.Spec.Queue, State: tasks.Scheduled,
@@ -59,7 +59,7 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 		}
 		fields := transport.EncodeRecord(t)
 		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))
-		args = append(args, id, t.Queue, string(t.State), score, len(fields))
+		args = append(args, id, t.Queue, t.Name, string(t.State), score, len(fields))
 		args = append(args, fields...)
 		args = append(args, len(kids[id]))
 		args = append(args, kids[id]...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -212,4 +213,21 @@ func TestEventsMissNothingAfterEventsReturns(t *testing.T) {
 	require.NoError(t, err)
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
 	require.Equal(t, EventQueued, nextEvent(t, stream, task.ID).Kind)
+}
+
+// A workflow's nodes are each queued, in one message.
+func TestWorkflowNodesAreQueuedEvents(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	stream, err := e.client.Events(t.Context())
+	require.NoError(t, err)
+	w := &deps.Workflow{Nodes: []deps.Node{
+		{Name: "a", Spec: tasks.Spec{Name: "record", In: time.Hour}},
+		{Name: "b", Spec: tasks.Spec{Name: "record", Queue: "other"}, After: []string{"a"}},
+	}}
+	ids, err := e.client.SubmitWorkflow(t.Context(), w)
+	require.NoError(t, err)
+	a, b := nextEvent(t, stream, ids["a"]), nextEvent(t, stream, ids["b"])
+	require.Equal(t, Event{Kind: EventQueued, ID: ids["a"], Queue: "default", Name: "record", At: a.At}, a)
+	require.Equal(t, Event{Kind: EventQueued, ID: ids["b"], Queue: "other", Name: "record", At: b.At}, b)
 }

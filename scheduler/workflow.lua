@@ -9,10 +9,12 @@
 --                {ns}:due:QUEUE, its children list {ns}:kids:ID
 -- ARGV[1] number of nodes
 -- ARGV[2] announce channel prefix ({ns}:announce:)
--- ARGV[3..] per node: id, queue, state (scheduled or waiting), score (due
+-- ARGV[3] events channel
+-- ARGV[4..] per node: id, queue, task name, state (scheduled or waiting), score (due
 --           ms, or creation ms when waiting), number of field values F, F
 --           record fields and values, number of children C, C entries
 --           "QUEUE ID"
+-- Publishes one events message: a line "queued ID QUEUE NAME" per node.
 -- Returns the number of tasks written.
 -- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
 -- takes only about 8000 (an even size keeps field/value pairs together).
@@ -24,11 +26,12 @@ local function chunked(cmd, key, t, i, j)
   end
 end
 
-local n, a = tonumber(ARGV[1]), 3
+local n, a, events = tonumber(ARGV[1]), 4, {}
 for i = 1, n do
-  local id, q, st, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local nf = tonumber(ARGV[a + 4])
-  a = a + 5
+  local id, q, name, st, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local nf = tonumber(ARGV[a + 5])
+  a = a + 6
+  events[#events + 1] = 'queued ' .. id .. ' ' .. q .. ' ' .. name
   redis.call('HSET', KEYS[3 * i], unpack(ARGV, a, a + nf - 1))
   a = a + nf
   local nk = tonumber(ARGV[a])
@@ -45,4 +48,5 @@ for i = 1, n do
     end
   end
 end
+if #events > 0 then redis.call('PUBLISH', ARGV[3], table.concat(events, '\n')) end
 return n
