@@ -257,3 +257,29 @@ func scriptArg(cmds []redis.Cmder, sc *redis.Script, i int) int {
 	}
 	return n
 }
+
+// An outcome handed in while Redis is down is written once it is back: the
+// task does not run again.
+func TestOutcomeWaitsOutARedisOutage(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, SafetyWait: 200 * time.Millisecond})
+	gate := make(chan struct{})
+	e.reg.Register("gated", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		<-gate
+		return "done", nil
+	})
+	s := e.start()
+	task := e.submit(tasks.Spec{Name: "gated"})
+	e.waitRun(task.ID, 10*time.Second)
+	e.mr.Close()
+	close(gate)
+	require.Eventually(t, func() bool { return s.Counters().RedisErrors > 0 }, 10*time.Second, time.Millisecond,
+		"the outcome could not be written")
+	require.NoError(t, e.mr.Restart())
+	done := e.wait(task.ID, 20*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.JSONEq(t, `"done"`, string(done.Result))
+	require.Zero(t, done.Recoveries)
+	require.Equal(t, 1, e.runs.count(task.ID), "it ran once")
+}

@@ -52,33 +52,30 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 			s.counters.claimNanos.Add(int64(time.Since(sent)))
 		}
 		noScript := false
+		var errs []error
 		if fcmd != nil {
 			if noScript = isNoScript(fcmd.Err()); !noScript {
-				hs, ferr := parseFinish(fcmd, fs, fqueues)
-				if ferr != nil {
-					return ferr
+				if err := d.finishReply(fcmd, fs, fqueues, queue == ""); err != nil {
+					errs = append(errs, err)
 				}
-				if queue == "" {
-					for q, h := range hs {
-						d.heads.set(q, h)
-					}
-				}
-				s.counters.finishCalls.Add(1)
-				d.finished(fs)
 				fs = nil
 			}
 		}
-		if ccmd != nil {
+		if ccmd != nil { // read even when the finish failed: its tasks are leased to us
 			if isNoScript(ccmd.Err()) {
 				noScript = true
 			} else {
 				got, hs, stale, cerr := parseClaim(queue, ccmd)
 				if cerr != nil {
-					return cerr
+					errs = append(errs, cerr)
+				} else {
+					d.claimed(queue, now, got, hs, stale, skip)
 				}
-				d.claimed(queue, now, got, hs, stale, skip)
 				queue = ""
 			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 		if !noScript {
 			return nil
@@ -90,6 +87,34 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// finishReply reads a finish.lua reply for fs, the first of the pending
+// outcomes, taking the heads it returns when useHeads. When the call failed
+// (Redis unreachable), the outcomes stay pending for the next step; a reply
+// that cannot be read drops them, logged: what was written is unknown, and
+// a task whose outcome was not written runs again after its lease.
+func (d *dispatcher) finishReply(cmd *redis.Cmd, fs []*finishing, queues []string, useHeads bool) error {
+	if err := cmd.Err(); err != nil {
+		return fmt.Errorf("finish %d tasks: %w", len(fs), err)
+	}
+	hs, err := parseFinish(cmd, fs, queues)
+	if err != nil {
+		for _, f := range fs {
+			d.s.log.Error("could not read the reply to writing a task's outcome; if it was not written, the task runs again when its lease expires",
+				"id", f.task.ID, "err", err)
+		}
+		d.pending = d.pending[len(fs):]
+		return err
+	}
+	if useHeads {
+		for q, h := range hs {
+			d.heads.set(q, h)
+		}
+	}
+	d.s.counters.finishCalls.Add(1)
+	d.finished(fs)
 	return nil
 }
 
