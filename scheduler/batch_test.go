@@ -83,12 +83,6 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 func TestOutcomesOfManyLoopsShareOneFinishCall(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 8})
-	gate := make(chan struct{})
-	e.reg.Register("gated", func(ctx context.Context, c *tasks.Call) (any, error) {
-		e.runs.add(c.Task.ID)
-		<-gate
-		return nil, nil
-	})
 	var ids []string
 	for range 8 {
 		ids = append(ids, e.submit(tasks.Spec{Name: "gated"}).ID)
@@ -110,7 +104,7 @@ func TestOutcomesOfManyLoopsShareOneFinishCall(t *testing.T) {
 	for _, id := range ids {
 		e.waitRun(id, 10*time.Second)
 	}
-	close(gate)
+	close(e.gate)
 	for _, id := range ids {
 		require.Equal(t, tasks.Succeeded, e.wait(id, 10*time.Second).State)
 	}
@@ -263,17 +257,11 @@ func scriptArg(cmds []redis.Cmder, sc *redis.Script, i int) int {
 func TestOutcomeWaitsOutARedisOutage(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1, SafetyWait: 200 * time.Millisecond})
-	gate := make(chan struct{})
-	e.reg.Register("gated", func(ctx context.Context, c *tasks.Call) (any, error) {
-		e.runs.add(c.Task.ID)
-		<-gate
-		return "done", nil
-	})
 	s := e.start()
 	task := e.submit(tasks.Spec{Name: "gated"})
 	e.waitRun(task.ID, 10*time.Second)
 	e.mr.Close()
-	close(gate)
+	close(e.gate)
 	require.Eventually(t, func() bool { return s.Counters().RedisErrors > 0 }, 10*time.Second, time.Millisecond,
 		"the outcome could not be written")
 	require.NoError(t, e.mr.Restart())

@@ -151,8 +151,9 @@ func BenchmarkClaimFinish(b *testing.B) {
 		if err != nil || len(got) != 1 || got[0].err != nil {
 			b.Fatal("claim", err, got)
 		}
-		if ok, _, err := c.x.finish(ctx, got[0].task, tasks.Succeeded, now, []byte("null"), "", 16); err != nil || !ok {
-			b.Fatal("finish", err)
+		f := &finishing{task: got[0].task, state: tasks.Succeeded, now: now, result: []byte("null")}
+		if _, err := c.x.finishBatch(ctx, []*finishing{f}, 16); err != nil || f.status != finishDone {
+			b.Fatal("finish", err, f.status)
 		}
 	}
 }

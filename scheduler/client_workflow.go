@@ -17,7 +17,7 @@ import (
 var (
 	//go:embed workflow.lua
 	workflowLua    string
-	workflowScript = redis.NewScript(workflowLua)
+	workflowScript = redis.NewScript(chunkedLua + workflowLua)
 )
 
 // SubmitWorkflow validates a workflow whole and writes all its tasks in one

@@ -32,10 +32,12 @@ var (
 	cancelLua string
 	//go:embed children.lua
 	childrenLua string // shared by the scripts that finish a task
+	//go:embed chunked.lua
+	chunkedLua string // shared by the scripts that write many values at once
 	//go:embed retry.lua
 	retryLua string
 
-	submitScript  = redis.NewScript(submitLua)
+	submitScript  = redis.NewScript(chunkedLua + submitLua)
 	claimScript   = redis.NewScript(claimLua)
 	finishScript  = redis.NewScript(childrenLua + finishLua)
 	requeueScript = redis.NewScript(requeueLua)

@@ -107,24 +107,6 @@ func parseFinish(cmd *redis.Cmd, fs []*finishing, queues []string) (map[string][
 	return heads, nil
 }
 
-// finish ends one running task as succeeded, failed or canceled, and hands
-// its outcome to its children. ok is false when the worker no longer holds
-// the claim (its lease expired or it was canceled). Worker loops do not
-// call it: their dispatcher writes their outcomes in batches (flush).
-func (x *index) finish(ctx context.Context, t *tasks.Task, state tasks.State, now int64, result []byte, errMsg string, nHeads int) (ok bool, heads []head, err error) {
-	f := &finishing{task: t, state: state, now: now, result: result, err: errMsg}
-	for range maxKidsTries {
-		hs, err := x.finishBatch(ctx, []*finishing{f}, nHeads)
-		if err != nil {
-			return false, nil, err
-		}
-		if f.status != finishKids {
-			return f.status == finishDone, hs[t.Queue], nil
-		}
-	}
-	return false, nil, fmt.Errorf("finish %s: its children kept changing; tried %d times", t.ID, maxKidsTries)
-}
-
 // finishBatch runs finish.lua once for fs (at most finishChunk), loading
 // the script when Redis does not have it.
 func (x *index) finishBatch(ctx context.Context, fs []*finishing, nHeads int) (map[string][]head, error) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// parseAck reads the {ok, heads} reply of finish and requeue.
+// parseAck reads the {ok, heads} reply of requeue.
 func parseAck(op, id string, res []any, err error) (bool, []head, error) {
 	if err != nil {
 		return false, nil, fmt.Errorf("%s %s: %w", op, id, err)

@@ -22,6 +22,7 @@ type env struct {
 	client *Client
 	cfg    Config
 	runs   *runLog
+	gate   chan struct{} // "gated" tasks return once it is closed
 }
 
 // runLog records each handler run, so tests can count them.
@@ -56,14 +57,15 @@ func (l *runLog) order() []string {
 }
 
 // setup starts a miniredis and registers the test handlers: "record" (logs
-// the run and returns its args), "block" (waits for its context).
+// the run and returns its args), "block" (waits for its context), "gated"
+// (logs the run, waits for e.gate to close, returns "done").
 func setup(t *testing.T, cfg Config) *env {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &env{t: t, mr: mr, rdb: rdb, reg: tasks.NewRegistry(), cfg: cfg,
-		runs: &runLog{seen: map[string]int{}, ch: make(chan string, 1000)}}
+		runs: &runLog{seen: map[string]int{}, ch: make(chan string, 1000)}, gate: make(chan struct{})}
 	e.reg.Register("record", func(ctx context.Context, c *tasks.Call) (any, error) {
 		e.runs.add(c.Task.ID)
 		return c.Task.Args, nil
@@ -72,6 +74,11 @@ func setup(t *testing.T, cfg Config) *env {
 		e.runs.add(c.Task.ID)
 		<-ctx.Done()
 		return nil, ctx.Err()
+	})
+	e.reg.Register("gated", func(ctx context.Context, c *tasks.Call) (any, error) {
+		e.runs.add(c.Task.ID)
+		<-e.gate
+		return "done", nil
 	})
 	var err error
 	e.client, err = NewClient(rdb, cfg)

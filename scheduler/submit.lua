@@ -30,16 +30,6 @@
 -- task, {first task's id, 0} when its key is taken, {id, 'DUEQ_NOPARENT
 -- PARENT'} when a parent has no record.
 
--- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
--- takes only about 8000 (an even size keeps field/value pairs together).
-local function chunked(cmd, key, t, i, j)
-  while i <= j do
-    local k = math.min(j, i + 999)
-    redis.call(cmd, key, unpack(t, i, k))
-    i = k + 1
-  end
-end
-
 -- Entries for the due indexes, added together after the loop:
 -- per index key, its announce channel, ZADD arguments and the new ids.
 local indexed, order = {}, {}

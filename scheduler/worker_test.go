@@ -142,18 +142,12 @@ func TestBackoffGrowsExponentiallyWithJitterUpToTheCap(t *testing.T) {
 func TestNoClaimWithoutAFreeLoop(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 2})
-	gate := make(chan struct{})
-	e.reg.Register("hold", func(ctx context.Context, c *tasks.Call) (any, error) {
-		e.runs.add(c.Task.ID)
-		<-gate
-		return nil, nil
-	})
 	s := e.start()
-	h := e.submit(tasks.Spec{Name: "hold"})
+	h := e.submit(tasks.Spec{Name: "gated"})
 	e.waitRun(h.ID, 10*time.Second)
 	p := e.submit(tasks.Spec{Name: "record", In: 50 * time.Millisecond})
-	b := e.submit(tasks.Spec{Name: "hold", After: []string{p.ID}})
-	c := e.submit(tasks.Spec{Name: "hold", After: []string{p.ID}})
+	b := e.submit(tasks.Spec{Name: "gated", After: []string{p.ID}})
+	c := e.submit(tasks.Spec{Name: "gated", After: []string{p.ID}})
 	// p ran on the second loop and released b and c; one of them now holds
 	// that loop, and the other must wait in the index.
 	// A claim for more tasks than free loops would have leased both at once.
@@ -167,7 +161,7 @@ func TestNoClaimWithoutAFreeLoop(t *testing.T) {
 	require.Equal(t, tasks.Scheduled, rec.State, "no loop is free: it is not claimed")
 	require.False(t, e.mr.Exists(e.client.x.keys.Lease("default")) &&
 		slices.Contains(mustMembers(t, e, e.client.x.keys.Lease("default")), waiting.ID), "and holds no lease")
-	close(gate)
+	close(e.gate)
 	for _, id := range []string{h.ID, p.ID, b.ID, c.ID} {
 		rec := e.wait(id, 10*time.Second)
 		require.Equal(t, tasks.Succeeded, rec.State)

@@ -16,15 +16,6 @@
 --           "QUEUE ID"
 -- Publishes one events message: a line "queued ID QUEUE NAME" per node.
 -- Returns the number of tasks written.
--- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
--- takes only about 8000 (an even size keeps field/value pairs together).
-local function chunked(cmd, key, t, i, j)
-  while i <= j do
-    local k = math.min(j, i + 999)
-    redis.call(cmd, key, unpack(t, i, k))
-    i = k + 1
-  end
-end
 
 local n, a, events = tonumber(ARGV[1]), 4, {}
 for i = 1, n do
