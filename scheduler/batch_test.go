@@ -27,11 +27,10 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 		ids = append(ids, e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(strconv.Itoa(i))}).ID)
 	}
 	other := e.submit(tasks.Spec{Name: "record", Queue: "other"})
-	now := time.Now().Add(time.Second).UnixMilli()
-	got, _, _, err := e.client.x.claim(ctx, "default", now, now+60000, 4, 4, plain(ids...))
+	got, _, _, err := e.client.x.claim(ctx, "default", "test", time.Minute, 4, 4, plain(ids...))
 	require.NoError(t, err)
 	require.Len(t, got, 4)
-	gotOther, _, _, err := e.client.x.claim(ctx, "other", now, now+60000, 1, 4, plain(other.ID))
+	gotOther, _, _, err := e.client.x.claim(ctx, "other", "test", time.Minute, 1, 4, plain(other.ID))
 	require.NoError(t, err)
 	require.Len(t, gotOther, 1)
 
@@ -43,11 +42,11 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 	later := e.submit(tasks.Spec{Name: "record", In: time.Hour})
 
 	fs := []*finishing{
-		{task: got[0].task, state: tasks.Succeeded, now: now, result: []byte(`"zero"`), ran: true},
-		{task: &stale, state: tasks.Succeeded, now: now},
-		{task: got[2].task, state: tasks.Succeeded, now: now},
-		{task: got[3].task, state: tasks.Failed, now: now, err: "broke"},
-		{task: gotOther[0].task, state: tasks.Succeeded, now: now},
+		{task: got[0].task, state: tasks.Succeeded, result: []byte(`"zero"`), ran: true},
+		{task: &stale, state: tasks.Succeeded},
+		{task: got[2].task, state: tasks.Succeeded},
+		{task: got[3].task, state: tasks.Failed, err: "broke"},
+		{task: gotOther[0].task, state: tasks.Succeeded},
 	}
 	hs, err := e.client.x.finishBatch(ctx, fs, 4)
 	require.NoError(t, err)
@@ -199,7 +198,7 @@ func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
 	ctx := context.Background()
 	mk := func(spec tasks.Spec) *tasks.Task {
 		require.NoError(t, spec.Normalize())
-		return e.client.newTask(spec, time.Now())
+		return newTask(spec)
 	}
 	parent := mk(tasks.Spec{Name: "record", Key: "k", In: time.Hour})
 	same := mk(tasks.Spec{Name: "record", Key: "k"})
@@ -207,6 +206,8 @@ func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
 	out, err := e.client.x.submitBatch(ctx, []*tasks.Task{parent, same, child}, e.client.newQueue)
 	require.NoError(t, err)
 	require.Equal(t, []submitted{{id: parent.ID, created: true}, {id: parent.ID}, {id: child.ID, created: true}}, out)
+	require.False(t, parent.CreatedAt.IsZero(), "the times Redis gave it")
+	require.Equal(t, parent.CreatedAt.Add(time.Hour), parent.DueAt)
 	rec, err := e.client.Get(ctx, child.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Waiting, rec.State)
@@ -229,7 +230,7 @@ func (g pipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 
 // finishCount is the number of tasks a pipeline finishes.
 func finishCount(cmds []redis.Cmder) int {
-	return scriptArg(cmds, finishScript, 6) // ARGV[7]: N
+	return scriptArg(cmds, finishScript, 5) // ARGV[6]: N
 }
 
 // submitCount is the number of tasks a pipeline submits.
@@ -238,11 +239,11 @@ func submitCount(cmds []redis.Cmder) int {
 }
 
 // scriptArg sums the numeric ARGV[i+1] of a pipeline's calls of sc.
-func scriptArg(cmds []redis.Cmder, sc *redis.Script, i int) int {
+func scriptArg(cmds []redis.Cmder, s *script, i int) int {
 	n := 0
 	for _, c := range cmds {
 		a := c.Args()
-		if len(a) < 3 || a[0] != "evalsha" || a[1] != sc.Hash() {
+		if len(a) < 3 || a[0] != "evalsha" || (a[1] != s.plain.Hash() && a[1] != s.flagged.Hash()) {
 			continue
 		}
 		nkeys, _ := strconv.Atoi(fmt.Sprint(a[2]))

@@ -67,14 +67,13 @@ func noops(b *testing.B, c *Client, n int) []*tasks.Task {
 // returns them running.
 func claimAll(b *testing.B, c *Client, ts []*tasks.Task) []*tasks.Task {
 	b.Helper()
-	now := time.Now().Add(time.Second).UnixMilli()
 	out := make([]*tasks.Task, 0, len(ts))
 	for lo := 0; lo < len(ts); lo += 8 {
 		var ids []string
 		for _, t := range ts[lo:min(lo+8, len(ts))] {
 			ids = append(ids, t.ID)
 		}
-		got, _, _, err := c.x.claim(context.Background(), "default", now, now+60000, len(ids), 16, plain(ids...))
+		got, _, _, err := c.x.claim(context.Background(), "default", "test", time.Minute, len(ids), 16, plain(ids...))
 		if err != nil || len(got) != len(ids) {
 			b.Fatal("claim", err, len(got))
 		}
@@ -107,13 +106,12 @@ func BenchmarkFinish(b *testing.B) {
 		b.Fatal(err)
 	}
 	ts := claimAll(b, c, noops(b, c, b.N))
-	now := time.Now().Add(time.Second).UnixMilli()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for lo := 0; lo < len(ts); lo += 8 {
 		fs := make([]*finishing, 0, 8)
 		for _, t := range ts[lo:min(lo+8, len(ts))] {
-			fs = append(fs, &finishing{task: t, state: tasks.Succeeded, now: now, result: []byte("null")})
+			fs = append(fs, &finishing{task: t, state: tasks.Succeeded, result: []byte("null")})
 		}
 		if _, err := c.x.finishBatch(context.Background(), fs, 0); err != nil {
 			b.Fatal("finish", err)
@@ -143,15 +141,14 @@ func BenchmarkClaimFinish(b *testing.B) {
 		}
 		ids = append(ids, t.ID)
 	}
-	now := time.Now().Add(time.Second).UnixMilli()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, id := range ids {
-		got, _, _, err := c.x.claim(ctx, "default", now, now+15000, 1, 16, plain(id))
+		got, _, _, err := c.x.claim(ctx, "default", "test", 15*time.Second, 1, 16, plain(id))
 		if err != nil || len(got) != 1 || got[0].err != nil {
 			b.Fatal("claim", err, got)
 		}
-		f := &finishing{task: got[0].task, state: tasks.Succeeded, now: now, result: []byte("null")}
+		f := &finishing{task: got[0].task, state: tasks.Succeeded, result: []byte("null")}
 		if _, err := c.x.finishBatch(ctx, []*finishing{f}, 16); err != nil || f.status != finishDone {
 			b.Fatal("finish", err, f.status)
 		}

@@ -13,12 +13,11 @@
 -- KEYS[7] children list      {ns}:kids:ID
 -- KEYS[8..] per child, in list order: its hash, its queue's due index
 -- ARGV[1] task id
--- ARGV[2] now, ms
--- ARGV[3] result TTL, ms
--- ARGV[4] events channel
--- ARGV[5] cancel channel
--- ARGV[6] number of children the caller passed keys for
--- ARGV[7] announce channel prefix ({ns}:announce:)
+-- ARGV[2] result TTL, ms
+-- ARGV[3] events channel
+-- ARGV[4] cancel channel
+-- ARGV[5] number of children the caller passed keys for
+-- ARGV[6] announce channel prefix ({ns}:announce:)
 -- Returns {state before, 1 when canceled now or 0 when already finished};
 -- the state is '' when there is no such task; {state, -1, children} when the
 -- children list changed: call again with its keys.
@@ -26,20 +25,21 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue')
 local st = cur[1]
 if not st then return {'', 0} end
 if st == 'succeeded' or st == 'failed' or st == 'canceled' then return {st, 0} end
-if kids_changed(KEYS[7], tonumber(ARGV[6])) then
+if kids_changed(KEYS[7], tonumber(ARGV[5])) then
   return {st, -1, redis.call('LRANGE', KEYS[7], 0, -1)}
 end
-redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished', ARGV[2])
+local nowms = clock()
+redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished', int(nowms))
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[3]) end
-if tonumber(ARGV[6]) > 0 then
-  release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[2], 'canceled', '', 'canceled', tonumber(ARGV[2]))
-  redis.call('PEXPIRE', KEYS[7], ARGV[3])
+redis.call('ZADD', KEYS[4], int(nowms), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[2]) end
+if tonumber(ARGV[5]) > 0 then
+  release(KEYS[7], 8, KEYS[6], ARGV[6], ARGV[1], cur[2], 'canceled', '', 'canceled', nowms)
+  redis.call('PEXPIRE', KEYS[7], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[1] .. ' ' .. (cur[3] or '?') .. ' ' .. (cur[2] or '?'))
-if st == 'running' then redis.call('PUBLISH', ARGV[5], ARGV[1]) end
+redis.call('PUBLISH', ARGV[3], 'canceled ' .. ARGV[1] .. ' ' .. (cur[3] or '?') .. ' ' .. (cur[2] or '?'))
+if st == 'running' then redis.call('PUBLISH', ARGV[4], ARGV[1]) end
 return {st, 1}

@@ -7,39 +7,48 @@
 -- once however many daemons there are; a caller whose copy of the schedule
 -- is out of date (another revision) is refused that candidate and told so.
 --
+-- "Now" is Redis's clock (TIME), whatever the caller's clock says, so no
+-- daemon starts a task early or takes a lease that has not expired.
+--
 -- KEYS[1]   due index       {ns}:due:QUEUE
 -- KEYS[2]   lease set       {ns}:lease:QUEUE (zset, score = lease deadline ms)
 -- KEYS[3]   schedule set    {ns}:schedules
--- KEYS[4..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
+-- KEYS[4]   failed set      {ns}:done:failed
+-- KEYS[5..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
 --           an occurrence: its hash, its schedule's hash {ns}:s:SID, the
 --           next occurrence's hash, and the next occurrence's due index
--- ARGV[1] now, ms
--- ARGV[2] lease deadline, ms
+-- ARGV[1] lease, ms
+-- ARGV[2] result TTL, ms
 -- ARGV[3] most tasks to claim
 -- ARGV[4] head entries to return
 -- ARGV[5] number of candidates
 -- ARGV[6] events channel
 -- ARGV[7] the queue's name
--- ARGV[8..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[8] the claiming daemon's id, recorded as the task's daemon
+-- ARGV[9..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
--- Returns {heads, stale, id, fields, id, fields, ...}: heads is the front of
--- the index after the claim ({id, due, ...}): the entries due by now, up to
--- ARGV[4] of them, with ARGV[1] as their due time, and then, if they were
--- all, the next entry not yet due with its real due time; stale lists the
--- occurrences refused for an out-of-date schedule; fields is each claimed
--- record after the claim, as HGETALL gives it. A candidate whose record is
--- gone is dropped from the index and returned with no fields.
+-- Returns {heads, stale, now, id, fields, id, fields, ...}: heads is the
+-- front of the index after the claim ({id, due, ...}): the entries due by
+-- now, up to ARGV[4] of them, with now as their due time, and then, if they
+-- were all, the next entry not yet due with its real due time; stale lists
+-- the occurrences refused for an out-of-date schedule; now is Redis's time
+-- in µs; fields is each claimed record after the claim, as HGETALL gives
+-- it. A candidate whose record is gone (evicted, or deleted by hand) is
+-- dropped from the index, recorded as failed with that reason, and
+-- returned with no fields.
 --
 -- The front is read without scores: turning a score into a reply inside a
 -- script costs Redis more than all the rest of a claim. A candidate is due
 -- when it is among the first max(ARGV[4], ARGV[5]) entries due by now.
+local nowms, nowus = clock()
+local now = int(nowms)
 local want, nc = tonumber(ARGV[3]), tonumber(ARGV[5])
 local cands = {}
-local a, k = 8, 4
+local a, k = 9, 5
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -54,10 +63,11 @@ for i = 1, nc do
   cands[i] = cd
 end
 local limit = math.max(tonumber(ARGV[4]), nc)
-local front = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, limit)
+local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
-local out, taken, lease, stale, events = {false, false}, {}, {}, {}, {}
+local out, taken, lease, stale, events = {false, false, nowus}, {}, {}, {}, {}
+local deadline = int(nowms + tonumber(ARGV[1]))
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
   local ok = due[cd.id]
@@ -83,7 +93,7 @@ for _, cd in ipairs(cands) do
     due[cd.id] = false
     local h = redis.call('HGETALL', cd.key)
     if #h > 0 then
-      local set = {state = 'running', started = ARGV[1], attempts = 1, run = 1}
+      local set = {state = 'running', started = now, attempts = 1, run = 1}
       local name = '?'
       for j = 1, #h, 2 do
         local f = h[j]
@@ -91,15 +101,22 @@ for _, cd in ipairs(cands) do
         if f == 'name' then name = h[j + 1] end
       end
       events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. name
+      set.daemon = ARGV[8]
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
-        'attempts', set.attempts, 'run', set.run)
+        'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
       for j = 1, #h, 2 do
         local v = set[h[j]]
         if v then h[j + 1] = tostring(v); set[h[j]] = nil end
       end
       for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = tostring(v) end
-      lease[#lease + 1] = ARGV[2]
+      lease[#lease + 1] = deadline
       lease[#lease + 1] = cd.id
+    else
+      redis.call('HSET', cd.key, 'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[7], 'state', 'failed',
+        'finished', now, 'error', 'its record vanished from Redis while it was scheduled (evicted, or deleted by hand); it cannot run')
+      redis.call('PEXPIRE', cd.key, ARGV[2])
+      redis.call('ZADD', KEYS[4], now, cd.id)
+      events[#events + 1] = 'failed ' .. cd.id .. ' ' .. ARGV[7] .. ' ?'
     end
     out[#out + 1] = cd.id
     out[#out + 1] = h
@@ -111,11 +128,11 @@ local heads = {}
 for _, id in ipairs(front) do
   if due[id] and #heads < 2 * tonumber(ARGV[4]) then
     heads[#heads + 1] = id
-    heads[#heads + 1] = ARGV[1]
+    heads[#heads + 1] = now
   end
 end
 if #front < limit then
-  local nxt = redis.call('ZRANGE', KEYS[1], '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+  local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
   if nxt[1] then
     heads[#heads + 1] = nxt[1]
     heads[#heads + 1] = nxt[2]

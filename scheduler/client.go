@@ -36,7 +36,7 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	keys, _ := NewKeys(cfg.Namespace) // validated above
-	c := &Client{x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, cfg: cfg}
+	c := &Client{x: newIndex(rdb, keys, cfg), cfg: cfg}
 	c.sub = &submitter{x: c.x, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
 	c.waiters = newWaiters(rdb, keys.EventsChannel(), cfg.Logger)
 	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
@@ -71,7 +71,7 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 	if err := spec.Normalize(); err != nil {
 		return nil, false, err
 	}
-	t := c.newTask(spec, c.cfg.Clock.Now())
+	t := newTask(spec)
 	res, err := c.sub.submit(ctx, t)
 	if err == nil {
 		err = res.err
@@ -99,13 +99,12 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 // others are stored; if Redis fails midway, the tasks before the failure
 // are stored.
 func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.Task, error) {
-	now := c.cfg.Clock.Now()
 	ts := make([]*tasks.Task, len(specs))
 	for i := range specs {
 		if err := specs[i].Normalize(); err != nil {
 			return nil, fmt.Errorf("spec %d: %w", i, err)
 		}
-		ts[i] = c.newTask(specs[i], now)
+		ts[i] = newTask(specs[i])
 	}
 	out, err := c.x.submitBatch(ctx, ts, c.newQueue)
 	if err != nil {
@@ -134,15 +133,21 @@ func (c *Client) newQueue(t *tasks.Task) bool {
 	return !known
 }
 
-// newTask is the record of a new task of a normalized spec.
-func (c *Client) newTask(spec tasks.Spec, now time.Time) *tasks.Task {
-	now = now.UTC().Truncate(time.Millisecond)
-	return &tasks.Task{
+// newTask is the record of a new task of a normalized spec. Its times are
+// set by submit.lua from Redis's clock: a task due at a time keeps it (or
+// now, if that has passed); any other is due its delay after Redis's now.
+func newTask(spec tasks.Spec) *tasks.Task {
+	t := &tasks.Task{
 		ID: ulid.Make().String(), Name: spec.Name, Args: spec.Args, Queue: spec.Queue,
-		State: tasks.Scheduled, DueAt: spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
-		MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
+		State: tasks.Scheduled, MaxAttempts: spec.MaxAttempts, Timeout: spec.Timeout, Key: spec.Key,
 		Parents: spec.After, OnParentFailure: spec.OnParentFailure,
 	}
+	if !spec.At.IsZero() {
+		t.DueAt = spec.At.UTC().Truncate(time.Millisecond)
+	} else {
+		t.Delay = spec.In
+	}
+	return t
 }
 
 // Get returns the record of task id, or an error wrapping ErrNotFound.
@@ -163,7 +168,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
 	}
-	prev, canceled, err := c.x.cancel(ctx, id, c.cfg.Clock.Now().UnixMilli())
+	prev, canceled, err := c.x.cancel(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -204,9 +209,9 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 			return t, fmt.Errorf("retry %s: it did not run because %s, which would stop it again; submit it anew: %w", id, reason, ErrNotRetryable)
 		}
 		k := c.x.keys
-		prev, err := retryScript.Run(ctx, c.x.rdb,
+		prev, err := c.x.run(ctx, retryScript,
 			[]string{k.Task(id), k.Due(t.Queue), k.Done(t.State), k.Idem(t.Key, id), k.Kids(id)},
-			id, c.cfg.Clock.Now().UnixMilli(), string(t.State), k.Announce(t.Queue), k.EventsChannel()).Text()
+			id, string(t.State), k.Announce(t.Queue), k.EventsChannel()).Text()
 		if err != nil {
 			return nil, fmt.Errorf("retry %s: %w", id, err)
 		}

@@ -156,7 +156,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		fin[st] = pipe.ZCard(ctx, k.Done(st))
 	}
-	alive := c.cfg.Clock.Now().Add(-3 * c.cfg.SafetyWait).UnixMilli()
+	alive := c.x.clock.Now().Add(-3 * c.cfg.SafetyWait).UnixMilli()
 	daemons := pipe.ZRangeByScore(ctx, k.Daemons(), &redis.ZRangeBy{Min: strconv.FormatInt(alive, 10), Max: "+inf"})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)

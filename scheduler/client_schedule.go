@@ -22,8 +22,8 @@ var (
 	scheduleLua string
 	//go:embed unschedule.lua
 	unscheduleLua    string
-	scheduleScript   = redis.NewScript(scheduleLua)
-	unscheduleScript = redis.NewScript(unscheduleLua)
+	scheduleScript   = newScript("", preludeLua, scheduleLua)
+	unscheduleScript = newScript("", preludeLua, unscheduleLua)
 )
 
 var scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -73,7 +73,7 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec ScheduleSpec) (*Schedu
 var errRace = errors.New("lost a race")
 
 func (c *Client) upsertSchedule(ctx context.Context, spec ScheduleSpec, t tasks.Spec) (*Schedule, error) {
-	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	now := c.x.clock.Now().UTC().Truncate(time.Millisecond)
 	var old *Schedule
 	if spec.Name != "" {
 		sid, err := c.x.rdb.HGet(ctx, c.x.keys.ScheduleNames(), spec.Name).Result()
@@ -114,7 +114,7 @@ func (c *Client) upsertSchedule(ctx context.Context, spec ScheduleSpec, t tasks.
 	fields := encodeSchedule(s)
 	args := append([]any{s.ID, s.Name, oldRev, oldID, occ.ID, transport.Ms(occ.DueAt), k.Announce(s.Queue), s.Queue, len(fields)}, fields...)
 	args = append(args, transport.EncodeRecord(occ)...)
-	err = scheduleScript.Run(ctx, c.x.rdb, []string{k.Schedule(s.ID), k.Schedules(), k.ScheduleNames(),
+	err = c.x.run(ctx, scheduleScript, []string{k.Schedule(s.ID), k.Schedules(), k.ScheduleNames(),
 		oldKey, oldDue, k.Task(occ.ID), k.Due(s.Queue), k.Queues()}, args...).Err()
 	switch {
 	case err != nil && strings.Contains(err.Error(), "DUEQ_RACE"):
@@ -188,8 +188,8 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*Schedule, erro
 		if s.pending != "" {
 			occKey, occDue = k.Task(s.pending), k.Due(s.Queue)
 		}
-		err = unscheduleScript.Run(ctx, c.x.rdb, []string{k.Schedule(id), k.Schedules(), k.ScheduleNames(), occKey, occDue, k.Done(tasks.Canceled)},
-			id, c.cfg.Clock.Now().UnixMilli(), s.pending, c.cfg.ResultTTL.Milliseconds(), k.EventsChannel()).Err()
+		err = c.x.run(ctx, unscheduleScript, []string{k.Schedule(id), k.Schedules(), k.ScheduleNames(), occKey, occDue, k.Done(tasks.Canceled)},
+			id, s.pending, c.cfg.ResultTTL.Milliseconds(), k.EventsChannel()).Err()
 		if err != nil && strings.Contains(err.Error(), "DUEQ_RACE") {
 			continue
 		}

@@ -4,20 +4,17 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"time"
 
 	"github.com/oklog/ulid/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/transport"
 )
 
 var (
 	//go:embed workflow.lua
 	workflowLua    string
-	workflowScript = redis.NewScript(chunkedLua + workflowLua)
+	workflowScript = newScript("", preludeLua, workflowLua)
 )
 
 // SubmitWorkflow validates a workflow whole and writes all its tasks in one
@@ -28,7 +25,6 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	now := c.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	ids := make(map[string]string, len(w.Nodes))
 	for _, n := range w.Nodes {
 		ids[n.Name] = ulid.Make().String()
@@ -46,25 +42,22 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 	args := []any{len(w.Nodes), c.x.keys.Announce(""), c.x.keys.EventsChannel()}
 	for _, n := range w.Nodes {
 		id := ids[n.Name]
-		t := &tasks.Task{ID: id, Name: n.Spec.Name, Args: n.Spec.Args, Queue: n.Spec.Queue, State: tasks.Scheduled,
-			DueAt: n.Spec.DueAt(now).UTC().Truncate(time.Millisecond), CreatedAt: now,
-			MaxAttempts: n.Spec.MaxAttempts, Timeout: n.Spec.Timeout, OnParentFailure: n.Spec.OnParentFailure,
-			Pending: len(n.After)}
+		t := newTask(n.Spec)
+		t.ID, t.Key, t.Parents, t.Pending = id, "", nil, len(n.After)
 		for _, p := range n.After {
 			t.Parents = append(t.Parents, ids[p])
 		}
-		score := transport.Ms(t.DueAt)
 		if t.Pending > 0 {
-			t.State, score = tasks.Waiting, transport.Ms(now)
+			t.State = tasks.Waiting
 		}
-		fields := transport.EncodeRecord(t)
+		fields := newRecord(t)
 		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))
-		args = append(args, id, t.Queue, t.Name, string(t.State), score, len(fields))
+		args = append(args, id, t.Queue, t.Name, string(t.State), dueArg(t), len(fields))
 		args = append(args, fields...)
 		args = append(args, len(kids[id]))
 		args = append(args, kids[id]...)
 	}
-	if err := workflowScript.Run(ctx, c.x.rdb, keys, args...).Err(); err != nil {
+	if err := c.x.run(ctx, workflowScript, keys, args...).Err(); err != nil {
 		return nil, fmt.Errorf("submit workflow of %d tasks: %w", len(w.Nodes), err)
 	}
 	return ids, nil

@@ -12,7 +12,7 @@ type counters struct {
 	claimCalls, claimMisses, claimed, recovered     atomic.Int64
 	finishCalls, claimNanos                         atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
-	redisErrors                                     atomic.Int64
+	redisErrors, vanished, lostClaims               atomic.Int64
 }
 
 // Counters is a snapshot of what a daemon's loops did since Start.
@@ -34,6 +34,8 @@ type Counters struct {
 	Retried       int64 // failed attempts put back for another try
 	HandedBack    int64 // tasks returned to the index at shutdown
 	RedisErrors   int64
+	Vanished      int64 // task records found gone from Redis (evicted, or deleted by hand)
+	LostClaims    int64 // running tasks another daemon re-claimed after this one's lease expired
 }
 
 // Counters returns a snapshot of the daemon's counters.
@@ -44,6 +46,6 @@ func (s *Scheduler) Counters() Counters {
 		SafetyWakes: c.safetyWakes.Load(), Announced: c.announced.Load(), Resubscribes: c.resubscribes.Load(), ClaimCalls: c.claimCalls.Load(), ClaimMisses: c.claimMisses.Load(),
 		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), ClaimTime: time.Duration(c.claimNanos.Load()), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
-		RedisErrors: c.redisErrors.Load(),
+		RedisErrors: c.redisErrors.Load(), Vanished: c.vanished.Load(), LostClaims: c.lostClaims.Load(),
 	}
 }

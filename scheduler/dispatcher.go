@@ -132,8 +132,8 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			continue
 		}
-		if d.idle == 0 {
-			select { // every loop is busy: nothing to claim for
+		if d.idle == 0 && len(d.pending) == 0 {
+			select { // every loop is busy: nothing to claim for, nothing to write
 			case m := <-s.ready:
 				d.onIdle(m)
 			case <-ctx.Done():
@@ -141,22 +141,25 @@ func (d *dispatcher) run(ctx context.Context) {
 			continue
 		}
 		d.takeNews()
+		peek := d.stale && d.idle > 0
 		err := d.step(ctx)
-		if err == errWait {
+		switch {
+		case err == errWait:
 			backoff = 0
 			s.redisOK()
 			d.wait(ctx)
-			continue
-		}
-		if err != nil && ctx.Err() == nil {
+		case err != nil && ctx.Err() == nil:
+			// A read that succeeds says nothing of the writes Redis may
+			// still refuse (out of memory, a read-only replica): only a step
+			// that wrote, or found nothing to do, ends the backoff.
 			backoff = nextBackoff(backoff)
 			s.redisError(err)
 			d.stale = true
 			sleepCtx(ctx, backoff)
-			continue
+		case err == nil && !peek:
+			backoff = 0
+			s.redisOK()
 		}
-		backoff = 0
-		s.redisOK()
 	}
 }
 
@@ -166,10 +169,11 @@ func (d *dispatcher) run(ctx context.Context) {
 func (d *dispatcher) drain(ctx context.Context) bool {
 	s := d.s
 	if len(d.pending) > 0 {
-		if err := d.flush(context.WithoutCancel(ctx), "", 0); err != nil {
+		if err := d.flush(context.WithoutCancel(ctx), ""); err != nil {
 			s.redisError(err)
 			for _, f := range d.pending {
 				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.task.ID, "err", err)
+				s.untrack(f.task.ID)
 			}
 			d.pending = nil
 		}
@@ -185,14 +189,19 @@ func (d *dispatcher) drain(ctx context.Context) bool {
 // errWait tells run that nothing is due: wait for the next deadline.
 var errWait = errors.New("nothing due")
 
-// step does one thing: re-read, recover expired leases, or write pending
-// outcomes and claim due tasks.
+// step does one thing: write pending outcomes when every loop is busy,
+// re-read, recover expired leases, or write pending outcomes and claim due
+// tasks. Outcomes never wait for a free loop: a task's outcome is written
+// as soon as its handler returns, whatever the other loops are doing.
 func (d *dispatcher) step(ctx context.Context) error {
 	s := d.s
+	if d.idle == 0 {
+		return d.flush(ctx, "")
+	}
 	if d.stale {
 		return d.peek(ctx)
 	}
-	now := s.cfg.Clock.Now().UnixMilli()
+	now := s.x.clock.Now().UnixMilli()
 	for q, at := range d.leases {
 		if at <= now {
 			d.stale = true
@@ -206,7 +215,7 @@ func (d *dispatcher) step(ctx context.Context) error {
 		}
 		q = ""
 	}
-	return d.flush(ctx, q, now)
+	return d.flush(ctx, q)
 }
 
 // peek re-reads the heads and earliest leases of every queue in one round
@@ -220,9 +229,12 @@ func (d *dispatcher) peek(ctx context.Context) error {
 		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Due(q), 0, int64(s.nHeads-1))
 		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Lease(q), 0, 0)
 	}
+	timeCmd := pipe.Time(ctx)
+	sent := s.cfg.Clock.Now()
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
+	s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro())
 	s.counters.peeks.Add(1)
 	for i, q := range s.cfg.Queues {
 		hs := make([]head, 0, len(dueCmds[i].Val()))
@@ -240,10 +252,11 @@ func (d *dispatcher) peek(ctx context.Context) error {
 }
 
 // wait sleeps until the next deadline, an announcement, a free loop or
-// SafetyWait, whichever comes first.
+// SafetyWait, whichever comes first. Deadlines are Redis's times, and so
+// is now: the local clock corrected by the offset seen in Redis's replies.
 func (d *dispatcher) wait(ctx context.Context) {
 	s := d.s
-	now := s.cfg.Clock.Now()
+	now := s.x.clock.Now()
 	next, safety := now.Add(s.cfg.SafetyWait), true
 	if _, due, ok := d.heads.earliest(); ok && transport.FromMs(due).Before(next) {
 		next, safety = transport.FromMs(due), false

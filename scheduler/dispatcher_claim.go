@@ -17,15 +17,18 @@ import (
 // pipelined round trip. Claiming an occurrence of a recurring task also
 // writes the schedule's next occurrence. Outcomes a failed call did not
 // write stay pending for the next step.
-func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
+func (d *dispatcher) flush(ctx context.Context, queue string) error {
 	s := d.s
+	if err := s.x.prepare(ctx); err != nil {
+		return err
+	}
 	var (
 		cands []candidate
 		skip  map[string]string
 		err   error
 	)
 	if queue != "" {
-		if cands, skip, err = d.candidates(ctx, queue, now); err != nil {
+		if cands, skip, err = d.candidates(ctx, queue, s.x.clock.Now().UnixMilli()); err != nil {
 			return err
 		}
 	}
@@ -44,10 +47,11 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 			fcmd, fqueues = s.x.finishCall(ctx, pipe, fs, nHeads)
 		}
 		if queue != "" {
-			ccmd = s.x.claimCall(ctx, pipe, queue, now, now+s.cfg.Lease.Milliseconds(), d.idle, s.nHeads, cands)
+			ccmd = s.x.claimCall(ctx, pipe, queue, s.id, s.cfg.Lease, d.idle, s.nHeads, cands)
 		}
-		sent := time.Now()
+		sent, sentLocal := time.Now(), s.cfg.Clock.Now()
 		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		recvLocal := s.cfg.Clock.Now()
 		if ccmd != nil {
 			s.counters.claimNanos.Add(int64(time.Since(sent)))
 		}
@@ -65,11 +69,12 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 			if isNoScript(ccmd.Err()) {
 				noScript = true
 			} else {
-				got, hs, stale, cerr := parseClaim(queue, ccmd)
+				got, hs, stale, nowUs, cerr := parseClaim(queue, ccmd)
 				if cerr != nil {
 					errs = append(errs, cerr)
 				} else {
-					d.claimed(queue, now, got, hs, stale, skip)
+					s.x.clock.observe(sentLocal, recvLocal, nowUs)
+					d.claimed(queue, nowUs/1000, got, hs, stale, skip)
 				}
 				queue = ""
 			}
@@ -83,7 +88,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string, now int64) error {
 		if try > 0 {
 			return errors.New("the scripts keep vanishing from Redis (NOSCRIPT right after loading them)")
 		}
-		if err := loadScripts(ctx, s.x.rdb, finishScript, claimScript); err != nil {
+		if err := s.x.load(ctx, finishScript, claimScript); err != nil {
 			return err
 		}
 	}
@@ -105,6 +110,9 @@ func (d *dispatcher) finishReply(cmd *redis.Cmd, fs []*finishing, queues []strin
 			d.s.log.Error("could not read the reply to writing a task's outcome; if it was not written, the task runs again when its lease expires",
 				"id", f.task.ID, "err", err)
 		}
+		for _, f := range fs {
+			d.s.untrack(f.task.ID)
+		}
 		d.pending = d.pending[len(fs):]
 		return err
 	}
@@ -120,12 +128,16 @@ func (d *dispatcher) finishReply(cmd *redis.Cmd, fs []*finishing, queues []strin
 
 // finished takes a finish.lua reply for fs, the first of the pending
 // outcomes: it counts and logs them and keeps pending only those whose
-// children list changed, to write again with it.
+// children list changed, to write again with it. The others are settled:
+// their leases need no more renewing.
 func (d *dispatcher) finished(fs []*finishing) {
 	s := d.s
 	var again []*finishing
 	for _, f := range fs {
 		switch f.status {
+		case finishVanished:
+			s.recordVanished(f.task.ID, f.task.Queue, "while it ran; its outcome was written anew")
+			fallthrough
 		case finishDone:
 			switch {
 			case f.ran && f.state == tasks.Succeeded:
@@ -143,6 +155,7 @@ func (d *dispatcher) finished(fs []*finishing) {
 			s.log.Error("could not record a task's outcome: its children kept changing; it runs again when its lease expires",
 				"id", f.task.ID, "tries", f.tries)
 		}
+		s.untrack(f.task.ID)
 	}
 	d.pending = append(again, d.pending[len(fs):]...)
 }
@@ -186,14 +199,17 @@ func (d *dispatcher) claimed(queue string, now int64, got []claimed, hs []head, 
 	}
 	for _, c := range got {
 		switch {
+		case c.err != nil && c.task == nil: // its record vanished: claim.lua recorded it as failed
+			s.recordVanished(c.id, queue, "while it was scheduled; it is recorded as failed")
+			continue
 		case c.err != nil: // failed under this claim, so it does not block its queue
 			s.log.Error("failing a task that cannot be read", "queue", queue, "err", c.err)
-			if c.task != nil {
-				d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Failed, now: now, err: c.err.Error()})
-			}
+			d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Failed, err: c.err.Error()})
+			s.track(c.task, func() {})
 			continue
 		case skip[c.id] != "": // no loop runs it: written with the next call
-			d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Canceled, now: now, err: skip[c.id]})
+			d.pending = append(d.pending, &finishing{task: c.task, state: tasks.Canceled, err: skip[c.id]})
+			s.track(c.task, func() {})
 			continue
 		}
 		if d.leases[queue] == 0 || d.leases[queue] > now+s.cfg.Lease.Milliseconds() {
@@ -237,7 +253,9 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// recoverExpired re-queues the tasks of queue whose lease expired by now.
+// recoverExpired re-queues the tasks of queue whose lease expired by now
+// (Redis's time as this daemon sees it; recover.lua checks with Redis's
+// own clock).
 func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64) error {
 	s := d.s
 	ids, err := s.x.expired(ctx, queue, now, 100)
@@ -245,7 +263,7 @@ func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64
 		return err
 	}
 	for _, id := range ids {
-		n, err := s.x.recover(ctx, queue, id, now, s.cfg.MaxRecoveries)
+		n, err := s.x.recover(ctx, queue, id, s.cfg.MaxRecoveries)
 		if err != nil {
 			return err
 		}
@@ -256,6 +274,8 @@ func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64
 		case recoverFailed:
 			s.counters.recovered.Add(1)
 			s.log.Error("failed a task whose daemons kept dying", "id", id, "queue", queue, "max_recoveries", s.cfg.MaxRecoveries)
+		case recoverVanished:
+			s.recordVanished(id, queue, "while it ran and its daemon stopped renewing its lease; it is recorded as failed")
 		}
 	}
 	return nil

@@ -16,42 +16,54 @@
 --               {ns}:key:KEY (or its hash again when there is none), its
 --               children list {ns}:kids:ID, then per child the caller
 --               passed, in list order: the child's hash, its queue's due index
--- ARGV[1] now, ms
--- ARGV[2] result TTL, ms
--- ARGV[3] head entries to return per queue, or 0 for none (the caller
+-- ARGV[1] result TTL, ms
+-- ARGV[2] head entries to return per queue, or 0 for none (the caller
 --         claims from the queue in the same round trip and learns them there)
--- ARGV[4] events channel
--- ARGV[5] announce channel prefix ({ns}:announce:)
--- ARGV[6] Q, the number of queues
--- ARGV[7] N, the number of tasks
--- ARGV[8..7+Q] the queue names, in queue order
--- ARGV[8+Q..] per task, 9 values: its queue's number q, id, claim token (the
+-- ARGV[3] events channel
+-- ARGV[4] announce channel prefix ({ns}:announce:)
+-- ARGV[5] Q, the number of queues
+-- ARGV[6] N, the number of tasks
+-- ARGV[7..6+Q] the queue names, in queue order
+-- ARGV[7+Q..] per task, 10 values: its queue's number q, id, claim token (the
 --           record's run field at the claim), new state, result JSON or '',
 --           error or '', task name, '1' when an earlier attempt left an error
 --           to clear else '0', the number of children C the caller passed
---           keys for
+--           keys for, '1' when its handler ran else '0' (a child stopped by
+--           a parent's outcome: the claim's attempt and start are undone)
+-- The finish time is Redis's clock.
 -- Publishes one events message for the call: a line "STATE ID QUEUE
 -- NAME" per task finished.
 -- Returns {heads of queue 1, ..., heads of queue Q, status of task 1, ...,
--- status of task N}. Heads are each due index's first ARGV[3] entries
--- ({id, score, ...}; none when ARGV[3] is 0). A status is 1 finished; 2 already final under this
+-- status of task N}. Heads are each due index's first ARGV[2] entries
+-- ({id, score, ...}; none when ARGV[2] is 0). A status is 1 finished; 2 already final under this
 -- claim (an earlier try of the same call, or a cancel) and left alone; 0
--- refused (the claim is lost); or, when the task's children list no longer
--- holds C entries, that list: call again for that task with its keys.
-local now, ttl, nh = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local nq, n = tonumber(ARGV[6]), tonumber(ARGV[7])
+-- refused (the claim is lost); 3 finished, but its record had vanished
+-- (evicted, or deleted by hand) and was written anew from the outcome; or,
+-- when the task's children list no longer holds C entries, that list: call
+-- again for that task with its keys.
+local nowms = clock()
+local now, ttl, nh = int(nowms), ARGV[1], tonumber(ARGV[2])
+local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local doneKeys = {succeeded = KEYS[2], failed = KEYS[3], canceled = KEYS[4]}
 local final = {succeeded = true, failed = true, canceled = true}
 local leased, done, status, lines = {}, {}, {}, {}
-local a, k = 8 + nq, 5 + 2 * nq
+local a, k = 7 + nq, 5 + 2 * nq
 for i = 1, n do
   local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local result, err, name, clear = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
-  local nk = tonumber(ARGV[a + 8])
+  local nk, ran = tonumber(ARGV[a + 8]), ARGV[a + 9] == '1'
   local key, idem, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local first = k + 3
-  a, k = a + 9, k + 3 + 2 * nk
+  a, k = a + 10, k + 3 + 2 * nk
   local cur = redis.call('HMGET', key, 'state', 'run')
+  local vanished = not cur[1]
+  if vanished then
+    -- Its record is gone: keep what is known, the outcome, so the task
+    -- does not disappear and its children still hear of it.
+    redis.call('HSET', key, 'v', '1', 'name', name, 'args', 'null', 'queue', ARGV[6 + q], 'state', 'running', 'run', run)
+    err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
+    cur = {'running', run}
+  end
   if cur[2] ~= run or (cur[1] ~= 'running' and not final[cur[1]]) then
     status[i] = 0
   elseif cur[1] ~= 'running' then
@@ -62,12 +74,17 @@ for i = 1, n do
     local f = {'state', state, 'finished', now}
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
     if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end
+    if ran and state == 'failed' then f[#f + 1] = 'aerr'; f[#f + 1] = attempt_errors(key, err) end
     redis.call('HSET', key, unpack(f))
     if err == '' and clear == '1' then redis.call('HDEL', key, 'error') end
+    if not ran and not vanished then
+      redis.call('HINCRBY', key, 'attempts', -1)
+      redis.call('HDEL', key, 'started', 'daemon')
+    end
     redis.call('PEXPIRE', key, ttl)
     if idem ~= key then redis.call('PEXPIRE', idem, ttl) end
     if nk > 0 then
-      release(kids, first, KEYS[1], ARGV[5], id, name, state, result, err, tonumber(now))
+      release(kids, first, KEYS[1], ARGV[4], id, name, state, result, err, tonumber(now))
       redis.call('PEXPIRE', kids, ttl)
     end
     leased[q] = leased[q] or {}
@@ -75,13 +92,13 @@ for i = 1, n do
     done[state] = done[state] or {}
     table.insert(done[state], now)
     table.insert(done[state], id)
-    lines[#lines + 1] = state .. ' ' .. id .. ' ' .. ARGV[7 + q] .. ' ' .. name
-    status[i] = 1
+    lines[#lines + 1] = state .. ' ' .. id .. ' ' .. ARGV[6 + q] .. ' ' .. name
+    status[i] = vanished and 3 or 1
   end
 end
 for q, ids in pairs(leased) do redis.call('ZREM', KEYS[4 + 2 * q], unpack(ids)) end
 for state, zs in pairs(done) do redis.call('ZADD', doneKeys[state], unpack(zs)) end
-if #lines > 0 then redis.call('PUBLISH', ARGV[4], table.concat(lines, '\n')) end
+if #lines > 0 then redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n')) end
 local out = {}
 for q = 1, nq do out[q] = nh > 0 and redis.call('ZRANGE', KEYS[3 + 2 * q], 0, nh - 1, 'WITHSCORES') or {} end
 for i = 1, n do out[nq + i] = status[i] end

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,8 +17,11 @@ import (
 )
 
 // The Lua scripts, one per state transition; each file documents its KEYS
-// and ARGV.
+// and ARGV, and each is loaded with the prelude of shared functions in
+// front.
 var (
+	//go:embed prelude.lua
+	preludeLua string
 	//go:embed submit.lua
 	submitLua string
 	//go:embed claim.lua
@@ -30,20 +34,19 @@ var (
 	recoverLua string
 	//go:embed cancel.lua
 	cancelLua string
-	//go:embed children.lua
-	childrenLua string // shared by the scripts that finish a task
-	//go:embed chunked.lua
-	chunkedLua string // shared by the scripts that write many values at once
 	//go:embed retry.lua
 	retryLua string
+	//go:embed keepalive.lua
+	keepaliveLua string
 
-	submitScript  = redis.NewScript(chunkedLua + submitLua)
-	claimScript   = redis.NewScript(claimLua)
-	finishScript  = redis.NewScript(childrenLua + finishLua)
-	requeueScript = redis.NewScript(requeueLua)
-	recoverScript = redis.NewScript(childrenLua + recoverLua)
-	cancelScript  = redis.NewScript(childrenLua + cancelLua)
-	retryScript   = redis.NewScript(retryLua)
+	submitScript    = newScript("", preludeLua, submitLua)
+	claimScript     = newScript("", preludeLua, claimLua)
+	finishScript    = newScript("", preludeLua, finishLua)
+	requeueScript   = newScript("", preludeLua, requeueLua)
+	recoverScript   = newScript("", preludeLua, recoverLua)
+	cancelScript    = newScript("", preludeLua, cancelLua)
+	retryScript     = newScript("", preludeLua, retryLua)
+	keepaliveScript = newScript("allow-oom", preludeLua, keepaliveLua)
 )
 
 // ErrNotFound is returned for a task id that has no record: never submitted,
@@ -63,11 +66,19 @@ type claimed struct {
 	err  error // the record is gone or corrupt; the task is out of the index
 }
 
-// index runs the scripts of one namespace. It holds no state of its own.
+// index runs the scripts of one namespace. Its only state is what it
+// learned of its Redis: whether Redis reads script flags, and the offset of
+// Redis's clock.
 type index struct {
 	rdb       redis.UniversalClient
 	keys      Keys
 	resultTTL time.Duration
+	clock     *redisClock
+	flags     atomic.Int32
+}
+
+func newIndex(rdb redis.UniversalClient, keys Keys, cfg Config) *index {
+	return &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL, clock: &redisClock{local: cfg.Clock}}
 }
 
 // candidate is a task the dispatcher would claim. For an occurrence of an
@@ -88,30 +99,35 @@ func plain(ids ...string) []candidate {
 	return cs
 }
 
-// claim takes up to want of the candidates that are still due in queue.
+// claim takes up to want of the candidates that are still due in queue,
+// for daemon, under a lease of lease.
 // stale lists occurrences refused because their schedule changed since the
 // caller read it.
-func (x *index) claim(ctx context.Context, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) (got []claimed, heads []head, stale []string, err error) {
+func (x *index) claim(ctx context.Context, queue, daemon string, lease time.Duration, want, nHeads int, cands []candidate) (got []claimed, heads []head, stale []string, err error) {
+	if err := x.prepare(ctx); err != nil {
+		return nil, nil, nil, err
+	}
 	for try := 0; ; try++ {
 		pipe := x.rdb.Pipeline()
-		cmd := x.claimCall(ctx, pipe, queue, now, leaseUntil, want, nHeads, cands)
+		cmd := x.claimCall(ctx, pipe, queue, daemon, lease, want, nHeads, cands)
 		_, _ = pipe.Exec(ctx) // the command's own error is read below
 		if try == 0 && isNoScript(cmd.Err()) {
-			if err := claimScript.Load(ctx, x.rdb).Err(); err != nil {
-				return nil, nil, nil, fmt.Errorf("load the claim script: %w", err)
+			if err := x.load(ctx, claimScript); err != nil {
+				return nil, nil, nil, err
 			}
 			continue
 		}
-		return parseClaim(queue, cmd)
+		got, heads, stale, _, err = parseClaim(queue, cmd)
+		return got, heads, stale, err
 	}
 }
 
 // claimCall queues one claim.lua call on pipe; parseClaim reads its reply.
-func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, now, leaseUntil int64, want, nHeads int, cands []candidate) *redis.Cmd {
-	keys := make([]string, 0, 3+len(cands))
-	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
-	args := make([]any, 0, 7+2*len(cands))
-	args = append(args, now, leaseUntil, want, nHeads, len(cands), x.keys.EventsChannel(), queue)
+func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue, daemon string, lease time.Duration, want, nHeads int, cands []candidate) *redis.Cmd {
+	keys := make([]string, 0, 4+len(cands))
+	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules(), x.keys.Done(tasks.Failed))
+	args := make([]any, 0, 8+2*len(cands))
+	args = append(args, lease.Milliseconds(), x.resultTTL.Milliseconds(), want, nHeads, len(cands), x.keys.EventsChannel(), queue, daemon)
 	for _, c := range cands {
 		keys = append(keys, x.keys.Task(c.id))
 		if c.next == nil {
@@ -124,24 +140,25 @@ func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue strin
 		args = append(args, c.id, "o", c.rev, n.ID, transport.Ms(n.DueAt), x.keys.Announce(n.Queue), len(fields))
 		args = append(args, fields...)
 	}
-	return claimScript.EvalSha(ctx, pipe, keys, args...)
+	return x.evalSha(ctx, pipe, claimScript, keys, args...)
 }
 
-// parseClaim reads a claim.lua reply for queue.
-func parseClaim(queue string, cmd *redis.Cmd) (got []claimed, heads []head, stale []string, err error) {
+// parseClaim reads a claim.lua reply for queue; nowUs is Redis's time.
+func parseClaim(queue string, cmd *redis.Cmd) (got []claimed, heads []head, stale []string, nowUs int64, err error) {
 	res, err := cmd.Slice()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
+		return nil, nil, nil, 0, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
-	if len(res) < 2 || len(res)%2 != 0 {
-		return nil, nil, nil, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
+	if len(res) < 3 || len(res)%2 != 1 {
+		return nil, nil, nil, 0, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
 	}
 	if heads, err = parseHeads(res[0]); err != nil {
-		return nil, nil, nil, fmt.Errorf("claim from queue %s: %w", queue, err)
+		return nil, nil, nil, 0, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
+	nowUs, _ = res[2].(int64)
 	stale = strs(res[1])
 	got = make([]claimed, 0, len(res)/2-1)
-	for i := 2; i < len(res); i += 2 {
+	for i := 3; i < len(res); i += 2 {
 		id, _ := res[i].(string)
 		c := claimed{id: id}
 		fields, ok := res[i+1].([]any)
@@ -160,24 +177,7 @@ func parseClaim(queue string, cmd *redis.Cmd) (got []claimed, heads []head, stal
 		}
 		got = append(got, c)
 	}
-	return got, heads, stale, nil
-}
-
-// loadScripts loads scripts into Redis, for pipelines that call them by
-// hash only.
-func loadScripts(ctx context.Context, rdb redis.Scripter, scripts ...*redis.Script) error {
-	for _, sc := range scripts {
-		if err := sc.Load(ctx, rdb).Err(); err != nil {
-			return fmt.Errorf("load a script into Redis: %w", err)
-		}
-	}
-	return nil
-}
-
-// isNoScript reports whether err says Redis had not loaded a script (after
-// a restart or SCRIPT FLUSH): the call did not run.
-func isNoScript(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
+	return got, heads, stale, nowUs, nil
 }
 
 // childKeys gives the keys the scripts need for each entry of a children
@@ -200,16 +200,17 @@ func childIDs(kids []string) []string {
 	return ids
 }
 
-// requeue puts a running task back into the index at due: a retry (the
-// attempt counts) or a hand-back (giveBack: it does not).
-func (x *index) requeue(ctx context.Context, t *tasks.Task, due int64, errMsg string, giveBack bool, nHeads int) (ok bool, heads []head, err error) {
+// requeue puts a running task back into the index, due after delay by
+// Redis's clock: a retry (the attempt counts) or a hand-back (giveBack: it
+// does not).
+func (x *index) requeue(ctx context.Context, t *tasks.Task, delay time.Duration, errMsg string, giveBack bool, nHeads int) (ok bool, heads []head, err error) {
 	flag := "0"
 	if giveBack {
 		flag = "1"
 	}
-	res, err := requeueScript.Run(ctx, x.rdb,
+	res, err := x.run(ctx, requeueScript,
 		[]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Due(t.Queue)},
-		t.ID, t.Run, due, errMsg, flag, nHeads, x.keys.Announce(t.Queue), x.keys.EventsChannel(), t.Queue, t.Name).Slice()
+		t.ID, t.Run, delay.Milliseconds(), errMsg, flag, nHeads, x.keys.Announce(t.Queue), x.keys.EventsChannel(), t.Queue, t.Name).Slice()
 	return parseAck("requeue", t.ID, res, err)
 }
 
@@ -218,10 +219,12 @@ const (
 	recoverNotExpired = 0
 	recoverRequeued   = 1
 	recoverFailed     = 2
+	recoverVanished   = 3 // its record was gone; it is recorded as failed
 )
 
-// recover re-queues (or fails) a task whose lease in queue expired by now.
-func (x *index) recover(ctx context.Context, queue, id string, now int64, maxRecoveries int) (int64, error) {
+// recover re-queues (or fails) a task whose lease in queue expired by
+// Redis's clock.
+func (x *index) recover(ctx context.Context, queue, id string, maxRecoveries int) (int64, error) {
 	pipe := x.rdb.Pipeline()
 	keyCmd := pipe.HGet(ctx, x.keys.Task(id), transport.FKey)
 	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
@@ -232,8 +235,8 @@ func (x *index) recover(ctx context.Context, queue, id string, now int64, maxRec
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(id), x.keys.Lease(queue), x.keys.Due(queue), x.keys.Done(tasks.Failed),
 			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
-		res, err := recoverScript.Run(ctx, x.rdb, keys, id, now, maxRecoveries, x.resultTTL.Milliseconds(),
-			x.keys.Announce(queue), x.keys.EventsChannel(), len(kids), x.keys.Announce("")).Slice()
+		res, err := x.run(ctx, recoverScript, keys, id, maxRecoveries, x.resultTTL.Milliseconds(),
+			x.keys.Announce(queue), x.keys.EventsChannel(), len(kids), x.keys.Announce(""), queue).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("recover %s: %w", id, err)
 		}
@@ -257,23 +260,49 @@ func (x *index) expired(ctx context.Context, queue string, now int64, limit int)
 	return ids, nil
 }
 
-// extend moves the lease deadline of running tasks of queue to until. Tasks
-// whose lease is gone (recovered elsewhere, canceled) are left alone.
-func (x *index) extend(ctx context.Context, queue string, ids []string, until int64) error {
-	zs := make([]redis.Z, len(ids))
-	for i, id := range ids {
-		zs[i] = redis.Z{Score: float64(until), Member: id}
+// keepalive renews, for daemon, the leases of its running tasks rs (by
+// queue) under their claim tokens, and records its sign of life and info.
+// It returns the ids of the tasks whose claim the daemon lost.
+func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease time.Duration, rs []*tasks.Task) ([]string, error) {
+	var queues []string
+	qn := map[string]int{}
+	for _, t := range rs {
+		if qn[t.Queue] == 0 {
+			queues = append(queues, t.Queue)
+			qn[t.Queue] = len(queues)
+		}
 	}
-	if err := x.rdb.ZAddXX(ctx, x.keys.Lease(queue), zs...).Err(); err != nil {
-		return fmt.Errorf("extend %d leases of queue %s: %w", len(ids), queue, err)
+	keys := make([]string, 0, 2+len(queues)+len(rs))
+	keys = append(keys, x.keys.Daemons(), x.keys.Daemon(daemon))
+	for _, q := range queues {
+		keys = append(keys, x.keys.Lease(q))
 	}
-	return nil
+	args := make([]any, 0, 6+3*len(rs))
+	args = append(args, lease.Milliseconds(), daemon, info, daemonInfoTTL.Milliseconds(), len(queues), len(rs))
+	for _, t := range rs {
+		keys = append(keys, x.keys.Task(t.ID))
+		args = append(args, qn[t.Queue], t.ID, t.Run)
+	}
+	sent := x.clock.local.Now()
+	res, err := x.run(ctx, keepaliveScript, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("renew %d leases: %w", len(rs), err)
+	}
+	if len(res) == 0 {
+		return nil, fmt.Errorf("renew %d leases: unexpected empty reply", len(rs))
+	}
+	nowUs, _ := res[0].(int64)
+	x.clock.observe(sent, x.clock.local.Now(), nowUs)
+	return strs(res[1:]), nil
 }
+
+// daemonInfoTTL is how long a daemon's info outlives its last heartbeat.
+const daemonInfoTTL = time.Hour
 
 // cancel cancels task id and hands the canceled outcome to its children;
 // prev is its state before ("" when unknown) and canceled says whether this
 // call canceled it.
-func (x *index) cancel(ctx context.Context, id string, now int64) (prev tasks.State, canceled bool, err error) {
+func (x *index) cancel(ctx context.Context, id string) (prev tasks.State, canceled bool, err error) {
 	pipe := x.rdb.Pipeline()
 	fieldsCmd := pipe.HMGet(ctx, x.keys.Task(id), transport.FQueue, transport.FKey)
 	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
@@ -289,7 +318,7 @@ func (x *index) cancel(ctx context.Context, id string, now int64) (prev tasks.St
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled),
 			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
-		res, err := cancelScript.Run(ctx, x.rdb, keys, id, now, x.resultTTL.Milliseconds(),
+		res, err := x.run(ctx, cancelScript, keys, id, x.resultTTL.Milliseconds(),
 			x.keys.EventsChannel(), x.keys.CancelChannel(), len(kids), x.keys.Announce("")).Slice()
 		if err != nil {
 			return "", false, fmt.Errorf("cancel %s: %w", id, err)

@@ -20,7 +20,6 @@ const finishChunk = 256
 type finishing struct {
 	task   *tasks.Task
 	state  tasks.State // succeeded, failed or canceled
-	now    int64       // finish time, ms
 	result []byte
 	err    string
 	kids   []string // its children list as last read ("QUEUE ID"); most tasks have none
@@ -35,6 +34,7 @@ const (
 	finishRefused = 0  // the worker no longer holds the claim
 	finishDone    = 1  // written
 	finishFinal   = 2  // already final under this claim: nothing to write
+	finishVanished = 3 // written, but its record had vanished: written anew from the outcome
 	finishKids    = -1 // its children list changed: kids holds it; call again
 )
 
@@ -55,12 +55,8 @@ func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*fini
 	for _, q := range queues {
 		keys = append(keys, x.keys.Due(q), x.keys.Lease(q))
 	}
-	now := fs[0].now
-	for _, f := range fs[1:] {
-		now = max(now, f.now)
-	}
-	args := make([]any, 0, 7+len(queues)+9*len(fs))
-	args = append(args, now, x.resultTTL.Milliseconds(), nHeads, x.keys.EventsChannel(), x.keys.Announce(""),
+	args := make([]any, 0, 6+len(queues)+10*len(fs))
+	args = append(args, x.resultTTL.Milliseconds(), nHeads, x.keys.EventsChannel(), x.keys.Announce(""),
 		len(queues), len(fs))
 	for _, q := range queues {
 		args = append(args, q)
@@ -69,13 +65,16 @@ func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*fini
 		t := f.task
 		keys = append(keys, x.keys.Task(t.ID), x.keys.Idem(t.Key, t.ID), x.keys.Kids(t.ID))
 		keys = append(keys, x.childKeys(f.kids)...)
-		clearErr := "0"
+		clearErr, ran := "0", "0"
 		if t.Error != "" {
 			clearErr = "1"
 		}
-		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.state), string(f.result), f.err, t.Name, clearErr, len(f.kids))
+		if f.ran {
+			ran = "1"
+		}
+		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.state), string(f.result), f.err, t.Name, clearErr, len(f.kids), ran)
 	}
-	return finishScript.EvalSha(ctx, pipe, keys, args...), queues
+	return x.evalSha(ctx, pipe, finishScript, keys, args...), queues
 }
 
 // parseFinish reads finish.lua's reply into each finishing's status (and
@@ -110,13 +109,16 @@ func parseFinish(cmd *redis.Cmd, fs []*finishing, queues []string) (map[string][
 // finishBatch runs finish.lua once for fs (at most finishChunk), loading
 // the script when Redis does not have it.
 func (x *index) finishBatch(ctx context.Context, fs []*finishing, nHeads int) (map[string][]head, error) {
+	if err := x.prepare(ctx); err != nil {
+		return nil, err
+	}
 	for try := 0; ; try++ {
 		pipe := x.rdb.Pipeline()
 		cmd, queues := x.finishCall(ctx, pipe, fs, nHeads)
 		_, _ = pipe.Exec(ctx) // the command's own error is read below
 		if try == 0 && isNoScript(cmd.Err()) {
-			if err := finishScript.Load(ctx, x.rdb).Err(); err != nil {
-				return nil, fmt.Errorf("load the finish script: %w", err)
+			if err := x.load(ctx, finishScript); err != nil {
+				return nil, err
 			}
 			continue
 		}

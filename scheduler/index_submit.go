@@ -3,7 +3,9 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -92,16 +94,21 @@ type submitCallArgs struct {
 // submitTrip sends calls in one pipelined round trip and reads each reply
 // into out.
 func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []submitted) error {
+	if err := x.prepare(ctx); err != nil {
+		return err
+	}
 	done := make([]bool, len(calls))
 	for try := 0; ; try++ {
 		pipe := x.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(calls))
 		for i, c := range calls {
 			if !done[i] {
-				cmds[i] = submitScript.EvalSha(ctx, pipe, c.keys, c.args...)
+				cmds[i] = x.evalSha(ctx, pipe, submitScript, c.keys, c.args...)
 			}
 		}
+		sent := x.clock.local.Now()
 		_, _ = pipe.Exec(ctx) // each command's own error is read below
+		recv := x.clock.local.Now()
 		noScript := false
 		for i, cmd := range cmds {
 			if cmd == nil {
@@ -111,15 +118,17 @@ func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []su
 				noScript = true
 				continue
 			}
-			if err := parseSubmit(calls[i].tasks, cmd, out[calls[i].first:]); err != nil {
+			nowUs, err := parseSubmit(calls[i].tasks, cmd, out[calls[i].first:])
+			if err != nil {
 				return err
 			}
+			x.clock.observe(sent, recv, nowUs)
 			done[i] = true
 		}
 		if !noScript {
 			return nil
 		}
-		if err := loadScripts(ctx, x.rdb, submitScript); err != nil {
+		if err := x.load(ctx, submitScript); err != nil {
 			return err
 		}
 	}
@@ -140,39 +149,66 @@ func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([
 			keyFlag = "1"
 		}
 		keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID))
-		args = append(args, t.ID, transport.Ms(t.DueAt), queueArg, x.keys.Announce(t.Queue), keyFlag,
-			len(t.Parents), transport.Ms(t.CreatedAt), t.Queue, string(t.OnParentFailure), t.Name)
+		args = append(args, t.ID, dueArg(t), queueArg, x.keys.Announce(t.Queue), keyFlag,
+			len(t.Parents), t.Queue, string(t.OnParentFailure), t.Name)
 		for _, p := range t.Parents {
 			keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
 			args = append(args, p)
 		}
-		fields := transport.EncodeRecord(t)
+		fields := newRecord(t)
 		args = append(args, len(fields))
 		args = append(args, fields...)
 	}
 	return keys, args
 }
 
-// parseSubmit reads the reply of one submit.lua call for ts into out.
-func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) error {
+// parseSubmit reads the reply of one submit.lua call for ts into out, and
+// the times Redis gave them; it returns Redis's time in µs.
+func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) (int64, error) {
 	res, err := cmd.Slice()
 	if err != nil {
-		return fmt.Errorf("submit %d tasks: %w", len(ts), err)
+		return 0, fmt.Errorf("submit %d tasks: %w", len(ts), err)
 	}
-	if len(res) != 2*len(ts) {
-		return fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
+	if len(res) != 1+3*len(ts) {
+		return 0, fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
 	}
+	nowUs, _ := res[0].(int64)
 	for i, t := range ts {
-		id, _ := res[2*i].(string)
-		switch code := res[2*i+1].(type) {
+		id, _ := res[1+3*i].(string)
+		switch code := res[2+3*i].(type) {
 		case int64:
 			out[i] = submitted{id: id, created: code == 1}
+			if due, _ := res[3+3*i].(int64); code == 1 {
+				t.CreatedAt = time.UnixMicro(nowUs).UTC().Truncate(time.Millisecond)
+				t.DueAt = transport.FromMs(due)
+			}
 		case string:
 			p, _ := strings.CutPrefix(code, "DUEQ_NOPARENT ")
 			out[i] = submitted{err: fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)}
 		default:
-			return fmt.Errorf("submit %s: unexpected reply %v", t.Name, res[2*i+1])
+			return 0, fmt.Errorf("submit %s: unexpected reply %v", t.Name, res[2+3*i])
 		}
 	}
-	return nil
+	return nowUs, nil
+}
+
+// dueArg is how submit.lua and workflow.lua are told a new task's due
+// time: "+N", N ms from now by Redis's clock, for a task due after a delay
+// (or now), else its time in ms since the epoch.
+func dueArg(t *tasks.Task) string {
+	if t.DueAt.IsZero() {
+		return "+" + strconv.FormatInt(t.Delay.Milliseconds(), 10)
+	}
+	return strconv.FormatInt(transport.Ms(t.DueAt), 10)
+}
+
+// newRecord is a new task's record fields for submit.lua and workflow.lua:
+// its due and created fields come last, for the script to fill in from
+// Redis's clock.
+func newRecord(t *tasks.Task) []any {
+	due, created := t.DueAt, t.CreatedAt
+	t.DueAt, t.CreatedAt = time.Time{}, time.Time{}
+	fields := transport.EncodeRecord(t)
+	t.DueAt, t.CreatedAt = due, created
+	return append(fields, transport.FDue, 0, transport.FCreated, 0)
 }

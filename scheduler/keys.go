@@ -23,6 +23,7 @@ import (
 //	{ns}:schedule-names hash   schedule name → id, for config schedules
 //	{ns}:queues         set    queue names that have had tasks
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
+//	{ns}:daemon:ID      string a daemon's queues, handlers and workers (JSON)
 //
 // Channels: {ns}:announce:QUEUE ("DUE_MS ID" when a task becomes the head of
 // its queue), {ns}:events ("KIND ID QUEUE NAME" lines: queued, started,
@@ -83,6 +84,9 @@ func (k Keys) Queues() string { return k.prefix + "queues" }
 
 // Daemons is the set of daemons by last sign of life.
 func (k Keys) Daemons() string { return k.prefix + "daemons" }
+
+// Daemon is the key of a daemon's info.
+func (k Keys) Daemon(id string) string { return k.prefix + "daemon:" + id }
 
 // Announce is a queue's announce channel.
 func (k Keys) Announce(queue string) string { return k.prefix + "announce:" + queue }

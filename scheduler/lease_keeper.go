@@ -2,20 +2,24 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dueq/dueq/tasks"
 )
 
-// LeaseKeeper renews the leases of the tasks its daemon is running, every
-// third of the lease (or SafetyWait, if shorter), in one command per queue; a task whose lease is gone
-// (re-queued by another daemon, canceled) is not renewed. On the same tick
-// it records the daemon's sign of life for `dueq stats`, and once a minute
-// it trims the finished-task sets of entries older than the result TTL.
+// LeaseKeeper is a daemon's heartbeat. Every third of the lease (or
+// SafetyWait, if shorter) it renews the leases of the tasks the daemon
+// holds the claim of (running, or with their outcome on its way) in one
+// keepalive.lua call, which also records the daemon's sign of life and what
+// it serves. A lease is renewed only under the claim that holds it: a task
+// another daemon re-claimed is reported, and its handler here canceled.
+// Redis runs the call even when it refuses other writes for want of memory,
+// so a healthy daemon never loses its tasks to a refusal. Once a minute the
+// keeper also trims the finished-task sets of entries older than the result
+// TTL.
 type LeaseKeeper struct {
 	s      *Scheduler
 	mu     sync.Mutex
@@ -23,9 +27,13 @@ type LeaseKeeper struct {
 	done   chan struct{}
 	// trimmedAt is when the keeper last trimmed; only its goroutine uses it.
 	trimmedAt time.Time
+	info      []byte // this daemon's DaemonInfo, JSON
 }
 
-func newLeaseKeeper(s *Scheduler) *LeaseKeeper { return &LeaseKeeper{s: s} }
+func newLeaseKeeper(s *Scheduler) *LeaseKeeper {
+	info, _ := json.Marshal(DaemonInfo{Queues: s.cfg.Queues, Handlers: s.reg.Names(), Workers: s.cfg.Workers}) // strings and an int always marshal
+	return &LeaseKeeper{s: s, info: info}
+}
 
 // Start begins renewing. Calling it twice has no further effect.
 func (k *LeaseKeeper) Start(ctx context.Context) {
@@ -36,7 +44,7 @@ func (k *LeaseKeeper) Start(ctx context.Context) {
 	}
 	ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	k.done = make(chan struct{})
-	if err := k.housekeep(ctx, k.s.cfg.Clock.Now()); err != nil {
+	if err := k.housekeep(ctx, k.s.cfg.Clock.Now(), nil); err != nil { // nothing runs yet
 		k.s.redisError(err)
 	}
 	go k.run(ctx)
@@ -70,33 +78,43 @@ func (k *LeaseKeeper) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		now := s.cfg.Clock.Now()
-		until := now.Add(s.cfg.Lease).UnixMilli()
-		for q, ids := range s.runningByQueue() {
-			if err := s.x.extend(ctx, q, ids, until); err != nil {
-				s.redisError(err)
-			}
-		}
-		if err := k.housekeep(ctx, now); err != nil {
+		if err := k.housekeep(ctx, s.x.clock.Now(), s.claimedTasks()); err != nil {
 			s.redisError(err)
 		}
 	}
 }
 
-// housekeep records the daemon's sign of life and, once a minute, trims the
-// finished sets and forgets daemons not seen for an hour.
-func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time) error {
+// housekeep renews the leases of rs and records the daemon's sign of life;
+// once a minute it also trims the finished sets and forgets daemons not seen
+// for an hour.
+func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.Task) error {
 	s := k.s
-	pipe := s.x.rdb.Pipeline()
-	pipe.ZAdd(ctx, s.x.keys.Daemons(), redis.Z{Score: float64(now.UnixMilli()), Member: s.id})
-	if now.Sub(k.trimmedAt) >= time.Minute {
-		oldest := strconv.FormatInt(now.Add(-s.cfg.ResultTTL).UnixMilli(), 10)
-		for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
-			pipe.ZRemRangeByScore(ctx, s.x.keys.Done(st), "-inf", "("+oldest)
-		}
-		pipe.ZRemRangeByScore(ctx, s.x.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
-		k.trimmedAt = now
+	lost, err := s.x.keepalive(ctx, s.id, k.info, s.cfg.Lease, rs)
+	if err != nil {
+		return err
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	s.lostClaims(lost)
+	if now.Sub(k.trimmedAt) < time.Minute {
+		return nil
+	}
+	pipe := s.x.rdb.Pipeline()
+	oldest := strconv.FormatInt(now.Add(-s.cfg.ResultTTL).UnixMilli(), 10)
+	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+		pipe.ZRemRangeByScore(ctx, s.x.keys.Done(st), "-inf", "("+oldest)
+	}
+	pipe.ZRemRangeByScore(ctx, s.x.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-daemonInfoTTL).UnixMilli(), 10))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	k.trimmedAt = now
+	return nil
+}
+
+// DaemonInfo is what a daemon tells the others about itself with each
+// heartbeat (`dueq stats`, and the check that a submitted task's handler
+// exists somewhere).
+type DaemonInfo struct {
+	Queues   []string `json:"queues"`
+	Handlers []string `json:"handlers"`
+	Workers  int      `json:"workers"`
 }

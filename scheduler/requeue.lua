@@ -7,7 +7,7 @@
 -- KEYS[3] due index          {ns}:due:QUEUE
 -- ARGV[1] task id
 -- ARGV[2] claim token
--- ARGV[3] new due time, ms
+-- ARGV[3] how long from now (Redis's clock) it is due, ms
 -- ARGV[4] error of the attempt, or '' for none
 -- ARGV[5] '1' to give the attempt back, else '0'
 -- ARGV[6] head entries to return
@@ -21,13 +21,16 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'run')
 if cur[1] ~= 'running' or cur[2] ~= ARGV[2] then
   return {0, redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')}
 end
-redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
+local due = int(clock() + tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', due)
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[4], 'aerr', attempt_errors(KEYS[1], ARGV[4]))
+end
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], due, ARGV[1])
 local heads = redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')
-if heads[1] == ARGV[1] then redis.call('PUBLISH', ARGV[7], ARGV[3] .. ' ' .. ARGV[1]) end
+if heads[1] == ARGV[1] then redis.call('PUBLISH', ARGV[7], due .. ' ' .. ARGV[1]) end
 local kind = ARGV[5] == '1' and 'queued' or 'retrying'
 redis.call('PUBLISH', ARGV[8], kind .. ' ' .. ARGV[1] .. ' ' .. ARGV[9] .. ' ' .. ARGV[10])
 return {1, heads}

@@ -9,23 +9,23 @@
 -- KEYS[4] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
 -- KEYS[5] children list      {ns}:kids:ID
 -- ARGV[1] task id
--- ARGV[2] now, ms
--- ARGV[3] the state the caller read (failed or canceled)
--- ARGV[4] announce channel of the queue
--- ARGV[5] events channel
--- Returns the state before: ARGV[3] when retried, anything else when not
+-- ARGV[2] the state the caller read (failed or canceled)
+-- ARGV[3] announce channel of the queue
+-- ARGV[4] events channel
+-- Returns the state before: ARGV[2] when retried, anything else when not
 -- ('' when there is no such task).
 local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'name')
-if cur[1] ~= ARGV[3] then return cur[1] or '' end
-redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', ARGV[2], 'attempts', 0, 'recoveries', 0)
-redis.call('HDEL', KEYS[1], 'started', 'finished', 'result', 'error')
+if cur[1] ~= ARGV[2] then return cur[1] or '' end
+local now = int(clock())
+redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', now, 'attempts', 0, 'recoveries', 0)
+redis.call('HDEL', KEYS[1], 'started', 'finished', 'result', 'error', 'daemon', 'aerr')
 redis.call('PERSIST', KEYS[1])
 if KEYS[4] ~= KEYS[1] then redis.call('PERSIST', KEYS[4]) end
 redis.call('PERSIST', KEYS[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
 if redis.call('ZRANGE', KEYS[2], 0, 0)[1] == ARGV[1] then
-  redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[1])
+  redis.call('PUBLISH', ARGV[3], now .. ' ' .. ARGV[1])
 end
-redis.call('PUBLISH', ARGV[5], 'retrying ' .. ARGV[1] .. ' ' .. (cur[2] or '?') .. ' ' .. (cur[3] or '?'))
+redis.call('PUBLISH', ARGV[4], 'retrying ' .. ARGV[1] .. ' ' .. (cur[2] or '?') .. ' ' .. (cur[3] or '?'))
 return cur[1]

@@ -148,12 +148,14 @@ func TestMisfirePolicies(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock(t0)
 			e := setup(t, Config{Workers: 2, Clock: clock})
+			e.mr.SetTime(t0) // Redis's clock decides; the daemons' agree with it here
 			ctx := context.Background()
 			sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: time.Hour, Misfire: c.misfire})
 			require.NoError(t, err)
 			require.Equal(t, t0.Add(time.Hour), sc.NextAt)
 			// Every daemon was down for five slots.
 			clock.Set(t0.Add(5*time.Hour + 30*time.Minute))
+			e.mr.SetTime(t0.Add(5*time.Hour + 30*time.Minute))
 			e.start()
 			missed := e.wait(occurrenceID(sc.ID, t0.Add(time.Hour)), 5*time.Second)
 			require.Equal(t, c.state, missed.State)

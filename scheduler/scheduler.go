@@ -57,11 +57,15 @@ type Scheduler struct {
 	counters  counters
 }
 
-// runningTask is a task a loop of this daemon is running.
+// runningTask is a task this daemon holds the claim of: a loop runs it, or
+// its handler returned and its outcome is on its way to Redis. Its lease is
+// renewed until the outcome is written.
 type runningTask struct {
 	task     *tasks.Task
 	cancel   context.CancelFunc
 	canceled atomic.Bool // canceled by a user through the API
+	lost     atomic.Bool // another daemon re-claimed it: this claim is void
+	ended    atomic.Bool // its handler returned
 }
 
 // New returns a Scheduler running reg's handlers on rdb. It validates cfg
@@ -77,7 +81,7 @@ func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler
 	keys, _ := NewKeys(cfg.Namespace) // validated above
 	host, _ := os.Hostname()
 	s := &Scheduler{
-		cfg: cfg, x: &index{rdb: rdb, keys: keys, resultTTL: cfg.ResultTTL}, reg: reg,
+		cfg: cfg, x: newIndex(rdb, keys, cfg), reg: reg,
 		id:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(ulid.Make().String()[20:])),
 		nHeads: min(max(2*cfg.Workers, 4), 256),
 		work:   make(chan *tasks.Task, cfg.Workers), ready: make(chan idle, cfg.Workers),
@@ -102,6 +106,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	if err := s.x.rdb.SAdd(ctx, s.x.keys.Queues(), anys(s.cfg.Queues)...).Err(); err != nil {
 		return fmt.Errorf("scheduler: reach Redis: %w", err)
+	}
+	if err := s.x.prepare(ctx); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	s.started = true
 	channels := []string{s.x.keys.CancelChannel()}
@@ -212,15 +219,41 @@ func (s *Scheduler) runningCount() int {
 	return len(s.running)
 }
 
-// runningByQueue lists the ids of running tasks per queue.
-func (s *Scheduler) runningByQueue() map[string][]string {
+// claimedTasks lists the tasks this daemon holds the claim of.
+func (s *Scheduler) claimedTasks() []*tasks.Task {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := map[string][]string{}
-	for id, r := range s.running {
-		m[r.task.Queue] = append(m[r.task.Queue], id)
+	ts := make([]*tasks.Task, 0, len(s.running))
+	for _, r := range s.running {
+		ts = append(ts, r.task)
 	}
-	return m
+	return ts
+}
+
+// lostClaims takes the ids of tasks whose claim this daemon no longer
+// holds: another daemon re-claimed them after this one stopped renewing
+// their lease (it was frozen, or cut off from Redis). Their handlers are
+// canceled and their outcomes dropped.
+func (s *Scheduler) lostClaims(ids []string) {
+	for _, id := range ids {
+		s.mu.Lock()
+		r := s.running[id]
+		s.mu.Unlock()
+		if r == nil || r.lost.Swap(true) {
+			continue
+		}
+		s.counters.lostClaims.Add(1)
+		r.cancel()
+		s.log.Warn("lost the claim on a task: another daemon took it over after this one stopped renewing its lease (frozen, or cut off from Redis); canceling this run",
+			"id", id, "name", r.task.Name)
+	}
+}
+
+// recordVanished counts and logs a task whose record was found gone from
+// Redis; the script that found it recorded it and published an event.
+func (s *Scheduler) recordVanished(id, queue, when string) {
+	s.counters.vanished.Add(1)
+	s.log.Error("a task's record vanished from Redis "+when+": is Redis evicting keys (maxmemory-policy)?", "id", id, "queue", queue)
 }
 
 // handBackAll returns every task still running to the index, for a Stop
@@ -229,11 +262,13 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 	s.mu.Lock()
 	rs := make([]*runningTask, 0, len(s.running))
 	for _, r := range s.running {
-		rs = append(rs, r)
+		if !r.ended.Load() { // an ended one's outcome was written, or dropped
+			rs = append(rs, r)
+		}
 	}
 	s.mu.Unlock()
 	for _, r := range rs {
-		if _, _, err := s.x.requeue(ctx, r.task, s.cfg.Clock.Now().UnixMilli(), "", true, 1); err != nil {
+		if _, _, err := s.x.requeue(ctx, r.task, 0, "", true, 1); err != nil {
 			s.log.Error("could not hand back a running task; it runs again when its lease expires", "id", r.task.ID, "err", err)
 		}
 	}

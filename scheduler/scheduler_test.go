@@ -51,14 +51,13 @@ func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	task := e.submit(tasks.Spec{Name: "record"})
-	now := time.Now().UnixMilli()
 	var won atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, _, err := e.client.x.claim(context.Background(), "default", now+1, now+60000, 1, 4, plain(task.ID))
+			got, _, _, err := e.client.x.claim(context.Background(), "default", "test", time.Minute, 1, 4, plain(task.ID))
 			if err == nil && len(got) == 1 {
 				won.Add(1)
 			}
@@ -76,7 +75,7 @@ func TestClaimSkipsTasksNotYetDue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	got, hs, _, err := e.client.x.claim(context.Background(), "default", time.Now().UnixMilli(), 0, 1, 4, plain(task.ID))
+	got, hs, _, err := e.client.x.claim(context.Background(), "default", "test", time.Minute, 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Empty(t, got)
 	require.Len(t, hs, 1)
@@ -118,16 +117,18 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Counters().SafetyWakes > 0 }, 5*time.Second, time.Millisecond)
 	before := s.Counters().SafetyWakes
 	// The real submit script, with its announcement sent where nobody listens.
-	task := &tasks.Task{ID: "lost-1", Name: "record", Args: json.RawMessage(`{}`), Queue: "default",
-		State: tasks.Scheduled, DueAt: time.Now(), CreatedAt: time.Now(), MaxAttempts: 1}
-	lost := *e.client.x
-	lost.keys, _ = NewKeys("elsewhere")
-	fields := encode(task)
-	args := append([]any{1, lost.keys.EventsChannel(), task.ID, task.DueAt.UnixMilli(), "", lost.keys.Announce("default"), "0",
-		0, task.CreatedAt.UnixMilli(), "default", "fail", task.Name, len(fields)}, fields...)
-	k := e.client.x.keys
-	require.NoError(t, submitScript.Run(context.Background(), e.rdb,
-		[]string{k.Queues(), k.Waiting(), k.Task(task.ID), k.Due("default"), k.Task(task.ID)}, args...).Err())
+	task := newTask(tasks.Spec{Name: "record", Args: json.RawMessage(`{}`), Queue: "default", MaxAttempts: 1, OnParentFailure: tasks.PolicyFail})
+	keys, args := e.client.x.submitCall([]*tasks.Task{task}, func(*tasks.Task) bool { return false })
+	elsewhere, _ := NewKeys("elsewhere")
+	for i, a := range args {
+		switch a {
+		case e.client.x.keys.Announce("default"):
+			args[i] = elsewhere.Announce("default")
+		case e.client.x.keys.EventsChannel():
+			args[i] = elsewhere.EventsChannel()
+		}
+	}
+	require.NoError(t, e.client.x.run(context.Background(), submitScript, keys, args...).Err())
 	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
 	require.Greater(t, s.Counters().SafetyWakes, before)
 	require.Zero(t, s.Counters().Announced)
@@ -153,8 +154,7 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	e := setup(t, Config{Workers: 1})
 	task := e.submit(tasks.Spec{Name: "record"})
 	// A daemon claims it with a short lease and dies.
-	now := time.Now().UnixMilli()
-	got, _, _, err := e.client.x.claim(context.Background(), "default", now, now+300, 1, 4, plain(task.ID))
+	got, _, _, err := e.client.x.claim(context.Background(), "default", "test", 300*time.Millisecond, 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s := e.start()
@@ -171,11 +171,10 @@ func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "record"})
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		now := time.Now().UnixMilli()
-		got, _, _, err := e.client.x.claim(ctx, "default", now, now-1, 1, 4, plain(task.ID))
+		got, _, _, err := e.client.x.claim(ctx, "default", "test", 0, 1, 4, plain(task.ID))
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		n, err := e.client.x.recover(ctx, "default", task.ID, now, 1)
+		n, err := e.client.x.recover(ctx, "default", task.ID, 1)
 		require.NoError(t, err)
 		if i == 0 {
 			require.EqualValues(t, recoverRequeued, n)

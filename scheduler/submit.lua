@@ -18,17 +18,20 @@
 --         {ns}:kids:PARENT
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
--- ARGV[3..] per task: id, due time ms, queue name to add to the queue set
---         (or '' when it is known there), announce channel of its queue,
---         '1' when it has an idempotency key else '0', number of parents P,
---         creation time ms, queue name, on_parent_failure, task name, the P
---         parent ids, number F of record values, then F record fields and
---         values (HSET)
+-- ARGV[3..] per task: id, due time (ms since the epoch, or +N for N ms
+--         from now), queue name to add to the queue set (or '' when it is
+--         known there), announce channel of its queue, '1' when it has an
+--         idempotency key else '0', number of parents P, queue name,
+--         on_parent_failure, task name, the P parent ids, number F of record
+--         values, then F record fields and values (HSET), of which the last
+--         two pairs are due and created with values the script fills in
+-- Creation and relative due times are Redis's clock; a due time in the
+-- past is now.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per task
 -- created.
--- Returns {id, code, id, code, ...}, one pair per task: {id, 1} for a new
--- task, {first task's id, 0} when its key is taken, {id, 'DUEQ_NOPARENT
--- PARENT'} when a parent has no record.
+-- Returns {now, id, code, due, id, code, due, ...}: Redis's time in µs, then
+-- per task: {id, 1, due ms} for a new task, {first task's id, 0, 0} when its
+-- key is taken, {id, 'DUEQ_NOPARENT PARENT', 0} when a parent has no record.
 
 -- Entries for the due indexes, added together after the loop:
 -- per index key, its announce channel, ZADD arguments and the new ids.
@@ -45,20 +48,27 @@ local function index(dkey, announce, due, id)
   e.ids[id] = due
 end
 
-local out, events = {}, {}
+local nowms, nowus = clock()
+local created = int(nowms)
+local out, events = {nowus}, {}
 local a, k = 3, 3
 for _ = 1, tonumber(ARGV[1]) do
   local id, due, queueArg, announce, keyFlag = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local np, created, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  local name = ARGV[a + 9]
-  local pa = a + 10 -- parent ids: ARGV[pa .. pa + np - 1]
+  local np, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
+  local name = ARGV[a + 8]
+  local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
+  if string.sub(due, 1, 1) == '+' then
+    due = int(nowms + tonumber(string.sub(due, 2)))
+  elseif tonumber(due) < nowms then
+    due = created
+  end
   local nf = tonumber(ARGV[pa + np])
   local fa = pa + np + 1 -- record: ARGV[fa .. fa + nf - 1]
   local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
   a, k = fa + nf, pk + 2 * np
 
   local first = keyFlag == '1' and redis.call('GET', idem)
-  local pending, outcomes, doomed, missing = 0, {}, false, nil
+  local pending, outcomes, stop, missing = 0, {}, false, nil
   if not first then
     for i = 1, np do
       local pid = ARGV[pa + i - 1]
@@ -72,7 +82,7 @@ for _ = 1, tonumber(ARGV[1]) do
         outcomes[#outcomes + 1] = 'o:' .. pid
         outcomes[#outcomes + 1] = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(p[2]) ..
           ',"state":"' .. st .. '","result":' .. (p[3] or 'null') .. ',"error":' .. cjson.encode(p[4] or '') .. '}'
-        if st == 'canceled' or (st == 'failed' and opf ~= 'run') then doomed = true end
+        if doomed(st, opf) then stop = true end
       else
         pending = pending + 1
       end
@@ -81,11 +91,14 @@ for _ = 1, tonumber(ARGV[1]) do
   if first then
     out[#out + 1] = first
     out[#out + 1] = 0
+    out[#out + 1] = 0
   elseif missing then
     out[#out + 1] = id
     out[#out + 1] = 'DUEQ_NOPARENT ' .. missing
+    out[#out + 1] = 0
   else
     if keyFlag == '1' then redis.call('SET', idem, id) end
+    ARGV[fa + nf - 3], ARGV[fa + nf - 1] = due, created
     redis.call('HSET', key, unpack(ARGV, fa, fa + nf - 1))
     chunked('HSET', key, outcomes, 1, #outcomes)
     for i = 1, np do
@@ -95,11 +108,11 @@ for _ = 1, tonumber(ARGV[1]) do
       if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
     end
     if queueArg ~= '' then redis.call('SADD', KEYS[1], queueArg) end
-    if pending > 0 and not doomed then
+    if pending > 0 and not stop then
       redis.call('HSET', key, 'state', 'waiting', 'pending', pending)
       redis.call('ZADD', KEYS[2], created, id)
     else
-      if doomed then
+      if stop then
         due = created
         redis.call('HSET', key, 'due', due, 'pending', pending)
       end
@@ -107,6 +120,7 @@ for _ = 1, tonumber(ARGV[1]) do
     end
     out[#out + 1] = id
     out[#out + 1] = 1
+    out[#out + 1] = tonumber(due)
     events[#events + 1] = 'queued ' .. id .. ' ' .. queue .. ' ' .. name
   end
 end

@@ -9,28 +9,28 @@
 -- KEYS[5] its due index        {ns}:due:QUEUE, or KEYS[2] when none
 -- KEYS[6] canceled set         {ns}:done:canceled
 -- ARGV[1] schedule id
--- ARGV[2] now, ms
--- ARGV[3] the occurrence id the caller read, or ''
--- ARGV[4] result TTL, ms
--- ARGV[5] events channel
+-- ARGV[2] the occurrence id the caller read, or ''
+-- ARGV[3] result TTL, ms
+-- ARGV[4] events channel
 -- Returns 0 when there is no such schedule, 1 when canceled now, 2 when it
 -- was canceled before, or an error "DUEQ_RACE" when the caller must read again.
 local cur = redis.call('HMGET', KEYS[1], 'state', 'pending', 'name')
 if not cur[1] then return 0 end
 if cur[1] == 'canceled' then return 2 end
-if (cur[2] or '') ~= ARGV[3] then return redis.error_reply('DUEQ_RACE') end
+if (cur[2] or '') ~= ARGV[2] then return redis.error_reply('DUEQ_RACE') end
 redis.call('HSET', KEYS[1], 'state', 'canceled')
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if cur[3] and cur[3] ~= '' and redis.call('HGET', KEYS[3], cur[3]) == ARGV[1] then
   redis.call('HDEL', KEYS[3], cur[3])
 end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
-  redis.call('ZREM', KEYS[5], ARGV[3])
-  redis.call('HSET', KEYS[4], 'state', 'canceled', 'finished', ARGV[2], 'error', 'its schedule was canceled')
-  redis.call('ZADD', KEYS[6], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  local now = int(clock())
+  redis.call('HSET', KEYS[4], 'state', 'canceled', 'finished', now, 'error', 'its schedule was canceled')
+  redis.call('ZADD', KEYS[6], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
   local o = redis.call('HMGET', KEYS[4], 'queue', 'name')
-  redis.call('PUBLISH', ARGV[5], 'canceled ' .. ARGV[3] .. ' ' .. (o[1] or '?') .. ' ' .. (o[2] or '?'))
+  redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[2] .. ' ' .. (o[1] or '?') .. ' ' .. (o[2] or '?'))
 end
 return 1

@@ -39,8 +39,18 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 		defer c2()
 	}
 	r := s.track(t, cancel)
-	defer s.untrack(t.ID)
+	fin := s.run(ctx, t, r)
+	r.ended.Store(true)
+	if fin.fin == nil {
+		s.untrack(t.ID) // a final outcome is settled by the dispatcher once written
+	}
+	return fin
+}
 
+// run runs t's handler, unless its parents' outcomes decided it, and
+// records what came of it: a retry or a hand-back at once, a final outcome
+// handed to the dispatcher.
+func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle {
 	bg := context.WithoutCancel(ctx)
 	var (
 		hs  []head
@@ -53,37 +63,37 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	if run {
 		began := s.cfg.Clock.Now()
 		if o := s.cfg.Observer; o != nil {
-			o.Started(t, began.Sub(t.DueAt))
+			o.Started(t, s.x.clock.Now().Sub(t.DueAt))
 		}
 		result, err = s.call(ctx, t)
 		if o := s.cfg.Observer; o != nil {
 			o.Ended(t, s.attemptEnd(err, t), s.cfg.Clock.Now().Sub(began))
 		}
 	}
-	now := s.cfg.Clock.Now().UnixMilli()
 	switch {
 	case !run: // a parent's outcome decided it: finish without running
-		return idle{fin: &finishing{task: t, state: doom, now: now, err: reason}}
+		return idle{fin: &finishing{task: t, state: doom, err: reason}}
 	case r.canceled.Load():
 		return idle{} // cancel.lua recorded it; nothing to write
+	case r.lost.Load():
+		return idle{} // another daemon holds its claim now
 	case s.handlerCtx.Err() != nil && err != nil:
-		ok, hs, rec = s.x.requeue(bg, t, now, "", true, s.nHeads)
+		ok, hs, rec = s.requeue(bg, t, r, 0, "", true)
 		if ok {
 			s.counters.handedBack.Add(1)
 			s.log.Info("handed a task back at shutdown", "id", t.ID, "name", t.Name)
 		}
 	case err == nil:
-		return idle{fin: &finishing{task: t, state: tasks.Succeeded, now: now, result: result, ran: true}}
+		return idle{fin: &finishing{task: t, state: tasks.Succeeded, result: result, ran: true}}
 	case t.Attempts < t.MaxAttempts:
-		due := now + s.backoff(t.Attempts).Milliseconds()
-		ok, hs, rec = s.x.requeue(bg, t, due, err.Error(), false, s.nHeads)
+		ok, hs, rec = s.requeue(bg, t, r, s.backoff(t.Attempts), err.Error(), false)
 		if ok {
 			s.counters.retried.Add(1)
 			s.log.Warn("task attempt failed; retrying", "id", t.ID, "name", t.Name, "attempt", t.Attempts, "of", t.MaxAttempts, "err", err)
 		}
 	default:
 		s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
-		return idle{fin: &finishing{task: t, state: tasks.Failed, now: now, result: result, err: err.Error(), ran: true}}
+		return idle{fin: &finishing{task: t, state: tasks.Failed, result: result, err: err.Error(), ran: true}}
 	}
 	switch {
 	case rec != nil:
@@ -94,6 +104,29 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 		s.lostClaim(t)
 	}
 	return idle{queue: t.Queue, heads: hs, fresh: true}
+}
+
+// requeueTries bounds the tries of a re-queue that Redis refuses.
+const requeueTries = 10
+
+// requeue puts t back into the index after a failed attempt or at
+// shutdown. While Redis refuses the write (out of memory, unreachable) the
+// loop tries again with backoff, holding the claim and so the lease: a
+// refusal must not turn into a lease recovery, which would give the
+// attempt back. At shutdown it tries once.
+func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, delay time.Duration, errMsg string, giveBack bool) (ok bool, hs []head, err error) {
+	backoff := time.Duration(0)
+	for try := 1; ; try++ {
+		ok, hs, err = s.x.requeue(ctx, t, delay, errMsg, giveBack, s.nHeads)
+		if err == nil || try == requeueTries || r.lost.Load() || s.handlerCtx.Err() != nil {
+			return ok, hs, err
+		}
+		s.redisError(err)
+		backoff = nextBackoff(backoff)
+		if !sleepCtx(s.handlerCtx, backoff) {
+			return ok, hs, err
+		}
+	}
 }
 
 // attemptEnd is how an attempt that returned err ends, for an Observer:

@@ -10,19 +10,31 @@
 -- ARGV[1] number of nodes
 -- ARGV[2] announce channel prefix ({ns}:announce:)
 -- ARGV[3] events channel
--- ARGV[4..] per node: id, queue, task name, state (scheduled or waiting), score (due
---           ms, or creation ms when waiting), number of field values F, F
---           record fields and values, number of children C, C entries
---           "QUEUE ID"
+-- ARGV[4..] per node: id, queue, task name, state (scheduled or waiting),
+--           due time (ms since the epoch, or +N for N ms from now), number
+--           of field values F, F record fields and values, of which the last
+--           two pairs are due and created with values the script fills in,
+--           number of children C, C entries "QUEUE ID"
+-- Creation and relative due times are Redis's clock; a waiting node is
+-- scored by its creation time.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per node.
 -- Returns the number of tasks written.
 
+local nowms = clock()
+local created = int(nowms)
 local n, a, events = tonumber(ARGV[1]), 4, {}
 for i = 1, n do
-  local id, q, name, st, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local id, q, name, st, due = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local nf = tonumber(ARGV[a + 5])
   a = a + 6
+  if string.sub(due, 1, 1) == '+' then
+    due = int(nowms + tonumber(string.sub(due, 2)))
+  elseif tonumber(due) < nowms then
+    due = created
+  end
+  local score = st == 'waiting' and created or due
   events[#events + 1] = 'queued ' .. id .. ' ' .. q .. ' ' .. name
+  ARGV[a + nf - 3], ARGV[a + nf - 1] = due, created
   redis.call('HSET', KEYS[3 * i], unpack(ARGV, a, a + nf - 1))
   a = a + nf
   local nk = tonumber(ARGV[a])

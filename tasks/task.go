@@ -90,6 +90,9 @@ type Task struct {
 	Recoveries int `json:"recoveries,omitempty"`
 	// Outcomes holds the finished parents' outcomes, in declared order.
 	Outcomes []Outcome `json:"-"`
+	// Delay, for a task being submitted with a zero DueAt, makes it due this
+	// long after it is stored, by Redis's clock.
+	Delay time.Duration `json:"-"`
 	// Run is the claim token: it grows by one at every claim, so a worker that
 	// lost its lease cannot finish a task another worker now runs.
 	Run int64 `json:"-"`

@@ -1,0 +1,44 @@
+package scheduler
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// redisClock is Redis's clock as this process sees it: the local clock
+// plus the offset observed in Redis's replies. The scripts decide with
+// Redis's own clock (TIME): what is due, which lease expired, when a task
+// started and finished. This clock only steers a daemon's waits, so an
+// error in it costs an early or late wake-up, never an early start or a
+// stolen lease.
+type redisClock struct {
+	local  Clock
+	offset atomic.Int64 // ns to add to the local clock
+	seen   atomic.Bool
+}
+
+// Now is Redis's time by the latest estimate (the local time until a
+// reply has been seen).
+func (c *redisClock) Now() time.Time {
+	return c.local.Now().Add(time.Duration(c.offset.Load()))
+}
+
+// offsetJump is how far a sample must be from the estimate to replace it
+// at once (a clock was set) instead of moving it by an eighth.
+const offsetJump = 50 * time.Millisecond
+
+// observe takes Redis's time, in µs, from the reply to a request sent at
+// sent and answered at recv by the local clock.
+func (c *redisClock) observe(sent, recv time.Time, redisUs int64) {
+	if redisUs <= 0 {
+		return
+	}
+	mid := sent.Add(recv.Sub(sent) / 2)
+	sample := time.UnixMicro(redisUs).Sub(mid)
+	cur := time.Duration(c.offset.Load())
+	if !c.seen.Swap(true) || sample-cur > offsetJump || cur-sample > offsetJump {
+		c.offset.Store(int64(sample))
+		return
+	}
+	c.offset.Store(int64(cur + (sample-cur)/8))
+}

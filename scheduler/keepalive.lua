@@ -1,0 +1,47 @@
+-- keepalive.lua: a daemon's heartbeat. It renews the leases of the tasks
+-- the daemon runs, each only under the claim the daemon holds (the claim
+-- token is the record's run field at the claim), and records the daemon's
+-- sign of life and what it serves. A daemon that lost a claim (it froze
+-- past its lease and another daemon re-claimed the task) renews nothing of
+-- it and is told, so a lease always belongs to the current claim.
+-- It is loaded with flags=allow-oom: it only moves scores of members that
+-- exist and overwrites small values, so Redis runs it even when it is out
+-- of memory, and a daemon whose other writes are refused keeps its tasks.
+-- Expiry is Redis's clock.
+--
+-- KEYS[1]       daemon set       {ns}:daemons (zset, score = last sign of life, ms)
+-- KEYS[2]       daemon info      {ns}:daemon:ID (string, JSON)
+-- KEYS[3..2+Q]  per queue q = 1..Q: its lease set {ns}:lease:QUEUE
+-- KEYS[3+Q..]   per task, in ARGV order: its hash {ns}:t:ID
+-- ARGV[1] lease, ms
+-- ARGV[2] daemon id
+-- ARGV[3] daemon info JSON (queues, handlers, workers)
+-- ARGV[4] how long the info is kept, ms
+-- ARGV[5] Q, the number of queues
+-- ARGV[6] N, the number of tasks
+-- ARGV[7..] per task, 3 values: its queue's number q, id, claim token
+-- Returns {now, lost...}: Redis's time in µs, then the ids of the tasks
+-- whose claim the daemon no longer holds (another claim took them, or their
+-- record is gone). A task that finished under this claim is neither renewed
+-- nor lost.
+local nowms, nowus = clock()
+local until_ms = int(nowms + tonumber(ARGV[1]))
+local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('ZADD', KEYS[1], int(nowms), ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+local out, renew = {nowus}, {}
+local a = 7
+for i = 1, n do
+  local q, id, token = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  a = a + 3
+  local cur = redis.call('HMGET', KEYS[2 + nq + i], 'state', 'run')
+  if cur[2] ~= token then
+    out[#out + 1] = id
+  elseif cur[1] == 'running' then
+    renew[q] = renew[q] or {}
+    table.insert(renew[q], until_ms)
+    table.insert(renew[q], id)
+  end
+end
+for q, zs in pairs(renew) do redis.call('ZADD', KEYS[2 + q], 'XX', unpack(zs)) end
+return out

@@ -1,0 +1,97 @@
+-- prelude.lua: the functions the scripts share. Every script is loaded
+-- with this text in front, so these run inside its one atomic call; every
+-- key they touch comes from the caller's KEYS.
+
+-- clock returns Redis's time in ms (the unit of every score and record
+-- time) and in µs. Redis's clock decides what is due and which lease has
+-- expired, whatever the clocks of the daemons say.
+local function clock()
+  local t = redis.call('TIME')
+  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  return math.floor(us / 1000), us
+end
+
+-- int writes a number as an integer string, for scores and record fields.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- attempt_errors returns the JSON list of a task's failed attempts' errors
+-- (field aerr of its hash at key) with err added: the last 10, each cut to
+-- 2,000 bytes.
+local function attempt_errors(key, err)
+  local list = {}
+  local cur = redis.call('HGET', key, 'aerr')
+  if cur then
+    local ok, v = pcall(cjson.decode, cur)
+    if ok and type(v) == 'table' then list = v end
+  end
+  list[#list + 1] = string.sub(err, 1, 2000)
+  while #list > 10 do table.remove(list, 1) end
+  return cjson.encode(list)
+end
+
+-- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
+-- takes only about 8000 (an even size keeps field/value pairs together).
+local function chunked(cmd, key, t, i, j)
+  while i <= j do
+    local k = math.min(j, i + 999)
+    redis.call(cmd, key, unpack(t, i, k))
+    i = k + 1
+  end
+end
+
+
+-- A finished task's outcome reaches each child that still waits for it: it
+-- is stored in the child as field o:PARENT_ID, the child's pending count
+-- goes down, and the child enters its queue's timing index (announced when
+-- it is the new head) once the count reaches zero -- or at once when the
+-- outcome dooms it (doomed): a parent that failed or was canceled, unless
+-- the child's on_parent_failure is run, which waits for every parent
+-- however it ended. The worker that claims a doomed child fails or cancels
+-- it without running it, and its own children follow in turn.
+-- Nothing else wakes any loop: a parent finishing releases no one else.
+
+-- doomed reports whether a parent's final state stops a child with
+-- on_parent_failure opf from running (deps.Verdict decides how).
+local function doomed(state, opf)
+  return (state == 'canceled' or state == 'failed') and opf ~= 'run'
+end
+
+-- kids_changed reports whether a task's children list no longer holds n
+-- entries; the caller then retries with the keys of the current list.
+local function kids_changed(kids, n)
+  return redis.call('LLEN', kids) ~= n
+end
+
+-- release hands a finished parent's outcome to its children. first is the
+-- KEYS index of the first child's keys: two per child, in the list's order,
+-- its record and its queue's due index.
+local function release(kids, first, waiting, announce, pid, name, state, result, err, now)
+  local outcome = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(name) ..
+    ',"state":"' .. state .. '","result":' .. ((result and result ~= '') and result or 'null') ..
+    ',"error":' .. cjson.encode(err or '') .. '}'
+  local entries = redis.call('LRANGE', kids, 0, -1)
+  for i, e in ipairs(entries) do
+    local q, cid = string.match(e, '^(%S+) (%S+)$')
+    local ch, cdue = KEYS[first + 2 * i - 2], KEYS[first + 2 * i - 1]
+    local c = redis.call('HMGET', ch, 'state', 'opf', 'due')
+    if q and c[1] == 'waiting' then
+      redis.call('HSET', ch, 'o:' .. pid, outcome)
+      local left = redis.call('HINCRBY', ch, 'pending', -1)
+      local stop = doomed(state, c[2])
+      if left <= 0 or stop then
+        local due = tonumber(c[3]) or now
+        if stop or due < now then due = now end
+        due = string.format('%d', due)
+        redis.call('HSET', ch, 'state', 'scheduled', 'due', due)
+        redis.call('ZREM', waiting, cid)
+        redis.call('ZADD', cdue, due, cid)
+        if redis.call('ZRANGE', cdue, 0, 0)[1] == cid then
+          redis.call('PUBLISH', announce .. q, due .. ' ' .. cid)
+        end
+      end
+    end
+  end
+end
+
