@@ -31,11 +31,11 @@ type finishing struct {
 
 // Results of finish.lua for one task.
 const (
-	finishRefused = 0  // the worker no longer holds the claim
-	finishDone    = 1  // written
-	finishFinal   = 2  // already final under this claim: nothing to write
-	finishVanished = 3 // written, but its record had vanished: written anew from the outcome
-	finishKids    = -1 // its children list changed: kids holds it; call again
+	finishRefused  = 0  // the worker no longer holds the claim
+	finishDone     = 1  // written
+	finishFinal    = 2  // already final under this claim: nothing to write
+	finishVanished = 3  // written, but its record had vanished: written anew from the outcome
+	finishKids     = -1 // its children list changed: kids holds it; call again
 )
 
 // finishCall queues one finish.lua call for fs (at most finishChunk) on
