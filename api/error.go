@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
@@ -70,7 +71,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // statusOf maps an error of the scheduler, the registry or the request to
-// an HTTP status and a message that says what to fix.
+// an HTTP status and a message that says what to fix. A refusal of Redis
+// (out of memory, a read-only replica: package rediserr) is 503 with what
+// Redis said; any other error is 503 "Redis is not available".
 func statusOf(err error) (int, string) {
 	var (
 		tooBig *http.MaxBytesError
@@ -91,6 +94,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, transport.ErrCorrupt):
 		return http.StatusInternalServerError, err.Error() + ": the record in Redis cannot be read by this version of dueq"
+	case rediserr.Refused(err):
+		// Redis runs and answers, but declines (out of memory, a replica...):
+		// say what Redis said, not that it is unreachable.
+		return http.StatusServiceUnavailable, rediserr.Describe(err).Error()
 	}
 	return http.StatusServiceUnavailable, "Redis is not available: " + err.Error() + ": check that Redis is running and that redis.url points to it"
 }

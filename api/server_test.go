@@ -392,3 +392,45 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, idle.Stop(ctx))
 	require.NoError(t, idle.Stop(ctx))
 }
+
+// A Redis that answers but refuses writes (out of memory, a read-only
+// replica) is 503 with what Redis said, not "Redis is not available".
+func TestRedisRefuses(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ reply, want string }{
+		{"OOM command not allowed when used memory > 'maxmemory'.",
+			"Redis is out of memory (maxmemory): it refuses writes until memory is freed or maxmemory is raised: "},
+		{"READONLY You can't write against a read only replica.",
+			"Redis is a read-only replica: it refuses writes: point redis.url at the primary: "},
+	} {
+		e := setup(t)
+		e.mr.SetError(c.reply)
+		status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo"}`)
+		require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
+		msg := errorMessage(t, b)
+		require.Contains(t, msg, c.want)
+		require.Contains(t, msg, c.reply, "Redis's own words")
+		require.NotContains(t, msg, "not available")
+
+		_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
+		var ae *api.Error
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, http.StatusServiceUnavailable, ae.Status)
+		require.Contains(t, ae.Message, c.want)
+	}
+
+	// A lost connection is still "not available".
+	e := setup(t)
+	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr(), MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	sc, err := scheduler.NewClient(rdb, scheduler.Config{})
+	require.NoError(t, err)
+	srv, err := api.New(sc, e.reg, nil, api.Config{})
+	require.NoError(t, err)
+	e.ts = httptest.NewServer(srv.Handler())
+	t.Cleanup(e.ts.Close)
+	e.mr.Close()
+	status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo"}`)
+	require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
+	require.Contains(t, errorMessage(t, b), "Redis is not available: ")
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
+	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/metrics"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
@@ -140,6 +141,9 @@ func (d *Daemon) connect(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
+		if rediserr.Refused(err) { // it answers, but not yet (LOADING, MASTERDOWN)
+			return fmt.Errorf("the Redis at %s refuses commands: %w", d.redisName(), rediserr.Describe(err))
+		}
 		return fmt.Errorf("cannot reach Redis at %s: %w: start Redis there, or fix redis.url (--redis, DUEQ_REDIS_URL), or leave it empty for an embedded Redis", d.redisName(), err)
 	}
 	return nil
@@ -157,6 +161,9 @@ func (d *Daemon) redisName() string {
 // last Redis call succeeded.
 func (d *Daemon) health(ctx context.Context) error {
 	if err := d.rdb.Ping(ctx).Err(); err != nil {
+		if rediserr.Refused(err) {
+			return fmt.Errorf("the Redis at %s refuses commands: %w", d.redisName(), rediserr.Describe(err))
+		}
 		return fmt.Errorf("the Redis at %s does not answer: %w", d.redisName(), err)
 	}
 	if !d.sched.Healthy() {
