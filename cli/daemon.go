@@ -119,7 +119,9 @@ func (d *Daemon) stopScheduler(ctx context.Context) {
 	_ = d.sched.Stop(stopCtx)
 }
 
-// connect opens the Redis connection, or starts the embedded Redis.
+// connect opens the Redis connection, or starts the embedded Redis. A
+// configured Redis must answer and pass checkRedis (Redis 7.0 or newer,
+// maxmemory-policy noeviction unless redis.allow_eviction).
 func (d *Daemon) connect(ctx context.Context) error {
 	var opts *redis.Options
 	if d.cfg.Redis.URL == "" {
@@ -145,6 +147,16 @@ func (d *Daemon) connect(ctx context.Context) error {
 			return fmt.Errorf("the Redis at %s refuses commands: %w", d.redisName(), rediserr.Describe(err))
 		}
 		return fmt.Errorf("cannot reach Redis at %s: %w: start Redis there, or fix redis.url (--redis, DUEQ_REDIS_URL), or leave it empty for an embedded Redis", d.redisName(), err)
+	}
+	if d.embedded != nil {
+		return nil // in memory, never evicts, runs every script
+	}
+	warning, err := checkRedis(pingCtx, d.rdb, d.redisName(), d.cfg.Redis.AllowEviction)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		d.log.Warn(warning)
 	}
 	return nil
 }

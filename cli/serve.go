@@ -39,8 +39,13 @@ SIGINT or SIGTERM stops claiming, lets running tasks finish for up to
 shutdown_grace, then cancels them and hands them back; exit 0. A second
 signal exits at once (exit 1).
 
+At start the daemon checks a configured Redis: it must be Redis 7.0 or
+newer, and its maxmemory-policy must be noeviction (a Redis that evicts keys
+when full would lose tasks) unless redis.allow_eviction is true, which
+starts it anyway with a warning.
+
 Exit codes: 2 for a bad configuration, 1 when the daemon cannot start
-(Redis unreachable, address in use).`,
+(Redis unreachable, older than 7.0 or evicting keys, address in use).`,
 		Example: `  dueq serve
   dueq serve --redis redis://localhost:6379/0 --workers 16 --queues default,mail
   dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421`,

@@ -36,6 +36,16 @@ func logged(logs *testutil.SyncBuffer, msg string) map[string]any {
 	return nil
 }
 
+// embedded starts an embedded Redis, as a daemon with no redis.url does,
+// for daemons that join it by its address. It closes when the test ends.
+func embedded(t *testing.T) *miniredis.Miniredis {
+	t.Helper()
+	m, err := StartEmbedded(EmbeddedAddr)
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	return m
+}
+
 func testConfig() *config.Config {
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -83,10 +93,11 @@ func TestServeEmbedded(t *testing.T) {
 	require.Error(t, cl.Health(context.Background()), "the API is down after Serve returned")
 }
 
-// A daemon on a configured Redis runs tasks there; Stop is safe twice.
+// A daemon on a configured Redis (here another daemon's embedded one,
+// joined by its address) runs tasks there; Stop is safe twice.
 func TestDaemonConfiguredRedis(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
+	mr := embedded(t)
 	cfg := testConfig()
 	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
 	reg := Registry(cfg)
@@ -148,7 +159,7 @@ func TestServeBadConfig(t *testing.T) {
 // with an error naming it.
 func TestDaemonUpsertsConfigSchedules(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
+	mr := embedded(t)
 	cfg := testConfig()
 	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
 	cfg.Schedules = []config.Schedule{
@@ -230,7 +241,7 @@ func TestServeBadSchedule(t *testing.T) {
 // counters and the task counts of its Redis.
 func TestDaemonServesMetrics(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
+	mr := embedded(t)
 	cfg := testConfig()
 	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
 	d, err := StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.DiscardHandler))

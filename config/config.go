@@ -65,6 +65,11 @@ type Redis struct {
 	// and db: redis://user:password@host:6379/0. Defaults to "": the daemon
 	// starts an embedded, in-memory Redis on a loopback address.
 	URL string
+	// AllowEviction lets the daemon start, with a logged warning, on a Redis
+	// whose maxmemory-policy may evict keys when it is full (any policy but
+	// noeviction): an evicted key is a lost task. Defaults to false: the
+	// daemon refuses to start on such a Redis and says how to fix it.
+	AllowEviction bool
 }
 
 // HTTP configures the HTTP API.

@@ -39,6 +39,7 @@ func TestDefaults(t *testing.T) {
 	c := Default()
 	require.NoError(t, c.Validate())
 	require.Equal(t, "", c.Redis.URL)
+	require.False(t, c.Redis.AllowEviction)
 	require.Equal(t, "dueq", c.Namespace)
 	require.Equal(t, "127.0.0.1:7420", c.HTTP.Addr)
 	require.Equal(t, runtime.NumCPU(), c.Workers)
@@ -154,6 +155,30 @@ func TestPrecedence(t *testing.T) {
 	require.ErrorContains(t, err, `"many" is not a whole number`)
 }
 
+// redis.allow_eviction is read from the file and from
+// DUEQ_REDIS_ALLOW_EVICTION, which wins. Not parallel: it sets an
+// environment variable.
+func TestAllowEviction(t *testing.T) {
+	c, err := Load(writeFile(t, "redis:\n  url: redis://localhost:6379\n  allow_eviction: true\n"), nil)
+	require.NoError(t, err)
+	require.True(t, c.Redis.AllowEviction)
+	require.Equal(t, "DUEQ_REDIS_ALLOW_EVICTION", EnvName("redis.allow_eviction"))
+
+	t.Setenv("DUEQ_REDIS_ALLOW_EVICTION", "false")
+	c, err = Load(writeFile(t, "redis: {allow_eviction: true}\n"), nil)
+	require.NoError(t, err)
+	require.False(t, c.Redis.AllowEviction, "the environment beats the file")
+
+	t.Setenv("DUEQ_REDIS_ALLOW_EVICTION", "true")
+	c, err = Load("", nil)
+	require.NoError(t, err)
+	require.True(t, c.Redis.AllowEviction)
+
+	t.Setenv("DUEQ_REDIS_ALLOW_EVICTION", "sometimes")
+	_, err = Load("", nil)
+	require.ErrorContains(t, err, `redis.allow_eviction (from DUEQ_REDIS_ALLOW_EVICTION): "sometimes" is not a boolean: write true or false`)
+}
+
 // Flags that were not given do not override the file with their defaults.
 func TestFlagDefaultsDoNotOverride(t *testing.T) {
 	t.Parallel()
@@ -198,6 +223,8 @@ func TestLoadErrors(t *testing.T) {
 		{"public addr without token", "http: {addr: '0.0.0.0:7420'}\n", []string{"http.token is required"}},
 		{"bad addr", "http: {addr: 'localhost'}\n", []string{"http.addr", "host:port"}},
 		{"bad redis url", "redis: {url: 'localhost:6379'}\n", []string{"redis.url", "no scheme", "redis://"}},
+		{"allow_eviction not a boolean", "redis: {allow_eviction: yes}\n", []string{"redis.allow_eviction (from", `"yes" is not a boolean: write true or false`}},
+		{"allow_eviction a number", "redis: {allow_eviction: 1}\n", []string{"redis.allow_eviction (from", "whole number, not a boolean"}},
 		{"yaml syntax", "workers: [\n", []string{"config file"}},
 		{"duplicate key", "workers: 1\nworkers: 2\n", []string{"config file"}},
 	} {
@@ -287,7 +314,7 @@ func TestRedactURL(t *testing.T) {
 func TestKnownKeysAreTheSpecs(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, []string{
-		"redis.url", "namespace", "http.addr", "http.token", "workers", "queues", "lease",
+		"redis.url", "redis.allow_eviction", "namespace", "http.addr", "http.token", "workers", "queues", "lease",
 		"shutdown_grace", "result_ttl", "max_recoveries", "retry.base", "retry.cap",
 		"log.format", "log.level", "handlers.shell.allow", "handlers.http.allow", "schedules",
 	}, KnownKeys())

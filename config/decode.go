@@ -71,6 +71,26 @@ func asInt(dst *int) func(any) error {
 	}
 }
 
+// asBool decodes a YAML boolean, or true/false (also 1/0) from the
+// environment or a flag.
+func asBool(dst *bool) func(any) error {
+	return func(v any) error {
+		switch x := v.(type) {
+		case bool:
+			*dst = x
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(x))
+			if err != nil {
+				return typeErr("%q is not a boolean: write true or false", x)
+			}
+			*dst = b
+		default:
+			return typeErr("is a %s, not a boolean: write true or false", kind(v))
+		}
+		return nil
+	}
+}
+
 func asDuration(dst *time.Duration) func(any) error {
 	return func(v any) error {
 		var d time.Duration

@@ -292,6 +292,7 @@ type key struct {
 func keys(c *Config) []key {
 	return []key{
 		{"redis.url", secretString(&c.Redis.URL)},
+		{"redis.allow_eviction", asBool(&c.Redis.AllowEviction)},
 		{"namespace", asString(&c.Namespace)},
 		{"http.addr", asString(&c.HTTP.Addr)},
 		{"http.token", secretString(&c.HTTP.Token)},
