@@ -1,0 +1,511 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/internal/testutil"
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// These tests hold the guarantees of README's "Guarantees and failure
+// modes" and SPEC §3.3, §5 and §7 against the failure modes of the issue
+// report: an outcome held back by busy loops, leases renewed by a daemon
+// that lost them, Redis refusing writes, a retry that waits for the safety
+// wait, skewed clocks, and the records of children decided by a parent.
+
+// getRecord reads a task's record through the API.
+func getRecord(t *testing.T, server, id string) record {
+	t.Helper()
+	resp, err := http.Get(server + "/api/v1/tasks/" + id)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET task %s", id)
+	var rec record
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rec))
+	return rec
+}
+
+// statusJSON reads a task's record with `dueq status ID --json`.
+func statusJSON(t *testing.T, server, id string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, server, "status", id, "--json")), &m))
+	return m
+}
+
+// startDaemonEnv is startDaemon with extra environment variables (later
+// entries override the harness's, e.g. DUEQ_LOG_LEVEL=info).
+func startDaemonEnv(t *testing.T, env []string, redisURL string, extra ...string) *daemon {
+	t.Helper()
+	port := testutil.FreePort(t)
+	d := &daemon{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	d.args = append([]string{"serve", "--http", "127.0.0.1:" + strconv.Itoa(port), "--redis", redisURL}, extra...)
+	d.env = append(append(os.Environ(), "DUEQ_LOG_LEVEL=warn"), env...)
+	d.start(t)
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+// within polls cond until it holds or d has passed, and reports whether it
+// held, for a test that words its own failure.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lines is an append log's lines, in order.
+func lines(t *testing.T, log string) []string {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	return strings.Fields(string(b))
+}
+
+// Case 1: a task whose handler returned is written at once, even when every
+// loop of its daemon is busy with a long task (SPEC §7: "A finished task's
+// outcome is written as soon as its handler returns, whatever the other
+// loops of its daemon are doing; its lease is renewed until then").
+func TestAFinishedTaskIsWrittenWhileEveryLoopIsBusy(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	cfg := writeFile(t, "config.yaml", "lease: 1500ms\nshutdown_grace: 200ms\nhandlers:\n  shell:\n    allow: [sh]\n")
+	log := filepath.Join(t.TempDir(), "starts.log")
+	d := startDaemon(t, r.URL, "--workers", "2", "--config", cfg)
+
+	const long = 8 * time.Second
+	a := mustDueq(t, d.URL, "submit", "shell",
+		fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; sleep 0.3"]}`, log))
+	child := mustDueq(t, d.URL, "submit", "echo", "--after", a)
+	submitted := time.Now()
+	var longs []string
+	for range 2 {
+		longs = append(longs, mustDueq(t, d.URL, "submit", "sleep", fmt.Sprintf(`{"ms":%d}`, long.Milliseconds())))
+	}
+	// Both loops are now busy: one with a long sleep since the start, the
+	// other with the second long sleep as soon as A's handler returned.
+	require.Eventually(t, func() bool {
+		return getRecord(t, d.URL, longs[0]).State == "running" && getRecord(t, d.URL, longs[1]).State == "running"
+	}, 10*time.Second, 10*time.Millisecond, "both long sleeps run")
+
+	// A's outcome is written well before a loop is free again (the long
+	// sleeps end about 8 s after they were submitted).
+	var rec record
+	ok := within(long/2, func() bool {
+		rec = getRecord(t, d.URL, a)
+		return rec.State == "succeeded"
+	})
+	require.True(t, ok, "A's handler returned after 0.3 s, but %s after its submit A is still %q (attempts %d, recoveries %d): "+
+		"its outcome waits for a free loop", time.Since(submitted).Round(100*time.Millisecond), rec.State, rec.Attempts, rec.Recoveries)
+	require.Equal(t, 1, rec.Attempts, "A ran one attempt")
+	require.Zero(t, rec.Recoveries, "A's lease never expired: it was renewed until its outcome was written")
+
+	// Its child was released (scheduled, no longer waiting) with A's outcome
+	// before the long sleeps end; it runs once a loop is free.
+	crec := getRecord(t, d.URL, child)
+	require.NotEqual(t, "waiting", crec.State, "A's outcome reached its child")
+	require.Less(t, time.Since(submitted), long, "all of the above happened while both loops were busy")
+	crec = waitDone(t, d.URL, child)
+	require.Equal(t, "succeeded", crec.State, crec.Error)
+	var res echoParents
+	require.NoError(t, json.Unmarshal(crec.Result, &res))
+	require.Len(t, res.Parents, 1)
+	require.Equal(t, "succeeded", res.Parents[0].State)
+	for _, id := range longs {
+		require.Equal(t, "succeeded", waitDone(t, d.URL, id).State)
+	}
+	require.Equal(t, 1, runs(t, log)[a], "A ran exactly once")
+	rec = getRecord(t, d.URL, a)
+	require.Zero(t, rec.Recoveries)
+}
+
+// Case 3: a lease belongs to one claim. Daemon A is frozen (SIGSTOP) past
+// its lease, daemon B re-claims the task, A is thawed, and B is killed:
+// the task must be recovered about one lease after B died, because A may
+// not renew a lease it lost; and A's late outcome is not recorded over the
+// claim that followed.
+func TestAThawedDaemonNeitherRenewsNorFinishesALeaseItLost(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	const lease = 2 * time.Second
+	cfg := writeFile(t, "config.yaml", "lease: 2s\nshutdown_grace: 200ms\nhandlers:\n  shell:\n    allow: [sh]\n")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "starts.log")
+	firstDone := filepath.Join(dir, "first-done")
+	// Start 1 (on A) sleeps 12 s and then says "first"; start 2 (on B) sleeps
+	// until B is killed; start 3 says "third" at once.
+	script := fmt.Sprintf(`echo "$DUEQ_TASK_ID" >> %[1]s; n=$(wc -l < %[1]s); `+
+		`case $n in 1) sleep 12; touch %[2]s; echo first;; 2) sleep 60;; *) echo third;; esac`, log, firstDone)
+	args, err := json.Marshal(map[string]any{"cmd": []string{"sh", "-c", script}})
+	require.NoError(t, err)
+
+	a := startDaemon(t, r.URL, "--workers", "2", "--config", cfg)
+	t.Cleanup(func() { _ = a.cmd.Process.Signal(syscall.SIGCONT) }) // never leave A frozen
+	id := post(t, a.URL, map[string]any{"name": "shell", "args": json.RawMessage(args)}).ID
+	require.Eventually(t, func() bool { return len(lines(t, log)) == 1 }, 20*time.Second, 10*time.Millisecond, "A starts the task")
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
+	b := startDaemon(t, r.URL, "--workers", "2", "--config", cfg)
+	require.Eventually(t, func() bool { return len(lines(t, log)) == 2 }, 20*time.Second, 10*time.Millisecond,
+		"B re-claims the task once A's lease expired")
+	rec := getRecord(t, b.URL, id)
+	require.Equal(t, 1, rec.Recoveries, "B's start is a recovery")
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
+	b.kill9(t)
+	killed := time.Now()
+	// B's last renewal holds the lease for at most one lease; A, whose
+	// first start is still running, must not renew it (it lost that claim).
+	bound := 3 * lease
+	ok := within(bound, func() bool { return len(lines(t, log)) >= 3 })
+	require.True(t, ok, "no third start within %s of killing B (lease %s): the thawed daemon A keeps renewing a lease it lost; starts so far: %d",
+		bound, lease, len(lines(t, log)))
+	t.Logf("third start %s after B was killed", time.Since(killed).Round(10*time.Millisecond))
+	rec = waitDone(t, a.URL, id)
+	require.Equal(t, "succeeded", rec.State, rec.Error)
+	require.Contains(t, string(rec.Result), "third")
+	require.Equal(t, 2, rec.Recoveries)
+
+	// A's first start ends now, long after it lost its claim: its outcome
+	// is dropped, not written over the third start's.
+	require.Eventually(t, func() bool { _, err := os.Stat(firstDone); return err == nil }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(a.out.String(), "lost the claim") }, 10*time.Second, 20*time.Millisecond,
+		"A drops its late outcome:\n%s", a.out)
+	rec = getRecord(t, a.URL, id)
+	require.Equal(t, "succeeded", rec.State)
+	require.Contains(t, string(rec.Result), "third")
+	require.NotContains(t, string(rec.Result), "first", "A's late outcome was written over the claim that followed")
+	require.Len(t, lines(t, log), 3)
+}
+
+// Case 4: Redis out of memory (maxmemory, noeviction) refuses writes. Nothing
+// is re-queued or re-run because of the refusal, the error says what Redis
+// said, and the daemon backs off without flooding its log.
+func TestRedisOutOfMemoryReRunsNothingAndSaysSo(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, "--maxmemory", "8mb", "--maxmemory-policy", "noeviction")
+	cfg := writeFile(t, "config.yaml", "lease: 1500ms\nshutdown_grace: 200ms\nhandlers:\n  shell:\n    allow: [sh]\n")
+	log := filepath.Join(t.TempDir(), "starts.log")
+	d := startDaemonEnv(t, []string{"DUEQ_LOG_LEVEL=info"}, r.URL, "--workers", "2", "--config", cfg)
+	const lease = 1500 * time.Millisecond
+
+	var ids []string
+	for range 2 {
+		args := fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; sleep 8"]}`, log)
+		ids = append(ids, post(t, d.URL, map[string]any{"name": "shell", "args": json.RawMessage(args)}).ID)
+	}
+	require.Eventually(t, func() bool { return len(runs(t, log)) == 2 }, 20*time.Second, 10*time.Millisecond, "both tasks start")
+
+	// Fill Redis to its maxmemory.
+	ctx := context.Background()
+	rdb := r.client(t)
+	var filler []string
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		require.Less(t, i, 10000, "Redis never refused a write")
+		key := fmt.Sprintf("filler:%d", i)
+		err := rdb.Set(ctx, key, big, 0).Err()
+		if err != nil {
+			require.Contains(t, err.Error(), "OOM", "filling Redis")
+			break
+		}
+		filler = append(filler, key)
+	}
+	full := time.Now()
+	logAtFull := len(d.out.String())
+
+	// A submit while Redis is full fails, saying why.
+	res := dueq(t, d.URL, "submit", "echo", `{"while":"full"}`)
+	assert.Equal(t, 2, res.Code, "a refused submit exits 2")
+	assert.Contains(t, strings.ToLower(res.Stderr), "out of memory", "the error says what Redis said")
+
+	// Stay full for more than two lease lengths, by Redis's clock: both
+	// tasks' lease deadlines lie more than a lease in the past.
+	require.Eventually(t, func() bool {
+		tm, err := rdb.Time(ctx).Result()
+		if err != nil {
+			return false
+		}
+		zs, err := rdb.ZRangeWithScores(ctx, "{dueq}:lease:default", 0, -1).Result()
+		if err != nil {
+			return false
+		}
+		for _, z := range zs {
+			if int64(z.Score) > tm.Add(-lease).UnixMilli() {
+				return false
+			}
+		}
+		return time.Since(full) > 2*lease+500*time.Millisecond
+	}, 20*time.Second, 50*time.Millisecond)
+	fullFor := time.Since(full)
+	fullLog := d.out.String()[logAtFull:]
+	flood := 0
+	for _, l := range strings.Split(fullLog, "\n") {
+		if strings.Contains(l, "retrying") || strings.Contains(l, "reachable again") {
+			flood++
+		}
+	}
+	limit := int(fullFor/time.Second)*2 + 2 // a backoff logs a few lines, not one per call
+	assert.LessOrEqual(t, flood, limit, "the daemon logged %d retrying/reachable-again lines in %s while Redis was full:\n%.3000s",
+		flood, fullFor.Round(100*time.Millisecond), fullLog)
+
+	// Free the memory.
+	require.NoError(t, rdb.Del(ctx, filler...).Err())
+	for _, id := range ids {
+		rec := waitDone(t, d.URL, id)
+		assert.Equal(t, "succeeded", rec.State, "task %s: %s", id, rec.Error)
+		assert.Zero(t, rec.Recoveries, "task %s was re-queued because Redis refused writes", id)
+	}
+	n := runs(t, log)
+	for _, id := range ids {
+		assert.Equal(t, 1, n[id], "task %s ran %d times", id, n[id])
+	}
+}
+
+// retryTask retries a task through the API and returns when it answered.
+func retryTask(t *testing.T, server, id string) time.Time {
+	t.Helper()
+	resp, err := http.Post(server+"/api/v1/tasks/"+id+"/retry", "application/json", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Less(t, resp.StatusCode, 300, "retry %s", id)
+	return time.Now()
+}
+
+// requireStartsPromptly requires the retried task id to start within 1.5 s
+// of its retry: the retry announces it, so no daemon waits for the safety
+// wait (5 s) to see it.
+func requireStartsPromptly(t *testing.T, server, id string, retried time.Time) {
+	t.Helper()
+	var rec record
+	ok := within(1500*time.Millisecond, func() bool {
+		rec = getRecord(t, server, id)
+		return rec.StartedAt != nil
+	})
+	if !ok {
+		rec = waitDone(t, server, id)
+		late := "never"
+		if rec.StartedAt != nil {
+			late = rec.StartedAt.Sub(retried).Round(10 * time.Millisecond).String()
+		}
+		require.Fail(t, "the retried task did not start within 1.5s of its retry",
+			"it started %s after the retry (state %s)", late, rec.State)
+	}
+}
+
+// Case 8: a task canceled before it ran, the only one in its queue, is
+// retried: it starts at once, not at the dispatcher's safety wait.
+func TestARetriedTaskCanceledBeforeItRanStartsAtOnce(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	d := startDaemon(t, r.URL, "--workers", "2")
+	id := mustDueq(t, d.URL, "submit", "echo", `{"retried":true}`, "--in", "1h")
+	mustDueq(t, d.URL, "cancel", id)
+	require.Equal(t, "canceled", getRecord(t, d.URL, id).State)
+	requireStartsPromptly(t, d.URL, id, retryTask(t, d.URL, id))
+	require.Equal(t, "succeeded", waitDone(t, d.URL, id).State)
+}
+
+// Case 8, second variant: a task canceled while it ran is retried.
+func TestARetriedTaskCanceledWhileRunningStartsAtOnce(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	d := startDaemon(t, r.URL, "--workers", "2")
+	id := mustDueq(t, d.URL, "submit", "sleep", `{"ms":60000}`)
+	require.Eventually(t, func() bool { return getRecord(t, d.URL, id).State == "running" }, 10*time.Second, 10*time.Millisecond)
+	mustDueq(t, d.URL, "cancel", id)
+	require.Equal(t, "canceled", getRecord(t, d.URL, id).State)
+	// The daemon has let go of the handler (it logs nothing at warn level,
+	// so wait until no task runs on it).
+	require.Eventually(t, func() bool {
+		var st struct {
+			States map[string]int `json:"states"`
+		}
+		return json.Unmarshal([]byte(mustDueq(t, d.URL, "stats", "--json")), &st) == nil && st.States["running"] == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	requireStartsPromptly(t, d.URL, id, retryTask(t, d.URL, id))
+	mustDueq(t, d.URL, "cancel", id)
+}
+
+// Case 6: a child decided by its parent never ran its handler: attempts 0
+// and no started_at (SPEC §3.3).
+func TestAChildDecidedByItsParentShowsNoAttemptAndNoStart(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	d := startDaemon(t, r.URL)
+
+	bad := mustDueq(t, d.URL, "submit", "sleep", `{"ms":-1}`, "--in", "300ms")
+	failedChild := mustDueq(t, d.URL, "submit", "echo", "--after", bad, "--on-parent-failure", "fail")
+	later := mustDueq(t, d.URL, "submit", "echo", "--in", "1h")
+	canceledChild := mustDueq(t, d.URL, "submit", "echo", "--after", later)
+	mustDueq(t, d.URL, "cancel", later)
+
+	for id, state := range map[string]string{failedChild: "failed", canceledChild: "canceled"} {
+		require.Equal(t, 1, dueq(t, d.URL, "wait", id).Code)
+		m := statusJSON(t, d.URL, id)
+		require.Equal(t, state, m["state"], id)
+		require.Contains(t, m["error"], "parent ")
+		require.EqualValues(t, 0, m["attempts"], "%s child %s never ran its handler, yet its record says attempts %v", state, id, m["attempts"])
+		require.Nil(t, m["started_at"], "%s child %s never ran its handler, yet its record has started_at %v", state, id, m["started_at"])
+	}
+}
+
+// Case 7: on_parent_failure run means the child runs however its parents
+// ended, canceled included, and sees the parent's outcome (SPEC §5).
+func TestARunPolicyChildOfACanceledParentRuns(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	d := startDaemon(t, r.URL)
+	parent := mustDueq(t, d.URL, "submit", "echo", "--in", "1h")
+	child := mustDueq(t, d.URL, "submit", "echo", `{"child":true}`, "--after", parent, "--on-parent-failure", "run")
+	mustDueq(t, d.URL, "cancel", parent)
+	w := dueq(t, d.URL, "wait", child)
+	rec := getRecord(t, d.URL, child)
+	require.Equal(t, 0, w.Code, "the child of a canceled parent under on_parent_failure run ends %s (%s) instead of running", rec.State, rec.Error)
+	require.Equal(t, "succeeded", rec.State)
+	var res echoParents
+	require.NoError(t, json.Unmarshal(rec.Result, &res))
+	require.Len(t, res.Parents, 1)
+	require.Equal(t, parent, res.Parents[0].ID)
+	require.Equal(t, "canceled", res.Parents[0].State)
+}
+
+// offsetClock is the system clock moved by a fixed offset.
+type offsetClock time.Duration
+
+func (o offsetClock) Now() time.Time { return time.Now().Add(time.Duration(o)) }
+
+// starts records each handler start by task id, at the real time (which is
+// Redis's: the test and its redis-server share the machine's clock).
+type starts struct {
+	mu sync.Mutex
+	at map[string][]time.Time
+}
+
+func (s *starts) handler(hold time.Duration) tasks.Handler {
+	return func(ctx context.Context, c *tasks.Call) (any, error) {
+		s.mu.Lock()
+		if s.at == nil {
+			s.at = map[string][]time.Time{}
+		}
+		s.at[c.Task.ID] = append(s.at[c.Task.ID], time.Now())
+		s.mu.Unlock()
+		select {
+		case <-time.After(hold):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return "ok", nil
+	}
+}
+
+func (s *starts) of(id string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.at[id]...)
+}
+
+// startScheduler runs a scheduler in this process on r with clock and
+// lease, stopped at the end of the test.
+func startScheduler(t *testing.T, r *redisServer, reg *tasks.Registry, clock scheduler.Clock, lease time.Duration) *scheduler.Scheduler {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	s, err := scheduler.New(rdb, reg, scheduler.Config{Workers: 4, Lease: lease, Clock: clock, ShutdownGrace: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		_ = rdb.Close()
+	})
+	return s
+}
+
+// Case 2: Redis's clock decides. Daemons whose clocks are 3 s ahead and 3 s
+// behind share a Redis: no task starts before its due time, and each runs
+// once.
+func TestSkewedDaemonClocksNeverStartATaskEarly(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	var s starts
+	reg := tasks.NewRegistry()
+	reg.Register("mark", s.handler(0))
+	startScheduler(t, r, reg, offsetClock(3*time.Second), 0)
+	startScheduler(t, r, reg, offsetClock(-3*time.Second), 0)
+	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	var ids []string
+	for range 10 {
+		tk, err := client.Submit(ctx, tasks.Spec{Name: "mark", In: 5 * time.Second})
+		require.NoError(t, err)
+		ids = append(ids, tk.ID)
+	}
+	var early []string
+	for _, id := range ids {
+		rec, err := client.Wait(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Succeeded, rec.State, rec.Error)
+		at := s.of(id)
+		require.Len(t, at, 1, "task %s ran %d times", id, len(at))
+		if at[0].Before(rec.DueAt) {
+			early = append(early, fmt.Sprintf("%s %s early", id, rec.DueAt.Sub(at[0]).Round(time.Millisecond)))
+		}
+	}
+	require.Empty(t, early, "tasks started before their due time by Redis's clock")
+}
+
+// Case 2, lease stealing: a daemon whose clock is 20 s ahead does not take
+// the lease of a task a healthy daemon is running.
+func TestADaemonWithAFastClockNeverStealsAHealthyLease(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	var s starts
+	reg := tasks.NewRegistry()
+	reg.Register("hold", s.handler(5*time.Second))
+	startScheduler(t, r, reg, nil, 2*time.Second) // the healthy daemon, on the system clock
+	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	tk, err := client.Submit(ctx, tasks.Spec{Name: "hold"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(s.of(tk.ID)) == 1 }, 10*time.Second, 10*time.Millisecond, "the healthy daemon starts it")
+
+	startScheduler(t, r, reg, offsetClock(20*time.Second), 2*time.Second) // joins while the task runs
+	rec, err := client.Wait(ctx, tk.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, rec.State, rec.Error)
+	require.Zero(t, rec.Recoveries, "the task's lease was taken from the healthy daemon running it (recoveries %d)", rec.Recoveries)
+	require.Len(t, s.of(tk.ID), 1, "the task ran %d times", len(s.of(tk.ID)))
+}
