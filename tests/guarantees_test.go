@@ -100,29 +100,36 @@ func TestAFinishedTaskIsWrittenWhileEveryLoopIsBusy(t *testing.T) {
 	d := startDaemon(t, r.URL, "--workers", "2", "--config", cfg)
 
 	const long = 8 * time.Second
+	// A holds its loop until the test opens the gate, so the order of
+	// events does not depend on timing: A is running when its child is
+	// submitted, and both long sleeps are in before A's handler returns.
+	gate := filepath.Join(t.TempDir(), "gate")
 	a := mustDueq(t, d.URL, "submit", "shell",
-		fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; sleep 0.3"]}`, log))
+		fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; while [ ! -e %s ]; do sleep 0.05; done"]}`, log, gate))
+	require.Eventually(t, func() bool { return len(runs(t, log)) == 1 }, 10*time.Second, 10*time.Millisecond, "A starts")
 	child := mustDueq(t, d.URL, "submit", "echo", "--after", a)
-	submitted := time.Now()
 	var longs []string
 	for range 2 {
 		longs = append(longs, mustDueq(t, d.URL, "submit", "sleep", fmt.Sprintf(`{"ms":%d}`, long.Milliseconds())))
 	}
-	// Both loops are now busy: one with a long sleep since the start, the
-	// other with the second long sleep as soon as A's handler returned.
-	require.Eventually(t, func() bool {
-		return getRecord(t, d.URL, longs[0]).State == "running" && getRecord(t, d.URL, longs[1]).State == "running"
-	}, 10*time.Second, 10*time.Millisecond, "both long sleeps run")
+	require.Eventually(t, func() bool { return getRecord(t, d.URL, longs[0]).State == "running" }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, "scheduled", getRecord(t, d.URL, longs[1]).State, "the second long sleep waits for a free loop")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600)) // A's handler returns now
+	opened := time.Now()
+	// Both loops are now busy: one with the first long sleep, the other
+	// with the second as soon as A's handler returned.
+	require.Eventually(t, func() bool { return getRecord(t, d.URL, longs[1]).State == "running" }, 10*time.Second, 10*time.Millisecond,
+		"the second long sleep takes A's loop")
 
 	// A's outcome is written well before a loop is free again (the long
-	// sleeps end about 8 s after they were submitted).
+	// sleeps end about 8 s after they started).
 	var rec record
 	ok := within(long/2, func() bool {
 		rec = getRecord(t, d.URL, a)
 		return rec.State == "succeeded"
 	})
-	require.True(t, ok, "A's handler returned after 0.3 s, but %s after its submit A is still %q (attempts %d, recoveries %d): "+
-		"its outcome waits for a free loop", time.Since(submitted).Round(100*time.Millisecond), rec.State, rec.Attempts, rec.Recoveries)
+	require.True(t, ok, "A's handler returned, but %s later A is still %q (attempts %d, recoveries %d): "+
+		"its outcome waits for a free loop", time.Since(opened).Round(100*time.Millisecond), rec.State, rec.Attempts, rec.Recoveries)
 	require.Equal(t, 1, rec.Attempts, "A ran one attempt")
 	require.Zero(t, rec.Recoveries, "A's lease never expired: it was renewed until its outcome was written")
 
@@ -130,7 +137,7 @@ func TestAFinishedTaskIsWrittenWhileEveryLoopIsBusy(t *testing.T) {
 	// before the long sleeps end; it runs once a loop is free.
 	crec := getRecord(t, d.URL, child)
 	require.NotEqual(t, "waiting", crec.State, "A's outcome reached its child")
-	require.Less(t, time.Since(submitted), long, "all of the above happened while both loops were busy")
+	require.Less(t, time.Since(opened), long, "all of the above happened while both loops were busy")
 	crec = waitDone(t, d.URL, child)
 	require.Equal(t, "succeeded", crec.State, crec.Error)
 	var res echoParents
@@ -157,11 +164,11 @@ func TestAThawedDaemonNeitherRenewsNorFinishesALeaseItLost(t *testing.T) {
 	cfg := writeFile(t, "config.yaml", "lease: 2s\nshutdown_grace: 200ms\nhandlers:\n  shell:\n    allow: [sh]\n")
 	dir := t.TempDir()
 	log := filepath.Join(dir, "starts.log")
-	firstDone := filepath.Join(dir, "first-done")
-	// Start 1 (on A) sleeps 12 s and then says "first"; start 2 (on B) sleeps
-	// until B is killed; start 3 says "third" at once.
+	firstPid := filepath.Join(dir, "first.pid")
+	// Start 1 (on A) notes its pid, sleeps 12 s and then says "first"; start
+	// 2 (on B) sleeps until B is killed; start 3 says "third" at once.
 	script := fmt.Sprintf(`echo "$DUEQ_TASK_ID" >> %[1]s; n=$(wc -l < %[1]s); `+
-		`case $n in 1) sleep 12; touch %[2]s; echo first;; 2) sleep 60;; *) echo third;; esac`, log, firstDone)
+		`case $n in 1) echo $$ > %[2]s; sleep 12; echo first;; 2) sleep 20;; *) echo third;; esac`, log, firstPid)
 	args, err := json.Marshal(map[string]any{"cmd": []string{"sh", "-c", script}})
 	require.NoError(t, err)
 
@@ -191,15 +198,25 @@ func TestAThawedDaemonNeitherRenewsNorFinishesALeaseItLost(t *testing.T) {
 	require.Contains(t, string(rec.Result), "third")
 	require.Equal(t, 2, rec.Recoveries)
 
-	// A's first start ends now, long after it lost its claim: its outcome
-	// is dropped, not written over the third start's.
-	require.Eventually(t, func() bool { _, err := os.Stat(firstDone); return err == nil }, 30*time.Second, 20*time.Millisecond)
-	require.Eventually(t, func() bool { return strings.Contains(a.out.String(), "lost the claim") }, 10*time.Second, 20*time.Millisecond,
-		"A drops its late outcome:\n%s", a.out)
-	rec = getRecord(t, a.URL, id)
-	require.Equal(t, "succeeded", rec.State)
-	require.Contains(t, string(rec.Result), "third")
-	require.NotContains(t, string(rec.Result), "first", "A's late outcome was written over the claim that followed")
+	// A's first start ends (or A, knowing it lost the claim, ended it), long
+	// after A lost its claim; then A stops, having written all it would.
+	// Its late outcome is not written over the third start's.
+	b2, err := os.ReadFile(firstPid)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b2)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 30*time.Second, 20*time.Millisecond,
+		"A's first start ends")
+	a.stop(t)
+	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	final, err := client.Get(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, final.State)
+	require.Contains(t, string(final.Result), "third")
+	require.NotContains(t, string(final.Result), "first", "A's late outcome was written over the claim that followed")
+	require.Equal(t, 2, final.Recoveries)
 	require.Len(t, lines(t, log), 3)
 }
 
