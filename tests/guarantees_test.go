@@ -231,14 +231,20 @@ func TestRedisOutOfMemoryReRunsNothingAndSaysSo(t *testing.T) {
 	d := startDaemonEnv(t, []string{"DUEQ_LOG_LEVEL=info"}, r.URL, "--workers", "2", "--config", cfg)
 	const lease = 1500 * time.Millisecond
 
+	// Both tasks run until the test opens the gate, which it does once Redis
+	// is full: their outcomes are refused, and their leases not renewed.
+	gate, ended := filepath.Join(t.TempDir(), "gate"), filepath.Join(t.TempDir(), "ended.log")
 	var ids []string
 	for range 2 {
-		args := fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; sleep 8"]}`, log)
+		args := fmt.Sprintf(`{"cmd":["sh","-c","echo \"$DUEQ_TASK_ID\" >> %s; while [ ! -e %s ]; do sleep 0.05; done; echo \"$DUEQ_TASK_ID\" >> %s"]}`,
+			log, gate, ended)
 		ids = append(ids, post(t, d.URL, map[string]any{"name": "shell", "args": json.RawMessage(args)}).ID)
 	}
 	require.Eventually(t, func() bool { return len(runs(t, log)) == 2 }, 20*time.Second, 10*time.Millisecond, "both tasks start")
 
-	// Fill Redis to its maxmemory.
+	// Fill Redis to its maxmemory, then lower maxmemory a little below what
+	// is used, so that Redis stays full however the client buffers it
+	// counts come and go.
 	ctx := context.Background()
 	rdb := r.client(t)
 	var filler []string
@@ -253,8 +259,13 @@ func TestRedisOutOfMemoryReRunsNothingAndSaysSo(t *testing.T) {
 		}
 		filler = append(filler, key)
 	}
+	used := usedMemory(t, rdb)
+	require.NoError(t, rdb.ConfigSet(ctx, "maxmemory", strconv.FormatInt(used-(1<<20), 10)).Err())
+	require.ErrorContains(t, rdb.Set(ctx, "probe", "x", 0).Err(), "OOM", "Redis refuses writes")
 	full := time.Now()
 	logAtFull := len(d.out.String())
+	require.NoError(t, os.WriteFile(gate, nil, 0o600)) // both handlers return now
+	require.Eventually(t, func() bool { return len(runs(t, ended)) == 2 }, 10*time.Second, 10*time.Millisecond, "both handlers return")
 
 	// A submit while Redis is full fails, saying why.
 	res := dueq(t, d.URL, "submit", "echo", `{"while":"full"}`)
@@ -302,6 +313,22 @@ func TestRedisOutOfMemoryReRunsNothingAndSaysSo(t *testing.T) {
 	for _, id := range ids {
 		assert.Equal(t, 1, n[id], "task %s ran %d times", id, n[id])
 	}
+}
+
+// usedMemory is the used_memory of INFO memory.
+func usedMemory(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	require.NoError(t, err)
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatalf("no used_memory in INFO memory:\n%s", info)
+	return 0
 }
 
 // retryTask retries a task through the API and returns when it answered.
