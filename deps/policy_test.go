@@ -24,7 +24,9 @@ func TestVerdict(t *testing.T) {
 		{tasks.PolicyFail, []tasks.Outcome{ok, failed}, false, tasks.Failed, "parent b (two) failed: boom"},
 		{tasks.PolicySkip, []tasks.Outcome{failed}, false, tasks.Canceled, "parent b (two) failed and on_parent_failure is skip: boom"},
 		{tasks.PolicyRun, []tasks.Outcome{failed, ok}, true, "", ""},
-		{tasks.PolicyRun, []tasks.Outcome{failed, canceled}, false, tasks.Canceled, "parent c (three) was canceled"},
+		{tasks.PolicyRun, []tasks.Outcome{failed, canceled}, true, "", ""}, // run waits for every parent, however it ended
+		{tasks.PolicyFail, []tasks.Outcome{ok, canceled}, false, tasks.Canceled, "parent c (three) was canceled"},
+		{tasks.PolicySkip, []tasks.Outcome{canceled}, false, tasks.Canceled, "parent c (three) was canceled"},
 		{tasks.PolicyFail, nil, true, "", ""},
 	} {
 		run, state, reason := Verdict(&tasks.Task{OnParentFailure: c.policy, Outcomes: c.outcomes})

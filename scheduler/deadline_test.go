@@ -34,3 +34,11 @@ func TestDeadlineWakesEarlyOnceThenOnTime(t *testing.T) {
 	require.False(t, (<-fire).Before(now.Add(preciseWindow+5*time.Millisecond)))
 	d.stop()
 }
+
+func TestAnAnnouncementReplacesTheDueTimeKnown(t *testing.T) {
+	t.Parallel()
+	h := heads{}
+	h.set("q", []head{{id: "a", due: 100}, {id: "b", due: 3600000}})
+	h.add("q", []head{{id: "b", due: 50}}, 4)
+	require.Equal(t, []head{{id: "b", due: 50}, {id: "a", due: 100}}, h["q"])
+}

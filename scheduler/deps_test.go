@@ -180,8 +180,9 @@ func TestCancelCascadesToPendingDescendants(t *testing.T) {
 	e := depsSetup(t, Config{Workers: 2})
 	e.start()
 	p := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	child := e.submit(tasks.Spec{Name: "parents", After: []string{p.ID}, OnParentFailure: tasks.PolicyRun})
+	child := e.submit(tasks.Spec{Name: "parents", After: []string{p.ID}, OnParentFailure: tasks.PolicySkip})
 	grand := e.submit(tasks.Spec{Name: "parents", After: []string{child.ID}})
+	runs := e.submit(tasks.Spec{Name: "parents", After: []string{p.ID, child.ID}, OnParentFailure: tasks.PolicyRun})
 	rec, err := e.client.Get(context.Background(), child.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Waiting, rec.State)
@@ -192,6 +193,15 @@ func TestCancelCascadesToPendingDescendants(t *testing.T) {
 		require.Equal(t, tasks.Canceled, done.State)
 		require.Contains(t, done.Error, "was canceled")
 		require.Zero(t, e.runs.count(id))
+		require.Zero(t, done.Attempts, "it never ran")
+		require.True(t, done.StartedAt.IsZero(), "it never started")
+	}
+	// A run child waits for every parent, however it ended, and then runs.
+	done := e.wait(runs.ID, 5*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.Equal(t, 1, e.runs.count(runs.ID))
+	for _, o := range done.Outcomes {
+		require.Equal(t, tasks.Canceled, o.State)
 	}
 }
 

@@ -13,18 +13,20 @@ type heads map[string][]head
 func (h heads) set(queue string, hs []head) { h[queue] = hs }
 
 // add merges announced entries into a queue's, keeping due order and at most
-// limit entries.
+// limit entries. An announcement is newer than what was known of its task
+// (a task canceled and retried, or re-queued, is due at another time now),
+// so its due time replaces the one known.
 func (h heads) add(queue string, announced []head, limit int) {
 	cur := h[queue]
 	for _, a := range announced {
-		dup := false
-		for _, c := range cur {
+		known := false
+		for i, c := range cur {
 			if c.id == a.id {
-				dup = true
+				cur[i].due, known = a.due, true
 				break
 			}
 		}
-		if !dup {
+		if !known {
 			cur = append(cur, a)
 		}
 	}

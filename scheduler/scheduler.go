@@ -23,6 +23,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -278,7 +279,7 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 func (s *Scheduler) redisError(err error) {
 	s.counters.redisErrors.Add(1)
 	if !s.redisDown.Swap(true) {
-		s.log.Error("Redis error; retrying with backoff", "err", err)
+		s.log.Error("Redis error; retrying with backoff", "err", rediserr.Describe(err))
 	}
 }
 

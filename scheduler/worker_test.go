@@ -176,3 +176,20 @@ func mustMembers(t *testing.T, e *env, key string) []string {
 	require.NoError(t, err)
 	return ms
 }
+
+// A task canceled while due far ahead and then retried is announced as due
+// now; the dispatcher takes that over what it knew of the task, so it
+// starts at once, not at the next safety wake.
+func TestARetriedTaskStartsWithoutWaitingForTheSafetyWake(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1, SafetyWait: time.Minute})
+	s := e.start()
+	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	require.Eventually(t, s.disp.idleWaiting, 5*time.Second, time.Millisecond, "it knows the task is due in an hour")
+	ctx := context.Background()
+	_, err := e.client.Cancel(ctx, task.ID)
+	require.NoError(t, err)
+	_, err = e.client.Retry(ctx, task.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State, "well before the safety wake, a minute away")
+}

@@ -88,6 +88,11 @@ type Task struct {
 	// Recoveries counts the times the task was re-queued because the daemon
 	// running it stopped renewing its lease.
 	Recoveries int `json:"recoveries,omitempty"`
+	// Daemon is the daemon that ran the latest attempt.
+	Daemon string `json:"daemon,omitempty"`
+	// AttemptErrors holds the error of each failed attempt, in order: the
+	// last 10.
+	AttemptErrors []string `json:"attempt_errors,omitempty"`
 	// Outcomes holds the finished parents' outcomes, in declared order.
 	Outcomes []Outcome `json:"-"`
 	// Delay, for a task being submitted with a zero DueAt, makes it due this

@@ -110,15 +110,22 @@ func TestFailurePoliciesAndCancelCascadeThroughTheCLI(t *testing.T) {
 		require.Contains(t, rec.Error, "parent ")
 	}
 
+	// Canceling a task: its children follow their policy. A run child runs
+	// (it waits for every parent, however it ended); a fail child is
+	// canceled with it, without running.
 	later := mustDueq(t, d.URL, "submit", "echo", "--in", "1h")
 	child := mustDueq(t, d.URL, "submit", "echo", "--after", later, "--on-parent-failure", "run")
+	follows := mustDueq(t, d.URL, "submit", "echo", "--after", later)
 	var rec record
 	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "status", child, "--json")), &rec))
 	require.Equal(t, "waiting", rec.State)
 	mustDueq(t, d.URL, "cancel", later)
-	require.Equal(t, 1, dueq(t, d.URL, "wait", child).Code)
-	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "status", child, "--json")), &rec))
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "wait", child)), &res))
+	require.Equal(t, "canceled", res.Parents[0].State)
+	require.Equal(t, 1, dueq(t, d.URL, "wait", follows).Code)
+	require.NoError(t, json.Unmarshal([]byte(mustDueq(t, d.URL, "status", follows, "--json")), &rec))
 	require.Equal(t, "canceled", rec.State)
+	require.Zero(t, rec.Attempts, "it never ran")
 }
 
 func TestRejectedWorkflowsAndParentsWriteNothing(t *testing.T) {

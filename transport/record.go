@@ -41,13 +41,15 @@ const (
 	// FOutcome prefixes the fields holding each finished parent's outcome,
 	// "o:PARENT_ID" = JSON {id, name, state, result, error}. Children are
 	// not a field: they are the list at {ns}:kids:ID.
-	FOutcome    = "o:"
-	FPending    = "pending" // parents not yet finished
-	FPolicy     = "opf"     // on_parent_failure
-	FSchedule   = "schedule"
-	FKey        = "key"
-	FRun        = "run" // claim token
-	FRecoveries = "recoveries"
+	FOutcome       = "o:"
+	FPending       = "pending" // parents not yet finished
+	FPolicy        = "opf"     // on_parent_failure
+	FSchedule      = "schedule"
+	FKey           = "key"
+	FRun           = "run" // claim token
+	FRecoveries    = "recoveries"
+	FDaemon        = "daemon" // the daemon that ran the latest attempt
+	FAttemptErrors = "aerr"   // JSON array of the failed attempts' errors, the last 10
 )
 
 // ErrCorrupt marks a record that cannot be decoded.
@@ -111,6 +113,10 @@ func EncodeRecord(t *tasks.Task) []any {
 	addStr(FKey, t.Key)
 	addInt(FRun, t.Run)
 	addInt(FRecoveries, int64(t.Recoveries))
+	addStr(FDaemon, t.Daemon)
+	if len(t.AttemptErrors) > 0 {
+		add(FAttemptErrors, mustJSON(t.AttemptErrors))
+	}
 	return f
 }
 
@@ -133,7 +139,7 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		return nil, bad("format version %q, this build reads %q", v, Version)
 	}
 	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
-		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy])}
+		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon]}
 	if t.Name == "" || t.Queue == "" {
 		return nil, bad("no name or queue")
 	}
@@ -183,6 +189,11 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	if s, ok := h[FParents]; ok {
 		if err := json.Unmarshal([]byte(s), &t.Parents); err != nil {
 			return nil, bad("field %s is not a JSON list of ids", FParents)
+		}
+	}
+	if s, ok := h[FAttemptErrors]; ok {
+		if err := json.Unmarshal([]byte(s), &t.AttemptErrors); err != nil {
+			return nil, bad("field %s is not a JSON list of errors", FAttemptErrors)
 		}
 	}
 	for _, p := range t.Parents {
