@@ -27,10 +27,10 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 		ids = append(ids, e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(strconv.Itoa(i))}).ID)
 	}
 	other := e.submit(tasks.Spec{Name: "record", Queue: "other"})
-	got, _, _, err := e.client.x.claim(ctx, "default", "test", time.Minute, 4, 4, plain(ids...))
+	got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(time.Minute), 4, 4, plain(ids...))
 	require.NoError(t, err)
 	require.Len(t, got, 4)
-	gotOther, _, _, err := e.client.x.claim(ctx, "other", "test", time.Minute, 1, 4, plain(other.ID))
+	gotOther, _, _, err := e.client.x.claim(ctx, "other", testClaimer(time.Minute), 1, 4, plain(other.ID))
 	require.NoError(t, err)
 	require.Len(t, gotOther, 1)
 

@@ -73,7 +73,7 @@ func claimAll(b *testing.B, c *Client, ts []*tasks.Task) []*tasks.Task {
 		for _, t := range ts[lo:min(lo+8, len(ts))] {
 			ids = append(ids, t.ID)
 		}
-		got, _, _, err := c.x.claim(context.Background(), "default", "test", time.Minute, len(ids), 16, plain(ids...))
+		got, _, _, err := c.x.claim(context.Background(), "default", testClaimer(time.Minute), len(ids), 16, plain(ids...))
 		if err != nil || len(got) != len(ids) {
 			b.Fatal("claim", err, len(got))
 		}
@@ -144,7 +144,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, id := range ids {
-		got, _, _, err := c.x.claim(ctx, "default", "test", 15*time.Second, 1, 16, plain(id))
+		got, _, _, err := c.x.claim(ctx, "default", testClaimer(15*time.Second), 1, 16, plain(id))
 		if err != nil || len(got) != 1 || got[0].err != nil {
 			b.Fatal("claim", err, got)
 		}

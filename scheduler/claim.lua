@@ -25,30 +25,37 @@
 -- ARGV[6] events channel
 -- ARGV[7] the queue's name
 -- ARGV[8] the claiming daemon's id, recorded as the task's daemon
--- ARGV[9..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[9] the names of the claiming daemon's handlers, each between
+--         newlines ("\nNAME\nNAME\n"): it claims only tasks it can run
+-- ARGV[10] how many more due entries than ARGV[4] to read: the due tasks
+--         the caller knows it cannot run, to look past them
+-- ARGV[11..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
--- Returns {heads, stale, now, id, fields, id, fields, ...}: heads is the
--- front of the index after the claim ({id, due, ...}): the entries due by
--- now, up to ARGV[4] of them, with now as their due time, and then, if they
--- were all, the next entry not yet due with its real due time; stale lists
--- the occurrences refused for an out-of-date schedule; now is Redis's time
--- in µs; fields is each claimed record after the claim, as HGETALL gives
--- it. A candidate whose record is gone (evicted, or deleted by hand) is
+-- Returns {heads, stale, now, foreign, id, fields, id, fields, ...}: heads
+-- is the front of the index after the claim ({id, due, ...}): the entries
+-- due by now, up to ARGV[4] + ARGV[10] of them, with now as their due time,
+-- and then, if they were all, the next entry not yet due with its real due
+-- time; stale lists the occurrences refused for an out-of-date schedule;
+-- now is Redis's time in µs; foreign lists the candidates whose handler the
+-- caller does not have (left due, for a daemon that has it); fields is each
+-- claimed record after the claim, as HGETALL gives it. A candidate whose record is gone (evicted, or deleted by hand) is
 -- dropped from the index, recorded as failed with that reason, and
 -- returned with no fields.
 --
 -- The front is read without scores: turning a score into a reply inside a
 -- script costs Redis more than all the rest of a claim. A candidate is due
--- when it is among the first max(ARGV[4], ARGV[5]) entries due by now.
+-- when it is among the first max(ARGV[4], ARGV[5]) + ARGV[10] entries due
+-- by now.
 local nowms, nowus = clock()
 local now = int(nowms)
 local want, nc = tonumber(ARGV[3]), tonumber(ARGV[5])
+local handlers = ARGV[9]
 local cands = {}
-local a, k = 9, 5
+local a, k = 11, 5
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -62,16 +69,29 @@ for i = 1, nc do
   end
   cands[i] = cd
 end
-local limit = math.max(tonumber(ARGV[4]), nc)
-local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+local window = math.max(tonumber(ARGV[4]), nc) + tonumber(ARGV[10])
+local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, window)
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
-local out, taken, lease, stale, events = {false, false, nowus}, {}, {}, {}, {}
+local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, {}, {}
 local deadline = int(nowms + tonumber(ARGV[1]))
+
+-- field returns the value of field f of a flat HGETALL reply h.
+local function field(h, f)
+  for j = 1, #h, 2 do
+    if h[j] == f then return h[j + 1] end
+  end
+end
+
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
-  local ok = due[cd.id]
-  if ok and cd.kind == 'o' then
+  local h = due[cd.id] and redis.call('HGETALL', cd.key)
+  local ok = h and true
+  if ok and #h > 0 and not string.find(handlers, '\n' .. (field(h, 'name') or '') .. '\n', 1, true) then
+    ok = false -- a task for a daemon that has its handler: it stays due
+    foreign[#foreign + 1] = cd.id
+  end
+  if ok and #h > 0 and cd.kind == 'o' then
     local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
     if sc[1] == 'active' and sc[2] ~= cd.rev then
       ok = false
@@ -91,17 +111,13 @@ for _, cd in ipairs(cands) do
   if ok then
     taken[#taken + 1] = cd.id
     due[cd.id] = false
-    local h = redis.call('HGETALL', cd.key)
     if #h > 0 then
-      local set = {state = 'running', started = now, attempts = 1, run = 1}
-      local name = '?'
+      local set = {state = 'running', started = now, attempts = 1, run = 1, daemon = ARGV[8]}
       for j = 1, #h, 2 do
         local f = h[j]
         if f == 'attempts' or f == 'run' then set[f] = (tonumber(h[j + 1]) or 0) + 1 end
-        if f == 'name' then name = h[j + 1] end
       end
-      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. name
-      set.daemon = ARGV[8]
+      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. (field(h, 'name') or '?')
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
       for j = 1, #h, 2 do
@@ -126,12 +142,12 @@ if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
 local heads = {}
 for _, id in ipairs(front) do
-  if due[id] and #heads < 2 * tonumber(ARGV[4]) then
+  if due[id] and #heads < 2 * (tonumber(ARGV[4]) + tonumber(ARGV[10])) then
     heads[#heads + 1] = id
     heads[#heads + 1] = now
   end
 end
-if #front < limit then
+if #front < window then
   local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
   if nxt[1] then
     heads[#heads + 1] = nxt[1]
@@ -141,4 +157,5 @@ end
 if #events > 0 then redis.call('PUBLISH', ARGV[6], table.concat(events, '\n')) end
 out[1] = heads
 out[2] = stale
+out[4] = foreign
 return out

@@ -47,7 +47,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 			fcmd, fqueues = s.x.finishCall(ctx, pipe, fs, nHeads)
 		}
 		if queue != "" {
-			ccmd = s.x.claimCall(ctx, pipe, queue, s.id, s.cfg.Lease, d.idle, s.nHeads, cands)
+			ccmd = s.x.claimCall(ctx, pipe, queue, s.cl, d.idle, s.nHeads, len(d.foreign[queue]), cands)
 		}
 		sent, sentLocal := time.Now(), s.cfg.Clock.Now()
 		_, _ = pipe.Exec(ctx) // each command's own error is read below
@@ -69,12 +69,12 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 			if isNoScript(ccmd.Err()) {
 				noScript = true
 			} else {
-				got, hs, stale, nowUs, cerr := parseClaim(queue, ccmd)
+				r, cerr := parseClaim(queue, ccmd)
 				if cerr != nil {
 					errs = append(errs, cerr)
 				} else {
-					s.x.clock.observe(sentLocal, recvLocal, nowUs)
-					d.claimed(queue, nowUs/1000, got, hs, stale, skip)
+					s.x.clock.observe(sentLocal, recvLocal, r.nowUs)
+					d.claimed(queue, r, skip)
 				}
 				queue = ""
 			}
@@ -118,7 +118,7 @@ func (d *dispatcher) finishReply(cmd *redis.Cmd, fs []*finishing, queues []strin
 	}
 	if useHeads {
 		for q, h := range hs {
-			d.heads.set(q, h)
+			d.setHeads(q, h, false)
 		}
 	}
 	d.s.counters.finishCalls.Add(1)
@@ -186,10 +186,12 @@ func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (c
 }
 
 // claimed takes a claim's reply: it hands the claimed tasks to idle loops.
-func (d *dispatcher) claimed(queue string, now int64, got []claimed, hs []head, stale []string, skip map[string]string) {
+func (d *dispatcher) claimed(queue string, r claimReply, skip map[string]string) {
 	s := d.s
-	d.heads.set(queue, hs)
-	for _, id := range stale {
+	now, got := r.nowUs/1000, r.got
+	d.learnForeign(queue, r.foreign)
+	d.setHeads(queue, r.heads, true)
+	for _, id := range r.stale {
 		sid, _, _ := parseOccurrence(id)
 		delete(d.schedules, sid) // read it again before the next claim
 	}

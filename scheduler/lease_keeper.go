@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"sync"
 	"time"
@@ -27,13 +26,10 @@ type LeaseKeeper struct {
 	done   chan struct{}
 	// trimmedAt is when the keeper last trimmed; only its goroutine uses it.
 	trimmedAt time.Time
-	info      []byte // this daemon's DaemonInfo, JSON
+	info      []byte // this daemon's DaemonInfo, JSON, set by Scheduler.Start
 }
 
-func newLeaseKeeper(s *Scheduler) *LeaseKeeper {
-	info, _ := json.Marshal(DaemonInfo{Queues: s.cfg.Queues, Handlers: s.reg.Names(), Workers: s.cfg.Workers}) // strings and an int always marshal
-	return &LeaseKeeper{s: s, info: info}
-}
+func newLeaseKeeper(s *Scheduler) *LeaseKeeper { return &LeaseKeeper{s: s} }
 
 // Start begins renewing. Calling it twice has no further effect.
 func (k *LeaseKeeper) Start(ctx context.Context) {

@@ -11,6 +11,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,7 @@ type Scheduler struct {
 	disp  *dispatcher
 	sub   *subscriber
 	keep  *LeaseKeeper
+	cl    claimer // who this daemon's claims are for: its id, handlers and lease
 
 	mu         sync.Mutex
 	started    bool
@@ -112,6 +114,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	s.started = true
+	names := s.reg.Names()
+	s.cl = newClaimer(s.id, names, s.cfg.Lease)
+	s.keep.info, _ = json.Marshal(DaemonInfo{Queues: s.cfg.Queues, Handlers: names, Workers: s.cfg.Workers}) // strings and an int always marshal
 	channels := []string{s.x.keys.CancelChannel()}
 	for _, q := range s.cfg.Queues {
 		channels = append(channels, s.x.keys.Announce(q))

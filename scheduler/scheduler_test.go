@@ -57,7 +57,7 @@ func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, _, err := e.client.x.claim(context.Background(), "default", "test", time.Minute, 1, 4, plain(task.ID))
+			got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(time.Minute), 1, 4, plain(task.ID))
 			if err == nil && len(got) == 1 {
 				won.Add(1)
 			}
@@ -75,7 +75,7 @@ func TestClaimSkipsTasksNotYetDue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	got, hs, _, err := e.client.x.claim(context.Background(), "default", "test", time.Minute, 1, 4, plain(task.ID))
+	got, hs, _, err := e.client.x.claim(context.Background(), "default", testClaimer(time.Minute), 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Empty(t, got)
 	require.Len(t, hs, 1)
@@ -154,7 +154,7 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	e := setup(t, Config{Workers: 1})
 	task := e.submit(tasks.Spec{Name: "record"})
 	// A daemon claims it with a short lease and dies.
-	got, _, _, err := e.client.x.claim(context.Background(), "default", "test", 300*time.Millisecond, 1, 4, plain(task.ID))
+	got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(300*time.Millisecond), 1, 4, plain(task.ID))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s := e.start()
@@ -171,7 +171,7 @@ func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "record"})
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		got, _, _, err := e.client.x.claim(ctx, "default", "test", 0, 1, 4, plain(task.ID))
+		got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(0), 1, 4, plain(task.ID))
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		n, err := e.client.x.recover(ctx, "default", task.ID, 1)

@@ -127,3 +127,9 @@ func (e *env) waitRun(id string, d time.Duration) {
 	e.t.Helper()
 	require.Eventually(e.t, func() bool { return e.runs.count(id) > 0 }, d, time.Millisecond)
 }
+
+// testClaimer claims, under lease, the tasks of the test handlers, as a
+// daemon named "test".
+func testClaimer(lease time.Duration) claimer {
+	return newClaimer("test", []string{"record", "block", "gated", "parents", "noop"}, lease)
+}

@@ -58,13 +58,39 @@ func TestHandlerPanicFailsTheTask(t *testing.T) {
 	require.Contains(t, done.Error, "panicked: boom")
 }
 
-func TestUnknownHandlerOnThisDaemonFailsClearly(t *testing.T) {
+// A daemon claims only tasks whose handler it has: the others stay due,
+// unclaimed and unfailed, for a daemon that has the handler, and the tasks
+// behind them are not held up.
+func TestADaemonClaimsOnlyTasksWhoseHandlerItHas(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	e.start()
-	done := e.wait(e.submit(tasks.Spec{Name: "nobody-has-this"}).ID, 5*time.Second)
-	require.Equal(t, tasks.Failed, done.State)
-	require.Contains(t, done.Error, `unknown handler "nobody-has-this"`)
+	e := setup(t, Config{Workers: 2})
+	a := e.start()
+	var special []string
+	for range 20 { // many more than the heads a 2-loop daemon reads
+		special = append(special, e.submit(tasks.Spec{Name: "special"}).ID)
+	}
+	behind := e.submit(tasks.Spec{Name: "record"})
+	require.Equal(t, tasks.Succeeded, e.wait(behind.ID, 10*time.Second).State)
+	ctx := context.Background()
+	for _, id := range special {
+		rec, err := e.client.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Scheduled, rec.State, "a daemon without its handler leaves it due")
+		require.Zero(t, rec.Attempts)
+	}
+
+	reg := tasks.NewRegistry()
+	reg.Register("special", func(ctx context.Context, c *tasks.Call) (any, error) { return "special", nil })
+	b, err := New(e.rdb, reg, e.cfg)
+	require.NoError(t, err)
+	require.NoError(t, b.Start(ctx))
+	t.Cleanup(func() { _ = b.Stop(context.Background()) })
+	for _, id := range special {
+		rec := e.wait(id, 10*time.Second)
+		require.Equal(t, tasks.Succeeded, rec.State)
+		require.Equal(t, b.ID(), rec.Daemon, "run by the daemon that has its handler")
+	}
+	require.Zero(t, a.Counters().Failed)
 }
 
 func TestFailedTaskKeepsWhatItsHandlerReturned(t *testing.T) {
