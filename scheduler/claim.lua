@@ -87,7 +87,8 @@ for _, cd in ipairs(cands) do
   if #taken >= want then break end
   local h = due[cd.id] and redis.call('HGETALL', cd.key)
   local ok = h and true
-  if ok and #h > 0 and not string.find(handlers, '\n' .. (field(h, 'name') or '') .. '\n', 1, true) then
+  local name = ok and field(h, 'name')
+  if name and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign[#foreign + 1] = cd.id
   end
@@ -117,7 +118,7 @@ for _, cd in ipairs(cands) do
         local f = h[j]
         if f == 'attempts' or f == 'run' then set[f] = (tonumber(h[j + 1]) or 0) + 1 end
       end
-      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. (field(h, 'name') or '?')
+      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. (name or '?')
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
       for j = 1, #h, 2 do

@@ -206,9 +206,7 @@ func dueArg(t *tasks.Task) string {
 // its due and created fields come last, for the script to fill in from
 // Redis's clock.
 func newRecord(t *tasks.Task) []any {
-	due, created := t.DueAt, t.CreatedAt
-	t.DueAt, t.CreatedAt = time.Time{}, time.Time{}
-	fields := transport.EncodeRecord(t)
-	t.DueAt, t.CreatedAt = due, created
-	return append(fields, transport.FDue, 0, transport.FCreated, 0)
+	rec := *t
+	rec.DueAt, rec.CreatedAt = time.Time{}, time.Time{}
+	return append(transport.EncodeRecord(&rec), transport.FDue, 0, transport.FCreated, 0)
 }

@@ -116,17 +116,6 @@ func (s *Spec) validate() error {
 	return nil
 }
 
-// DueAt is when the task should start, given the current time.
-func (s *Spec) DueAt(now time.Time) time.Time {
-	switch {
-	case !s.At.IsZero() && s.At.After(now):
-		return s.At
-	case s.In > 0:
-		return now.Add(s.In)
-	}
-	return now
-}
-
 // ValidQueue reports whether q can name a queue: 1-64 letters, digits or _.-.
 func ValidQueue(q string) bool { return queueRE.MatchString(q) }
 
