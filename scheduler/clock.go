@@ -15,6 +15,17 @@ type redisClock struct {
 	local  Clock
 	offset atomic.Int64 // ns to add to the local clock
 	seen   atomic.Bool
+	at     atomic.Int64 // local time of the latest sample, ns
+}
+
+// offsetFresh is how long a sample of the offset serves an idle daemon (one
+// with no deadline to wait for) before its next re-read asks for Redis's
+// time again. Clocks drift by far less than a millisecond in that time.
+const offsetFresh = 30 * time.Second
+
+// stale reports whether the offset needs a new sample.
+func (c *redisClock) stale() bool {
+	return !c.seen.Load() || c.local.Now().Sub(time.Unix(0, c.at.Load())) > offsetFresh
 }
 
 // Now is Redis's time by the latest estimate (the local time until a
@@ -33,6 +44,7 @@ func (c *redisClock) observe(sent, recv time.Time, redisUs int64) {
 	if redisUs <= 0 {
 		return
 	}
+	c.at.Store(recv.UnixNano())
 	mid := sent.Add(recv.Sub(sent) / 2)
 	sample := time.UnixMicro(redisUs).Sub(mid)
 	cur := time.Duration(c.offset.Load())

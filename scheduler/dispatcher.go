@@ -290,12 +290,17 @@ func (d *dispatcher) peek(ctx context.Context) error {
 		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Due(q), 0, int64(s.nHeads+len(d.foreign[q])-1))
 		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Lease(q), 0, 0)
 	}
-	timeCmd := pipe.Time(ctx)
+	var timeCmd *redis.TimeCmd
+	if _, _, waiting := d.heads.earliest(); waiting || len(d.leases) > 0 || s.x.clock.stale() {
+		timeCmd = pipe.Time(ctx) // a deadline to wait for: Redis's time steers the wait
+	}
 	sent := s.cfg.Clock.Now()
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro())
+	if timeCmd != nil {
+		s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro())
+	}
 	s.counters.peeks.Add(1)
 	for i, q := range s.cfg.Queues {
 		hs := make([]head, 0, len(dueCmds[i].Val()))

@@ -285,8 +285,9 @@ func (x *index) expired(ctx context.Context, queue string, now int64, limit int)
 }
 
 // keepalive renews, for daemon, the leases of its running tasks rs (by
-// queue) under their claim tokens, and records its sign of life and info.
-// It returns the ids of the tasks whose claim the daemon lost.
+// queue) under their claim tokens, and records its sign of life and, unless
+// it is nil, its info. It returns the ids of the tasks whose claim the
+// daemon lost.
 func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease time.Duration, rs []*tasks.Task) ([]string, error) {
 	var queues []string
 	qn := map[string]int{}
@@ -301,8 +302,8 @@ func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease
 	for _, q := range queues {
 		keys = append(keys, x.keys.Lease(q))
 	}
-	args := make([]any, 0, 6+3*len(rs))
-	args = append(args, lease.Milliseconds(), daemon, info, daemonInfoTTL.Milliseconds(), len(queues), len(rs))
+	args := make([]any, 0, 7+3*len(rs))
+	args = append(args, lease.Milliseconds(), daemon, info, daemonInfoTTL.Milliseconds(), len(queues), len(rs), x.clock.Now().UnixMilli())
 	for _, t := range rs {
 		keys = append(keys, x.keys.Task(t.ID))
 		args = append(args, qn[t.Queue], t.ID, t.Run)

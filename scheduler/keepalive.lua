@@ -7,7 +7,7 @@
 -- It is loaded with flags=allow-oom: it only moves scores of members that
 -- exist and overwrites small values, so Redis runs it even when it is out
 -- of memory, and a daemon whose other writes are refused keeps its tasks.
--- Expiry is Redis's clock.
+-- Leases expire by Redis's clock.
 --
 -- KEYS[1]       daemon set       {ns}:daemons (zset, score = last sign of life, ms)
 -- KEYS[2]       daemon info      {ns}:daemon:ID (string, JSON)
@@ -15,22 +15,25 @@
 -- KEYS[3+Q..]   per task, in ARGV order: its hash {ns}:t:ID
 -- ARGV[1] lease, ms
 -- ARGV[2] daemon id
--- ARGV[3] daemon info JSON (queues, handlers, workers)
+-- ARGV[3] daemon info JSON (queues, handlers, workers), or '' to keep it
 -- ARGV[4] how long the info is kept, ms
 -- ARGV[5] Q, the number of queues
 -- ARGV[6] N, the number of tasks
--- ARGV[7..] per task, 3 values: its queue's number q, id, claim token
--- Returns {now, lost...}: Redis's time in µs, then the ids of the tasks
--- whose claim the daemon no longer holds (another claim took them, or their
--- record is gone). A task that finished under this claim is neither renewed
--- nor lost.
-local nowms, nowus = clock()
-local until_ms = int(nowms + tonumber(ARGV[1]))
+-- ARGV[7] now by the daemon's estimate of Redis's clock, ms: the sign of
+--         life of an idle daemon, which then costs Redis no TIME call
+-- ARGV[8..] per task, 3 values: its queue's number q, id, claim token
+-- Returns {now, lost...}: Redis's time in µs (0 when no task was renewed),
+-- then the ids of the tasks whose claim the daemon no longer holds (another
+-- claim took them, or their record is gone). A task that finished under
+-- this claim is neither renewed nor lost.
 local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
+local nowms, nowus = tonumber(ARGV[7]), 0
+if n > 0 then nowms, nowus = clock() end
 redis.call('ZADD', KEYS[1], int(nowms), ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
+local until_ms = int(nowms + tonumber(ARGV[1]))
 local out, renew = {nowus}, {}
-local a = 7
+local a = 8
 for i = 1, n do
   local q, id, token = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   a = a + 3

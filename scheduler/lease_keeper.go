@@ -26,7 +26,8 @@ type LeaseKeeper struct {
 	done   chan struct{}
 	// trimmedAt is when the keeper last trimmed; only its goroutine uses it.
 	trimmedAt time.Time
-	info      []byte // this daemon's DaemonInfo, JSON, set by Scheduler.Start
+	info      []byte    // this daemon's DaemonInfo, JSON, set by Scheduler.Start
+	infoAt    time.Time // when the keeper last wrote it; only its goroutine uses it
 }
 
 func newLeaseKeeper(s *Scheduler) *LeaseKeeper { return &LeaseKeeper{s: s} }
@@ -40,7 +41,7 @@ func (k *LeaseKeeper) Start(ctx context.Context) {
 	}
 	ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	k.done = make(chan struct{})
-	if err := k.housekeep(ctx, k.s.cfg.Clock.Now(), nil); err != nil { // nothing runs yet
+	if err := k.housekeep(ctx, k.s.x.clock.Now(), nil); err != nil { // nothing runs yet
 		k.s.redisError(err)
 	}
 	go k.run(ctx)
@@ -85,9 +86,16 @@ func (k *LeaseKeeper) run(ctx context.Context) {
 // for an hour.
 func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.Task) error {
 	s := k.s
-	lost, err := s.x.keepalive(ctx, s.id, k.info, s.cfg.Lease, rs)
+	var info []byte
+	if now.Sub(k.infoAt) >= infoEvery {
+		info = k.info
+	}
+	lost, err := s.x.keepalive(ctx, s.id, info, s.cfg.Lease, rs)
 	if err != nil {
 		return err
+	}
+	if info != nil {
+		k.infoAt = now
 	}
 	s.lostClaims(lost)
 	if now.Sub(k.trimmedAt) < time.Minute {
@@ -105,6 +113,11 @@ func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.
 	k.trimmedAt = now
 	return nil
 }
+
+// infoEvery is how often a daemon writes its info again: it does not
+// change, and it is kept for daemonInfoTTL, so an idle daemon's heartbeat is
+// one score.
+const infoEvery = 10 * time.Minute
 
 // DaemonInfo is what a daemon tells the others about itself with each
 // heartbeat (`dueq stats`, and the check that a submitted task's handler
