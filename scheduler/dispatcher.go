@@ -43,10 +43,7 @@ type dispatcher struct {
 	stale    bool         // re-read the heads before deciding
 	// schedules caches the schedules of occurrences this daemon claimed.
 	schedules map[string]*Schedule
-	// foreign holds, per queue, due tasks whose handler this daemon does
-	// not have: they are left to a daemon that has it, kept out of the
-	// heads, and looked past by reading that many more due entries.
-	foreign map[string]map[string]bool
+	foreign   foreign // due tasks whose handler this daemon does not have
 
 	// waiting is true while the dispatcher is blocked in wait (for tests).
 	waiting atomic.Bool
@@ -60,7 +57,7 @@ type dispatcher struct {
 
 func newDispatcher(s *Scheduler) *dispatcher {
 	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*Schedule{},
-		foreign: map[string]map[string]bool{}, ann: map[string][]head{}, wake: make(chan struct{}, 1)}
+		foreign: foreign{}, ann: map[string][]head{}, wake: make(chan struct{}, 1)}
 }
 
 // maxAnnounced bounds the announcements kept per queue between two looks.
@@ -117,64 +114,26 @@ func (d *dispatcher) takeNews() {
 		d.stale = true
 	}
 	for q, hs := range ann {
-		d.heads.add(q, d.mine(q, hs), d.s.nHeads)
+		d.heads.add(q, d.foreign.filter(q, hs), d.s.nHeads)
 	}
 }
-
-// maxForeign bounds the due tasks per queue a daemon looks past because it
-// does not have their handler.
-const maxForeign = 1000
 
 // setHeads replaces queue's heads with hs, without the foreign tasks. With
 // prune, hs is a read that reached past every known foreign task, so those
 // not in it have left the index and are forgotten.
 func (d *dispatcher) setHeads(queue string, hs []head, prune bool) {
-	if f := d.foreign[queue]; prune && len(f) > 0 {
-		seen := make(map[string]bool, len(hs))
-		for _, h := range hs {
-			seen[h.id] = true
-		}
-		for id := range f {
-			if !seen[id] {
-				delete(f, id)
-			}
-		}
+	if prune {
+		d.foreign.prune(queue, hs)
 	}
-	d.heads.set(queue, d.mine(queue, hs))
-}
-
-// mine is hs without queue's foreign tasks.
-func (d *dispatcher) mine(queue string, hs []head) []head {
-	f := d.foreign[queue]
-	if len(f) == 0 {
-		return hs
-	}
-	out := hs[:0:0]
-	for _, h := range hs {
-		if !f[h.id] {
-			out = append(out, h)
-		}
-	}
-	return out
+	d.heads.set(queue, d.foreign.filter(queue, hs))
 }
 
 // learnForeign records due tasks of queue whose handler this daemon lacks.
 // The heads are then re-read, reaching that much further: the tasks behind
 // them may be this daemon's.
 func (d *dispatcher) learnForeign(queue string, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
-	f := d.foreign[queue]
-	if f == nil {
-		f = map[string]bool{}
-		d.foreign[queue] = f
-	}
-	for _, id := range ids {
-		if len(f) < maxForeign && !f[id] {
-			f[id] = true
-			d.stale = true
-		}
+	if d.foreign.learn(queue, ids) {
+		d.stale = true
 	}
 }
 

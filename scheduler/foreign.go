@@ -1,0 +1,65 @@
+package scheduler
+
+// foreign is, per queue, the due tasks a daemon knows it cannot run: it
+// does not have their handler. They are left due for a daemon that has it
+// (claim.lua refuses them to this one), kept out of this daemon's heads so
+// it neither waits for them nor claims them again, and looked past: its
+// reads of the index reach that many entries further, so the tasks behind
+// them are not held up.
+type foreign map[string]map[string]bool
+
+// maxForeign bounds the due tasks per queue a daemon looks past.
+const maxForeign = 1000
+
+// filter is hs without queue's foreign tasks.
+func (f foreign) filter(queue string, hs []head) []head {
+	ids := f[queue]
+	if len(ids) == 0 {
+		return hs
+	}
+	out := hs[:0:0]
+	for _, h := range hs {
+		if !ids[h.id] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// learn records ids as foreign in queue, up to maxForeign; it reports
+// whether any was new.
+func (f foreign) learn(queue string, ids []string) (added bool) {
+	if len(ids) == 0 {
+		return false
+	}
+	known := f[queue]
+	if known == nil {
+		known = map[string]bool{}
+		f[queue] = known
+	}
+	for _, id := range ids {
+		if len(known) < maxForeign && !known[id] {
+			known[id] = true
+			added = true
+		}
+	}
+	return added
+}
+
+// prune forgets the foreign tasks of queue missing from hs, a read that
+// reached past all of them: they have left the index.
+func (f foreign) prune(queue string, hs []head) {
+	known := f[queue]
+	if len(known) == 0 {
+		return
+	}
+	seen := make(map[string]bool, len(hs))
+	for _, h := range hs {
+		seen[h.id] = true
+	}
+	for id := range known {
+		if !seen[id] {
+			delete(known, id)
+		}
+	}
+}

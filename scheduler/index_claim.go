@@ -1,0 +1,120 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// claimer is who claims: a daemon's id, the handlers it has (as claim.lua
+// reads them) and its lease.
+type claimer struct {
+	daemon   string
+	handlers string
+	lease    time.Duration
+}
+
+// newClaimer returns the claimer for daemon with handlers names.
+func newClaimer(daemon string, names []string, lease time.Duration) claimer {
+	return claimer{daemon: daemon, handlers: "\n" + strings.Join(names, "\n") + "\n", lease: lease}
+}
+
+// claim takes up to want of the candidates that are still due in queue,
+// for cl. stale lists occurrences refused because their schedule changed
+// since the caller read it.
+func (x *index) claim(ctx context.Context, queue string, cl claimer, want, nHeads int, cands []candidate) (got []claimed, heads []head, stale []string, err error) {
+	if err := x.prepare(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	for try := 0; ; try++ {
+		pipe := x.rdb.Pipeline()
+		cmd := x.claimCall(ctx, pipe, queue, cl, want, nHeads, 0, cands)
+		_, _ = pipe.Exec(ctx) // the command's own error is read below
+		if try == 0 && isNoScript(cmd.Err()) {
+			if err := x.load(ctx, claimScript); err != nil {
+				return nil, nil, nil, err
+			}
+			continue
+		}
+		r, err := parseClaim(queue, cmd)
+		return r.got, r.heads, r.stale, err
+	}
+}
+
+// claimCall queues one claim.lua call on pipe, reading extra more due
+// entries than nHeads (the caller's known foreign tasks); parseClaim reads
+// its reply.
+func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, cl claimer, want, nHeads, extra int, cands []candidate) *redis.Cmd {
+	keys := make([]string, 0, 4+len(cands))
+	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules(), x.keys.Done(tasks.Failed))
+	args := make([]any, 0, 10+2*len(cands))
+	args = append(args, cl.lease.Milliseconds(), x.resultTTL.Milliseconds(), want, nHeads, len(cands), x.keys.EventsChannel(), queue,
+		cl.daemon, cl.handlers, extra)
+	for _, c := range cands {
+		keys = append(keys, x.keys.Task(c.id))
+		if c.next == nil {
+			args = append(args, c.id, "t")
+			continue
+		}
+		n := c.next
+		fields := transport.EncodeRecord(n)
+		keys = append(keys, x.keys.Schedule(n.Schedule), x.keys.Task(n.ID), x.keys.Due(n.Queue))
+		args = append(args, c.id, "o", c.rev, n.ID, transport.Ms(n.DueAt), x.keys.Announce(n.Queue), len(fields))
+		args = append(args, fields...)
+	}
+	return x.evalSha(ctx, pipe, claimScript, keys, args...)
+}
+
+// claimReply is what a claim.lua call answered.
+type claimReply struct {
+	got     []claimed
+	heads   []head
+	stale   []string // occurrences refused for an out-of-date schedule
+	foreign []string // due tasks whose handler the claimer does not have
+	nowUs   int64    // Redis's time
+}
+
+// parseClaim reads a claim.lua reply for queue.
+func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	if len(res) < 4 || len(res)%2 != 0 {
+		return r, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
+	}
+	if r.heads, err = parseHeads(res[0]); err != nil {
+		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	r.stale, r.foreign = strs(res[1]), strs(res[3])
+	r.nowUs, _ = res[2].(int64)
+	r.got = make([]claimed, 0, len(res)/2-2)
+	for i := 4; i < len(res); i += 2 {
+		id, _ := res[i].(string)
+		c := claimed{id: id}
+		fields, ok := res[i+1].([]any)
+		switch {
+		case !ok:
+			c.err = fmt.Errorf("%w %s: unexpected reply", transport.ErrCorrupt, id)
+		case len(fields) == 0:
+			c.err = fmt.Errorf("%w %s: the index named it but its record is gone; dropped from the index", transport.ErrCorrupt, id)
+		default:
+			h := pairs(fields)
+			if c.task, c.err = transport.DecodeRecord(id, h); c.err != nil {
+				// Enough of the record to fail it under this claim.
+				run, _ := strconv.ParseInt(h[transport.FRun], 10, 64)
+				c.task = &tasks.Task{ID: id, Queue: queue, Run: run, Key: h[transport.FKey]}
+			}
+		}
+		r.got = append(r.got, c)
+	}
+	return r, nil
+}
+
