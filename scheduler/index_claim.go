@@ -117,4 +117,3 @@ func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
 	}
 	return r, nil
 }
-
