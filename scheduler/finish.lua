@@ -57,13 +57,7 @@ for i = 1, n do
   a, k = a + 10, k + 3 + 2 * nk
   local cur = redis.call('HMGET', key, 'state', 'run')
   local vanished = not cur[1]
-  if vanished then
-    -- Its record is gone: keep what is known, the outcome, so the task
-    -- does not disappear and its children still hear of it.
-    redis.call('HSET', key, 'v', '1', 'name', name, 'args', 'null', 'queue', ARGV[6 + q], 'state', 'running', 'run', run)
-    err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
-    cur = {'running', run}
-  end
+  if vanished then cur = {'running', run} end
   if cur[2] ~= run or (cur[1] ~= 'running' and not final[cur[1]]) then
     status[i] = 0
   elseif cur[1] ~= 'running' then
@@ -71,6 +65,14 @@ for i = 1, n do
   elseif kids_changed(kids, nk) then
     status[i] = redis.call('LRANGE', kids, 0, -1)
   else
+    if vanished then
+      -- Its record is gone: keep what is known, the outcome, so the task
+      -- does not disappear and its children still hear of it. Written only
+      -- here, so a call told to come back with its children finds it gone
+      -- again and says so.
+      redis.call('HSET', key, 'v', '1', 'name', name, 'args', 'null', 'queue', ARGV[6 + q], 'run', run)
+      err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
+    end
     local f = {'state', state, 'finished', now}
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
     if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end

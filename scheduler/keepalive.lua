@@ -24,8 +24,12 @@
 -- ARGV[8..] per task, 3 values: its queue's number q, id, claim token
 -- Returns {now, lost...}: Redis's time in µs (0 when no task was renewed),
 -- then the ids of the tasks whose claim the daemon no longer holds (another
--- claim took them, or their record is gone). A task that finished under
--- this claim is neither renewed nor lost.
+-- claim took them). A task that finished under this claim is neither
+-- renewed nor lost. A task whose record vanished (evicted, or deleted by
+-- hand) is still this daemon's while it is in the lease set (nothing can
+-- claim it again): its lease is renewed, and finish.lua writes the record
+-- anew from its outcome; once a recovery took it out of the lease set, it
+-- is lost.
 local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local nowms, nowus = tonumber(ARGV[7]), 0
 if n > 0 then nowms, nowus = clock() end
@@ -38,9 +42,13 @@ for i = 1, n do
   local q, id, token = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   a = a + 3
   local cur = redis.call('HMGET', KEYS[2 + nq + i], 'state', 'run')
-  if cur[2] ~= token then
+  local mine = cur[2] == token
+  if not cur[1] then -- its record vanished: it is ours while its lease is
+    mine = redis.call('ZSCORE', KEYS[2 + q], id) ~= false
+  end
+  if not mine then
     out[#out + 1] = id
-  elseif cur[1] == 'running' then
+  elseif cur[1] == 'running' or not cur[1] then
     renew[q] = renew[q] or {}
     table.insert(renew[q], until_ms)
     table.insert(renew[q], id)

@@ -20,10 +20,11 @@
 -- ARGV[7] announce channel prefix ({ns}:announce:)
 -- ARGV[8] the queue's name
 -- Returns {0} when the lease was not expired (renewed or gone), {3} when the
--- task's record had vanished (it is recorded as failed), {1} when the
--- task was re-queued, {2} when it failed for too many recoveries (its
--- children then get its outcome, children.lua), or {-1, children} when it
--- would fail but its children list changed: call again with its keys.
+-- task's record had vanished (it is recorded as failed, and its children
+-- get that outcome), {1} when the task was re-queued, {2} when it failed
+-- for too many recoveries (its children then get its outcome, children.lua),
+-- or {-1, children} when it would fail but its children list changed: call
+-- again with its keys.
 local nowms = clock()
 local now = int(nowms)
 local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -31,13 +32,21 @@ if not s or tonumber(s) > nowms then return {0} end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'recoveries', 'name', 'queue')
 if not cur[1] then
   -- Its record vanished (evicted, or deleted by hand): say so in a record
-  -- of its own, so the task does not disappear without a trace.
+  -- of its own, so the task does not disappear without a trace, and tell
+  -- its children, which would otherwise wait for it forever.
+  if kids_changed(KEYS[7], tonumber(ARGV[6])) then
+    return {-1, redis.call('LRANGE', KEYS[7], 0, -1)}
+  end
+  local err = 'its record vanished from Redis while it ran (evicted, or deleted by hand), and its daemon stopped renewing its lease'
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HSET', KEYS[1], 'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[8],
-    'state', 'failed', 'finished', now, 'recoveries', 1,
-    'error', 'its record vanished from Redis while it ran (evicted, or deleted by hand), and its daemon stopped renewing its lease')
+    'state', 'failed', 'finished', now, 'recoveries', 1, 'error', err)
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('ZADD', KEYS[4], now, ARGV[1])
+  if tonumber(ARGV[6]) > 0 then
+    release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], '?', 'failed', '', err, nowms)
+    redis.call('PEXPIRE', KEYS[7], ARGV[3])
+  end
   redis.call('PUBLISH', ARGV[5], 'failed ' .. ARGV[1] .. ' ' .. ARGV[8] .. ' ?')
   return {3}
 end
