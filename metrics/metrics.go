@@ -23,6 +23,8 @@
 //	dueq_lease_recoveries_total         tasks recovered after their lease expired
 //	dueq_tasks_handed_back_total        tasks handed back at shutdown
 //	dueq_redis_errors_total             failed Redis calls of the loops
+//	dueq_records_vanished_total         task records found gone from Redis (evicted)
+//	dueq_lost_claims_total              running tasks re-claimed by another daemon
 //	dueq_loop_wakeups_total{reason}     waits ended, by reason: deadline, message, safety
 //	dueq_index_rereads_total            re-reads of the timing index heads
 //	dueq_announcements_total            pub/sub announcements received

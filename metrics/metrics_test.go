@@ -157,6 +157,8 @@ func TestMetricsAfterTasksRan(t *testing.T) {
 		`dueq_lease_recoveries_total 0`,
 		`dueq_tasks_handed_back_total 0`,
 		`dueq_redis_errors_total 0`,
+		`dueq_records_vanished_total 0`,
+		`dueq_lost_claims_total 0`,
 	)
 	for _, name := range []string{
 		"dueq_claim_calls_total", "dueq_claim_misses_total", "dueq_claim_seconds_total", "dueq_finish_calls_total",
@@ -168,6 +170,10 @@ func TestMetricsAfterTasksRan(t *testing.T) {
 		require.Contains(t, body, "\n"+name+" ", "%s is exported", name)
 	}
 	require.Contains(t, body, "# TYPE dueq_claim_calls_total counter")
+	require.Contains(t, body, "# TYPE dueq_records_vanished_total counter")
+	require.Contains(t, body, "# HELP dueq_records_vanished_total Task records this daemon found gone from Redis (evicted")
+	require.Contains(t, body, "# TYPE dueq_lost_claims_total counter")
+	require.Contains(t, body, "# HELP dueq_lost_claims_total Running tasks this daemon lost to another daemon")
 	require.Contains(t, body, "# TYPE dueq_tasks gauge")
 	require.Contains(t, body, `le="0.0001"`, "lateness buckets start at 0.1ms")
 }
@@ -178,7 +184,7 @@ func TestMetricsWhenStatsFail(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.m.Watch(func() scheduler.Counters {
-		return scheduler.Counters{Claimed: 3, ClaimTime: 1500 * time.Millisecond, SafetyWakes: 2}
+		return scheduler.Counters{Claimed: 3, ClaimTime: 1500 * time.Millisecond, SafetyWakes: 2, Vanished: 4, LostClaims: 5}
 	})
 	e.requireSeries(`dueq_up 1`, `dueq_daemons_alive 0`)
 
@@ -188,6 +194,8 @@ func TestMetricsWhenStatsFail(t *testing.T) {
 		`dueq_tasks_claimed_total 3`,
 		`dueq_claim_seconds_total 1.5`,
 		`dueq_loop_wakeups_total{reason="safety"} 2`,
+		`dueq_records_vanished_total 4`,
+		`dueq_lost_claims_total 5`,
 	)
 	require.Contains(t, body, "\ngo_goroutines ")
 	require.NotContains(t, body, "\ndueq_tasks{")
@@ -200,4 +208,20 @@ func TestMetricsBeforeWatch(t *testing.T) {
 	e := setup(t)
 	body := e.requireSeries(`dueq_up 1`, `dueq_tasks{state="succeeded"} 0`)
 	require.NotContains(t, body, "dueq_tasks_claimed_total")
+}
+
+// A task record that vanished from Redis (as an eviction would drop it) is
+// counted once the daemon finds it, when the task comes due.
+func TestMetricsCountVanishedRecords(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.start(tasks.NewRegistry())
+	task, err := e.client.Submit(context.Background(), tasks.Spec{Name: "ok", In: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.True(t, e.mr.Del("{dueq}:t:"+task.ID), "the record was there to delete")
+	e.requireSeries(
+		`dueq_records_vanished_total 1`,
+		`dueq_tasks{state="failed"} 1`,
+		`dueq_lost_claims_total 0`,
+	)
 }
