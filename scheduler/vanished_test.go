@@ -120,7 +120,7 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 // claim.
 func (e *env) claimExpired(id string) {
 	e.t.Helper()
-	got, _, _, err := e.client.x.claim(context.Background(), "default", "test", 0, 1, 4, plain(id))
+	got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(0), 1, 4, plain(id))
 	require.NoError(e.t, err)
 	require.Len(e.t, got, 1)
 	require.NoError(e.t, got[0].err)
