@@ -40,10 +40,20 @@ type Client struct {
 	// HTTP sends the requests. Defaults to http.DefaultClient. Its Timeout,
 	// if any, must exceed the long polls of Wait (up to MaxWait).
 	HTTP *http.Client
+	// Warn, when set, is called with each warning of a request the daemon
+	// accepted (WarningHeader), before the call returns: Submit,
+	// SubmitSchedule or SubmitWorkflow of a task that no live daemon
+	// serving its queue can run as things stand (SPEC §7). The request
+	// succeeded all the same. Defaults to nil: warnings are dropped. The
+	// dueq CLI prints them on stderr.
+	Warn func(warning string)
 }
 
 // Submit submits a task and returns its record. With a Key used before, it
-// returns the first task's record. A recurring request (Every or Cron set)
+// returns the first task's record. A task whose handler no live daemon has
+// is refused (an *Error with Status 400) while daemons are alive; one no
+// live daemon serving its queue can run is accepted, and its warning goes
+// to Warn. A recurring request (Every or Cron set)
 // goes to SubmitSchedule instead; Submit refuses it without sending it.
 func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, error) {
 	if req.Recurring() {
@@ -61,7 +71,9 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, er
 // validates the document whole and writes all of its tasks or none: a
 // rejected document gives an *Error with Status 400 (errors.Is
 // tasks.ErrInvalid) that names the node at fault. deps.Parse runs the same
-// checks locally, except that of the daemon's handler names.
+// checks locally, except that of the live daemons' handlers (as for
+// Submit: a refusal names the node, and each node's warning, "node NAME:
+// ...", goes to Warn).
 func (c *Client) SubmitWorkflow(ctx context.Context, doc []byte) (map[string]string, error) {
 	ctype := "application/yaml"
 	if t := bytes.TrimSpace(doc); len(t) > 0 && t[0] == '{' {
@@ -145,7 +157,9 @@ func (c *Client) List(ctx context.Context, state, name string, limit int) ([]*ta
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out listAnswer
+	var out struct {
+		Tasks []*tasks.Task `json:"tasks"`
+	}
 	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return nil, err
 	}
@@ -232,6 +246,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return answerError(resp.StatusCode, data)
+	}
+	if c.Warn != nil {
+		for _, w := range resp.Header.Values(WarningHeader) {
+			c.Warn(w)
+		}
 	}
 	if out == nil {
 		return nil

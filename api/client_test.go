@@ -63,6 +63,7 @@ func TestClientRoundTrip(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
+	e.idleDaemon(t)
 	ctx := context.Background()
 
 	_, err := e.cl.Get(ctx, "01HZZZZZZZZZZZZZZZZZZZZZZZ")

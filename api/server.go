@@ -99,16 +99,24 @@ func loopbackHost(host string) bool {
 // Server serves the HTTP API of one daemon over a scheduler.Client. Create it
 // with New; serve it with Start and Stop, or mount Handler in a server of
 // your own. It is safe for concurrent use.
+//
+// Submits follow the handler rule of SPEC §7 against the daemons alive in
+// the namespace, which the Server reads at most once a second (it keeps
+// them for a second, so a submit costs no extra round trip to Redis): a
+// task whose handler no live daemon has is refused (400) when daemons are
+// alive; one that no live daemon serving its queue can run is accepted with
+// a warning (the answer's "warning" field and the WarningHeader).
 type Server struct {
-	c      *scheduler.Client
-	reg    *tasks.Registry
-	health func(context.Context) error
-	cfg    Config
-	log    *slog.Logger
-	token  [sha256.Size]byte // hash of cfg.Token, compared in constant time
-	csrf   *http.CrossOriginProtection
-	mux    *http.ServeMux
-	srv    *http.Server
+	c       *scheduler.Client
+	reg     *tasks.Registry
+	daemons *daemonCache
+	health  func(context.Context) error
+	cfg     Config
+	log     *slog.Logger
+	token   [sha256.Size]byte // hash of cfg.Token, compared in constant time
+	csrf    *http.CrossOriginProtection
+	mux     *http.ServeMux
+	srv     *http.Server
 
 	// quit is canceled by Stop; long polls answer at once when it ends.
 	quit       context.Context
@@ -121,10 +129,12 @@ type Server struct {
 	serveDone chan struct{}
 }
 
-// New returns a Server that submits to c, checks task names against reg's
-// handlers, and answers GET /healthz with health (nil: always healthy). It
-// validates cfg (after WithDefaults); the error names the config key to fix,
-// e.g. a non-loopback http.addr without http.token.
+// New returns a Server that submits to c, checks task names against the
+// handlers of the live daemons (see Server; reg, this daemon's registry,
+// says why a handler such as shell is off), and answers GET /healthz with
+// health (nil: always healthy). It validates cfg (after WithDefaults); the
+// error names the config key to fix, e.g. a non-loopback http.addr without
+// http.token.
 func New(c *scheduler.Client, reg *tasks.Registry, health func(context.Context) error, cfg Config) (*Server, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
@@ -140,7 +150,8 @@ func New(c *scheduler.Client, reg *tasks.Registry, health func(context.Context) 
 		health = func(context.Context) error { return nil }
 	}
 	s := &Server{c: c, reg: reg, health: health, cfg: cfg, log: cfg.Logger,
-		csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
+		daemons: &daemonCache{read: c.Daemons, now: time.Now},
+		csrf:    http.NewCrossOriginProtection(), mux: http.NewServeMux()}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}

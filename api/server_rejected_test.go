@@ -24,7 +24,7 @@ func TestRejected(t *testing.T) {
 		status                   int
 		want                     string // in the error message
 	}{
-		{"unknown handler", "POST", "/api/v1/tasks", `{"name":"nope"}`, 400, `unknown handler "nope": this daemon runs echo, other`},
+		{"unknown handler", "POST", "/api/v1/tasks", `{"name":"nope"}`, 400, `unknown handler "nope": no live daemon has it (live daemons run echo, other); check the name, or start a daemon that registers it`},
 		{"empty name", "POST", "/api/v1/tasks", `{"args":{}}`, 400, "name is empty"},
 		{"bad name", "POST", "/api/v1/tasks", `{"name":"a b"}`, 400, "name"},
 		{"bad queue", "POST", "/api/v1/tasks", `{"name":"echo","queue":"a b"}`, 400, "queue"},
@@ -70,7 +70,7 @@ func TestRejected(t *testing.T) {
 		{"parent twice", "POST", "/api/v1/tasks", `{"name":"echo","after":["` + unknownID + `","` + unknownID + `"]}`, 400, "named twice"},
 		{"unknown parent", "POST", "/api/v1/tasks", `{"name":"echo","after":["` + unknownID + `"]}`, 400, "parent " + unknownID + " not found"},
 		{"bad policy", "POST", "/api/v1/tasks", `{"name":"echo","on_parent_failure":"ignore"}`, 400, `on_parent_failure "ignore": use fail, run or skip`},
-		{"workflow unknown handler", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo"},{"name":"b","task":"nope","after":["a"]}]}`, 400, `node b: unknown handler "nope": this daemon runs echo, other`},
+		{"workflow unknown handler", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo"},{"name":"b","task":"nope","after":["a"]}]}`, 400, `node b: unknown handler "nope": no live daemon has it (live daemons run echo, other)`},
 		{"workflow cycle", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","after":["c"]},{"name":"b","task":"echo","after":["a"]},{"name":"c","task":"echo","after":["b"]}]}`, 400, "cycle: a -> b -> c -> a"},
 		{"workflow unknown name", "POST", "/api/v1/workflows", `{"nodes":[{"name":"a","task":"echo","after":["ghost"]}]}`, 400, `node a: after names "ghost"`},
 		{"workflow duplicate", "POST", "/api/v1/workflows", "nodes:\n- {name: a, task: echo}\n- {name: a, task: other}\n", 400, "node a is named twice"},
@@ -112,6 +112,7 @@ func TestRejected(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := setup(t)
+			e.idleDaemon(t) // a live daemon, whose handlers decide
 			// One task exists, so rejected requests meet a populated Redis.
 			_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo", In: "1h", Key: "k"})
 			require.NoError(t, err)

@@ -57,7 +57,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, taskAnswer{t: t})
 }
 
 // fail answers with the status and message statusOf gives err, and logs
@@ -73,7 +73,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // submit serves POST /api/v1/tasks: 201 and the new record, or 200 and the
 // first record when the idempotency key was used before. With every or cron
 // it creates a schedule instead: 201 and the schedule's record. Nothing is
-// written for a rejected request.
+// written for a rejected request. The handler rule (checkHandler) refuses a
+// handler no live daemon has, and adds "warning" to the answer when no live
+// daemon will run the task as things stand.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	var req SubmitRequest
 	if err := decodeBody(w, r, &req); err != nil {
@@ -89,7 +91,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.reg.Lookup(spec.Name); err != nil {
+	warning, err := s.checkHandler(r.Context(), spec.Queue, spec.Name, "the task")
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -102,14 +105,16 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if !created {
 		status = http.StatusOK // an earlier submit with the same key made it
 	}
-	writeJSON(w, status, t)
+	addWarnings(w, warning)
+	writeJSON(w, status, taskAnswer{t: t, warning: warning})
 }
 
 // submitWorkflow serves POST /api/v1/workflows: the body is a workflow
 // document (SPEC §5), JSON or YAML whatever the Content-Type says; 201 and
-// {"NAME": "ID", ...}. The document is validated whole, every node's task
-// must be a handler of this daemon, and the whole graph is written in one
-// atomic step: a rejected workflow writes nothing.
+// {"NAME": "ID", ...}. The document is validated whole, every node passes
+// the handler rule (checkHandler; a refusal names the node, and warnings,
+// "node NAME: ...", go in WarningHeader lines), and the whole graph is
+// written in one atomic step: a rejected workflow writes nothing.
 func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 	doc, err := readBody(w, r)
 	if err != nil {
@@ -121,10 +126,15 @@ func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	var warnings []string
 	for _, n := range wf.Nodes {
-		if _, err := s.reg.Lookup(n.Spec.Name); err != nil {
+		warning, err := s.checkHandler(r.Context(), n.Spec.Queue, n.Spec.Name, "the task")
+		if err != nil {
 			s.fail(w, r, fmt.Errorf("node %s: %w", n.Name, err))
 			return
+		}
+		if warning != "" {
+			warnings = append(warnings, "node "+n.Name+": "+warning)
 		}
 	}
 	ids, err := s.c.SubmitWorkflow(r.Context(), wf)
@@ -132,6 +142,7 @@ func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	addWarnings(w, warnings...)
 	writeJSON(w, http.StatusCreated, ids)
 }
 
@@ -147,7 +158,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, taskAnswer{t: t})
 }
 
 // wait serves GET /api/v1/tasks/{id}/wait?timeout=30s: it answers when the
@@ -183,7 +194,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, taskAnswer{t: t})
 }
 
 // cancel serves DELETE /api/v1/tasks/{id}: 200 and the canceled record, or
@@ -199,12 +210,12 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, taskAnswer{t: t})
 }
 
 // listAnswer is the body of GET /api/v1/tasks.
 type listAnswer struct {
-	Tasks []*tasks.Task `json:"tasks"`
+	Tasks []taskAnswer `json:"tasks"`
 }
 
 // list serves GET /api/v1/tasks?state=&name=&limit=.
@@ -233,10 +244,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if ts == nil {
-		ts = []*tasks.Task{}
+	out := listAnswer{Tasks: make([]taskAnswer, len(ts))}
+	for i, t := range ts {
+		out.Tasks[i] = taskAnswer{t: t}
 	}
-	writeJSON(w, http.StatusOK, listAnswer{Tasks: ts})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // stats serves GET /api/v1/stats.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
 )
 
 // The endpoints of recurring tasks (SPEC §6). A schedule is created by
@@ -12,14 +13,21 @@ import (
 // whose records name it in "schedule".
 
 // submitSchedule serves POST /api/v1/tasks with every or cron: 201 and the
-// new schedule's record. Nothing is written for a rejected request.
+// new schedule's record, with "warning" as for a task (checkHandler: the
+// schedule's tasks follow the handler rule). Nothing is written for a
+// rejected request.
 func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req SubmitRequest) {
 	spec, err := req.ScheduleSpec()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.reg.Lookup(spec.Task.Name); err != nil {
+	queue := spec.Task.Queue
+	if queue == "" {
+		queue = tasks.DefaultQueue
+	}
+	warning, err := s.checkHandler(r.Context(), queue, spec.Task.Name, "its tasks")
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -28,7 +36,8 @@ func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req Subm
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, sc)
+	addWarnings(w, warning)
+	writeJSON(w, http.StatusCreated, scheduleAnswer{sc: sc, warning: warning})
 }
 
 // scheduleList is the body of GET /api/v1/schedules.

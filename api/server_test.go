@@ -68,7 +68,15 @@ func setup(t *testing.T, cfgs ...api.Config) *env {
 // runScheduler runs a daemon's worker loops on e's Redis until the test ends.
 func (e *env) runScheduler(t *testing.T) {
 	t.Helper()
-	s, err := scheduler.New(e.rdb, e.reg, scheduler.Config{Workers: 2})
+	e.runDaemon(t, e.reg)
+}
+
+// runDaemon runs a daemon with reg's handlers, serving queues (none: the
+// default queue), on e's Redis until the test ends. It is alive, as far as
+// the API's handler check goes, once runDaemon returns.
+func (e *env) runDaemon(t *testing.T, reg *tasks.Registry, queues ...string) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.New(e.rdb, reg, scheduler.Config{Workers: 2, Queues: queues})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() {
@@ -76,6 +84,15 @@ func (e *env) runScheduler(t *testing.T) {
 		defer cancel()
 		require.NoError(t, s.Stop(ctx))
 	})
+	return s
+}
+
+// idleDaemon runs a daemon with e's handlers that serves only queue
+// "idle", which no test uses: the handlers are those of a live daemon, and
+// nothing runs.
+func (e *env) idleDaemon(t *testing.T) {
+	t.Helper()
+	e.runDaemon(t, e.reg, "idle")
 }
 
 // call sends one request and returns the status and body.

@@ -150,6 +150,7 @@ func TestSubmitAfterRuns(t *testing.T) {
 func TestClientSubmitWorkflow(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
+	e.idleDaemon(t)
 	ctx := context.Background()
 
 	ids, err := e.cl.SubmitWorkflow(ctx, []byte(diamond))

@@ -199,7 +199,7 @@ func TestWaitExitCodes(t *testing.T) {
 // Bad input exits non-zero with a message and writes nothing to Redis.
 func TestBadInputWritesNothing(t *testing.T) {
 	t.Parallel()
-	e := setup(t, options{})
+	e := setup(t, options{scheduler: true}) // a live daemon, whose handlers decide
 	before := e.mr.Keys()
 	for _, tc := range []struct {
 		args []string
@@ -360,4 +360,56 @@ func TestHelpNeverShowsTheToken(t *testing.T) {
 	code, out, errOut := runWith(getenv, "submit", "--help")
 	require.Equal(t, ExitOK, code)
 	require.NotContains(t, out+errOut, "s3cret")
+}
+
+// A task no live daemon will run is accepted with a warning on stderr;
+// stdout stays the id, the record or the id map. Stats then lists each
+// daemon's queues and handlers, and the stranded tasks.
+func TestSubmitWarningsAndStrandedStats(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+	const warning = "warning: no live daemon serves queue nobody (live daemons serve default): the task will not run until a daemon serving queue nobody with handler echo is alive\n"
+
+	code, out, errOut := e.run("submit", "echo", "--queue", "nobody")
+	require.Equal(t, ExitOK, code, errOut)
+	require.True(t, tasks.ValidID(strings.TrimSpace(out)), out)
+	require.NotContains(t, strings.TrimSpace(out), "\n")
+	require.Equal(t, warning, errOut)
+
+	code, out, errOut = e.run("submit", "echo", "--queue", "nobody", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var rec tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+	require.Equal(t, "nobody", rec.Queue)
+	require.Equal(t, warning, errOut)
+
+	code, out, errOut = e.run("submit", "echo", "--queue", "nobody", "--every", "1h")
+	require.Equal(t, ExitOK, code, errOut)
+	require.True(t, strings.HasPrefix(out, "S"), out)
+	require.Equal(t, "warning: no live daemon serves queue nobody (live daemons serve default): its tasks will not run until a daemon serving queue nobody with handler echo is alive\n", errOut)
+
+	path := writeFile(t, "flow.yaml", "nodes:\n- {name: a, task: echo}\n- {name: b, task: echo, queue: nobody}\n")
+	code, out, errOut = e.run("workflow", path)
+	require.Equal(t, ExitOK, code, errOut)
+	workflowIDs(t, out, "a", "b")
+	require.Equal(t, "warning: node b: "+strings.TrimPrefix(warning, "warning: "), errOut)
+
+	code, out, errOut = e.run("submit", "echo", `{"quiet":true}`)
+	require.Equal(t, ExitOK, code, errOut)
+	require.Empty(t, errOut, "a task a live daemon runs has no warning")
+
+	code, out, errOut = e.run("stats")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, "daemons alive: 1")
+	require.Regexp(t, `DAEMON\s+QUEUES\s+HANDLERS\s+WORKERS\n\s+\S+\s+default\s+echo, fail, sleep\s+2\n`, out)
+	require.Contains(t, out, "stranded (among the first 200 due tasks of each queue):\n  3 due tasks of handler echo in queue nobody: no live daemon serves queue nobody\n")
+
+	code, out, errOut = e.run("stats", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var st scheduler.Stats
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	require.Len(t, st.DaemonInfo, 1)
+	require.Equal(t, st.Daemons, []string{st.DaemonInfo[0].ID})
+	require.Equal(t, &scheduler.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"echo", "fail", "sleep"}, Workers: 2}, st.DaemonInfo[0].Info)
+	require.Equal(t, []scheduler.Stranded{{Queue: "nobody", Handler: "echo", Count: 3, Reason: "no live daemon serves queue nobody"}}, st.Stranded)
 }

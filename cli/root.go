@@ -69,6 +69,12 @@ func (g *globals) client() *api.Client {
 	return &api.Client{BaseURL: g.server, Token: token}
 }
 
+// warnOn prints each warning of the daemon's answers on c's stderr as a
+// line "warning: ...", so stdout keeps only what the command prints.
+func warnOn(c *cobra.Command) func(string) {
+	return func(w string) { fmt.Fprintf(c.ErrOrStderr(), "warning: %s\n", w) }
+}
+
 func newRoot(getenv func(string) string) *cobra.Command {
 	g := &globals{getenv: getenv}
 	root := &cobra.Command{

@@ -47,7 +47,13 @@ recurring tasks. 'dueq schedules' lists schedules, 'dueq cancel ID' stops
 one.
 
 With --wait it blocks until the task has finished, prints its result and
-exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.`,
+exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.
+
+A task runs on a daemon that serves its queue and has its handler. While
+daemons are alive and none of them has the handler, the submit is refused
+(exit 1, naming what they run); when none serving the queue has it, or none
+serves the queue, the task is accepted and stays scheduled until one is
+alive, and a line "warning: ..." on stderr says so (stdout is still the id).`,
 		Example: `  dueq submit echo '{"a": 1}'
   dueq submit sleep '{"ms": 500}' --in 10s --queue slow
   dueq submit echo '{}' --at 2030-01-02T15:04:05Z --key report-2030-01-02
@@ -73,6 +79,7 @@ exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.`,
 				return usage(c, err)
 			}
 			cl := g.client()
+			cl.Warn = warnOn(c)
 			if req.Recurring() {
 				sc, err := cl.SubmitSchedule(c.Context(), req)
 				if err != nil {

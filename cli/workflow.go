@@ -27,8 +27,9 @@ max_attempts, timeout and on_parent_failure (fail, run or skip), as for
 'dueq submit'. The document is checked whole before anything is written:
 unknown or duplicate names, cycles (spelled out), unknown fields and bad
 values fail here with exit 2, without contacting the server; the daemon
-also checks that it has every handler. Then all tasks are written in one
-atomic step, or none.
+also checks every node's handler against the live daemons, as for 'dueq
+submit' (a refusal names the node; each warning, "warning: node NAME: ...",
+goes to stderr). Then all tasks are written in one atomic step, or none.
 
   nodes:
     - name: extract
@@ -52,6 +53,7 @@ atomic step, or none.
 				return usagef(c, "%s: %v", a[0], err)
 			}
 			cl := g.client()
+			cl.Warn = warnOn(c)
 			ids, err := cl.SubmitWorkflow(c.Context(), doc)
 			if err != nil {
 				return requestError(err)

@@ -131,11 +131,11 @@ func TestWorkflowWait(t *testing.T) {
 }
 
 // A bad document fails before the server is contacted: exit 2 and nothing
-// written. A handler the daemon lacks is refused by the server: exit 1 and
-// nothing written.
+// written. A handler no live daemon has is refused by the server: exit 1
+// and nothing written.
 func TestWorkflowBadInputWritesNothing(t *testing.T) {
 	t.Parallel()
-	e := setup(t, options{})
+	e := setup(t, options{scheduler: true})
 	before := e.mr.Keys()
 	for _, tc := range []struct {
 		name, doc string

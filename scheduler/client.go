@@ -202,11 +202,8 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.State != tasks.Failed && t.State != tasks.Canceled {
-			return t, fmt.Errorf("retry %s: it is %s; only failed or canceled tasks can be retried: %w", id, t.State, ErrNotRetryable)
-		}
-		if run, _, reason := deps.Verdict(t); !run {
-			return t, fmt.Errorf("retry %s: it did not run because %s, which would stop it again; submit it anew: %w", id, reason, ErrNotRetryable)
+		if err := Retryable(t); err != nil {
+			return t, fmt.Errorf("retry %s: %w", id, err)
 		}
 		k := c.x.keys
 		prev, err := c.x.run(ctx, retryScript,
@@ -221,6 +218,21 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 		// Its state changed between the read and the script: read again.
 	}
 	return nil, fmt.Errorf("retry %s: its state kept changing; tried %d times", id, maxKidsTries)
+}
+
+// Retryable returns nil when Retry would run t again, else why not, as an
+// error wrapping ErrNotRetryable: t is not failed or canceled, or it did
+// not run because of its parents' outcomes (deps.Verdict), which would stop
+// it again. The API answers it with each record ("retryable"), so the
+// dashboard offers Retry only where Retry accepts it.
+func Retryable(t *tasks.Task) error {
+	if t.State != tasks.Failed && t.State != tasks.Canceled {
+		return fmt.Errorf("it is %s; only failed or canceled tasks can be retried: %w", t.State, ErrNotRetryable)
+	}
+	if run, _, reason := deps.Verdict(t); !run {
+		return fmt.Errorf("it did not run because %s, which would stop it again; submit it anew: %w", reason, ErrNotRetryable)
+	}
+	return nil
 }
 
 // Wait blocks until task id has finished and returns its record, or returns

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/tasks"
 )
@@ -122,61 +119,4 @@ func (c *Client) knownQueues(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(qs)
 	return qs, nil
-}
-
-// QueueStats counts one queue's unfinished tasks.
-type QueueStats struct {
-	Scheduled int64 `json:"scheduled"`
-	Running   int64 `json:"running"`
-}
-
-// Stats counts tasks by state and queue, and names the daemons alive.
-type Stats struct {
-	States  map[tasks.State]int64 `json:"states"`
-	Queues  map[string]QueueStats `json:"queues"`
-	Daemons []string              `json:"daemons"` // ids of daemons seen within 3 safety waits
-}
-
-// Stats returns the counts of SPEC §3.2 `dueq stats`. Finished counts cover
-// the records kept (result_ttl).
-func (c *Client) Stats(ctx context.Context) (*Stats, error) {
-	queues, err := c.knownQueues(ctx)
-	if err != nil {
-		return nil, err
-	}
-	k := c.x.keys
-	pipe := c.x.rdb.Pipeline()
-	due := make([]*redis.IntCmd, len(queues))
-	lease := make([]*redis.IntCmd, len(queues))
-	for i, q := range queues {
-		due[i], lease[i] = pipe.ZCard(ctx, k.Due(q)), pipe.ZCard(ctx, k.Lease(q))
-	}
-	waiting := pipe.ZCard(ctx, k.Waiting())
-	fin := map[tasks.State]*redis.IntCmd{}
-	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
-		fin[st] = pipe.ZCard(ctx, k.Done(st))
-	}
-	alive := c.x.clock.Now().Add(-3 * c.cfg.SafetyWait).UnixMilli()
-	daemons := pipe.ZRangeByScore(ctx, k.Daemons(), &redis.ZRangeBy{Min: strconv.FormatInt(alive, 10), Max: "+inf"})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read stats: %w", err)
-	}
-	st := &Stats{States: map[tasks.State]int64{}, Queues: map[string]QueueStats{}, Daemons: daemons.Val()}
-	for _, s := range tasks.States {
-		st.States[s] = 0
-	}
-	for i, q := range queues {
-		qs := QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
-		st.Queues[q] = qs
-		st.States[tasks.Scheduled] += qs.Scheduled
-		st.States[tasks.Running] += qs.Running
-	}
-	st.States[tasks.Waiting] = waiting.Val()
-	for s, cmd := range fin {
-		st.States[s] = cmd.Val()
-	}
-	if st.Daemons == nil {
-		st.Daemons = []string{}
-	}
-	return st, nil
 }

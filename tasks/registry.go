@@ -82,6 +82,14 @@ func (r *Registry) Disable(name, why string) {
 	r.disabled[name] = why
 }
 
+// Disabled returns why name is turned off, if Disable recorded it.
+func (r *Registry) Disabled(name string) (why string, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	why, ok = r.disabled[name]
+	return why, ok
+}
+
 // Lookup returns the handler for name, or an error wrapping
 // ErrUnknownHandler that says which names are known or why name is off.
 func (r *Registry) Lookup(name string) (Handler, error) {

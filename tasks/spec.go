@@ -23,6 +23,10 @@ var (
 	queueRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 )
 
+// ValidName reports whether s can be a handler name: 1-128 letters, digits
+// or _.:/-.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
 // ErrInvalid marks every validation error, so callers can tell bad input
 // (HTTP 400, CLI usage error) from a failure of Redis.
 var ErrInvalid = errors.New("invalid task")

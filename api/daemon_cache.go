@@ -1,0 +1,43 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/dueq/dueq/scheduler"
+)
+
+// daemonCacheTTL is how long the Server keeps the live daemons it read:
+// the handler check of a submit (SPEC §7) costs no round trip to Redis
+// but the first in each such period, and a daemon that starts or stops is
+// noticed within it.
+const daemonCacheTTL = time.Second
+
+// daemonCache holds the live daemons (scheduler.Client.Daemons) for
+// daemonCacheTTL. Concurrent readers of an expired cache wait for one read.
+type daemonCache struct {
+	read func(context.Context) ([]scheduler.Daemon, error)
+	now  func() time.Time
+
+	mu sync.Mutex
+	at time.Time // when ds was read; zero: never
+	ds []scheduler.Daemon
+}
+
+// get returns the live daemons as read at most daemonCacheTTL ago. A failed
+// read is returned and not kept.
+func (c *daemonCache) get(ctx context.Context) ([]scheduler.Daemon, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if !c.at.IsZero() && now.Sub(c.at) < daemonCacheTTL {
+		return c.ds, nil
+	}
+	ds, err := c.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.ds, c.at = ds, now
+	return ds, nil
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
+)
+
+// WarningHeader carries each warning of an accepted request, one header
+// line per warning: a submit whose handler no live daemon serving its
+// queue has (SPEC §7). POST /api/v1/tasks also puts its warning in the
+// answer's "warning" field; POST /api/v1/workflows, whose answer is the
+// name→id map, sends its warnings (one per node, "node NAME: ...") only
+// here. Client reads them from here.
+const WarningHeader = "Dueq-Warning"
+
+// taskAnswer is a task record as the API answers it: the record of SPEC
+// §3.3 plus "retryable", whether POST /api/v1/tasks/{id}/retry would accept
+// it (scheduler.Retryable, the rule Retry applies), and "warning" when a
+// submit has one.
+type taskAnswer struct {
+	t       *tasks.Task
+	warning string
+}
+
+// MarshalJSON writes the record with the answer's fields added.
+func (a taskAnswer) MarshalJSON() ([]byte, error) {
+	return withFields(a.t, struct {
+		Retryable bool   `json:"retryable"`
+		Warning   string `json:"warning,omitempty"`
+	}{scheduler.Retryable(a.t) == nil, a.warning})
+}
+
+// scheduleAnswer is a schedule's record with the warning of its submit.
+type scheduleAnswer struct {
+	sc      *scheduler.Schedule
+	warning string
+}
+
+// MarshalJSON writes the record with "warning" added when set.
+func (a scheduleAnswer) MarshalJSON() ([]byte, error) {
+	return withFields(a.sc, struct {
+		Warning string `json:"warning,omitempty"`
+	}{a.warning})
+}
+
+// withFields returns the JSON object of v with the fields of extra's JSON
+// object appended.
+func withFields(v, extra any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	e, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("answer is not a JSON object: %.40s", b)
+	}
+	if len(e) <= 2 { // {}: nothing to add
+		return b, nil
+	}
+	if len(b) == 2 {
+		return e, nil
+	}
+	return append(append(b[:len(b)-1:len(b)-1], ','), e[1:]...), nil
+}
+
+// addWarnings sets a WarningHeader line for each warning.
+func addWarnings(w http.ResponseWriter, warnings ...string) {
+	for _, msg := range warnings {
+		if msg != "" {
+			w.Header().Add(WarningHeader, headerSafe(msg))
+		}
+	}
+}
+
+// headerSafe replaces what an HTTP header value cannot hold with '?'.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r >= 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,171 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// Daemon is a live daemon: one seen within three safety waits, by Redis's
+// clock, with what its latest heartbeat said about it.
+type Daemon struct {
+	ID string `json:"id"`
+	// LastSeen is its latest sign of life, by Redis's clock.
+	LastSeen time.Time `json:"last_seen"`
+	// Info is what it serves and runs, or nil when that is unknown: its
+	// info key is missing (a daemon of an older version) or unreadable.
+	// Such a daemon may serve any queue with any handler, so it is never
+	// the reason for a refusal, a warning or a stranded task (see Reach).
+	Info *DaemonInfo `json:"info"`
+}
+
+// Daemons returns the live daemons, sorted by id, each with its info (nil
+// when unknown; never an error for a bad record). It costs two round trips
+// to Redis.
+func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
+	pipe := c.x.rdb.Pipeline()
+	r := c.readDaemons(ctx, pipe)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read the daemon list: %w", err)
+	}
+	pipe = c.x.rdb.Pipeline()
+	r.readInfo(ctx, pipe, c)
+	if r.info != nil {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("read the daemons' info: %w", err)
+		}
+	}
+	return r.daemons(), nil
+}
+
+// daemonRead reads the live daemons in two pipelined steps, so Stats can
+// share its round trips: readDaemons queues Redis's time and the daemon
+// set, readInfo the info of the daemons alive by that time.
+type daemonRead struct {
+	now  *redis.TimeCmd
+	set  *redis.ZSliceCmd
+	live []Daemon
+	info *redis.SliceCmd // nil when no daemon is alive
+}
+
+// readDaemons queues the first step. The daemon set holds the daemons seen
+// within the hour (the lease keepers trim it): few enough to read whole and
+// filter by Redis's own time.
+func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) *daemonRead {
+	return &daemonRead{now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.x.keys.Daemons(), 0, -1)}
+}
+
+// readInfo picks the daemons alive by Redis's time and queues the read of
+// their info. Call it once the step of readDaemons has run.
+func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner, c *Client) {
+	alive := r.now.Val().Add(-3 * c.cfg.SafetyWait).UnixMilli()
+	for _, z := range r.set.Val() {
+		id, ok := z.Member.(string)
+		if !ok || int64(z.Score) < alive {
+			continue
+		}
+		r.live = append(r.live, Daemon{ID: id, LastSeen: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	sort.Slice(r.live, func(i, j int) bool { return r.live[i].ID < r.live[j].ID })
+	if len(r.live) == 0 {
+		return
+	}
+	keys := make([]string, len(r.live))
+	for i, d := range r.live {
+		keys[i] = c.x.keys.Daemon(d.ID)
+	}
+	r.info = pipe.MGet(ctx, keys...)
+}
+
+// daemons returns the live daemons with their info; call it once the step
+// of readInfo has run.
+func (r *daemonRead) daemons() []Daemon {
+	out := make([]Daemon, len(r.live))
+	copy(out, r.live)
+	if r.info == nil {
+		return out
+	}
+	vals := r.info.Val()
+	for i := range out {
+		if i < len(vals) {
+			if s, ok := vals[i].(string); ok {
+				out[i].Info = parseDaemonInfo(s)
+			}
+		}
+	}
+	return out
+}
+
+// parseDaemonInfo reads a daemon's info as keepalive.lua stored it, or
+// returns nil when it cannot be read. Entries that cannot be queue or
+// handler names are left out.
+func parseDaemonInfo(s string) *DaemonInfo {
+	var info *DaemonInfo
+	if err := json.Unmarshal([]byte(s), &info); err != nil || info == nil {
+		return nil
+	}
+	info.Queues = validOnly(info.Queues, tasks.ValidQueue)
+	info.Handlers = validOnly(info.Handlers, tasks.ValidName)
+	info.Workers = max(info.Workers, 0)
+	return info
+}
+
+// validOnly returns the names ok accepts, sorted and never nil.
+func validOnly(names []string, ok func(string) bool) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if ok(n) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Reach is what the live daemons can do for tasks of one handler in one
+// queue (SPEC §7): a daemon claims only tasks of the queues it serves whose
+// handler it has. A daemon whose info is unknown counts as serving every
+// queue with every handler, since it cannot be ruled out.
+type Reach struct {
+	Alive   bool // some daemon is alive
+	Handler bool // some live daemon has the handler, whatever it serves
+	Queue   bool // some live daemon serves the queue
+	Runs    bool // some live daemon serving the queue has the handler
+}
+
+// ReachOf tells how the live daemons ds reach tasks of handler in queue.
+func ReachOf(ds []Daemon, queue, handler string) Reach {
+	r := Reach{Alive: len(ds) > 0}
+	for _, d := range ds {
+		if d.Info == nil {
+			return Reach{Alive: true, Handler: true, Queue: true, Runs: true}
+		}
+		serves, has := slices.Contains(d.Info.Queues, queue), slices.Contains(d.Info.Handlers, handler)
+		r.Handler = r.Handler || has
+		r.Queue = r.Queue || serves
+		r.Runs = r.Runs || serves && has
+	}
+	return r
+}
+
+// Problem says why no live daemon will run tasks of handler in queue, or
+// is "" when one will: "no daemon is alive", "no live daemon serves queue
+// Q" or "no live daemon serving Q can run H".
+func (r Reach) Problem(queue, handler string) string {
+	switch {
+	case r.Runs:
+		return ""
+	case !r.Alive:
+		return "no daemon is alive"
+	case !r.Queue:
+		return "no live daemon serves queue " + queue
+	}
+	return fmt.Sprintf("no live daemon serving %s can run %s", queue, handler)
+}

@@ -1,0 +1,167 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// QueueStats counts one queue's unfinished tasks.
+type QueueStats struct {
+	Scheduled int64 `json:"scheduled"`
+	Running   int64 `json:"running"`
+}
+
+// Stats counts tasks by state and queue, names the daemons alive with what
+// they serve and run, and reports the due tasks no live daemon will run.
+type Stats struct {
+	States  map[tasks.State]int64 `json:"states"`
+	Queues  map[string]QueueStats `json:"queues"`
+	Daemons []string              `json:"daemons"` // ids of daemons seen within 3 safety waits
+	// DaemonInfo is the daemons of Daemons, in the same order, with their
+	// queues, handlers and workers (see Client.Daemons).
+	DaemonInfo []Daemon `json:"daemon_info"`
+	// Stranded lists, by queue and handler, due tasks whose handler no live
+	// daemon serving their queue has (SPEC §7). They stay scheduled until
+	// such a daemon is alive. Empty when there are none.
+	Stranded []Stranded `json:"stranded"`
+}
+
+// StrandedSample is how many due tasks of each queue, the first by due
+// time, Stats reads the handler names of to find stranded ones.
+const StrandedSample = 200
+
+// Stranded counts due tasks of one handler in one queue that no live daemon
+// will run: none serving the queue has the handler (SPEC §7).
+type Stranded struct {
+	Queue   string `json:"queue"`
+	Handler string `json:"handler"`
+	// Count is how many of the queue's sampled due tasks (its first
+	// StrandedSample by due time) are of this handler: a count of that
+	// sample, so a queue with more due tasks may hold more of them.
+	Count int `json:"count"`
+	// Reason says why no live daemon runs them (Reach.Problem).
+	Reason string `json:"reason"`
+}
+
+// String is a line such as "3 due tasks of handler shell in queue default:
+// no live daemon serving default can run shell".
+func (s Stranded) String() string {
+	noun := "tasks"
+	if s.Count == 1 {
+		noun = "task"
+	}
+	return fmt.Sprintf("%d due %s of handler %s in queue %s: %s", s.Count, noun, s.Handler, s.Queue, s.Reason)
+}
+
+// Stats returns the counts of SPEC §3.2 `dueq stats`. Finished counts cover
+// the records kept (result_ttl). Redis's clock says which daemons are alive
+// and which tasks are due. It takes two pipelined round trips to Redis, and
+// a third, for the names of the sampled due tasks (see Stranded), when some
+// task is due.
+func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+	k := c.x.keys
+	pipe := c.x.rdb.Pipeline()
+	queueSet := pipe.SMembers(ctx, k.Queues())
+	dr := c.readDaemons(ctx, pipe)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	queues := queueSet.Val()
+	sort.Strings(queues)
+	now := strconv.FormatInt(dr.now.Val().UnixMilli(), 10)
+
+	pipe = c.x.rdb.Pipeline()
+	due := make([]*redis.IntCmd, len(queues))
+	lease := make([]*redis.IntCmd, len(queues))
+	sample := make([]*redis.StringSliceCmd, len(queues))
+	for i, q := range queues {
+		due[i], lease[i] = pipe.ZCard(ctx, k.Due(q)), pipe.ZCard(ctx, k.Lease(q))
+		sample[i] = pipe.ZRangeByScore(ctx, k.Due(q), &redis.ZRangeBy{Min: "-inf", Max: now, Count: StrandedSample})
+	}
+	waiting := pipe.ZCard(ctx, k.Waiting())
+	fin := map[tasks.State]*redis.IntCmd{}
+	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+		fin[st] = pipe.ZCard(ctx, k.Done(st))
+	}
+	dr.readInfo(ctx, pipe, c)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	daemons := dr.daemons()
+
+	st := &Stats{States: map[tasks.State]int64{}, Queues: map[string]QueueStats{},
+		Daemons: make([]string, len(daemons)), DaemonInfo: daemons}
+	for i, d := range daemons {
+		st.Daemons[i] = d.ID
+	}
+	for _, s := range tasks.States {
+		st.States[s] = 0
+	}
+	for i, q := range queues {
+		qs := QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
+		st.Queues[q] = qs
+		st.States[tasks.Scheduled] += qs.Scheduled
+		st.States[tasks.Running] += qs.Running
+	}
+	st.States[tasks.Waiting] = waiting.Val()
+	for s, cmd := range fin {
+		st.States[s] = cmd.Val()
+	}
+	var err error
+	if st.Stranded, err = c.stranded(ctx, queues, sample, daemons); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// stranded reads the handler names of each queue's sampled due tasks in
+// one pipeline and counts those no live daemon serving the queue has.
+func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.StringSliceCmd, daemons []Daemon) ([]Stranded, error) {
+	out := []Stranded{}
+	for _, d := range daemons {
+		if d.Info == nil {
+			return out, nil // a daemon of unknown info may run anything
+		}
+	}
+	pipe := c.x.rdb.Pipeline()
+	names := make([][]*redis.StringCmd, len(queues))
+	n := 0
+	for i := range queues {
+		for _, id := range sample[i].Val() {
+			names[i] = append(names[i], pipe.HGet(ctx, c.x.keys.Task(id), transport.FName))
+			n++
+		}
+	}
+	if n == 0 {
+		return out, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("read the names of due tasks: %w", err)
+	}
+	for i, q := range queues {
+		counts := map[string]int{}
+		for _, cmd := range names[i] {
+			if name := cmd.Val(); tasks.ValidName(name) { // "": the record is gone
+				counts[name]++
+			}
+		}
+		handlers := make([]string, 0, len(counts))
+		for h := range counts {
+			handlers = append(handlers, h)
+		}
+		sort.Strings(handlers)
+		for _, h := range handlers {
+			if why := ReachOf(daemons, q, h).Problem(q, h); why != "" {
+				out = append(out, Stranded{Queue: q, Handler: h, Count: counts[h], Reason: why})
+			}
+		}
+	}
+	return out, nil
+}
