@@ -166,7 +166,8 @@ func (c *Client) List(ctx context.Context, state, name string, limit int) ([]*ta
 	return out.Tasks, nil
 }
 
-// Stats returns the counts by state and queue and the daemons alive.
+// Stats returns the counts by state and queue, the daemons alive with
+// their queues and handlers, and the stranded tasks (scheduler.Stats).
 func (c *Client) Stats(ctx context.Context) (*scheduler.Stats, error) {
 	var st scheduler.Stats
 	if err := c.do(ctx, http.MethodGet, "/api/v1/stats", nil, &st); err != nil {

@@ -36,7 +36,7 @@ func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
 		return nil, fmt.Errorf("read the daemon list: %w", err)
 	}
 	pipe = c.x.rdb.Pipeline()
-	r.readInfo(ctx, pipe, c)
+	r.readInfo(ctx, pipe)
 	if r.info != nil {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("read the daemons' info: %w", err)
@@ -49,23 +49,26 @@ func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
 // share its round trips: readDaemons queues Redis's time and the daemon
 // set, readInfo the info of the daemons alive by that time.
 type daemonRead struct {
-	now  *redis.TimeCmd
-	set  *redis.ZSliceCmd
-	live []Daemon
-	info *redis.SliceCmd // nil when no daemon is alive
+	keys   Keys
+	window time.Duration // how recently a live daemon was seen
+	now    *redis.TimeCmd
+	set    *redis.ZSliceCmd
+	live   []Daemon
+	info   *redis.SliceCmd // nil when no daemon is alive
 }
 
 // readDaemons queues the first step. The daemon set holds the daemons seen
 // within the hour (the lease keepers trim it): few enough to read whole and
 // filter by Redis's own time.
 func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) *daemonRead {
-	return &daemonRead{now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.x.keys.Daemons(), 0, -1)}
+	return &daemonRead{keys: c.x.keys, window: 3 * c.cfg.SafetyWait,
+		now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.x.keys.Daemons(), 0, -1)}
 }
 
 // readInfo picks the daemons alive by Redis's time and queues the read of
 // their info. Call it once the step of readDaemons has run.
-func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner, c *Client) {
-	alive := r.now.Val().Add(-3 * c.cfg.SafetyWait).UnixMilli()
+func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) {
+	alive := r.now.Val().Add(-r.window).UnixMilli()
 	for _, z := range r.set.Val() {
 		id, ok := z.Member.(string)
 		if !ok || int64(z.Score) < alive {
@@ -79,7 +82,7 @@ func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner, c *Clie
 	}
 	keys := make([]string, len(r.live))
 	for i, d := range r.live {
-		keys[i] = c.x.keys.Daemon(d.ID)
+		keys[i] = r.keys.Daemon(d.ID)
 	}
 	r.info = pipe.MGet(ctx, keys...)
 }

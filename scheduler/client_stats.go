@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -90,7 +91,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		fin[st] = pipe.ZCard(ctx, k.Done(st))
 	}
-	dr.readInfo(ctx, pipe, c)
+	dr.readInfo(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
@@ -142,7 +143,7 @@ func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.
 	if n == 0 {
 		return out, nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) { // Nil: a record is gone
 		return nil, fmt.Errorf("read the names of due tasks: %w", err)
 	}
 	for i, q := range queues {

@@ -108,7 +108,11 @@ func (b *browser) waitFor(what, expr string) {
 	b.t.Helper()
 	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr,
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-	require.NoError(b.t, err, "dashboard: waiting until %s (%s)", what, expr)
+	if err != nil {
+		// The page shows a failed refresh in its banner: say what it says.
+		banner, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("banner").textContent`))
+		require.NoError(b.t, err, "dashboard: waiting until %s (%s); banner: %q; page errors: %s", what, expr, banner, strings.Join(b.pageErrors(), "\n"))
+	}
 }
 
 // jsVisible is a JavaScript expression: an element matches the CSS selector
@@ -259,8 +263,64 @@ func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, refusal, "already finished", "the API's error text is shown")
 
+	// A workflow whose first node fails: the child its parent failed never
+	// ran, so its page shows no run time and no Retry (the server would
+	// refuse it, since its parent's outcome would fail it again); the
+	// failed parent offers Retry. Finished tasks offer no Cancel.
+	var doomed map[string]string
+	callAPI(t, http.MethodPost, d.URL+"/api/v1/workflows", map[string]any{"nodes": []map[string]any{
+		{"name": "p", "task": "sleep", "args": map[string]string{"ms": "soon"}},
+		{"name": "c", "task": "echo", "after": []string{"p"}},
+	}}, http.StatusCreated, &doomed)
+	child := waitDone(t, d.URL, doomed["c"])
+	require.Equal(t, "failed", child.State)
+	require.Zero(t, child.Attempts, "the child's handler never ran")
+	require.Nil(t, child.StartedAt)
+	ranFor := `[...document.querySelectorAll("#view-task dt")].some((e) => e.textContent === "Ran for")`
+	b.route("#/task/" + doomed["c"])
+	b.do("show the doomed child's page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#task[data-task-id=%q][data-state="failed"]`, doomed["c"]))))
+	b.waitFor("it says its handler never ran", jsVisible(`#never-ran`))
+	for what, expr := range map[string]string{
+		"no run time":         `!` + ranFor,
+		"no Retry":            jsCount(`#retry`) + ` === 0`,
+		"no Cancel":           jsCount(`#cancel`) + ` === 0`,
+		"the parent's reason": `document.getElementById("task-error").textContent.includes("parent ")`,
+	} {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
+		require.NoError(t, err)
+		require.True(t, ok, "the doomed child's page shows %s (%s)", what, expr)
+	}
+	b.screenshot("dashboard-doomed-child.png")
+	b.route("#/task/" + doomed["p"])
+	b.do("show the failed parent's page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#task[data-task-id=%q][data-state="failed"]`, doomed["p"]))),
+		chromedp.WaitVisible(chromedp.ID("retry")))
+	for what, expr := range map[string]string{"its run time": ranFor, "no Cancel": jsCount(`#cancel`) + ` === 0`} {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
+		require.NoError(t, err)
+		require.True(t, ok, "the failed parent's page shows %s (%s)", what, expr)
+	}
+
+	// A task of a queue no daemon serves is accepted with a warning, and
+	// the overview reports it stranded; each daemon shows its queues and
+	// handlers.
+	var stranded map[string]any
+	callAPI(t, http.MethodPost, d.URL+"/api/v1/tasks", map[string]any{"name": "echo", "queue": "nobody"}, http.StatusCreated, &stranded)
+	require.Equal(t, "no live daemon serves queue nobody (live daemons serve default): the task will not run until a daemon serving queue nobody with handler echo is alive", stranded["warning"])
+	var refused map[string]string
+	callAPI(t, http.MethodPost, d.URL+"/api/v1/tasks", map[string]any{"name": "shell", "args": map[string]any{"cmd": []string{"ls"}}}, http.StatusBadRequest, &refused)
+	require.Contains(t, refused["error"], `unknown handler "shell": no live daemon has it (live daemons run echo, sleep); the shell handler is off: list the programs it may run in handlers.shell.allow (in config.yaml, then restart the daemon)`)
+
 	// Back on the overview, everything above is there.
 	b.route("#/")
+	strandedRow := `#stranded li[data-queue="nobody"][data-handler="echo"]`
+	b.waitFor("the stranded task is reported", jsVisible(strandedRow))
+	line, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(strandedRow)))
+	require.NoError(t, err)
+	require.Equal(t, "1 due task of handler echo in queue nobody: no live daemon serves queue nobody", line)
+	daemonRow, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(`#daemons li[data-daemon]`)))
+	require.NoError(t, err)
+	require.Contains(t, daemonRow, "queues default")
+	require.Contains(t, daemonRow, "handlers echo, sleep")
 	b.waitFor("the canceled task is listed", jsVisible(fmt.Sprintf(`#finished tr[data-task-id=%q][data-state="canceled"]`, later.ID)))
 	b.waitFor("the workflow's tasks are listed", jsVisible(fmt.Sprintf(`#finished tr[data-task-id=%q][data-state="succeeded"]`, ids["c"])))
 	b.waitFor("the event log shows the cancel", jsVisible(fmt.Sprintf(`#events li[data-kind="canceled"][data-event-task=%q]`, later.ID)))

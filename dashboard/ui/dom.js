@@ -8,8 +8,6 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 export const STATES = ["scheduled", "waiting", "running", "succeeded", "failed", "canceled"];
 // States a task can be canceled in; the rest are final.
 export const CANCELABLE = new Set(["scheduled", "waiting", "running"]);
-// States a task can be retried from.
-export const RETRYABLE = new Set(["failed", "canceled"]);
 
 function build(el, attrs, kids) {
   for (const [k, v] of Object.entries(attrs || {})) {

@@ -1,6 +1,7 @@
-// The overview (#/): counts by state and queue, daemons alive, the upcoming
-// timeline, running tasks, recent finishes and failures, recurring schedules
-// and the live event log.
+// The overview (#/): counts by state and queue, stranded tasks, daemons
+// alive with their queues and handlers, the upcoming timeline, running
+// tasks, recent finishes and failures, recurring schedules and the live
+// event log.
 
 import { api, path } from "./api.js";
 import { STATES, h, fill, badge, idLink, taskHref, shortId, when, clock, span, emptyRow } from "./dom.js";
@@ -57,6 +58,7 @@ export const overview = {
       api("GET", "/api/v1/schedules").then((r) => r.schedules || []),
     ]);
     renderCounts(stats);
+    renderStranded(stats.stranded || []);
     renderQueues(stats);
     renderUpcoming(upcoming, stats.states.scheduled || 0);
     renderRunning(running, stats.states.running || 0);
@@ -90,10 +92,33 @@ function renderQueues(stats) {
       h("td", {}, h("span", { class: "queue" }, q)),
       h("td", { class: "num" }, stats.queues[q].scheduled.toLocaleString()),
       h("td", { class: "num" }, stats.queues[q].running.toLocaleString()))) : emptyRow(3, "No queue has had tasks yet."));
-  const daemons = stats.daemons || [];
+  // daemon_info carries what each daemon serves and runs; a daemon whose
+  // heartbeat said nothing readable has info null.
+  const daemons = stats.daemon_info || (stats.daemons || []).map((id) => ({ id }));
   fill($("daemons"), daemons.length
-    ? daemons.map((d) => h("li", { "data-daemon": d }, h("span", { class: "dot", "aria-hidden": "true" }), h("code", {}, d)))
+    ? daemons.map((d) => h("li", { "data-daemon": d.id },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("code", {}, d.id),
+      d.info
+        ? h("span", { class: "daemon-info" },
+          h("span", { class: "daemon-queues", title: "queues it serves" }, h("span", { class: "muted" }, "queues "), joined(d.info.queues)),
+          h("span", { class: "daemon-handlers", title: "handlers it runs" }, h("span", { class: "muted" }, "handlers "), joined(d.info.handlers)),
+          h("span", { class: "muted" }, `${d.info.workers} ${d.info.workers === 1 ? "worker" : "workers"}`))
+        : h("span", { class: "daemon-info muted" }, "queues and handlers unknown")))
     : h("li", { class: "warn" }, "No daemon alive: nothing runs until one starts."));
+}
+
+function joined(list) {
+  return list && list.length ? list.join(", ") : "none";
+}
+
+// renderStranded lists due tasks no live daemon will run, by queue and
+// handler, with the server's reason.
+function renderStranded(list) {
+  $("stranded").hidden = !list.length;
+  fill($("stranded-list"), list.map((s) => h("li", { "data-queue": s.queue, "data-handler": s.handler },
+    h("strong", {}, `${s.count.toLocaleString()} due ${s.count === 1 ? "task" : "tasks"}`),
+    " of handler ", h("code", {}, s.handler), " in queue ", h("span", { class: "queue" }, s.queue), ": ", s.reason)));
 }
 
 function tally(id, shown, total) {

@@ -1,9 +1,10 @@
 // The task page (#/task/ID): the record, its args, result and error, its
-// times, its parents and children, and the Cancel and Retry buttons. A
+// times, its parents and children, and the Cancel button (unfinished tasks)
+// and the Retry button (where the server accepts a retry: "retryable"). A
 // schedule's id shows the schedule, with a button that stops it.
 
 import { api, path } from "./api.js";
-import { CANCELABLE, RETRYABLE, h, fill, badge, shortId, taskHref, graphHref, stamp, span, pretty } from "./dom.js";
+import { CANCELABLE, h, fill, badge, shortId, taskHref, graphHref, stamp, span, pretty } from "./dom.js";
 
 const RELATED = 40; // parents and children whose records the page reads
 
@@ -74,7 +75,9 @@ export const taskView = {
   render(t, records) {
     const actions = h("div", { class: "actions" });
     if (CANCELABLE.has(t.state)) actions.append(this.button("cancel", "Cancel", "danger", "DELETE", ""));
-    if (RETRYABLE.has(t.state)) actions.append(this.button("retry", "Retry", "primary", "POST", "/retry"));
+    // The server says whether it would accept a retry: failed or canceled,
+    // and not stopped by its parents' outcomes, which would stop it again.
+    if (t.retryable === true) actions.append(this.button("retry", "Retry", "primary", "POST", "/retry"));
     if (t.parents.length || t.children.length) {
       actions.append(h("a", { id: "graph-link", class: "button quiet", href: graphHref(t.id) }, "Workflow graph"));
     }
@@ -104,7 +107,7 @@ export const taskView = {
         card("Times", dl([
           ["Created", stamp(t.created_at)],
           ["Due", stamp(t.due_at)],
-          ["Started", stamp(t.started_at)],
+          ["Started", t.started_at || !t.finished_at ? stamp(t.started_at) : h("span", { id: "never-ran", class: "muted" }, "never: its handler did not run")],
           ["Finished", stamp(t.finished_at)],
           t.started_at ? ["Start delay", span(Date.parse(t.started_at) - Date.parse(t.due_at))] : null,
           t.started_at && t.finished_at ? ["Ran for", span(Date.parse(t.finished_at) - Date.parse(t.started_at))] : null,
