@@ -1,4 +1,4 @@
--- claim.lua: scheduled → running, for up to ARGV[3] due tasks of one queue.
+-- claim.lua: scheduled → running, for up to ARGV[2] due tasks of one queue.
 -- The caller names candidates it saw at the head of the index. A candidate
 -- that another worker claimed first, or that is no longer due, is skipped:
 -- ZREM inside one script is what makes each claim exactly-once in the fleet.
@@ -13,23 +13,21 @@
 -- KEYS[1]   due index       {ns}:due:QUEUE
 -- KEYS[2]   lease set       {ns}:lease:QUEUE (zset, score = lease deadline ms)
 -- KEYS[3]   schedule set    {ns}:schedules
--- KEYS[4]   failed set      {ns}:done:failed
--- KEYS[5..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
+-- KEYS[4..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
 --           an occurrence: its hash, its schedule's hash {ns}:s:SID, the
 --           next occurrence's hash, and the next occurrence's due index
 -- ARGV[1] lease, ms
--- ARGV[2] result TTL, ms
--- ARGV[3] most tasks to claim
--- ARGV[4] head entries to return
--- ARGV[5] number of candidates
--- ARGV[6] events channel
--- ARGV[7] the queue's name
--- ARGV[8] the claiming daemon's id, recorded as the task's daemon
--- ARGV[9] the names of the claiming daemon's handlers, each between
+-- ARGV[2] most tasks to claim
+-- ARGV[3] head entries to return
+-- ARGV[4] number of candidates
+-- ARGV[5] events channel
+-- ARGV[6] the queue's name
+-- ARGV[7] the claiming daemon's id, recorded as the task's daemon
+-- ARGV[8] the names of the claiming daemon's handlers, each between
 --         newlines ("\nNAME\nNAME\n"): it claims only tasks it can run
--- ARGV[10] how many more due entries than ARGV[4] to read: the due tasks
+-- ARGV[9] how many more due entries than ARGV[3] to read: the due tasks
 --         the caller knows it cannot run, to look past them
--- ARGV[11..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[10..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
@@ -37,7 +35,7 @@
 -- claimed.
 -- Returns {heads, stale, now, foreign, id, fields, id, fields, ...}: heads
 -- is the front of the index after the claim ({id, due, ...}): the entries
--- due by now, up to ARGV[4] + ARGV[10] of them, with now as their due time,
+-- due by now, up to ARGV[3] + ARGV[9] of them, with now as their due time,
 -- and then, if they were all, the next entry not yet due with its real due
 -- time; stale lists the occurrences refused for an out-of-date schedule;
 -- now is Redis's time in µs; foreign lists the candidates whose handler the
@@ -48,14 +46,14 @@
 --
 -- The front is read without scores: turning a score into a reply inside a
 -- script costs Redis more than all the rest of a claim. A candidate is due
--- when it is among the first max(ARGV[4], ARGV[5]) + ARGV[10] entries due
+-- when it is among the first max(ARGV[3], ARGV[4]) + ARGV[9] entries due
 -- by now.
 local nowms, nowus = clock()
 local now = int(nowms)
-local want, nc = tonumber(ARGV[3]), tonumber(ARGV[5])
-local handlers = ARGV[9]
+local want, nc = tonumber(ARGV[2]), tonumber(ARGV[4])
+local handlers = ARGV[8]
 local cands = {}
-local a, k = 11, 5
+local a, k = 10, 4
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -69,7 +67,7 @@ for i = 1, nc do
   end
   cands[i] = cd
 end
-local window = math.max(tonumber(ARGV[4]), nc) + tonumber(ARGV[10])
+local window = math.max(tonumber(ARGV[3]), nc) + tonumber(ARGV[9])
 local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, window)
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
@@ -88,7 +86,7 @@ for _, cd in ipairs(cands) do
   local h = due[cd.id] and redis.call('HGETALL', cd.key)
   local ok = h and true
   local name = ok and field(h, 'name')
-  if name and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
+  if name and name ~= '' and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign[#foreign + 1] = cd.id
   end
@@ -113,12 +111,12 @@ for _, cd in ipairs(cands) do
     taken[#taken + 1] = cd.id
     due[cd.id] = false
     if #h > 0 then
-      local set = {state = 'running', started = now, attempts = 1, run = 1, daemon = ARGV[8]}
+      local set = {state = 'running', started = now, attempts = 1, run = 1, daemon = ARGV[7]}
       for j = 1, #h, 2 do
         local f = h[j]
-        if f == 'attempts' or f == 'run' then set[f] = (tonumber(h[j + 1]) or 0) + 1 end
+        if f == 'attempts' or f == 'run' then set[f] = int(math.floor(tonumber(h[j + 1]) or 0) + 1) end
       end
-      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[7] .. ' ' .. (name or '?')
+      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. (name or '?')
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
       for j = 1, #h, 2 do
@@ -128,12 +126,6 @@ for _, cd in ipairs(cands) do
       for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = tostring(v) end
       lease[#lease + 1] = deadline
       lease[#lease + 1] = cd.id
-    else
-      redis.call('HSET', cd.key, 'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[7], 'state', 'failed',
-        'finished', now, 'error', 'its record vanished from Redis while it was scheduled (evicted, or deleted by hand); it cannot run')
-      redis.call('PEXPIRE', cd.key, ARGV[2])
-      redis.call('ZADD', KEYS[4], now, cd.id)
-      events[#events + 1] = 'failed ' .. cd.id .. ' ' .. ARGV[7] .. ' ?'
     end
     out[#out + 1] = cd.id
     out[#out + 1] = h
@@ -143,7 +135,7 @@ if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
 local heads = {}
 for _, id in ipairs(front) do
-  if due[id] and #heads < 2 * (tonumber(ARGV[4]) + tonumber(ARGV[10])) then
+  if due[id] and #heads < 2 * (tonumber(ARGV[3]) + tonumber(ARGV[9])) then
     heads[#heads + 1] = id
     heads[#heads + 1] = now
   end
@@ -155,7 +147,7 @@ if #front < window then
     heads[#heads + 1] = nxt[2]
   end
 end
-if #events > 0 then redis.call('PUBLISH', ARGV[6], table.concat(events, '\n')) end
+if #events > 0 then redis.call('PUBLISH', ARGV[5], table.concat(events, '\n')) end
 out[1] = heads
 out[2] = stale
 out[4] = foreign

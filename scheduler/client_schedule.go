@@ -73,6 +73,9 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec ScheduleSpec) (*Schedu
 var errRace = errors.New("lost a race")
 
 func (c *Client) upsertSchedule(ctx context.Context, spec ScheduleSpec, t tasks.Spec) (*Schedule, error) {
+	if err := c.x.syncClock(ctx); err != nil {
+		return nil, err
+	}
 	now := c.x.clock.Now().UTC().Truncate(time.Millisecond)
 	var old *Schedule
 	if spec.Name != "" {

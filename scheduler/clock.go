@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -39,8 +41,11 @@ func (c *redisClock) Now() time.Time {
 const offsetJump = 50 * time.Millisecond
 
 // observe takes Redis's time, in µs, from the reply to a request sent at
-// sent and answered at recv by the local clock.
-func (c *redisClock) observe(sent, recv time.Time, redisUs int64) {
+// sent and answered at recv by the local clock. With exact, the sample
+// replaces the estimate (a claim found nothing due that the estimate
+// thought due: the estimate is off), else it moves it by an eighth, unless
+// it is offsetJump away (a clock was set).
+func (c *redisClock) observe(sent, recv time.Time, redisUs int64, exact bool) {
 	if redisUs <= 0 {
 		return
 	}
@@ -48,9 +53,24 @@ func (c *redisClock) observe(sent, recv time.Time, redisUs int64) {
 	mid := sent.Add(recv.Sub(sent) / 2)
 	sample := time.UnixMicro(redisUs).Sub(mid)
 	cur := time.Duration(c.offset.Load())
-	if !c.seen.Swap(true) || sample-cur > offsetJump || cur-sample > offsetJump {
+	if !c.seen.Swap(true) || exact || sample-cur > offsetJump || cur-sample > offsetJump {
 		c.offset.Store(int64(sample))
 		return
 	}
 	c.offset.Store(int64(cur + (sample-cur)/8))
+}
+
+// syncClock reads Redis's time when the estimate is stale, for a decision
+// made with it (the first slot of a schedule).
+func (x *index) syncClock(ctx context.Context) error {
+	if !x.clock.stale() {
+		return nil
+	}
+	sent := x.clock.local.Now()
+	t, err := x.rdb.Time(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("read Redis's time: %w", err)
+	}
+	x.clock.observe(sent, x.clock.local.Now(), t.UnixMicro(), false)
+	return nil
 }

@@ -131,10 +131,14 @@ func (d *dispatcher) setHeads(queue string, hs []head, prune bool) {
 // learnForeign records due tasks of queue whose handler this daemon lacks.
 // The heads are then re-read, reaching that much further: the tasks behind
 // them may be this daemon's.
-func (d *dispatcher) learnForeign(queue string, ids []string) {
-	if d.foreign.learn(queue, ids) {
+// It reports whether some did not fit: then the queue is given up until the
+// next wake.
+func (d *dispatcher) learnForeign(queue string, ids []string) (full bool) {
+	added, full := d.foreign.learn(queue, ids)
+	if added {
 		d.stale = true
 	}
+	return full
 }
 
 // run waits and claims until ctx is done; then it writes the outcomes of
@@ -166,7 +170,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		switch {
 		case err == errWait:
 			backoff = 0
-			s.redisOK()
+			s.redisOK(false)
 			d.wait(ctx)
 		case err != nil && ctx.Err() == nil:
 			// A read that succeeds says nothing of the writes Redis may
@@ -178,7 +182,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			sleepCtx(ctx, backoff)
 		case err == nil && !peek:
 			backoff = 0
-			s.redisOK()
+			s.redisOK(true)
 		}
 	}
 }
@@ -193,7 +197,7 @@ func (d *dispatcher) drain(ctx context.Context) bool {
 			s.redisError(err)
 			for _, f := range d.pending {
 				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.task.ID, "err", err)
-				s.untrack(f.task.ID)
+				s.untrack(f.task)
 			}
 			d.pending = nil
 		}
@@ -258,7 +262,7 @@ func (d *dispatcher) peek(ctx context.Context) error {
 		return err
 	}
 	if timeCmd != nil {
-		s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro())
+		s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro(), false)
 	}
 	s.counters.peeks.Add(1)
 	for i, q := range s.cfg.Queues {

@@ -73,7 +73,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 				if cerr != nil {
 					errs = append(errs, cerr)
 				} else {
-					s.x.clock.observe(sentLocal, recvLocal, r.nowUs)
+					s.x.clock.observe(sentLocal, recvLocal, r.nowUs, len(r.got) == 0 && len(cands) > 0)
 					d.claimed(queue, r, skip)
 				}
 				queue = ""
@@ -111,7 +111,7 @@ func (d *dispatcher) finishReply(cmd *redis.Cmd, fs []*finishing, queues []strin
 				"id", f.task.ID, "err", err)
 		}
 		for _, f := range fs {
-			d.s.untrack(f.task.ID)
+			d.s.untrack(f.task)
 		}
 		d.pending = d.pending[len(fs):]
 		return err
@@ -136,7 +136,11 @@ func (d *dispatcher) finished(fs []*finishing) {
 	for _, f := range fs {
 		switch f.status {
 		case finishVanished:
-			s.recordVanished(f.task.ID, f.task.Queue, "while it ran; its outcome was written anew")
+			when := "while it was scheduled; it is recorded as failed"
+			if f.ran {
+				when = "while it ran; its outcome was written anew"
+			}
+			s.recordVanished(f.task.ID, f.task.Queue, when)
 			fallthrough
 		case finishDone:
 			switch {
@@ -155,7 +159,7 @@ func (d *dispatcher) finished(fs []*finishing) {
 			s.log.Error("could not record a task's outcome: its children kept changing; it runs again when its lease expires",
 				"id", f.task.ID, "tries", f.tries)
 		}
-		s.untrack(f.task.ID)
+		s.untrack(f.task)
 	}
 	d.pending = append(again, d.pending[len(fs):]...)
 }
@@ -189,8 +193,13 @@ func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (c
 func (d *dispatcher) claimed(queue string, r claimReply, skip map[string]string) {
 	s := d.s
 	now, got := r.nowUs/1000, r.got
-	d.learnForeign(queue, r.foreign)
-	d.setHeads(queue, r.heads, true)
+	if d.learnForeign(queue, r.foreign) {
+		// More foreign tasks than it looks past: nothing of this queue is
+		// claimed again before the next wake.
+		d.setHeads(queue, nil, false)
+	} else {
+		d.setHeads(queue, r.heads, true)
+	}
 	for _, id := range r.stale {
 		sid, _, _ := parseOccurrence(id)
 		delete(d.schedules, sid) // read it again before the next claim
@@ -201,8 +210,9 @@ func (d *dispatcher) claimed(queue string, r claimReply, skip map[string]string)
 	}
 	for _, c := range got {
 		switch {
-		case c.err != nil && c.task == nil: // its record vanished: claim.lua recorded it as failed
-			s.recordVanished(c.id, queue, "while it was scheduled; it is recorded as failed")
+		case c.err != nil && c.task == nil: // its record vanished: finish.lua records it as failed, and tells its children
+			d.pending = append(d.pending, &finishing{task: &tasks.Task{ID: c.id, Name: "?", Queue: queue}, state: tasks.Failed,
+				err: "its record vanished from Redis while it was scheduled (evicted, or deleted by hand); it cannot run"})
 			continue
 		case c.err != nil: // failed under this claim, so it does not block its queue
 			s.log.Error("failing a task that cannot be read", "queue", queue, "err", c.err)

@@ -70,8 +70,12 @@ for i = 1, n do
       -- does not disappear and its children still hear of it. Written only
       -- here, so a call told to come back with its children finds it gone
       -- again and says so.
+      -- A task finished without running (its record vanished before its
+      -- claim) has its reason in err already.
       redis.call('HSET', key, 'v', '1', 'name', name, 'args', 'null', 'queue', ARGV[6 + q], 'run', run)
-      err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
+      if ran then
+        err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
+      end
     end
     local f = {'state', state, 'finished', now}
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
@@ -79,8 +83,9 @@ for i = 1, n do
     if ran and state == 'failed' then f[#f + 1] = 'aerr'; f[#f + 1] = attempt_errors(key, err) end
     redis.call('HSET', key, unpack(f))
     if err == '' and clear == '1' then redis.call('HDEL', key, 'error') end
-    if not ran and not vanished then
-      redis.call('HINCRBY', key, 'attempts', -1)
+    if not ran and not vanished then -- undo the claim's attempt and start
+      local n = tonumber(redis.call('HGET', key, 'attempts')) or 1
+      redis.call('HSET', key, 'attempts', int(math.max(n - 1, 0)))
       redis.call('HDEL', key, 'started', 'daemon')
     end
     redis.call('PEXPIRE', key, ttl)

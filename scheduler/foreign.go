@@ -8,7 +8,9 @@ package scheduler
 // them are not held up.
 type foreign map[string]map[string]bool
 
-// maxForeign bounds the due tasks per queue a daemon looks past.
+// maxForeign bounds the due tasks per queue a daemon looks past. Past that
+// many, it claims from the queue only at its safety wakes (or when told of
+// a new head), once each: it does not spin on tasks it cannot run.
 const maxForeign = 1000
 
 // filter is hs without queue's foreign tasks.
@@ -27,10 +29,10 @@ func (f foreign) filter(queue string, hs []head) []head {
 }
 
 // learn records ids as foreign in queue, up to maxForeign; it reports
-// whether any was new.
-func (f foreign) learn(queue string, ids []string) (added bool) {
+// whether any was new, and whether any did not fit.
+func (f foreign) learn(queue string, ids []string) (added, full bool) {
 	if len(ids) == 0 {
-		return false
+		return false, false
 	}
 	known := f[queue]
 	if known == nil {
@@ -38,12 +40,16 @@ func (f foreign) learn(queue string, ids []string) (added bool) {
 		f[queue] = known
 	}
 	for _, id := range ids {
-		if len(known) < maxForeign && !known[id] {
+		switch {
+		case known[id]:
+		case len(known) < maxForeign:
 			known[id] = true
 			added = true
+		default:
+			full = true
 		}
 	}
-	return added
+	return added, full
 }
 
 // prune forgets the foreign tasks of queue missing from hs, a read that

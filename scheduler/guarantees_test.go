@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,4 +118,108 @@ func TestAFastClockNeverTakesAHealthyLease(t *testing.T) {
 	require.Zero(t, done.Recoveries)
 	require.Equal(t, 1, e.runs.count(task.ID))
 	require.Zero(t, fast.Counters().Recovered+healthy.Counters().Recovered)
+}
+
+// A daemon that lost a claim while frozen and then claimed the same task
+// again holds the new claim: the old run is canceled and dropped, and its
+// end does not stop the new run's lease from being renewed.
+func TestAThawedRunDoesNotCutOffItsDaemonsNewerClaim(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2, Lease: 300 * time.Millisecond})
+	first := make(chan struct{})
+	var mu sync.Mutex
+	runs := 0
+	e.reg.Register("twice", func(ctx context.Context, c *tasks.Call) (any, error) {
+		mu.Lock()
+		runs++
+		n := runs
+		mu.Unlock()
+		e.runs.add(c.Task.ID)
+		if n == 1 {
+			<-first // frozen: ignores its context
+			return "first", nil
+		}
+		select { // the later run takes several leases
+		case <-time.After(1500 * time.Millisecond):
+			return "later", nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	s := e.start()
+	task := e.submit(tasks.Spec{Name: "twice"})
+	e.waitRun(task.ID, 5*time.Second)
+	// Its lease lapses, as if the daemon had frozen, and it is recovered.
+	e.mr.ZAdd(e.client.x.keys.Lease("default"), 1, task.ID)
+	n, err := e.client.x.recover(context.Background(), "default", task.ID, 5)
+	require.NoError(t, err)
+	require.EqualValues(t, recoverRequeued, n)
+	require.Eventually(t, func() bool { return e.runs.count(task.ID) == 2 }, 5*time.Second, time.Millisecond, "claimed again here")
+	close(first) // the old run ends now
+	done := e.wait(task.ID, 10*time.Second)
+	require.Equal(t, tasks.Succeeded, done.State)
+	require.JSONEq(t, `"later"`, string(done.Result))
+	require.Equal(t, 2, e.runs.count(task.ID), "the new claim kept its lease: no third run")
+	require.Equal(t, 1, done.Recoveries)
+	require.EqualValues(t, 1, s.Counters().LostClaims)
+}
+
+// A client whose clock is far behind schedules a recurring task's first
+// slot by Redis's clock.
+func TestASkewedClientSchedulesByRedisClock(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	c, err := NewClient(e.rdb, Config{Clock: skewedClock{-50 * time.Second}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	sc, err := c.SubmitSchedule(context.Background(), ScheduleSpec{Every: time.Minute, Task: tasks.Spec{Name: "record"}})
+	require.NoError(t, err)
+	require.Greater(t, time.Until(sc.NextAt), 55*time.Second, "an every-minute schedule's first slot is a minute away")
+}
+
+// A small step of a daemon's clock (under the jump that resets its
+// estimate of Redis's clock at once) does not cost a run of empty claims:
+// a claim that finds nothing due corrects the estimate.
+func TestASmallClockStepCostsNoRunOfEmptyClaims(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	var off atomic.Int64
+	s := e.start(func(c *Config) { c.Clock = stepClock{&off} })
+	e.wait(e.submit(tasks.Spec{Name: "record"}).ID, 5*time.Second)
+	off.Store(int64(40 * time.Millisecond))
+	before := s.Counters().ClaimCalls
+	for range 5 {
+		e.wait(e.submit(tasks.Spec{Name: "record", In: 200 * time.Millisecond}).ID, 5*time.Second)
+	}
+	require.Less(t, s.Counters().ClaimCalls-before, int64(15), "about one claim per task")
+}
+
+// stepClock is the system clock plus an offset that a test can step.
+type stepClock struct{ off *atomic.Int64 }
+
+func (c stepClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
+
+// A scheduled parent whose record vanished is recorded as failed, and its
+// waiting child hears of it (and fails by its policy) instead of waiting
+// for ever.
+func TestAVanishedScheduledParentReleasesItsChild(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	p := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
+	child := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
+	e.mr.Del(e.client.x.keys.Task(p.ID))
+	s := e.start()
+	var done *tasks.Task
+	require.Eventually(t, func() bool { // Wait would answer "not found" until it is recorded
+		var err error
+		done, err = e.client.Get(context.Background(), p.ID)
+		return err == nil && done.State.Finished()
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, tasks.Failed, done.State)
+	require.Contains(t, done.Error, "vanished")
+	c := e.wait(child.ID, 5*time.Second)
+	require.Equal(t, tasks.Failed, c.State)
+	require.Contains(t, c.Error, "vanished")
+	require.EqualValues(t, 1, s.Counters().Vanished)
+	require.Zero(t, e.runs.count(child.ID))
 }

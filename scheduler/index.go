@@ -47,6 +47,9 @@ var (
 	cancelScript    = newScript("", preludeLua, cancelLua)
 	retryScript     = newScript("", preludeLua, retryLua)
 	keepaliveScript = newScript("allow-oom", preludeLua, keepaliveLua)
+	// writableScript writes nothing, but Redis runs it only when it takes
+	// writes: the keeper asks it while Redis refuses them.
+	writableScript = newScript("", "return 1")
 )
 
 // ErrNotFound is returned for a task id that has no record: never submitted,
@@ -181,9 +184,8 @@ func (x *index) expired(ctx context.Context, queue string, now int64, limit int)
 
 // keepalive renews, for daemon, the leases of its running tasks rs (by
 // queue) under their claim tokens, and records its sign of life and, unless
-// it is nil, its info. It returns the ids of the tasks whose claim the
-// daemon lost.
-func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease time.Duration, rs []*tasks.Task) ([]string, error) {
+// it is nil, its info. It returns those of rs whose claim the daemon lost.
+func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease time.Duration, rs []*tasks.Task) ([]*tasks.Task, error) {
 	var queues []string
 	qn := map[string]int{}
 	for _, t := range rs {
@@ -212,8 +214,18 @@ func (x *index) keepalive(ctx context.Context, daemon string, info []byte, lease
 		return nil, fmt.Errorf("renew %d leases: unexpected empty reply", len(rs))
 	}
 	nowUs, _ := res[0].(int64)
-	x.clock.observe(sent, x.clock.local.Now(), nowUs)
-	return strs(res[1:]), nil
+	x.clock.observe(sent, x.clock.local.Now(), nowUs, false)
+	byID := make(map[string]*tasks.Task, len(rs))
+	for _, t := range rs {
+		byID[t.ID] = t
+	}
+	var lost []*tasks.Task
+	for _, id := range strs(res[1:]) {
+		if t := byID[id]; t != nil {
+			lost = append(lost, t)
+		}
+	}
+	return lost, nil
 }
 
 // daemonInfoTTL is how long a daemon's info outlives its last heartbeat.

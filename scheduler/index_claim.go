@@ -52,10 +52,10 @@ func (x *index) claim(ctx context.Context, queue string, cl claimer, want, nHead
 // entries than nHeads (the caller's known foreign tasks); parseClaim reads
 // its reply.
 func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, cl claimer, want, nHeads, extra int, cands []candidate) *redis.Cmd {
-	keys := make([]string, 0, 4+len(cands))
-	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules(), x.keys.Done(tasks.Failed))
-	args := make([]any, 0, 10+2*len(cands))
-	args = append(args, cl.lease.Milliseconds(), x.resultTTL.Milliseconds(), want, nHeads, len(cands), x.keys.EventsChannel(), queue,
+	keys := make([]string, 0, 3+len(cands))
+	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
+	args := make([]any, 0, 9+2*len(cands))
+	args = append(args, cl.lease.Milliseconds(), want, nHeads, len(cands), x.keys.EventsChannel(), queue,
 		cl.daemon, cl.handlers, extra)
 	for _, c := range cands {
 		keys = append(keys, x.keys.Task(c.id))

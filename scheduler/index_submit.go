@@ -122,7 +122,7 @@ func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []su
 			if err != nil {
 				return err
 			}
-			x.clock.observe(sent, recv, nowUs)
+			x.clock.observe(sent, recv, nowUs, false)
 			done[i] = true
 		}
 		if !noScript {

@@ -97,6 +97,9 @@ func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.
 	if info != nil {
 		k.infoAt = now
 	}
+	if s.refusing.Load() && s.x.run(ctx, writableScript, nil).Err() == nil {
+		s.redisOK(true) // Redis takes writes again, even with nothing to write
+	}
 	s.lostClaims(lost)
 	if now.Sub(k.trimmedAt) < time.Minute {
 		return nil

@@ -75,10 +75,10 @@ local function release(kids, first, waiting, announce, pid, name, state, result,
   for i, e in ipairs(entries) do
     local q, cid = string.match(e, '^(%S+) (%S+)$')
     local ch, cdue = KEYS[first + 2 * i - 2], KEYS[first + 2 * i - 1]
-    local c = redis.call('HMGET', ch, 'state', 'opf', 'due')
+    local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending')
     if q and c[1] == 'waiting' then
-      redis.call('HSET', ch, 'o:' .. pid, outcome)
-      local left = redis.call('HINCRBY', ch, 'pending', -1)
+      local left = (tonumber(c[4]) or 1) - 1
+      redis.call('HSET', ch, 'o:' .. pid, outcome, 'pending', int(math.max(left, 0)))
       local stop = doomed(state, c[2])
       if left <= 0 or stop then
         local due = tonumber(c[3]) or now

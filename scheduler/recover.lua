@@ -29,7 +29,7 @@ local nowms = clock()
 local now = int(nowms)
 local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not s or tonumber(s) > nowms then return {0} end
-local cur = redis.call('HMGET', KEYS[1], 'state', 'recoveries', 'name', 'queue')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'recoveries', 'name', 'queue', 'attempts')
 if not cur[1] then
   -- Its record vanished (evicted, or deleted by hand): say so in a record
   -- of its own, so the task does not disappear without a trace, and tell
@@ -54,7 +54,7 @@ if cur[1] ~= 'running' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {0}
 end
-local n = (tonumber(cur[2]) or 0) + 1
+local n = math.floor(tonumber(cur[2]) or 0) + 1
 if n > tonumber(ARGV[2]) then
   if kids_changed(KEYS[7], tonumber(ARGV[6])) then
     return {-1, redis.call('LRANGE', KEYS[7], 0, -1)}
@@ -74,8 +74,7 @@ if n > tonumber(ARGV[2]) then
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'recoveries', n)
-redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', now)
-redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', now, 'attempts', int(math.max((tonumber(cur[5]) or 1) - 1, 0)))
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 if redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1] then
   redis.call('PUBLISH', ARGV[4], now .. ' ' .. ARGV[1])

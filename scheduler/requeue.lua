@@ -17,7 +17,7 @@
 -- ARGV[10] the task's name
 -- Publishes "retrying" for a retry, "queued" for a hand-back.
 -- Returns {1 when requeued or 0 when refused, heads}.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'run')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'run', 'attempts')
 if cur[1] ~= 'running' or cur[2] ~= ARGV[2] then
   return {0, redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')}
 end
@@ -26,7 +26,9 @@ redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', due)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[4], 'aerr', attempt_errors(KEYS[1], ARGV[4]))
 end
-if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'attempts', int(math.max((tonumber(cur[3]) or 1) - 1, 0)))
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], due, ARGV[1])
 local heads = redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')

@@ -14,11 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -57,6 +60,7 @@ type Scheduler struct {
 	dispDone   chan struct{}
 
 	redisDown atomic.Bool
+	refusing  atomic.Bool // the latest Redis error was a refusal of writes
 	counters  counters
 }
 
@@ -205,17 +209,29 @@ func (s *Scheduler) onCancelMessage(channel, id string) {
 	}
 }
 
+// track records that this daemon holds t's claim. An older claim of the
+// same task that this daemon still tracks (it lost it while frozen, and has
+// now claimed the task again) is void: its run is canceled and its outcome
+// dropped.
 func (s *Scheduler) track(t *tasks.Task, cancel context.CancelFunc) *runningTask {
 	r := &runningTask{task: t, cancel: cancel}
 	s.mu.Lock()
+	old := s.running[t.ID]
 	s.running[t.ID] = r
 	s.mu.Unlock()
+	if old != nil && old.task.Run != t.Run && !old.lost.Swap(true) {
+		s.counters.lostClaims.Add(1)
+		old.cancel()
+	}
 	return r
 }
 
-func (s *Scheduler) untrack(id string) {
+// untrack forgets t's claim, unless a newer claim of the task replaced it.
+func (s *Scheduler) untrack(t *tasks.Task) {
 	s.mu.Lock()
-	delete(s.running, id)
+	if r := s.running[t.ID]; r != nil && r.task.Run == t.Run {
+		delete(s.running, t.ID)
+	}
 	s.mu.Unlock()
 }
 
@@ -236,22 +252,21 @@ func (s *Scheduler) claimedTasks() []*tasks.Task {
 	return ts
 }
 
-// lostClaims takes the ids of tasks whose claim this daemon no longer
-// holds: another daemon re-claimed them after this one stopped renewing
+// lostClaims takes tasks whose claim this daemon no longer holds: another daemon re-claimed them after this one stopped renewing
 // their lease (it was frozen, or cut off from Redis). Their handlers are
 // canceled and their outcomes dropped.
-func (s *Scheduler) lostClaims(ids []string) {
-	for _, id := range ids {
+func (s *Scheduler) lostClaims(ts []*tasks.Task) {
+	for _, t := range ts {
 		s.mu.Lock()
-		r := s.running[id]
+		r := s.running[t.ID]
 		s.mu.Unlock()
-		if r == nil || r.lost.Swap(true) {
-			continue
+		if r == nil || r.task.Run != t.Run || r.lost.Swap(true) {
+			continue // settled meanwhile, or claimed again under a new token
 		}
 		s.counters.lostClaims.Add(1)
 		r.cancel()
 		s.log.Warn("lost the claim on a task: another daemon took it over after this one stopped renewing its lease (frozen, or cut off from Redis); canceling this run",
-			"id", id, "name", r.task.Name)
+			"id", t.ID, "name", r.task.Name)
 	}
 }
 
@@ -283,15 +298,31 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 // redisError logs the first error of an outage; redisOK logs its end.
 func (s *Scheduler) redisError(err error) {
 	s.counters.redisErrors.Add(1)
+	s.refusing.Store(rediserr.Refused(err))
 	if !s.redisDown.Swap(true) {
 		s.log.Error("Redis error; retrying with backoff", "err", rediserr.Describe(err))
 	}
 }
 
-func (s *Scheduler) redisOK() {
+// redisOK ends an outage after a call that succeeded; wrote says whether it
+// was a write. A read that succeeds does not end a refusal of writes (out of
+// memory, a read-only replica).
+func (s *Scheduler) redisOK(wrote bool) {
+	if !wrote && s.refusing.Load() {
+		return
+	}
+	s.refusing.Store(false)
 	if s.redisDown.Swap(false) {
 		s.log.Info("Redis is reachable again")
 	}
+}
+
+// transient reports whether err may pass by itself: Redis refusing writes
+// for now, or not reachable. Other errors (a script's own) would repeat.
+func transient(err error) bool {
+	var ne net.Error
+	return rediserr.Refused(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
 // Healthy reports whether the daemon's last Redis call succeeded.

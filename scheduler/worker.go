@@ -42,7 +42,7 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	fin := s.run(ctx, t, r)
 	r.ended.Store(true)
 	if fin.fin == nil {
-		s.untrack(t.ID) // a final outcome is settled by the dispatcher once written
+		s.untrack(t) // a final outcome is settled by the dispatcher once written
 	}
 	return fin
 }
@@ -106,19 +106,24 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 	return idle{queue: t.Queue, heads: hs, fresh: true}
 }
 
-// requeueTries bounds the tries of a re-queue that Redis refuses.
+// requeueTries bounds the tries of a re-queue that fails for another reason
+// than a refusal or an outage (which may pass by themselves).
 const requeueTries = 10
 
 // requeue puts t back into the index after a failed attempt or at
-// shutdown. While Redis refuses the write (out of memory, unreachable) the
-// loop tries again with backoff, holding the claim and so the lease: a
-// refusal must not turn into a lease recovery, which would give the
-// attempt back. At shutdown it tries once.
+// shutdown. While Redis refuses the write (out of memory) or cannot be
+// reached, the loop tries again with backoff, as long as it takes, holding
+// the claim and so the lease: a refusal must not turn into a lease
+// recovery, which would give the attempt back. At shutdown it tries once.
 func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, delay time.Duration, errMsg string, giveBack bool) (ok bool, hs []head, err error) {
 	backoff := time.Duration(0)
 	for try := 1; ; try++ {
 		ok, hs, err = s.x.requeue(ctx, t, delay, errMsg, giveBack, s.nHeads)
-		if err == nil || try == requeueTries || r.lost.Load() || s.handlerCtx.Err() != nil {
+		if err == nil {
+			s.redisOK(true)
+			return ok, hs, nil
+		}
+		if (try >= requeueTries && !transient(err)) || r.lost.Load() || s.handlerCtx.Err() != nil {
 			return ok, hs, err
 		}
 		s.redisError(err)

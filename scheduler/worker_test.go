@@ -219,3 +219,22 @@ func TestARetriedTaskStartsWithoutWaitingForTheSafetyWake(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State, "well before the safety wake, a minute away")
 }
+
+// More due tasks of a handler this daemon lacks than it looks past: it
+// claims from the queue once per wake, never in a loop.
+func TestManyTasksOfAMissingHandlerDoNotSpinTheClaims(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2, SafetyWait: 100 * time.Millisecond})
+	specs := make([]tasks.Spec, maxForeign+10)
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "special"}
+	}
+	_, err := e.client.SubmitMany(context.Background(), specs)
+	require.NoError(t, err)
+	s := e.start()
+	require.Eventually(t, func() bool { return s.Counters().SafetyWakes >= 2 }, 10*time.Second, time.Millisecond)
+	c1 := s.Counters()
+	require.Eventually(t, func() bool { return s.Counters().SafetyWakes >= c1.SafetyWakes+5 }, 10*time.Second, time.Millisecond)
+	c2 := s.Counters()
+	require.LessOrEqual(t, c2.ClaimCalls-c1.ClaimCalls, 3*(c2.SafetyWakes-c1.SafetyWakes+1), "a claim or so per wake, not a loop")
+}
