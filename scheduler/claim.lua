@@ -74,18 +74,22 @@ for _, id in ipairs(front) do due[id] = true end
 local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, {}, {}
 local deadline = int(nowms + tonumber(ARGV[1]))
 
--- field returns the value of field f of a flat HGETALL reply h.
-local function field(h, f)
-  for j = 1, #h, 2 do
-    if h[j] == f then return h[j + 1] end
-  end
-end
-
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
   local h = due[cd.id] and redis.call('HGETALL', cd.key)
-  local ok = h and true
-  local name = ok and field(h, 'name')
+  local ok, name, attempts, run = h and true, nil, 0, 0
+  if ok then
+    for j = 1, #h, 2 do
+      local f = h[j]
+      if f == 'name' then
+        name = h[j + 1]
+      elseif f == 'attempts' then
+        attempts = math.floor(tonumber(h[j + 1]) or 0)
+      elseif f == 'run' then
+        run = math.floor(tonumber(h[j + 1]) or 0)
+      end
+    end
+  end
   if name and name ~= '' and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign[#foreign + 1] = cd.id
@@ -111,17 +115,13 @@ for _, cd in ipairs(cands) do
     taken[#taken + 1] = cd.id
     due[cd.id] = false
     if #h > 0 then
-      local set = {state = 'running', started = now, attempts = 1, run = 1, daemon = ARGV[7]}
-      for j = 1, #h, 2 do
-        local f = h[j]
-        if f == 'attempts' or f == 'run' then set[f] = int(math.floor(tonumber(h[j + 1]) or 0) + 1) end
-      end
+      local set = {state = 'running', started = now, attempts = tostring(attempts + 1), run = tostring(run + 1), daemon = ARGV[7]}
       events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. (name or '?')
       redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
         'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
       for j = 1, #h, 2 do
         local v = set[h[j]]
-        if v then h[j + 1] = tostring(v); set[h[j]] = nil end
+        if v then h[j + 1] = v; set[h[j]] = nil end
       end
       for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = tostring(v) end
       lease[#lease + 1] = deadline

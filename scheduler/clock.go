@@ -3,7 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -13,51 +13,66 @@ import (
 // started and finished. This clock only steers a daemon's waits, so an
 // error in it costs an early or late wake-up, never an early start or a
 // stolen lease.
+//
+// Each reply that carries Redis's time is a sample: Redis read its clock
+// somewhere between sending and receiving, so the midpoint is off by at
+// most half the round trip. The estimate is the sample of the shortest
+// round trip in the last offsetFresh (as NTP does), so a slow reply (a
+// claim queued behind another script) does not pull it off.
 type redisClock struct {
-	local  Clock
-	offset atomic.Int64 // ns to add to the local clock
-	seen   atomic.Bool
-	at     atomic.Int64 // local time of the latest sample, ns
+	local Clock
+
+	mu       sync.Mutex
+	offset   time.Duration // to add to the local clock
+	rtt      time.Duration // of the sample the offset comes from
+	sampled  time.Time     // local time of that sample
+	seen     bool
+	latestAt time.Time // local time of the latest sample
 }
 
-// offsetFresh is how long a sample of the offset serves an idle daemon (one
-// with no deadline to wait for) before its next re-read asks for Redis's
-// time again. Clocks drift by far less than a millisecond in that time.
+// Now is Redis's time by the estimate (the local time until a reply has
+// been seen).
+func (c *redisClock) Now() time.Time {
+	c.mu.Lock()
+	off := c.offset
+	c.mu.Unlock()
+	return c.local.Now().Add(off)
+}
+
+// offsetFresh is how long the best sample serves before any newer one
+// replaces it, and how long an idle daemon (one with no deadline to wait
+// for) goes before its next re-read asks Redis's time again. Clocks drift
+// by far less than a millisecond in that time.
 const offsetFresh = 30 * time.Second
+
+// offsetJump is how far a sample must be from the estimate to replace it at
+// once (a clock was set).
+const offsetJump = 50 * time.Millisecond
 
 // stale reports whether the offset needs a new sample.
 func (c *redisClock) stale() bool {
-	return !c.seen.Load() || c.local.Now().Sub(time.Unix(0, c.at.Load())) > offsetFresh
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.seen || c.local.Now().Sub(c.latestAt) > offsetFresh
 }
-
-// Now is Redis's time by the latest estimate (the local time until a
-// reply has been seen).
-func (c *redisClock) Now() time.Time {
-	return c.local.Now().Add(time.Duration(c.offset.Load()))
-}
-
-// offsetJump is how far a sample must be from the estimate to replace it
-// at once (a clock was set) instead of moving it by an eighth.
-const offsetJump = 50 * time.Millisecond
 
 // observe takes Redis's time, in µs, from the reply to a request sent at
-// sent and answered at recv by the local clock. With exact, the sample
-// replaces the estimate (a claim found nothing due that the estimate
-// thought due: the estimate is off), else it moves it by an eighth, unless
-// it is offsetJump away (a clock was set).
+// sent and answered at recv by the local clock. With exact (a claim found
+// nothing due that the estimate thought due: the estimate is off), the
+// sample replaces the estimate whatever its round trip.
 func (c *redisClock) observe(sent, recv time.Time, redisUs int64, exact bool) {
 	if redisUs <= 0 {
 		return
 	}
-	c.at.Store(recv.UnixNano())
-	mid := sent.Add(recv.Sub(sent) / 2)
-	sample := time.UnixMicro(redisUs).Sub(mid)
-	cur := time.Duration(c.offset.Load())
-	if !c.seen.Swap(true) || exact || sample-cur > offsetJump || cur-sample > offsetJump {
-		c.offset.Store(int64(sample))
-		return
+	rtt := recv.Sub(sent)
+	sample := time.UnixMicro(redisUs).Sub(sent.Add(rtt / 2))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.latestAt = recv
+	jump := sample-c.offset > offsetJump || c.offset-sample > offsetJump
+	if !c.seen || exact || jump || rtt <= c.rtt || recv.Sub(c.sampled) > offsetFresh {
+		c.offset, c.rtt, c.sampled, c.seen = sample, rtt, recv, true
 	}
-	c.offset.Store(int64(cur + (sample-cur)/8))
 }
 
 // syncClock reads Redis's time when the estimate is stale, for a decision

@@ -73,7 +73,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 				if cerr != nil {
 					errs = append(errs, cerr)
 				} else {
-					s.x.clock.observe(sentLocal, recvLocal, r.nowUs, len(r.got) == 0 && len(cands) > 0)
+					s.x.clock.observe(sentLocal, recvLocal, r.nowUs, notYetDue(cands, r))
 					d.claimed(queue, r, skip)
 				}
 				queue = ""
@@ -291,4 +291,25 @@ func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64
 		}
 	}
 	return nil
+}
+
+// notYetDue reports whether a claim found a candidate still in the index
+// but not due by Redis's clock: the daemon's estimate of that clock woke it
+// early, and the sample of the reply should replace it. (A candidate another
+// daemon took first is no such sign.)
+func notYetDue(cands []candidate, r claimReply) bool {
+	if len(r.got) > 0 || len(cands) == 0 {
+		return false
+	}
+	now := r.nowUs / 1000
+	for _, h := range r.heads {
+		if h.due > now {
+			for _, c := range cands {
+				if c.id == h.id {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

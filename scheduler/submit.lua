@@ -57,7 +57,9 @@ for _ = 1, tonumber(ARGV[1]) do
   local np, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
   local name = ARGV[a + 8]
   local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
-  if string.sub(due, 1, 1) == '+' then
+  if due == '+0' then
+    due = created
+  elseif string.sub(due, 1, 1) == '+' then
     due = int(nowms + tonumber(string.sub(due, 2)))
   elseif tonumber(due) < nowms then
     due = created
