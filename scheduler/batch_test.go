@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
 )
 
 // One finish.lua call answers each of its tasks on its own: written,
@@ -271,4 +272,35 @@ func TestOutcomeWaitsOutARedisOutage(t *testing.T) {
 	require.JSONEq(t, `"done"`, string(done.Result))
 	require.Zero(t, done.Recoveries)
 	require.Equal(t, 1, e.runs.count(task.ID), "it ran once")
+}
+
+// A record keeps the length of its children list (field kids), so a finish
+// need not read it; a record written before that field existed has its
+// list measured instead, and its children are not missed.
+func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	for _, old := range []bool{false, true} {
+		p := e.submit(tasks.Spec{Name: "record"})
+		got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(time.Minute), 1, 4, plain(p.ID))
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		child := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
+		if old {
+			e.mr.HDel(e.client.x.keys.Task(p.ID), transport.FKids)
+		} else {
+			require.Equal(t, "1", e.mr.HGet(e.client.x.keys.Task(p.ID), transport.FKids))
+		}
+		f := &finishing{task: got[0].task, state: tasks.Succeeded, result: []byte(`1`), ran: true}
+		_, err = e.client.x.finishBatch(ctx, []*finishing{f}, 0)
+		require.NoError(t, err)
+		require.Equal(t, finishKids, f.status, "old record: %v", old)
+		_, err = e.client.x.finishBatch(ctx, []*finishing{f}, 0)
+		require.NoError(t, err)
+		require.Equal(t, finishDone, f.status)
+		rec, err := e.client.Get(ctx, child.ID)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Scheduled, rec.State, "released")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 
@@ -49,6 +50,10 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 		}
 		if t.Pending > 0 {
 			t.State = tasks.Waiting
+		}
+		for _, e := range kids[id] {
+			_, cid, _ := strings.Cut(e.(string), " ")
+			t.Children = append(t.Children, cid) // its record counts them
 		}
 		fields := newRecord(t)
 		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))

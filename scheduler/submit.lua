@@ -106,6 +106,7 @@ for _ = 1, tonumber(ARGV[1]) do
     for i = 1, np do
       local kids = KEYS[pk + 2 * i - 1]
       redis.call('RPUSH', kids, queue .. ' ' .. id)
+      kid_added(KEYS[pk + 2 * i - 2])
       local ttl = redis.call('PTTL', KEYS[pk + 2 * i - 2])
       if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
     end

@@ -49,6 +49,10 @@ const (
 	FRun           = "run" // claim token
 	FRecoveries    = "recoveries"
 	FDaemon        = "daemon" // the daemon that ran the latest attempt
+	// FKids counts the entries of the task's children list ({ns}:kids:ID),
+	// so finishing a task needs no read of the list's length. Records
+	// written before it have none.
+	FKids = "kids"
 	FAttemptErrors = "aerr"   // JSON array of the failed attempts' errors, the last 10
 )
 
@@ -113,6 +117,7 @@ func EncodeRecord(t *tasks.Task) []any {
 	addStr(FKey, t.Key)
 	addInt(FRun, t.Run)
 	addInt(FRecoveries, int64(t.Recoveries))
+	add(FKids, len(t.Children))
 	addStr(FDaemon, t.Daemon)
 	if len(t.AttemptErrors) > 0 {
 		add(FAttemptErrors, mustJSON(t.AttemptErrors))
