@@ -41,19 +41,19 @@ const (
 	// FOutcome prefixes the fields holding each finished parent's outcome,
 	// "o:PARENT_ID" = JSON {id, name, state, result, error}. Children are
 	// not a field: they are the list at {ns}:kids:ID.
-	FOutcome       = "o:"
-	FPending       = "pending" // parents not yet finished
-	FPolicy        = "opf"     // on_parent_failure
-	FSchedule      = "schedule"
-	FKey           = "key"
-	FRun           = "run" // claim token
-	FRecoveries    = "recoveries"
-	FDaemon        = "daemon" // the daemon that ran the latest attempt
+	FOutcome    = "o:"
+	FPending    = "pending" // parents not yet finished
+	FPolicy     = "opf"     // on_parent_failure
+	FSchedule   = "schedule"
+	FKey        = "key"
+	FRun        = "run" // claim token
+	FRecoveries = "recoveries"
+	FDaemon     = "daemon" // the daemon that ran the latest attempt
 	// FKids counts the entries of the task's children list ({ns}:kids:ID),
 	// so finishing a task needs no read of the list's length. Records
 	// written before it have none.
-	FKids = "kids"
-	FAttemptErrors = "aerr"   // JSON array of the failed attempts' errors, the last 10
+	FKids          = "kids"
+	FAttemptErrors = "aerr" // JSON array of the failed attempts' errors, the last 10
 )
 
 // ErrCorrupt marks a record that cannot be decoded.
