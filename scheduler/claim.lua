@@ -72,7 +72,7 @@ local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, 
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
 local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, {}, {}
-local deadline = int(nowms + tonumber(ARGV[1]))
+local deadline = nowms + tonumber(ARGV[1]) -- a number: redis.call writes it whole (it has 13 digits)
 
 for _, cd in ipairs(cands) do
   if #taken >= want then break end

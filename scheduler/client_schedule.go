@@ -22,8 +22,8 @@ var (
 	scheduleLua string
 	//go:embed unschedule.lua
 	unscheduleLua    string
-	scheduleScript   = newScript("", preludeLua, scheduleLua)
-	unscheduleScript = newScript("", preludeLua, unscheduleLua)
+	scheduleScript   = newScript("", scheduleLua)
+	unscheduleScript = newScript("", unscheduleLua)
 )
 
 var scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)

@@ -15,7 +15,7 @@ import (
 var (
 	//go:embed workflow.lua
 	workflowLua    string
-	workflowScript = newScript("", preludeLua, workflowLua)
+	workflowScript = newScript("", workflowLua)
 )
 
 // SubmitWorkflow validates a workflow whole and writes all its tasks in one

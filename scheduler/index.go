@@ -39,14 +39,14 @@ var (
 	//go:embed keepalive.lua
 	keepaliveLua string
 
-	submitScript    = newScript("", preludeLua, submitLua)
-	claimScript     = newScript("", preludeLua, claimLua)
-	finishScript    = newScript("", preludeLua, finishLua)
-	requeueScript   = newScript("", preludeLua, requeueLua)
-	recoverScript   = newScript("", preludeLua, recoverLua)
-	cancelScript    = newScript("", preludeLua, cancelLua)
-	retryScript     = newScript("", preludeLua, retryLua)
-	keepaliveScript = newScript("allow-oom", preludeLua, keepaliveLua)
+	submitScript    = newScript("", submitLua)
+	claimScript     = newScript("", claimLua)
+	finishScript    = newScript("", finishLua)
+	requeueScript   = newScript("", requeueLua)
+	recoverScript   = newScript("", recoverLua)
+	cancelScript    = newScript("", cancelLua)
+	retryScript     = newScript("", retryLua)
+	keepaliveScript = newScript("allow-oom", keepaliveLua)
 	// writableScript writes nothing, but Redis runs it only when it takes
 	// writes: the keeper asks it while Redis refuses them.
 	writableScript = newScript("", "return 1")

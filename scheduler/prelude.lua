@@ -1,6 +1,8 @@
--- prelude.lua: the functions the scripts share. Every script is loaded
--- with this text in front, so these run inside its one atomic call; every
--- key they touch comes from the caller's KEYS.
+-- prelude.lua: the functions the scripts share. Each script is loaded with
+-- the ones it calls in front (newScript in script.go), so they run inside its
+-- one atomic call; every key they touch comes from the caller's KEYS. Each
+-- is a "local function NAME(" ... "end" at the start of a line, with its
+-- comment above.
 
 -- clock returns Redis's time in ms (the unit of every score and record
 -- time) and in µs. Redis's clock decides what is due and which lease has

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -20,17 +21,55 @@ type script struct {
 	flagged, plain *redis.Script
 }
 
-// newScript joins parts (the prelude, then the script) into a script;
-// flags are Redis's script flags for the flagged form ("" for none, which
-// refuses the call when Redis cannot take writes).
-func newScript(flags string, parts ...string) *script {
-	src := strings.Join(parts, "\n")
+// newScript makes a script of src, with in front the functions of the
+// prelude it calls (preludeFor); flags are Redis's script flags for the
+// flagged form ("" for none, which refuses the call when Redis cannot take
+// writes).
+func newScript(flags, src string) *script {
+	src = preludeFor(preludeLua, src) + src
 	line := "#!lua"
 	if flags != "" {
 		line += " flags=" + flags
 	}
 	return &script{flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src)}
 }
+
+// preludeFor returns the functions of prelude that src calls, directly or
+// through another of them, each with the comment above it, in prelude
+// order. Every call of a script defines its functions again, so a script
+// carries only those it uses.
+func preludeFor(prelude, src string) string {
+	type fn struct{ name, text string }
+	var fns []fn
+	for _, m := range preludeFunc.FindAllStringSubmatchIndex(prelude, -1) {
+		fns = append(fns, fn{name: prelude[m[2]:m[3]], text: prelude[m[0]:m[1]]})
+	}
+	used := map[string]bool{}
+	for uses := src; ; {
+		added := ""
+		for _, f := range fns {
+			if !used[f.name] && regexp.MustCompile(`\b`+f.name+`\(`).MatchString(uses) {
+				used[f.name] = true
+				added += f.text
+			}
+		}
+		if added == "" {
+			break
+		}
+		uses = added
+	}
+	var b strings.Builder
+	for _, f := range fns {
+		if used[f.name] {
+			b.WriteString(f.text)
+		}
+	}
+	return b.String()
+}
+
+// preludeFunc matches one function of the prelude: its comment lines, and
+// "local function NAME(" to the "end" that closes it at the start of a line.
+var preludeFunc = regexp.MustCompile(`(?ms)(?:^--[^\n]*\n)*^local function (\w+)\(.*?^end\n`)
 
 // Whether the Redis of an index reads script flags, learned once.
 const (

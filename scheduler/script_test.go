@@ -1,0 +1,27 @@
+package scheduler
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Each script carries the prelude functions it calls, and those they call,
+// and no others.
+func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
+	t.Parallel()
+	defined := func(src string) []string {
+		var names []string
+		for _, m := range regexp.MustCompile(`(?m)^local function (\w+)\(`).FindAllStringSubmatch(src, -1) {
+			names = append(names, m[1])
+		}
+		return names
+	}
+	require.Equal(t, []string{"clock", "int", "attempt_errors", "doomed", "kids_changed", "release"}, defined(preludeFor(preludeLua, finishLua)),
+		"release calls doomed")
+	require.Equal(t, []string{"clock", "int"}, defined(preludeFor(preludeLua, claimLua)))
+	require.Equal(t, []string{"clock", "int", "chunked", "doomed", "kid_added"}, defined(preludeFor(preludeLua, submitLua)))
+	require.Empty(t, defined(preludeFor(preludeLua, "return 1")))
+	require.Len(t, preludeFunc.FindAllString(preludeLua, -1), len(defined(preludeLua)), "every function of the prelude is found whole")
+}
