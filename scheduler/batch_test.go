@@ -275,8 +275,8 @@ func TestOutcomeWaitsOutARedisOutage(t *testing.T) {
 }
 
 // A record keeps the length of its children list (field kids), so a finish
-// need not read it; a record written before that field existed has its
-// list measured instead, and its children are not missed.
+// need not read it; a record of format 1, written before that field
+// existed, has its list measured instead, and its children are not missed.
 func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
@@ -287,8 +287,9 @@ func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		child := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
-		if old {
+		if old { // a format 1 record: no count
 			e.mr.HDel(e.client.x.keys.Task(p.ID), transport.FKids)
+			e.mr.HSet(e.client.x.keys.Task(p.ID), transport.FVersion, "1")
 		} else {
 			require.Equal(t, "1", e.mr.HGet(e.client.x.keys.Task(p.ID), transport.FKids))
 		}

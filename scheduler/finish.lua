@@ -55,14 +55,14 @@ for i = 1, n do
   local key, idem, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local first = k + 3
   a, k = a + 10, k + 3 + 2 * nk
-  local cur = redis.call('HMGET', key, 'state', 'run', 'kids')
+  local cur = redis.call('HMGET', key, 'state', 'run', 'kids', 'v')
   local vanished = not cur[1]
-  if vanished then cur = {'running', run, false} end
+  if vanished then cur = {'running', run, false, false} end
   if cur[2] ~= run or (cur[1] ~= 'running' and not final[cur[1]]) then
     status[i] = 0
   elseif cur[1] ~= 'running' then
     status[i] = 2
-  elseif kids_changed(kids, nk, cur[3]) then
+  elseif kids_changed(kids, nk, cur[3], cur[4]) then
     status[i] = redis.call('LRANGE', kids, 0, -1)
   else
     if vanished then

@@ -104,13 +104,13 @@ func TestSkewedClocksNeverStartATaskEarly(t *testing.T) {
 // healthy daemon runs: leases expire by Redis's clock.
 func TestAFastClockNeverTakesAHealthyLease(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1, Lease: 300 * time.Millisecond})
+	e := setup(t, Config{Workers: 1, Lease: 2 * time.Second, SafetyWait: 100 * time.Millisecond})
 	healthy := e.start()
 	task := e.submit(tasks.Spec{Name: "gated"})
 	e.waitRun(task.ID, 5*time.Second)
 	fast := e.start(func(c *Config) { c.Clock = skewedClock{20 * time.Second} })
-	// Several of the fast daemon's looks at the lease go by (it wakes for
-	// the lease deadline it reads, a lease or less away).
+	// Several of the fast daemon's looks at the lease go by (it re-reads it
+	// at each safety wake).
 	require.Eventually(t, func() bool { return fast.Counters().Peeks+fast.Counters().DeadlineWakes >= 5 }, 10*time.Second, time.Millisecond)
 	close(e.gate)
 	done := e.wait(task.ID, 5*time.Second)
@@ -125,7 +125,7 @@ func TestAFastClockNeverTakesAHealthyLease(t *testing.T) {
 // end does not stop the new run's lease from being renewed.
 func TestAThawedRunDoesNotCutOffItsDaemonsNewerClaim(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2, Lease: 300 * time.Millisecond})
+	e := setup(t, Config{Workers: 2, Lease: time.Second})
 	first := make(chan struct{})
 	var mu sync.Mutex
 	runs := 0
@@ -140,7 +140,7 @@ func TestAThawedRunDoesNotCutOffItsDaemonsNewerClaim(t *testing.T) {
 			return "first", nil
 		}
 		select { // the later run takes several leases
-		case <-time.After(1500 * time.Millisecond):
+		case <-time.After(2500 * time.Millisecond):
 			return "later", nil
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -173,13 +172,14 @@ func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) (int64, erro
 		return 0, fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
 	}
 	nowUs, _ := res[0].(int64)
+	created := time.UnixMicro(nowUs).UTC().Truncate(time.Millisecond)
 	for i, t := range ts {
 		id, _ := res[1+3*i].(string)
 		switch code := res[2+3*i].(type) {
 		case int64:
 			out[i] = submitted{id: id, created: code == 1}
 			if due, _ := res[3+3*i].(int64); code == 1 {
-				t.CreatedAt = time.UnixMicro(nowUs).UTC().Truncate(time.Millisecond)
+				t.CreatedAt = created
 				t.DueAt = transport.FromMs(due)
 			}
 		case string:
@@ -193,20 +193,23 @@ func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []submitted) (int64, erro
 }
 
 // dueArg is how submit.lua and workflow.lua are told a new task's due
-// time: "+N", N ms from now by Redis's clock, for a task due after a delay
+// time: -N, N ms from now by Redis's clock, for a task due after a delay
 // (or now), else its time in ms since the epoch.
-func dueArg(t *tasks.Task) string {
+func dueArg(t *tasks.Task) int64 {
 	if t.DueAt.IsZero() {
-		return "+" + strconv.FormatInt(t.Delay.Milliseconds(), 10)
+		return -t.Delay.Milliseconds()
 	}
-	return strconv.FormatInt(transport.Ms(t.DueAt), 10)
+	return max(transport.Ms(t.DueAt), 1) // 0 would read as "now"
 }
 
 // newRecord is a new task's record fields for submit.lua and workflow.lua:
 // its due and created fields come last, for the script to fill in from
 // Redis's clock.
 func newRecord(t *tasks.Task) []any {
-	rec := *t
-	rec.DueAt, rec.CreatedAt = time.Time{}, time.Time{}
-	return append(transport.EncodeRecord(&rec), transport.FDue, 0, transport.FCreated, 0)
+	if !t.DueAt.IsZero() || !t.CreatedAt.IsZero() { // due at a time: the script sets it
+		rec := *t
+		rec.DueAt, rec.CreatedAt = time.Time{}, time.Time{}
+		t = &rec
+	}
+	return append(transport.EncodeRecord(t), transport.FDue, 0, transport.FCreated, 0)
 }

@@ -62,19 +62,20 @@ end
 
 -- kids_changed reports whether a task's children list no longer holds n
 -- entries; the caller then retries with the keys of the current list.
--- count is the record's kids field, the length the submits keep, when the
--- caller read it (it saves reading the list's length); records written
--- before there was such a field have none, and their list is measured.
-local function kids_changed(kids, n, count)
+-- count and v are the record's kids and v fields, when the caller read them:
+-- a format 2 record counts its children (no field: none), which saves
+-- reading the list's length; a format 1 record's list is measured.
+local function kids_changed(kids, n, count, v)
   if count then return (tonumber(count) or -1) ~= n end
+  if v == '2' then return n ~= 0 end
   return redis.call('LLEN', kids) ~= n
 end
 
 -- kid_added counts a child added to the children list of the record at
--- key, when the record keeps that count (field kids).
+-- key, when the record keeps that count (format 2).
 local function kid_added(key)
-  local c = redis.call('HGET', key, 'kids')
-  if c then redis.call('HSET', key, 'kids', int((tonumber(c) or 0) + 1)) end
+  local c = redis.call('HMGET', key, 'kids', 'v')
+  if c[1] or c[2] == '2' then redis.call('HSET', key, 'kids', int((tonumber(c[1]) or 0) + 1)) end
 end
 
 -- release hands a finished parent's outcome to its children. first is the

@@ -171,7 +171,7 @@ func (s *Schedule) sameSpec(o *Schedule) bool {
 
 // encodeSchedule returns the schedule hash's fields for HSET.
 func encodeSchedule(s *Schedule) []any {
-	return []any{"v", transport.Version, "name", s.Name, "task", s.Task, "args", string(s.Args), "queue", s.Queue,
+	return []any{"v", transport.ScheduleVersion, "name", s.Name, "task", s.Task, "args", string(s.Args), "queue", s.Queue,
 		"every", s.Every.Milliseconds(), "cron", s.Cron, "misfire", string(s.Misfire), "state", s.State,
 		"next", transport.Ms(s.NextAt), "created", transport.Ms(s.CreatedAt), "anchor", transport.Ms(s.anchor),
 		"max_attempts", s.MaxAttempts, "timeout", s.Timeout.Milliseconds(), "rev", s.rev, "pending", s.pending}
@@ -182,8 +182,8 @@ func decodeSchedule(id string, h map[string]string) (*Schedule, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: schedule %s: %s", transport.ErrCorrupt, id, fmt.Sprintf(format, a...))
 	}
-	if h["v"] != transport.Version {
-		return nil, bad("format version %q, this build reads %q", h["v"], transport.Version)
+	if h["v"] != transport.ScheduleVersion {
+		return nil, bad("format version %q, this build reads %q", h["v"], transport.ScheduleVersion)
 	}
 	s := &Schedule{ID: id, Name: h["name"], Task: h["task"], Args: json.RawMessage(h["args"]), Queue: h["queue"],
 		Cron: h["cron"], Misfire: Misfire(h["misfire"]), State: h["state"], pending: h["pending"]}

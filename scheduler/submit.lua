@@ -18,7 +18,7 @@
 --         {ns}:kids:PARENT
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
--- ARGV[3..] per task: id, due time (ms since the epoch, or +N for N ms
+-- ARGV[3..] per task: id, due time (ms since the epoch, or -N for N ms
 --         from now), queue name to add to the queue set (or '' when it is
 --         known there), announce channel of its queue, '1' when it has an
 --         idempotency key else '0', number of parents P, queue name,
@@ -57,11 +57,10 @@ for _ = 1, tonumber(ARGV[1]) do
   local np, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
   local name = ARGV[a + 8]
   local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
-  if due == '+0' then
-    due = created
-  elseif string.sub(due, 1, 1) == '+' then
-    due = int(nowms + tonumber(string.sub(due, 2)))
-  elseif tonumber(due) < nowms then
+  local d = tonumber(due)
+  if d <= 0 then
+    due = d == 0 and created or int(nowms - d)
+  elseif d < nowms then
     due = created
   end
   local nf = tonumber(ARGV[pa + np])

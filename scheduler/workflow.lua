@@ -11,7 +11,7 @@
 -- ARGV[2] announce channel prefix ({ns}:announce:)
 -- ARGV[3] events channel
 -- ARGV[4..] per node: id, queue, task name, state (scheduled or waiting),
---           due time (ms since the epoch, or +N for N ms from now), number
+--           due time (ms since the epoch, or -N for N ms from now), number
 --           of field values F, F record fields and values, of which the last
 --           two pairs are due and created with values the script fills in,
 --           number of children C, C entries "QUEUE ID"
@@ -27,9 +27,10 @@ for i = 1, n do
   local id, q, name, st, due = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local nf = tonumber(ARGV[a + 5])
   a = a + 6
-  if string.sub(due, 1, 1) == '+' then
-    due = int(nowms + tonumber(string.sub(due, 2)))
-  elseif tonumber(due) < nowms then
+  local d = tonumber(due)
+  if d <= 0 then
+    due = d == 0 and created or int(nowms - d)
+  elseif d < nowms then
     due = created
   end
   local score = st == 'waiting' and created or due

@@ -18,8 +18,18 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Version is the record format this build reads and writes.
-const Version = "1"
+// Version is the record format this build writes. Format 2 counts the
+// entries of a task's children list in field kids (absent: none); this
+// build also reads format 1, whose records do not, and whose children lists
+// the scripts measure instead.
+const Version = "2"
+
+// ScheduleVersion is the schedule record format this build reads and
+// writes.
+const ScheduleVersion = "1"
+
+// readable reports whether this build reads record format v.
+func readable(v string) bool { return v == Version || v == "1" }
 
 // Record hash fields. Scripts use the same names.
 const (
@@ -50,8 +60,8 @@ const (
 	FRecoveries = "recoveries"
 	FDaemon     = "daemon" // the daemon that ran the latest attempt
 	// FKids counts the entries of the task's children list ({ns}:kids:ID),
-	// so finishing a task needs no read of the list's length. Records
-	// written before it have none.
+	// so finishing a task needs no read of the list's length; absent in a
+	// format 2 record, it is 0.
 	FKids          = "kids"
 	FAttemptErrors = "aerr" // JSON array of the failed attempts' errors, the last 10
 )
@@ -117,7 +127,7 @@ func EncodeRecord(t *tasks.Task) []any {
 	addStr(FKey, t.Key)
 	addInt(FRun, t.Run)
 	addInt(FRecoveries, int64(t.Recoveries))
-	add(FKids, len(t.Children))
+	addInt(FKids, int64(len(t.Children)))
 	addStr(FDaemon, t.Daemon)
 	if len(t.AttemptErrors) > 0 {
 		add(FAttemptErrors, mustJSON(t.AttemptErrors))
@@ -140,8 +150,8 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	if len(h) == 0 {
 		return nil, bad("empty record")
 	}
-	if v := h[FVersion]; v != Version {
-		return nil, bad("format version %q, this build reads %q", v, Version)
+	if v := h[FVersion]; !readable(v) {
+		return nil, bad("format version %q, this build reads %q and \"1\"", v, Version)
 	}
 	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
 		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon]}

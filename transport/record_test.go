@@ -54,7 +54,7 @@ func TestDecodeRecordRejectsDamage(t *testing.T) {
 	good := fields(t, EncodeRecord(&tasks.Task{Name: "echo", Args: json.RawMessage(`{}`), Queue: "default",
 		State: tasks.Scheduled, MaxAttempts: 1}))
 	for name, change := range map[string][2]string{
-		"other version":   {FVersion, "2"},
+		"other version":   {FVersion, "3"},
 		"no name":         {FName, ""},
 		"unknown state":   {FState, "sleeping"},
 		"args not JSON":   {FArgs, "{"},
