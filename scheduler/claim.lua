@@ -40,9 +40,11 @@
 -- time; stale lists the occurrences refused for an out-of-date schedule;
 -- now is Redis's time in µs; foreign lists the candidates whose handler the
 -- caller does not have (left due, for a daemon that has it); fields is each
--- claimed record after the claim, as HGETALL gives it. A candidate whose record is gone (evicted, or deleted by hand) is
--- dropped from the index, recorded as failed with that reason, and
--- returned with no fields.
+-- claimed record after the claim, as HGETALL gives it (a new daemon field
+-- left out: the claimer knows who it is). A candidate whose record is gone
+-- (evicted, or deleted by hand) is dropped from the index and returned with
+-- no fields; the caller records it as failed (finish.lua), which tells its
+-- children.
 --
 -- The front is read without scores: turning a score into a reply inside a
 -- script costs Redis more than all the rest of a claim. A candidate is due
@@ -71,7 +73,7 @@ local window = math.max(tonumber(ARGV[3]), nc) + tonumber(ARGV[9])
 local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, window)
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
-local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, {}, {}
+local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, false, {}
 local deadline = nowms + tonumber(ARGV[1]) -- a number: redis.call writes it whole (it has 13 digits)
 
 for _, cd in ipairs(cands) do
@@ -92,6 +94,7 @@ for _, cd in ipairs(cands) do
   end
   if name and name ~= '' and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
     ok = false -- a task for a daemon that has its handler: it stays due
+    foreign = foreign or {}
     foreign[#foreign + 1] = cd.id
   end
   if ok and #h > 0 and cd.kind == 'o' then
@@ -123,7 +126,8 @@ for _, cd in ipairs(cands) do
         local v = set[h[j]]
         if v then h[j + 1] = v; set[h[j]] = nil end
       end
-      for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = tostring(v) end
+      set.daemon = nil -- the claimer knows who it is
+      for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = v end
       lease[#lease + 1] = deadline
       lease[#lease + 1] = cd.id
     end
@@ -150,5 +154,5 @@ end
 if #events > 0 then redis.call('PUBLISH', ARGV[5], table.concat(events, '\n')) end
 out[1] = heads
 out[2] = stale
-out[4] = foreign
+out[4] = foreign or {}
 return out
