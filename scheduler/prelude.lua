@@ -66,9 +66,10 @@ end
 -- a format 2 record counts its children (no field: none), which saves
 -- reading the list's length; a format 1 record's list is measured.
 local function kids_changed(kids, n, count, v)
-  if count then return (tonumber(count) or -1) ~= n end
-  if v == '2' then return n ~= 0 end
-  return redis.call('LLEN', kids) ~= n
+  local c = tonumber(count)
+  if c then return c ~= n end
+  if v == '2' and not count then return n ~= 0 end
+  return redis.call('LLEN', kids) ~= n -- a damaged count: measure the list
 end
 
 -- kid_added counts a child added to the children list of the record at
