@@ -1,5 +1,5 @@
 // Command dueq is a task scheduler daemon backed by Redis, and the client
-// that talks to it (SPEC §3). Run `dueq --help`.
+// that talks to it. Run `dueq --help`.
 package main
 
 import (

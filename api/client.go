@@ -43,7 +43,7 @@ type Client struct {
 	// Warn, when set, is called with each warning of a request the daemon
 	// accepted (WarningHeader), before the call returns: Submit,
 	// SubmitSchedule or SubmitWorkflow of a task that no live daemon
-	// serving its queue can run as things stand (SPEC §7). The request
+	// serving its queue can run as things stand. The request
 	// succeeded all the same. Defaults to nil: warnings are dropped. The
 	// dueq CLI prints them on stderr.
 	Warn func(warning string)
@@ -66,7 +66,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, er
 	return &t, nil
 }
 
-// SubmitWorkflow submits a workflow document (SPEC §5), JSON or YAML, sent
+// SubmitWorkflow submits a workflow document, JSON or YAML, sent
 // as is, and returns each node's name mapped to its task id. The daemon
 // validates the document whole and writes all of its tasks or none: a
 // rejected document gives an *Error with Status 400 (errors.Is

@@ -9,7 +9,7 @@ import (
 )
 
 // daemonCacheTTL is how long the Server keeps the live daemons it read:
-// the handler check of a submit (SPEC §7) costs no round trip to Redis
+// the handler check of a submit costs no round trip to Redis
 // but the first in each such period, and a daemon that starts or stops is
 // noticed within it.
 const daemonCacheTTL = time.Second

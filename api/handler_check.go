@@ -10,7 +10,7 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// The handler rule of SPEC §7: a daemon claims only tasks whose handler it
+// The handler rule: a daemon claims only tasks whose handler it
 // has, in the queues it serves. A submit is refused when daemons are alive
 // and none of them has the task's handler; it is accepted with a warning
 // when no live daemon serving the task's queue has it, or none serves the

@@ -1,4 +1,4 @@
-// Package api is dueq's HTTP API (SPEC §4): the Server that `dueq serve`
+// Package api is dueq's HTTP API: the Server that `dueq serve`
 // runs in front of a scheduler.Client, and the Client the CLI uses to talk
 // to it. Requests and answers are JSON; every error answer is a 4xx or 5xx
 // status with a body {"error": "..."} that says what to fix.
@@ -100,7 +100,7 @@ func loopbackHost(host string) bool {
 // with New; serve it with Start and Stop, or mount Handler in a server of
 // your own. It is safe for concurrent use.
 //
-// Submits follow the handler rule of SPEC §7 against the daemons alive in
+// Submits follow the handler rule (handler_check.go) against the daemons alive in
 // the namespace, which the Server reads at most once a second (it keeps
 // them for a second, so a submit costs no extra round trip to Redis): a
 // task whose handler no live daemon has is refused (400) when daemons are
@@ -170,7 +170,7 @@ func New(c *scheduler.Client, reg *tasks.Registry, health func(context.Context) 
 }
 
 // Handler returns the API's handler: authentication, then the routes of
-// SPEC §4. The Server itself is that handler.
+// the HTTP API. The Server itself is that handler.
 func (s *Server) Handler() http.Handler { return s }
 
 // ServeHTTP checks the token (when set), the Host of token-less requests and

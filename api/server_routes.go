@@ -26,7 +26,7 @@ const (
 	MaxWait = 10 * time.Minute
 )
 
-// routes registers the endpoints of SPEC §4 that exist so far.
+// routes registers the endpoints of the HTTP API.
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/tasks", s.submit)
 	s.mux.HandleFunc("GET /api/v1/tasks", s.list)
@@ -110,7 +110,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // submitWorkflow serves POST /api/v1/workflows: the body is a workflow
-// document (SPEC §5), JSON or YAML whatever the Content-Type says; 201 and
+// document, JSON or YAML whatever the Content-Type says; 201 and
 // {"NAME": "ID", ...}. The document is validated whole, every node passes
 // the handler rule (checkHandler; a refusal names the node, and warnings,
 // "node NAME: ...", go in WarningHeader lines), and the whole graph is

@@ -8,7 +8,7 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// The endpoints of recurring tasks (SPEC §6). A schedule is created by
+// The endpoints of recurring tasks. A schedule is created by
 // POST /api/v1/tasks with every or cron; its occurrences are ordinary tasks
 // whose records name it in "schedule".
 

@@ -18,7 +18,7 @@ import (
 // RFC 3339 ("2030-01-02T15:04:05Z"). Empty fields take tasks.Spec's
 // defaults. Fields not listed here are rejected as unknown.
 //
-// With Every or Cron the request asks for a recurring task (SPEC §6): it
+// With Every or Cron the request asks for a recurring task: it
 // creates a schedule, and the answer is the schedule's record (see
 // Recurring and ScheduleSpec). In, At, After, OnParentFailure and Key do not
 // apply to recurring tasks and are rejected with them.

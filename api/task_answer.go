@@ -12,7 +12,7 @@ import (
 
 // WarningHeader carries each warning of an accepted request, one header
 // line per warning: a submit whose handler no live daemon serving its
-// queue has (SPEC §7). POST /api/v1/tasks also puts its warning in the
+// queue has. POST /api/v1/tasks also puts its warning in the
 // answer's "warning" field; POST /api/v1/workflows, whose answer is the
 // name→id map, sends its warnings (one per node, "node NAME: ...") only
 // here. Client reads them from here.

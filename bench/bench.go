@@ -1,5 +1,5 @@
 // Package bench is the driver behind `dueq bench`: it runs dueq's daemons
-// and producers in one process against a Redis and measures what SPEC §8
+// and producers in one process against a Redis and measures what the performance targets
 // targets: throughput, Redis CPU, commands and round trips per task, the
 // lateness of timed tasks, how soon a child starts after its parent, idle
 // cost and memory per scheduled task. It flushes the Redis database it is

@@ -15,7 +15,7 @@ func newBench() *cobra.Command {
 		Use:   "bench --redis URL --mode " + strings.Join(bench.Modes, "|"),
 		Short: "Measure dueq on a scratch Redis (flushes it) and print one JSON object",
 		Long: `Run daemons and producers in this process against a Redis and print the
-figures of SPEC §8 as one JSON object: tasks_per_s, redis_cpu_us_per_task,
+figures of the performance targets as one JSON object: tasks_per_s, redis_cpu_us_per_task,
 redis_cmds_per_task, round_trips_per_task (throughput, dag), lateness_p50_ms,
 lateness_p99_ms, lateness_max_ms (lateness: tasks due over --seconds),
 release_p99_ms (dag: a child's start after its parent), idle_cmds_per_s

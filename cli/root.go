@@ -1,4 +1,4 @@
-// Package cli is the dueq command line (SPEC §3): `dueq serve` runs a daemon,
+// Package cli is the dueq command line: `dueq serve` runs a daemon,
 // and the client commands (submit, workflow, status, wait, cancel, retry,
 // list, schedules, stats, events) talk to a daemon's HTTP API.
 //

@@ -18,7 +18,7 @@ func newStatus(g *globals) *cobra.Command {
 		Use:   "status ID",
 		Short: "Show a task's or a schedule's record",
 		Long: `Show task ID: its name, state, queue, times, attempts and its result or
-error, one per line; the whole record as JSON with --json (SPEC §3.3).
+error, one per line; the whole record as JSON with --json.
 
 For a schedule id it shows the schedule: its task, rule, state and next fire
 time.`,

@@ -18,7 +18,7 @@ func newWorkflow(g *globals) *cobra.Command {
 		Use:   "workflow FILE",
 		Short: "Submit a graph of tasks from a YAML or JSON file; print each node's id",
 		Long: `Submit a whole graph of tasks from FILE (- reads stdin), a YAML or JSON
-document of named nodes (SPEC §5), and print a JSON object mapping each
+document of named nodes, and print a JSON object mapping each
 node's name to its task id.
 
 A node's fields are name, task (the handler), args, after (names of other

@@ -1,4 +1,4 @@
-// Package config reads dueq's configuration (SPEC §3.5): config.yaml, then
+// Package config reads dueq's configuration: config.yaml, then
 // DUEQ_ environment variables, then command-line flags, each overriding the
 // one before. Unknown keys and wrong types are errors that name the key and
 // say what to write instead.
@@ -53,7 +53,7 @@ type Config struct {
 	// Handlers configures the built-in handlers of the stock binary.
 	Handlers Handlers
 	// Schedules are the recurring tasks every daemon upserts by name when it
-	// starts (SPEC §6; see Schedule and ScheduleSpecs). Defaults to none.
+	// starts (see Schedule and ScheduleSpecs). Defaults to none.
 	Schedules []Schedule
 	// File is the configuration file that was read, or "" when none was.
 	File string
@@ -114,7 +114,7 @@ type Allow struct {
 	Allow []string
 }
 
-// Defaults of the keys of SPEC §3.5.
+// Defaults of the configuration keys.
 const (
 	DefaultNamespace     = "dueq"
 	DefaultHTTPAddr      = "127.0.0.1:7420"
@@ -126,7 +126,7 @@ const (
 	DefaultRetryCap      = 5 * time.Minute
 )
 
-// Default returns the configuration of SPEC §3.5 with every default filled in.
+// Default returns the configuration with every default filled in.
 func Default() *Config {
 	return &Config{
 		Namespace:     DefaultNamespace,

@@ -273,7 +273,7 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-// KnownKeys lists every configuration key, in the order of SPEC §3.5.
+// KnownKeys lists every configuration key, in the order of config.yaml.
 func KnownKeys() []string {
 	ks := keys(Default())
 	names := make([]string, len(ks))

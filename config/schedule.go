@@ -13,7 +13,7 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Schedule is one entry of the schedules key: a recurring task (SPEC §6)
+// Schedule is one entry of the schedules key: a recurring task
 // that every daemon upserts by Name when it starts. Restarting daemons never
 // duplicates it, and changing an entry updates the schedule in Redis at the
 // next start. Removing an entry does not cancel its schedule: use `dueq
@@ -78,7 +78,7 @@ func asSchedules(dst *[]Schedule) func(any) error {
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return typeErr("is a %s, not a list: write a list of schedules (SPEC §6) such as [{name: tick, task: echo, every: 1m}], or [] for none", kind(v))
+			return typeErr("is a %s, not a list: write a list of schedules such as [{name: tick, task: echo, every: 1m}], or [] for none", kind(v))
 		}
 		out := make([]Schedule, 0, len(list))
 		for i, e := range list {

@@ -16,7 +16,7 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// document is the wire form of a workflow (SPEC §5). Nodes stay raw so that
+// document is the wire form of a workflow. Nodes stay raw so that
 // each is decoded alone and its errors can name it.
 type document struct {
 	Nodes []json.RawMessage `json:"nodes"`

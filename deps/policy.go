@@ -6,8 +6,8 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Verdict decides what a released child does with its parents' outcomes
-// (SPEC §5), checking them in declared order. Under on_parent_failure run,
+// Verdict decides what a released child does with its parents' outcomes,
+// checking them in declared order. Under on_parent_failure run,
 // every outcome is a value its handler sees, whether the parent succeeded,
 // failed or was canceled: the child runs once all its parents have ended.
 // Otherwise a canceled parent cancels it (canceling a task cancels its

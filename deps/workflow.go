@@ -2,7 +2,7 @@
 // lists, cycle checks.
 //
 // A Workflow is a graph of named nodes, each a task to submit and the names
-// of the nodes it runs after (SPEC §5). Parse reads one from a JSON or YAML
+// of the nodes it runs after. Parse reads one from a JSON or YAML
 // document; Validate checks it whole (names, parents, each task's spec,
 // cycles) and orders it parents first, so a scheduler can write the whole
 // graph in one atomic step, or nothing.
@@ -44,7 +44,7 @@ type Node struct {
 	After []string
 }
 
-// Workflow is a graph of tasks submitted together (SPEC §5). After a
+// Workflow is a graph of tasks submitted together. After a
 // successful Validate its Nodes are in topological order: every node comes
 // after all of its parents, and nodes that could go either way keep their
 // order in the document.

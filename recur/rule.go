@@ -1,4 +1,4 @@
-// Package recur parses the rules of recurring tasks (SPEC §6): `every` Go
+// Package recur parses the rules of recurring tasks: `every` Go
 // durations and cron specs (5 fields, 6 with seconds, descriptors such as
 // @hourly, and a CRON_TZ=Zone prefix; UTC otherwise), and computes their
 // slots. Parsing never panics: the cron parser's panics on some bad specs

@@ -133,7 +133,7 @@ func validOnly(names []string, ok func(string) bool) []string {
 }
 
 // Reach is what the live daemons can do for tasks of one handler in one
-// queue (SPEC §7): a daemon claims only tasks of the queues it serves whose
+// queue: a daemon claims only tasks of the queues it serves whose
 // handler it has. A daemon whose info is unknown counts as serving every
 // queue with every handler, since it cannot be ruled out.
 type Reach struct {

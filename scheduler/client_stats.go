@@ -29,7 +29,7 @@ type Stats struct {
 	// queues, handlers and workers (see Client.Daemons).
 	DaemonInfo []Daemon `json:"daemon_info"`
 	// Stranded lists, by queue and handler, due tasks whose handler no live
-	// daemon serving their queue has (SPEC §7). They stay scheduled until
+	// daemon serving their queue has. They stay scheduled until
 	// such a daemon is alive. Empty when there are none.
 	Stranded []Stranded `json:"stranded"`
 }
@@ -39,7 +39,7 @@ type Stats struct {
 const StrandedSample = 200
 
 // Stranded counts due tasks of one handler in one queue that no live daemon
-// will run: none serving the queue has the handler (SPEC §7).
+// will run: none serving the queue has the handler.
 type Stranded struct {
 	Queue   string `json:"queue"`
 	Handler string `json:"handler"`
@@ -61,7 +61,7 @@ func (s Stranded) String() string {
 	return fmt.Sprintf("%d due %s of handler %s in queue %s: %s", s.Count, noun, s.Handler, s.Queue, s.Reason)
 }
 
-// Stats returns the counts of SPEC §3.2 `dueq stats`. Finished counts cover
+// Stats returns the counts `dueq stats` shows. Finished counts cover
 // the records kept (result_ttl). Redis's clock says which daemons are alive
 // and which tasks are due. It takes two pipelined round trips to Redis, and
 // a third, for the names of the sampled due tasks (see Stranded), when some

@@ -23,7 +23,7 @@ type idle struct {
 	fresh bool
 }
 
-// dispatcher is the wait of SPEC §1, shared by a daemon's idle loops: it
+// dispatcher is the daemon's wait, shared by a daemon's idle loops: it
 // knows the next deadline (the earliest due task or lease of its queues),
 // waits for it with one timer and a select on pub/sub announcements, claims
 // due tasks for as many loops as are idle in one script call, and re-queues

@@ -40,7 +40,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 		)
 		pipe := s.x.rdb.Pipeline()
 		if len(fs) > 0 {
-			nHeads := s.nHeads // the heads re-read after a task (SPEC §1) ...
+			nHeads := s.nHeads // the heads re-read after a task, which ...
 			if queue != "" {
 				nHeads = 0 // ... come with the claim
 			}

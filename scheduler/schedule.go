@@ -13,7 +13,7 @@ import (
 )
 
 // Misfire says what a recurring task does about slots missed while every
-// daemon was down (SPEC §6).
+// daemon was down.
 type Misfire string
 
 // The misfire policies. A slot is missed when the slot after it has come too

@@ -1,6 +1,6 @@
 // Package scheduler is dueq's engine: the timing index (a Redis sorted set of
 // due task ids per queue), the atomic claim, leases, and the worker loops that
-// wait on pub/sub for the next deadline (SPEC §1).
+// wait on pub/sub for the next deadline.
 //
 // Guarantees: each task is claimed by exactly one worker at a time across
 // every daemon sharing a Redis (the claim is one Lua script); execution is

@@ -19,7 +19,7 @@ type Handler func(ctx context.Context, call *Call) (any, error)
 // Call is what a handler receives: the task and its parents' outcomes.
 type Call struct {
 	Task *Task
-	// Parents holds each parent's outcome in declared order (SPEC §5).
+	// Parents holds each parent's outcome in declared order.
 	Parents []Outcome
 }
 

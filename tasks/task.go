@@ -1,4 +1,4 @@
-// Package tasks holds dueq's task model (the record of SPEC §3.3), the handler
+// Package tasks holds dueq's task model (the task record), the handler
 // registry and the built-in handlers of the stock binary.
 package tasks
 
@@ -13,7 +13,7 @@ import (
 // state can become canceled. Finished states never change again.
 type State string
 
-// The states of SPEC §3.3.
+// The states of a task.
 const (
 	Scheduled State = "scheduled" // in the timing index, waiting for its due time
 	Waiting   State = "waiting"   // waiting for its parents to finish
@@ -48,7 +48,7 @@ func ParseState(s string) (State, error) {
 }
 
 // Policy says what happens to a child when one of its parents failed or was
-// canceled (SPEC §5).
+// canceled.
 type Policy string
 
 // The on_parent_failure policies.
@@ -62,7 +62,7 @@ const (
 func (p Policy) Valid() bool { return p == PolicyFail || p == PolicyRun || p == PolicySkip }
 
 // Task is one task record, as stored in Redis and shown by the API and
-// `--json` (SPEC §3.3). Times are UTC; the zero time means "not yet".
+// `--json`. Times are UTC; the zero time means "not yet".
 type Task struct {
 	ID              string          `json:"id"`
 	Name            string          `json:"name"`
@@ -118,7 +118,7 @@ type taskJSON struct {
 
 type task Task // Task without its methods, to embed in taskJSON
 
-// MarshalJSON writes the record of SPEC §3.3.
+// MarshalJSON writes the task record of the API and `--json`.
 func (t Task) MarshalJSON() ([]byte, error) {
 	w := taskJSON{task: task(t),
 		DueAt: timeString(t.DueAt), CreatedAt: timeString(t.CreatedAt),

@@ -1,4 +1,4 @@
-// Command asynq runs dueq's benchmark workloads (SPEC §8, issue 6) on the
+// Command asynq runs dueq's benchmark workloads on the
 // strongest Go peer, github.com/hibiken/asynq v0.26.0, so that
 // scripts/bench.sh can put the two side by side from one run on one Redis.
 // It lives in its own module so that dueq's go.mod does not require asynq.

@@ -7,8 +7,7 @@
 // written, the same command may succeed once Redis's state changes, and the
 // message should say what Redis said. The API answers it with 503 and the
 // description of Describe; the engine backs off on Refused without treating
-// the connection as lost, and re-queues or re-runs nothing because of it
-// (SPEC §7).
+// the connection as lost, and re-queues or re-runs nothing because of it.
 //
 // NOSCRIPT is not a refusal (go-redis loads the script and retries), and
 // neither are errors of the command itself (WRONGTYPE, ERR syntax) or of
