@@ -18,6 +18,20 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- due_time reads a new task's due time as submit.lua and workflow.lua are
+-- given it (ms since the epoch, or -N for N ms from now) and returns it as
+-- written: N ms after nowms, or the time given, but never before nowms
+-- (created is nowms written).
+local function due_time(due, nowms, created)
+  local d = tonumber(due)
+  if d <= 0 then
+    return d == 0 and created or int(nowms - d)
+  elseif d < nowms then
+    return created
+  end
+  return due
+end
+
 -- attempt_errors returns the JSON list of a task's failed attempts' errors
 -- (field aerr of its hash at key) with err added: the last 10, each cut to
 -- 2,000 bytes.

@@ -57,12 +57,7 @@ for _ = 1, tonumber(ARGV[1]) do
   local np, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
   local name = ARGV[a + 8]
   local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
-  local d = tonumber(due)
-  if d <= 0 then
-    due = d == 0 and created or int(nowms - d)
-  elseif d < nowms then
-    due = created
-  end
+  due = due_time(due, nowms, created)
   local nf = tonumber(ARGV[pa + np])
   local fa = pa + np + 1 -- record: ARGV[fa .. fa + nf - 1]
   local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3

@@ -27,12 +27,7 @@ for i = 1, n do
   local id, q, name, st, due = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local nf = tonumber(ARGV[a + 5])
   a = a + 6
-  local d = tonumber(due)
-  if d <= 0 then
-    due = d == 0 and created or int(nowms - d)
-  elseif d < nowms then
-    due = created
-  end
+  due = due_time(due, nowms, created)
   local score = st == 'waiting' and created or due
   events[#events + 1] = 'queued ' .. id .. ' ' .. q .. ' ' .. name
   ARGV[a + nf - 3], ARGV[a + nf - 1] = due, created
