@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -222,4 +223,25 @@ func TestAVanishedScheduledParentReleasesItsChild(t *testing.T) {
 	require.Contains(t, c.Error, "vanished")
 	require.EqualValues(t, 1, s.Counters().Vanished)
 	require.Zero(t, e.runs.count(child.ID))
+}
+
+// A retry that is claimed again at once, by the daemon whose attempt just
+// failed, is the task's next attempt, not a claim lost to another daemon.
+func TestARetryClaimedAtOnceIsNotALostClaim(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 2, RetryBase: time.Millisecond, RetryCap: time.Millisecond})
+	e.reg.Register("flaky", func(_ context.Context, c *tasks.Call) (any, error) {
+		if c.Task.Attempts < 5 {
+			return nil, errors.New("not yet")
+		}
+		return "done", nil
+	})
+	s := e.start()
+	for range 5 {
+		done := e.wait(e.submit(tasks.Spec{Name: "flaky", MaxAttempts: 5}).ID, 10*time.Second)
+		require.Equal(t, tasks.Succeeded, done.State)
+		require.Equal(t, 5, done.Attempts)
+		require.Len(t, done.AttemptErrors, 4, "each failed attempt's error")
+	}
+	require.Zero(t, s.Counters().LostClaims)
 }

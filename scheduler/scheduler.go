@@ -72,7 +72,7 @@ type runningTask struct {
 	cancel   context.CancelFunc
 	canceled atomic.Bool // canceled by a user through the API
 	lost     atomic.Bool // another daemon re-claimed it: this claim is void
-	ended    atomic.Bool // its handler returned
+	ended    atomic.Bool // its handler returned (or was never to run)
 }
 
 // New returns a Scheduler running reg's handlers on rdb. It validates cfg
@@ -219,7 +219,9 @@ func (s *Scheduler) track(t *tasks.Task, cancel context.CancelFunc) *runningTask
 	old := s.running[t.ID]
 	s.running[t.ID] = r
 	s.mu.Unlock()
-	if old != nil && old.task.Run != t.Run && !old.lost.Swap(true) {
+	// (An older claim whose handler has returned is only on its way out: a
+	// retry re-queued it and this claim is its next attempt.)
+	if old != nil && old.task.Run != t.Run && !old.ended.Load() && !old.lost.Swap(true) {
 		s.counters.lostClaims.Add(1)
 		old.cancel()
 	}

@@ -40,7 +40,6 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 	}
 	r := s.track(t, cancel)
 	fin := s.run(ctx, t, r)
-	r.ended.Store(true)
 	if fin.fin == nil {
 		s.untrack(t) // a final outcome is settled by the dispatcher once written
 	}
@@ -66,10 +65,12 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 			o.Started(t, s.x.clock.Now().Sub(t.DueAt))
 		}
 		result, err = s.call(ctx, t)
+		r.ended.Store(true)
 		if o := s.cfg.Observer; o != nil {
 			o.Ended(t, s.attemptEnd(err, t), s.cfg.Clock.Now().Sub(began))
 		}
 	}
+	r.ended.Store(true)
 	switch {
 	case !run: // a parent's outcome decided it: finish without running
 		return idle{fin: &finishing{task: t, state: doom, err: reason}}
