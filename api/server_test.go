@@ -356,14 +356,7 @@ func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	// Fail fast: one dial attempt, no retries.
-	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr(), MaxRetries: -1, DialerRetries: 1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	sc, err := scheduler.NewClient(rdb, scheduler.Config{})
-	require.NoError(t, err)
-	srv, err := api.New(sc, e.reg, nil, api.Config{})
-	require.NoError(t, err)
-	e.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(e.ts.Close)
+	e.failFast(t)
 	e.mr.Close()
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/api/v1/tasks", `{"name":"echo"}`},
@@ -438,6 +431,17 @@ func TestRedisRefuses(t *testing.T) {
 
 	// A lost connection is still "not available".
 	e := setup(t)
+	e.failFast(t)
+	e.mr.Close()
+	status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo"}`)
+	require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
+	require.Contains(t, errorMessage(t, b), "Redis is not available: ")
+}
+
+// failFast serves e's API from a client that dials once and never retries,
+// so a lost Redis shows at once.
+func (e *env) failFast(t *testing.T) {
+	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	sc, err := scheduler.NewClient(rdb, scheduler.Config{})
@@ -446,8 +450,4 @@ func TestRedisRefuses(t *testing.T) {
 	require.NoError(t, err)
 	e.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.ts.Close)
-	e.mr.Close()
-	status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo"}`)
-	require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
-	require.Contains(t, errorMessage(t, b), "Redis is not available: ")
 }

@@ -27,14 +27,7 @@ func (e *env) startOther() *Scheduler {
 		}
 		return "held", nil
 	})
-	s, err := New(e.rdb, reg, Config{Workers: 1, Queues: []string{"other"}})
-	require.NoError(e.t, err)
-	require.NoError(e.t, s.Start(context.Background()))
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Stop(ctx)
-	})
+	s := e.startWith(reg, Config{Workers: 1, Queues: []string{"other"}})
 	e.t.Cleanup(func() { close(release) }) // runs before Stop
 	return s
 }

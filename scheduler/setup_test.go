@@ -94,7 +94,13 @@ func (e *env) start(mod ...func(*Config)) *Scheduler {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	s, err := New(e.rdb, e.reg, cfg)
+	return e.startWith(e.reg, cfg)
+}
+
+// startWith runs a Scheduler with reg and cfg until the test ends.
+func (e *env) startWith(reg *tasks.Registry, cfg Config) *Scheduler {
+	e.t.Helper()
+	s, err := New(e.rdb, reg, cfg)
 	require.NoError(e.t, err)
 	require.NoError(e.t, s.Start(context.Background()))
 	e.t.Cleanup(func() {

@@ -81,10 +81,7 @@ func TestADaemonClaimsOnlyTasksWhoseHandlerItHas(t *testing.T) {
 
 	reg := tasks.NewRegistry()
 	reg.Register("special", func(ctx context.Context, c *tasks.Call) (any, error) { return "special", nil })
-	b, err := New(e.rdb, reg, e.cfg)
-	require.NoError(t, err)
-	require.NoError(t, b.Start(ctx))
-	t.Cleanup(func() { _ = b.Stop(context.Background()) })
+	b := e.startWith(reg, e.cfg)
 	for _, id := range special {
 		rec := e.wait(id, 10*time.Second)
 		require.Equal(t, tasks.Succeeded, rec.State)
