@@ -235,6 +235,11 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allow))
 		return
 	}
+	notFound(w, r)
+}
+
+// notFound answers a path that names nothing with a JSON 404.
+func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s: the API serves /api/v1/tasks, /api/v1/tasks/{id}, /api/v1/tasks/{id}/wait, /api/v1/tasks/{id}/retry, /api/v1/workflows, /api/v1/schedules, /api/v1/schedules/{id}, /api/v1/stats, /api/v1/events, /healthz, /metrics and the dashboard at /", r.Method, r.URL.Path))
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dueq/dueq/dashboard"
 	"github.com/dueq/dueq/deps"
@@ -44,7 +46,7 @@ func (s *Server) routes() {
 	if s.cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
-	ui := dashboard.Handler()
+	ui := dashboard.Handler(http.HandlerFunc(notFound))
 	s.mux.Handle("GET /{$}", ui)
 	s.mux.Handle("GET /ui/", ui)
 }
@@ -297,7 +299,19 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength > MaxBodyBytes {
 		return &http.MaxBytesError{Limit: MaxBodyBytes}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return err
+		}
+		return badRequest("reading the request body: %v", err)
+	}
+	// JSON decoding would turn invalid UTF-8 into other characters: what
+	// was stored would not be what was sent.
+	if !utf8.Valid(body) {
+		return badRequest("request body holds invalid UTF-8 at byte %d: send JSON text in UTF-8", tasks.InvalidUTF8At(body))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, v)

@@ -88,8 +88,8 @@ func (q SubmitRequest) Spec() (tasks.Spec, error) {
 		if q.In != "" {
 			return spec, fmt.Errorf("%w: in and at both given: use one of them", tasks.ErrInvalid)
 		}
-		if spec.At, err = time.Parse(time.RFC3339, q.At); err != nil {
-			return spec, fmt.Errorf("%w: at %.60q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", tasks.ErrInvalid, q.At)
+		if spec.At, err = tasks.ParseAt(q.At); err != nil {
+			return spec, fmt.Errorf("%w: at %w", tasks.ErrInvalid, err)
 		}
 	}
 	if err := spec.Normalize(); err != nil {

@@ -148,8 +148,8 @@ func checkSubmit(req api.SubmitRequest) error {
 		if req.In != "" {
 			return errors.New("--in and --at both given: use one of them")
 		}
-		if _, err := time.Parse(time.RFC3339, req.At); err != nil {
-			return fmt.Errorf("--at %q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", req.At)
+		if _, err := tasks.ParseAt(req.At); err != nil {
+			return fmt.Errorf("--at %w", err)
 		}
 	}
 	if req.MaxAttempts < 0 {

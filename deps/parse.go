@@ -128,8 +128,8 @@ func parseNode(i int, raw json.RawMessage) (Node, error) {
 		if d.In != "" {
 			return Node{}, invalidf("%s: in and at both given: use one of them", at)
 		}
-		if spec.At, err = time.Parse(time.RFC3339, d.At); err != nil {
-			return Node{}, invalidf("%s: at %.60q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", at, d.At)
+		if spec.At, err = tasks.ParseAt(d.At); err != nil {
+			return Node{}, invalidf("%s: at %v", at, err)
 		}
 	}
 	return Node{Name: d.Name, Spec: spec, After: d.After}, nil

@@ -33,6 +33,9 @@ type Rule struct {
 // Parse returns the rule of exactly one of every (with slots counted from
 // anchor) and cron. Errors wrap ErrInvalid and carry the parser's reason.
 func Parse(every time.Duration, spec string, anchor time.Time) (r Rule, err error) {
+	if anchor.IsZero() {
+		anchor = time.Unix(0, 0) // slots counted from year 1 would overflow a Duration
+	}
 	switch {
 	case every != 0 && spec != "":
 		return Rule{}, fmt.Errorf("%w: give every or cron, not both", ErrInvalid)
@@ -44,7 +47,38 @@ func Parse(every time.Duration, spec string, anchor time.Time) (r Rule, err erro
 		}
 		return Rule{every: every, anchor: anchor.Truncate(time.Millisecond)}, nil
 	}
+	if d, ok, err := cronEvery(spec); ok {
+		if err != nil {
+			return Rule{}, err
+		}
+		return Rule{every: d, anchor: anchor.Truncate(time.Millisecond), spec: strings.TrimSpace(spec)}, nil
+	}
 	return parseCron(spec)
+}
+
+// cronEvery reads a cron spec "@every DURATION" (a time zone before it
+// changes nothing) as an every rule, with every's minimum: the cron
+// parser would round it up to a second, and take 0 or less. ok is false
+// for any other spec.
+func cronEvery(spec string) (d time.Duration, ok bool, err error) {
+	s := strings.TrimSpace(spec)
+	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
+		_, s, _ = strings.Cut(s, " ")
+		s = strings.TrimSpace(s)
+	}
+	arg, ok := strings.CutPrefix(s, "@every")
+	if !ok {
+		return 0, false, nil
+	}
+	arg = strings.TrimSpace(arg)
+	d, perr := time.ParseDuration(arg)
+	switch {
+	case perr != nil:
+		return 0, true, fmt.Errorf("%w: cron %q: %q is not a duration such as 90s or 1h30m", ErrInvalid, spec, arg)
+	case d < MinEvery:
+		return 0, true, fmt.Errorf("%w: cron %q: @every %s: use %s or more", ErrInvalid, spec, d, MinEvery)
+	}
+	return d, true, nil
 }
 
 func parseCron(spec string) (r Rule, err error) {
@@ -89,8 +123,8 @@ func (r Rule) Next(t time.Time) time.Time {
 
 // String describes the rule: "every 8s" or "cron */5 * * * *".
 func (r Rule) String() string {
-	if r.every > 0 {
-		return "every " + r.every.String()
+	if r.spec != "" {
+		return "cron " + r.spec
 	}
-	return "cron " + r.spec
+	return "every " + r.every.String()
 }

@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -72,10 +73,35 @@ func TestInvalidRulesAreErrorsNotPanics(t *testing.T) {
 		{0, "@fortnightly"},
 		{0, "* * 31 2 *"}, // 31 February: never
 		{0, "not a cron spec"},
+		{0, "@every 1ms"}, // @every has every's minimum
+		{0, "@every 99ms"},
+		{0, "@every 0s"},
+		{0, "@every -1s"},
+		{0, "@every"},
+		{0, "@every soon"},
+		{0, "CRON_TZ=UTC @every 1ms"},
 	} {
 		_, err := Parse(c.every, c.spec, time.Now())
 		require.ErrorIs(t, err, ErrInvalid, "%v %q", c.every, c.spec)
 	}
+}
+
+// "@every D" in a cron spec fires every D, counted from the anchor as an
+// every rule, not rounded up to a second.
+func TestCronEveryIsAnEveryRule(t *testing.T) {
+	t.Parallel()
+	anchor := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, spec := range []string{"@every 500ms", " @every 500ms ", "CRON_TZ=Europe/Berlin @every 500ms"} {
+		r, err := Parse(0, spec, anchor)
+		require.NoError(t, err, spec)
+		require.Equal(t, anchor.Add(500*time.Millisecond), r.Next(anchor), spec)
+		require.Equal(t, anchor.Add(1500*time.Millisecond), r.Next(anchor.Add(1200*time.Millisecond)), spec)
+		require.Equal(t, "cron "+strings.TrimSpace(spec), r.String())
+	}
+	r, err := Parse(0, "@every 100ms", time.Time{})
+	require.NoError(t, err, "no anchor: slots counted from 1970")
+	now := time.Now()
+	require.WithinDuration(t, now, r.Next(now), 100*time.Millisecond)
 }
 
 func FuzzParse(f *testing.F) {

@@ -40,6 +40,6 @@ if tonumber(ARGV[5]) > 0 then
   release(KEYS[7], 8, KEYS[6], ARGV[6], ARGV[1], cur[2], 'canceled', '', 'canceled', nowms)
   redis.call('PEXPIRE', KEYS[7], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], 'canceled ' .. ARGV[1] .. ' ' .. (cur[3] or '?') .. ' ' .. (cur[2] or '?'))
+redis.call('PUBLISH', ARGV[3], 'canceled ' .. ARGV[1] .. ' ' .. word(cur[3]) .. ' ' .. word(cur[2]))
 if st == 'running' then redis.call('PUBLISH', ARGV[4], ARGV[1]) end
 return {st, 1}

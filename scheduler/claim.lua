@@ -33,15 +33,17 @@
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
--- Returns {heads, stale, now, foreign, id, fields, id, fields, ...}: heads
--- is the front of the index after the claim ({id, due, ...}): the entries
--- due by now, up to ARGV[3] + ARGV[9] of them, with now as their due time,
--- and then, if they were all, the next entry not yet due with its real due
--- time; stale lists the occurrences refused for an out-of-date schedule;
--- now is Redis's time in µs; foreign lists the candidates whose handler the
--- caller does not have (left due, for a daemon that has it); fields is each
--- claimed record after the claim, as HGETALL gives it (a new daemon field
--- left out: the claimer knows who it is). A candidate whose record is gone
+-- Returns {heads, stale, now, foreign, id, run, fields, id, run, fields,
+-- ...}: heads is the front of the index after the claim ({id, due, ...}):
+-- the entries due by now, up to ARGV[3] + ARGV[9] of them, with now as
+-- their due time, and then, if they were all, the next entry not yet due
+-- with its real due time; stale lists the occurrences refused for an
+-- out-of-date schedule; now is Redis's time in µs; foreign lists the
+-- candidates whose handler the caller does not have (left due, for a daemon
+-- that has it). Per task claimed: run is its claim token, and fields its
+-- record as HGETALL gave it before the claim, which the caller brings up to
+-- date (state running, started now, attempts + 1): patching the record here
+-- costs Redis more than the caller. A candidate whose record is gone
 -- (evicted, or deleted by hand) is dropped from the index and returned with
 -- no fields; the caller records it as failed (finish.lua), which tells its
 -- children.
@@ -53,7 +55,16 @@
 local nowms, nowus = clock()
 local now = int(nowms)
 local want, nc = tonumber(ARGV[2]), tonumber(ARGV[4])
-local handlers = ARGV[8]
+local handlers, known = ARGV[8], {}
+-- has reports whether the claimer has the handler name (once per name).
+local function has(name)
+  local k = known[name]
+  if k == nil then
+    k = string.find(handlers, '\n' .. name .. '\n', 1, true) ~= nil
+    known[name] = k
+  end
+  return k
+end
 local cands = {}
 local a, k = 10, 4
 for i = 1, nc do
@@ -92,7 +103,7 @@ for _, cd in ipairs(cands) do
       end
     end
   end
-  if name and name ~= '' and not string.find(handlers, '\n' .. name .. '\n', 1, true) then
+  if name and name ~= '' and not has(name) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign = foreign or {}
     foreign[#foreign + 1] = cd.id
@@ -117,22 +128,16 @@ for _, cd in ipairs(cands) do
   if ok then
     taken[#taken + 1] = cd.id
     due[cd.id] = false
+    out[#out + 1] = cd.id
+    out[#out + 1] = run + 1
+    out[#out + 1] = h
     if #h > 0 then
-      local set = {state = 'running', started = now, attempts = tostring(attempts + 1), run = tostring(run + 1), daemon = ARGV[7]}
-      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. (name or '?')
-      redis.call('HSET', cd.key, 'state', set.state, 'started', set.started,
-        'attempts', set.attempts, 'run', set.run, 'daemon', set.daemon)
-      for j = 1, #h, 2 do
-        local v = set[h[j]]
-        if v then h[j + 1] = v; set[h[j]] = nil end
-      end
-      set.daemon = nil -- the claimer knows who it is
-      for f, v in pairs(set) do h[#h + 1] = f; h[#h + 1] = v end
+      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
+      redis.call('HSET', cd.key, 'state', 'running', 'started', now,
+        'attempts', attempts + 1, 'run', run + 1, 'daemon', ARGV[7])
       lease[#lease + 1] = deadline
       lease[#lease + 1] = cd.id
     end
-    out[#out + 1] = cd.id
-    out[#out + 1] = h
   end
 end
 if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end

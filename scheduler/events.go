@@ -122,8 +122,7 @@ func (h *eventHub) onSubscribe() {
 func (h *eventHub) onMessage(_, payload string) {
 	es, err := transport.ParseEvents(payload)
 	if err != nil {
-		h.log.Warn("ignoring a malformed events message", "err", err)
-		return
+		h.log.Warn("ignoring malformed lines of an events message", "err", err)
 	}
 	now := time.Now()
 	h.mu.Lock()

@@ -94,11 +94,11 @@ for i = 1, n do
       release(kids, first, KEYS[1], ARGV[4], id, name, state, result, err, tonumber(now))
       redis.call('PEXPIRE', kids, ttl)
     end
-    leased[q] = leased[q] or {}
-    table.insert(leased[q], id)
-    done[state] = done[state] or {}
-    table.insert(done[state], now)
-    table.insert(done[state], id)
+    local l, d = leased[q] or {}, done[state] or {}
+    leased[q], done[state] = l, d
+    l[#l + 1] = id
+    d[#d + 1] = now
+    d[#d + 1] = id
     lines[#lines + 1] = state .. ' ' .. id .. ' ' .. ARGV[6 + q] .. ' ' .. name
     status[i] = vanished and 3 or 1
   end

@@ -132,7 +132,7 @@ func (x *index) requeue(ctx context.Context, t *tasks.Task, delay time.Duration,
 	}
 	res, err := x.run(ctx, requeueScript,
 		[]string{x.keys.Task(t.ID), x.keys.Lease(t.Queue), x.keys.Due(t.Queue)},
-		t.ID, t.Run, delay.Milliseconds(), errMsg, flag, nHeads, x.keys.Announce(t.Queue), x.keys.EventsChannel(), t.Queue, t.Name).Slice()
+		t.ID, t.Run, delay.Milliseconds(), errMsg, flag, nHeads, x.keys.Announce(t.Queue), x.keys.EventsChannel(), transport.EventWord(t.Queue), transport.EventWord(t.Name)).Slice()
 	return parseAck("requeue", t.ID, res, err)
 }
 

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,7 +86,7 @@ func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
 	if err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
-	if len(res) < 4 || len(res)%2 != 0 {
+	if len(res) < 4 || (len(res)-4)%3 != 0 {
 		return r, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
 	}
 	if r.heads, err = parseHeads(res[0]); err != nil {
@@ -95,11 +94,12 @@ func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
 	}
 	r.stale, r.foreign = strs(res[1]), strs(res[3])
 	r.nowUs, _ = res[2].(int64)
-	r.got = make([]claimed, 0, len(res)/2-2)
-	for i := 4; i < len(res); i += 2 {
+	r.got = make([]claimed, 0, (len(res)-4)/3)
+	for i := 4; i < len(res); i += 3 {
 		id, _ := res[i].(string)
+		run, _ := res[i+1].(int64)
 		c := claimed{id: id}
-		fields, ok := res[i+1].([]any)
+		fields, ok := res[i+2].([]any)
 		switch {
 		case !ok:
 			c.err = fmt.Errorf("%w %s: unexpected reply", transport.ErrCorrupt, id)
@@ -109,9 +109,14 @@ func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
 			h := pairs(fields)
 			if c.task, c.err = transport.DecodeRecord(id, h); c.err != nil {
 				// Enough of the record to fail it under this claim.
-				run, _ := strconv.ParseInt(h[transport.FRun], 10, 64)
-				c.task = &tasks.Task{ID: id, Queue: queue, Run: run, Key: h[transport.FKey]}
+				c.task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey]}
+			} else {
+				// What the claim wrote: the record came back as it was.
+				c.task.State = tasks.Running
+				c.task.StartedAt = transport.FromMs(r.nowUs / 1000)
+				c.task.Attempts++
 			}
+			c.task.Run = run
 		}
 		r.got = append(r.got, c)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
 )
 
 // maxKidsTries bounds the retries of a script whose task gained children
@@ -72,7 +73,7 @@ func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*fini
 		if f.ran {
 			ran = "1"
 		}
-		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.state), string(f.result), f.err, t.Name, clearErr, len(f.kids), ran)
+		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.state), string(f.result), f.err, transport.EventWord(t.Name), clearErr, len(f.kids), ran)
 	}
 	return x.evalSha(ctx, pipe, finishScript, keys, args...), queues
 }

@@ -18,6 +18,14 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- word returns s as a field of an events line ("KIND ID QUEUE NAME"), or
+-- '?' when it is missing, empty or holds white space (a damaged record), so
+-- that every line published parses.
+local function word(s)
+  if not s or s == '' or string.find(s, '%s') then return '?' end
+  return s
+end
+
 -- due_time reads a new task's due time as submit.lua and workflow.lua are
 -- given it (ms since the epoch, or -N for N ms from now) and returns it as
 -- written: N ms after nowms, or the time given, but never before nowms

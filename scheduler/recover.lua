@@ -69,7 +69,7 @@ if n > tonumber(ARGV[2]) then
     release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[3], 'failed', '', err, nowms)
     redis.call('PEXPIRE', KEYS[7], ARGV[3])
   end
-  redis.call('PUBLISH', ARGV[5], 'failed ' .. ARGV[1] .. ' ' .. (cur[4] or '?') .. ' ' .. (cur[3] or '?'))
+  redis.call('PUBLISH', ARGV[5], 'failed ' .. ARGV[1] .. ' ' .. word(cur[4]) .. ' ' .. word(cur[3]))
   return {2}
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -79,5 +79,5 @@ redis.call('ZADD', KEYS[3], now, ARGV[1])
 if redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1] then
   redis.call('PUBLISH', ARGV[4], now .. ' ' .. ARGV[1])
 end
-redis.call('PUBLISH', ARGV[5], 'retrying ' .. ARGV[1] .. ' ' .. (cur[4] or '?') .. ' ' .. (cur[3] or '?'))
+redis.call('PUBLISH', ARGV[5], 'retrying ' .. ARGV[1] .. ' ' .. word(cur[4]) .. ' ' .. word(cur[3]))
 return {1}

@@ -27,5 +27,5 @@ redis.call('ZADD', KEYS[2], now, ARGV[1])
 if redis.call('ZRANGE', KEYS[2], 0, 0)[1] == ARGV[1] then
   redis.call('PUBLISH', ARGV[3], now .. ' ' .. ARGV[1])
 end
-redis.call('PUBLISH', ARGV[4], 'retrying ' .. ARGV[1] .. ' ' .. (cur[2] or '?') .. ' ' .. (cur[3] or '?'))
+redis.call('PUBLISH', ARGV[4], 'retrying ' .. ARGV[1] .. ' ' .. word(cur[2]) .. ' ' .. word(cur[3]))
 return cur[1]

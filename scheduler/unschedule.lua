@@ -31,6 +31,6 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
   redis.call('ZADD', KEYS[6], now, ARGV[2])
   redis.call('PEXPIRE', KEYS[4], ARGV[3])
   local o = redis.call('HMGET', KEYS[4], 'queue', 'name')
-  redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[2] .. ' ' .. (o[1] or '?') .. ' ' .. (o[2] or '?'))
+  redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[2] .. ' ' .. word(o[1]) .. ' ' .. word(o[2]))
 end
 return 1

@@ -58,8 +58,7 @@ func (w *waiters) watch(id string) (<-chan struct{}, func(), error) {
 func (w *waiters) onMessage(_, payload string) {
 	es, err := transport.ParseEvents(payload)
 	if err != nil {
-		w.log.Warn("ignoring a malformed events message", "err", err)
-		return
+		w.log.Warn("ignoring malformed lines of an events message", "err", err)
 	}
 	done := make(map[string]bool, len(es))
 	for _, e := range es {

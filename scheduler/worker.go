@@ -194,28 +194,35 @@ func (s *Scheduler) call(ctx context.Context, t *tasks.Task) ([]byte, error) {
 		}
 		var res []byte
 		if o.v != nil { // a failed attempt may still say something, like a shell's output
-			res, _ = encodeResult(o.v)
+			var rerr error
+			if res, rerr = encodeResult(o.v); rerr != nil {
+				o.err = fmt.Errorf("%w; %w", o.err, rerr)
+			}
 		}
 		return res, o.err
 	}
 	return encodeResult(o.v)
 }
 
-// encodeResult turns a handler's result into JSON; json.RawMessage and
-// []byte holding JSON are kept as they are.
+// encodeResult turns a handler's result into JSON; a json.RawMessage is
+// kept as it is. A result that could not be read
+// back whole (invalid UTF-8, or nested deeper than tasks.MaxJSONDepth) is
+// an error, so it fails its own task and is never stored.
 func encodeResult(v any) ([]byte, error) {
+	var b []byte
 	switch r := v.(type) {
 	case nil:
 		return []byte("null"), nil
 	case json.RawMessage:
-		if json.Valid(r) {
-			return r, nil
+		b = r
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("handler result cannot be stored as JSON: %w", err)
 		}
-		return nil, errors.New("handler returned a json.RawMessage that is not JSON")
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("handler result cannot be stored as JSON: %w", err)
+	if err := tasks.CheckJSON("result", b); err != nil {
+		return nil, fmt.Errorf("handler result cannot be stored: %w", err)
 	}
 	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on what a Spec may hold.
@@ -90,12 +91,14 @@ func (s *Spec) validate() error {
 		return bad("queue %q: use 1-64 letters, digits or _.-", s.Queue)
 	case len(s.Args) > MaxArgsBytes:
 		return bad("args are %d bytes, more than the limit of %d", len(s.Args), MaxArgsBytes)
-	case !json.Valid(s.Args):
-		return bad("args are not valid JSON: %.60q", s.Args)
 	case s.In < 0:
 		return bad("in %s is negative: give a delay of 0 or more", s.In)
 	case s.In > 0 && !s.At.IsZero():
 		return bad("in and at both given: use one of them")
+	case !s.At.IsZero() && checkTimeRange(s.At) != nil:
+		return bad("at %v", checkTimeRange(s.At))
+	case len(s.Key) > 0 && !utf8.ValidString(s.Key):
+		return bad("key holds invalid UTF-8: send text as UTF-8")
 	case s.MaxAttempts < 0 || s.MaxAttempts > 1000:
 		return bad("max_attempts %d: use 1 to 1000", s.MaxAttempts)
 	case s.Timeout < 0:
@@ -106,6 +109,9 @@ func (s *Spec) validate() error {
 		return bad("on_parent_failure %q: use fail, run or skip", s.OnParentFailure)
 	case len(s.After) > MaxParents:
 		return bad("after names %d parents, more than %d", len(s.After), MaxParents)
+	}
+	if err := CheckJSON("args", s.Args); err != nil {
+		return bad("%s", err)
 	}
 	seen := make(map[string]bool, len(s.After))
 	for _, id := range s.After {
@@ -120,13 +126,41 @@ func (s *Spec) validate() error {
 	return nil
 }
 
+// The times a record can hold: the years 1970 to 9999, UTC.
+var (
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+)
+
+// ParseAt reads the time a task is due at: RFC 3339 (with any offset),
+// within the years 1970 to 9999 once in UTC. The error says how to write
+// it; the caller adds which field it was.
+func ParseAt(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%.60q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", s)
+	}
+	if err := checkTimeRange(t); err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", s, err)
+	}
+	return t, nil
+}
+
+// checkTimeRange reports a time outside MinTime and MaxTime.
+func checkTimeRange(t time.Time) error {
+	if t.Before(MinTime) || t.After(MaxTime) {
+		return fmt.Errorf("%s (UTC) is outside the years 1970 to 9999", t.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
 // ValidQueue reports whether q can name a queue: 1-64 letters, digits or _.-.
 func ValidQueue(q string) bool { return queueRE.MatchString(q) }
 
-// ValidID reports whether id can be a task id: 1-200 printable characters,
-// no spaces.
+// ValidID reports whether id can be a task id: 1-200 printable characters
+// of UTF-8, no spaces.
 func ValidID(id string) bool {
-	if id == "" || len(id) > 200 {
+	if id == "" || len(id) > 200 || !utf8.ValidString(id) {
 		return false
 	}
 	for _, r := range id {

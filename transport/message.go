@@ -46,15 +46,34 @@ func (e Event) Finished() bool {
 	return e.Kind == "succeeded" || e.Kind == "failed" || e.Kind == "canceled"
 }
 
-// ParseEvents decodes an events message: one or more lines.
+// EventWord returns s as a field of an events line, or "?" when s is empty
+// or holds white space (a name from a damaged record), so that every line
+// parses.
+func EventWord(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\r\n\v\f") {
+		return "?"
+	}
+	return s
+}
+
+// ParseEvents decodes an events message: one or more lines. A line that is
+// not "KIND ID QUEUE NAME" is left out, and the error names it; the other
+// lines are returned whatever the error.
 func ParseEvents(s string) ([]Event, error) {
-	var out []Event
+	var (
+		out []Event
+		bad []string
+	)
 	for line := range strings.SplitSeq(s, "\n") {
 		f := strings.SplitN(line, " ", 4)
 		if len(f) != 4 || f[0] == "" || f[1] == "" || f[2] == "" || f[3] == "" {
-			return nil, fmt.Errorf("events message line %.80q: want \"KIND ID QUEUE NAME\"", line)
+			bad = append(bad, fmt.Sprintf("%.80q", line))
+			continue
 		}
 		out = append(out, Event{Kind: f[0], ID: f[1], Queue: f[2], Name: f[3]})
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("events message: left out %d malformed line(s) (want \"KIND ID QUEUE NAME\"): %s", len(bad), strings.Join(bad[:min(len(bad), 3)], ", "))
 	}
 	return out, nil
 }

@@ -178,23 +178,24 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		if !ok {
 			continue
 		}
-		if !json.Valid([]byte(s)) {
-			return nil, bad("field %s is not JSON", f.name)
+		if err := tasks.CheckJSON("field "+f.name, []byte(s)); err != nil {
+			return nil, bad("%s", err)
 		}
 		*f.dst = json.RawMessage(s)
 	}
 	var due, created, started, finished, attempts, maxAttempts, timeout, pending, recoveries int64
-	ints := []intField{{FDue, &due}, {FCreated, &created}, {FStarted, &started}, {FFinished, &finished},
-		{FAttempts, &attempts}, {FMaxAttempts, &maxAttempts}, {FTimeout, &timeout}, {FPending, &pending},
-		{FRun, &t.Run}, {FRecoveries, &recoveries}}
+	ints := []intField{{FDue, &due, maxTimeMs}, {FCreated, &created, maxTimeMs}, {FStarted, &started, maxTimeMs},
+		{FFinished, &finished, maxTimeMs}, {FAttempts, &attempts, maxField}, {FMaxAttempts, &maxAttempts, maxField},
+		{FTimeout, &timeout, maxField}, {FPending, &pending, maxField}, {FRun, &t.Run, maxField},
+		{FRecoveries, &recoveries, maxField}}
 	for _, f := range ints {
 		s, ok := h[f.name]
 		if !ok {
 			continue
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || n > maxField {
-			return nil, bad("field %s is %q, not a count", f.name, s)
+		if err != nil || n < 0 || n > f.max {
+			return nil, bad("field %s is %.40q, not a %s", f.name, s, f.kind())
 		}
 		*f.dst = n
 	}
@@ -229,7 +230,20 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 // ms must fit a time.Duration in nanoseconds.
 const maxField = math.MaxInt64 / int64(time.Millisecond)
 
+// maxTimeMs bounds a record's times: the last ms of the year 9999, the
+// latest time a record's answer can write in RFC 3339.
+var maxTimeMs = tasks.MaxTime.UnixMilli()
+
 type intField struct {
 	name string
 	dst  *int64
+	max  int64
+}
+
+// kind says what the field holds, for errors.
+func (f intField) kind() string {
+	if f.max == maxTimeMs {
+		return "time in ms within the years 1970 to 9999"
+	}
+	return "count"
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,11 @@ func TestDecodeRecordRejectsDamage(t *testing.T) {
 		"negative count":  {FAttempts, "-1"},
 		"count not int":   {FDue, "soon"},
 		"parents":         {FParents, `"p1"`},
+		"args too deep":   {FArgs, strings.Repeat("[", 1001) + strings.Repeat("]", 1001)},
+		"args not UTF-8":  {FArgs, "\"\xff\""},
+		"result too deep": {FResult, strings.Repeat("[", 1001) + strings.Repeat("]", 1001)},
+		"due past 9999":   {FDue, "253402300800000"},
+		"due overflows":   {FDue, "9223372036854775807"},
 	} {
 		h := map[string]string{}
 		for k, v := range good {
@@ -73,6 +79,17 @@ func TestDecodeRecordRejectsDamage(t *testing.T) {
 	}
 	_, err := DecodeRecord("x", nil)
 	require.ErrorIs(t, err, ErrCorrupt)
+
+	// The last ms of 9999 is a time a record holds, and a timeout longer
+	// than a time span still reads.
+	h := map[string]string{}
+	for k, v := range good {
+		h[k] = v
+	}
+	h[FDue], h[FTimeout] = "253402300799999", "9223372036854"
+	got, err := DecodeRecord("x", h)
+	require.NoError(t, err)
+	require.True(t, got.DueAt.Equal(tasks.MaxTime), "due %s", got.DueAt)
 }
 
 func TestMessages(t *testing.T) {
@@ -93,8 +110,17 @@ func TestMessages(t *testing.T) {
 		_, err := ParseAnnounce(bad)
 		require.Error(t, err, bad)
 	}
-	for _, bad := range []string{"", "succeeded", " t1", "succeeded t1 q", "succeeded t1 q n\n", "succeeded t1 q n\nfailed t2"} {
-		_, err := ParseEvents(bad)
+	for _, bad := range []string{"", "succeeded", " t1", "succeeded t1 q", "succeeded t1 q n\n"} {
+		d, err := ParseEvents(bad)
 		require.Error(t, err, bad)
+		require.Len(t, d, len(strings.Split(bad, "\n"))-1, "%q: the good lines are kept", bad)
+	}
+	// One bad line costs only itself: the events batched with it arrive.
+	d, err = ParseEvents("queued t1 q a\nfailed t2 q\n\nstarted t3 q c")
+	require.ErrorContains(t, err, "left out 2 malformed line(s)")
+	require.Equal(t, []Event{{"queued", "t1", "q", "a"}, {"started", "t3", "q", "c"}}, d)
+
+	for in, want := range map[string]string{"echo": "echo", "": "?", "a b": "?", "a\nb": "?", "a\tb": "?", "é": "é"} {
+		require.Equal(t, want, EventWord(in), "%q", in)
 	}
 }
