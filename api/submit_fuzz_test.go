@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -90,12 +92,68 @@ func (s *fuzzServer) post(t *testing.T, path string, body []byte) (int, []byte) 
 	return resp.StatusCode, b
 }
 
+// readBack checks that what a submit to path accepted (answer obj) reads
+// back: each task's GET answers 200 with UTF-8 JSON, and the listing of
+// its state holds it. A schedule (no task id in the answer) is skipped.
+func (s *fuzzServer) readBack(t *testing.T, path string, body []byte, obj map[string]json.RawMessage) {
+	t.Helper()
+	var ids []string
+	if path == "/api/v1/tasks" {
+		var id string
+		if json.Unmarshal(obj["id"], &id) != nil || strings.HasPrefix(id, "S") {
+			return // a schedule's answer
+		}
+		ids = append(ids, id)
+	} else {
+		for _, raw := range obj {
+			var id string
+			if json.Unmarshal(raw, &id) == nil {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, id := range ids {
+		status, b := s.get(t, "/api/v1/tasks/"+id)
+		require.Equal(t, http.StatusOK, status, "POST %s %q accepted %s, whose GET answers %s", path, body, id, b)
+		require.True(t, utf8.Valid(b), "POST %s %q: GET %s is not UTF-8", path, body, id)
+		var tk tasks.Task
+		require.NoError(t, json.Unmarshal(b, &tk), "POST %s %q: GET %s: %s", path, body, id, b)
+		status, b = s.get(t, "/api/v1/tasks?limit=1000&state="+string(tk.State))
+		require.Equal(t, http.StatusOK, status, "POST %s %q accepted %s, then listing %s answers %s", path, body, id, tk.State, b)
+		require.True(t, utf8.Valid(b))
+		require.Contains(t, string(b), `"id":"`+id+`"`, "POST %s %q: %s is not listed among the %s tasks", path, body, id, tk.State)
+	}
+}
+
+// get sends GET path and returns the status and the answer.
+func (s *fuzzServer) get(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	resp, err := s.http.Get(s.url + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
 // FuzzSubmitBody posts arbitrary bodies to both submit endpoints. Every
 // answer is a JSON object: 201 (or 200 for a known idempotency key) with
 // the record, or a 4xx whose "error" says what to fix; never a 5xx, never
-// a panic. A refused body leaves Redis exactly as it was.
+// a panic. A refused body leaves Redis exactly as it was; what is accepted
+// reads back and is listed.
 func FuzzSubmitBody(f *testing.F) {
 	s := newFuzzServer(f)
+	for _, seed := range []string{
+		`{"name":"echo","args":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}`,
+		`{"name":"echo","args":` + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + `}`,
+		"{\"name\":\"echo\",\"args\":\"\xff\"}",
+		`{"name":"echo","at":"9999-12-31T23:59:59-23:59"}`,
+		`{"name":"echo","in":"2562047h"}`,
+		`{"name":"echo","cron":"@every 1ms"}`,
+		`{"nodes":[{"name":"a","task":"echo","at":"9999-12-31T23:59:59.999Z"},{"name":"b","task":"echo","after":["a"]}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if len(s.mr.Keys()) > 500 {
 			s.reset(t) // keep Keys and Dump cheap
@@ -108,6 +166,7 @@ func FuzzSubmitBody(f *testing.F) {
 			switch {
 			case status == http.StatusCreated, status == http.StatusOK && path == "/api/v1/tasks":
 				require.NotEmpty(t, obj, "POST %s %q: answer %s", path, body, answer)
+				s.readBack(t, path, body, obj)
 			case status >= 400 && status < 500:
 				var e struct {
 					Error string `json:"error"`
