@@ -67,23 +67,42 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, er
 }
 
 // SubmitWorkflow submits a workflow document, JSON or YAML, sent
-// as is, and returns each node's name mapped to its task id. The daemon
-// validates the document whole and writes all of its tasks or none: a
-// rejected document gives an *Error with Status 400 (errors.Is
-// tasks.ErrInvalid) that names the node at fault. deps.Parse runs the same
-// checks locally, except that of the live daemons' handlers (as for
-// Submit: a refusal names the node, and each node's warning, "node NAME:
-// ...", goes to Warn).
-func (c *Client) SubmitWorkflow(ctx context.Context, doc []byte) (map[string]string, error) {
+// as is, and returns the workflow's id and each node's name mapped to its
+// task id. The daemon validates the document whole and writes all of its
+// tasks or none: a rejected document gives an *Error with Status 400
+// (errors.Is tasks.ErrInvalid) that names the node at fault. deps.Parse
+// runs the same checks locally, except that of the live daemons' handlers
+// (as for Submit: a refusal names the node, and each node's warning, "node
+// NAME: ...", goes to Warn).
+func (c *Client) SubmitWorkflow(ctx context.Context, doc []byte) (id string, ids map[string]string, err error) {
 	ctype := "application/yaml"
 	if t := bytes.TrimSpace(doc); len(t) > 0 && t[0] == '{' {
 		ctype = "application/json"
 	}
-	var ids map[string]string
-	if err := c.do(ctx, http.MethodPost, "/api/v1/workflows", rawBody{data: doc, contentType: ctype}, &ids); err != nil {
+	a := &workflowIDs{}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/workflows", rawBody{data: doc, contentType: ctype}, a); err != nil {
+		return "", nil, err
+	}
+	return a.id, a.ids, nil
+}
+
+// workflowIDs reads the answer of POST /api/v1/workflows: the body and
+// the workflow's id in its header.
+type workflowIDs struct {
+	id  string
+	ids map[string]string
+}
+
+func (a *workflowIDs) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &a.ids) }
+func (a *workflowIDs) readHeader(h http.Header)     { a.id = h.Get(WorkflowHeader) }
+
+// GetWorkflow returns workflow id's nodes and their tasks.
+func (c *Client) GetWorkflow(ctx context.Context, id string) (*WorkflowAnswer, error) {
+	var a WorkflowAnswer
+	if err := c.do(ctx, http.MethodGet, "/api/v1/workflows/"+url.PathEscape(id), nil, &a); err != nil {
 		return nil, err
 	}
-	return ids, nil
+	return &a, nil
 }
 
 // Get returns the record of task id.
@@ -255,6 +274,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if out == nil {
 		return nil
+	}
+	if hr, ok := out.(interface{ readHeader(http.Header) }); ok {
+		hr.readHeader(resp.Header)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s%s: the answer is not what a dueq daemon sends (%w): check --server", method, base, path, err)

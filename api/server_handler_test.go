@@ -157,7 +157,7 @@ func TestClientSurfacesWarnings(t *testing.T) {
 	require.Len(t, w, 1)
 	require.True(t, strings.HasPrefix(w[0], "no live daemon serves queue fast"), w[0])
 
-	ids, err := e.cl.SubmitWorkflow(ctx, []byte("nodes:\n- {name: a, task: report, queue: slow}\n- {name: b, task: report, after: [a]}\n"))
+	_, ids, err := e.cl.SubmitWorkflow(ctx, []byte("nodes:\n- {name: a, task: report, queue: slow}\n- {name: b, task: report, after: [a]}\n"))
 	require.NoError(t, err)
 	require.Len(t, ids, 2)
 	w = take()

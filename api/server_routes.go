@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/tasks/{id}/wait", s.wait)
 	s.mux.HandleFunc("DELETE /api/v1/tasks/{id}", s.cancel)
 	s.mux.HandleFunc("POST /api/v1/workflows", s.submitWorkflow)
+	s.mux.HandleFunc("GET /api/v1/workflows/{id}", s.getWorkflow)
 	s.mux.HandleFunc("GET /api/v1/schedules", s.schedules)
 	s.mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
 	s.mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.cancelSchedule)
@@ -139,13 +140,31 @@ func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 			warnings = append(warnings, "node "+n.Name+": "+warning)
 		}
 	}
-	ids, err := s.c.SubmitWorkflow(r.Context(), wf)
+	sw, err := s.c.SubmitWorkflow(r.Context(), wf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	addWarnings(w, warnings...)
-	writeJSON(w, http.StatusCreated, ids)
+	w.Header().Set(WorkflowHeader, sw.ID)
+	w.Header().Set("Location", "/api/v1/workflows/"+sw.ID)
+	writeJSON(w, http.StatusCreated, sw.Tasks)
+}
+
+// WorkflowHeader carries a submitted workflow's id in the answer of POST
+// /api/v1/workflows, whose body maps node names to task ids.
+const WorkflowHeader = "Dueq-Workflow"
+
+// getWorkflow serves GET /api/v1/workflows/{id}: the workflow's id, the
+// count of its nodes by state, and each node ({"node", "id", "task"}, task
+// null once its record expired), parents first.
+func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) {
+	nodes, err := s.c.GetWorkflow(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newWorkflowAnswer(r.PathValue("id"), nodes))
 }
 
 // get serves GET /api/v1/tasks/{id}; for a schedule id, the schedule's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,14 +154,36 @@ func TestClientSubmitWorkflow(t *testing.T) {
 	e.idleDaemon(t)
 	ctx := context.Background()
 
-	ids, err := e.cl.SubmitWorkflow(ctx, []byte(diamond))
+	wid, ids, err := e.cl.SubmitWorkflow(ctx, []byte(diamond))
 	require.NoError(t, err)
 	require.Len(t, ids, 4)
+	require.True(t, strings.HasPrefix(wid, "W"), "the workflow's id: %q", wid)
 	d, err := e.cl.Get(ctx, ids["d"])
 	require.NoError(t, err)
 	require.Equal(t, []string{ids["c"], ids["b"]}, d.Parents)
+	require.Equal(t, wid, d.Workflow, "each record keeps its workflow's id")
+	require.Equal(t, "d", d.Node, "and its node's name")
 
-	ids, err = e.cl.SubmitWorkflow(ctx, []byte("nodes:\n- {name: x, task: echo, in: 1h}\n- {name: y, task: other, after: [x]}\n"))
+	wf, err := e.cl.GetWorkflow(ctx, wid)
+	require.NoError(t, err)
+	require.Equal(t, wid, wf.ID)
+	var names []string
+	for _, n := range wf.Nodes {
+		names = append(names, n.Node)
+		require.Equal(t, ids[n.Node], n.ID)
+		require.NotNil(t, n.Task, n.Node)
+		require.Equal(t, n.Node, n.Task.Node)
+	}
+	require.Equal(t, []string{"a", "b", "c", "d"}, names, "parents first")
+	require.Equal(t, map[tasks.State]int{tasks.Scheduled: 1, tasks.Waiting: 3}, wf.States)
+	for _, bad := range []string{"W01NOPE", "nope", ids["a"], "W"} {
+		_, err = e.cl.GetWorkflow(ctx, bad)
+		var apiErr *api.Error
+		require.ErrorAs(t, err, &apiErr, bad)
+		require.Equal(t, 404, apiErr.Status, bad)
+	}
+
+	_, ids, err = e.cl.SubmitWorkflow(ctx, []byte("nodes:\n- {name: x, task: echo, in: 1h}\n- {name: y, task: other, after: [x]}\n"))
 	require.NoError(t, err)
 	require.Len(t, ids, 2)
 	y, err := e.cl.Get(ctx, ids["y"])
@@ -173,7 +196,7 @@ func TestClientSubmitWorkflow(t *testing.T) {
 		"nodes:\n- {name: a, task: missing}\n":                                                          `node a: unknown handler "missing"`,
 		"":                                                                                              "the document is empty",
 	} {
-		_, err := e.cl.SubmitWorkflow(ctx, []byte(doc))
+		_, _, err := e.cl.SubmitWorkflow(ctx, []byte(doc))
 		require.ErrorIs(t, err, tasks.ErrInvalid, doc)
 		require.ErrorContains(t, err, want)
 		var apiErr *api.Error

@@ -89,3 +89,35 @@ func headerSafe(s string) string {
 		return r
 	}, s)
 }
+
+// WorkflowAnswer is the answer of GET /api/v1/workflows/{id}.
+type WorkflowAnswer struct {
+	ID     string              `json:"id"`
+	States map[tasks.State]int `json:"states"` // nodes by state; "expired" for records gone
+	Nodes  []WorkflowNode      `json:"nodes"`
+}
+
+// WorkflowNode is one node of a WorkflowAnswer: its name, its task's id
+// and its task's record (nil once the record expired).
+type WorkflowNode struct {
+	Node string      `json:"node"`
+	ID   string      `json:"id"`
+	Task *tasks.Task `json:"task"`
+}
+
+// expiredState counts, in WorkflowAnswer.States, the nodes whose records
+// expired.
+const expiredState tasks.State = "expired"
+
+func newWorkflowAnswer(id string, nodes []scheduler.WorkflowNode) WorkflowAnswer {
+	a := WorkflowAnswer{ID: id, States: map[tasks.State]int{}, Nodes: make([]WorkflowNode, len(nodes))}
+	for i, n := range nodes {
+		a.Nodes[i] = WorkflowNode{Node: n.Name, ID: n.ID, Task: n.Task}
+		if n.Task == nil {
+			a.States[expiredState]++
+		} else {
+			a.States[n.Task.State]++
+		}
+	}
+	return a
+}

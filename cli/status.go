@@ -3,11 +3,14 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -16,14 +19,27 @@ func newStatus(g *globals) *cobra.Command {
 	var jsonOut bool
 	c := &cobra.Command{
 		Use:   "status ID",
-		Short: "Show a task's or a schedule's record",
+		Short: "Show a task's, a workflow's or a schedule's record",
 		Long: `Show task ID: its name, state, queue, times, attempts and its result or
 error, one per line; the whole record as JSON with --json.
 
-For a schedule id it shows the schedule: its task, rule, state and next fire
-time.`,
-		Args: args(1, 1, "one task or schedule id"),
+For a workflow id (W..., printed by 'dueq workflow' on a terminal and kept
+in each of its tasks' records) it shows each node: its name, state, task id
+and handler, and the error of a failed node. For a schedule id (S...) it
+shows the schedule: its task, rule, state and next fire time.`,
+		Args: args(1, 1, "one task, workflow or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
+			if scheduler.ValidWorkflowID(a[0]) {
+				wf, err := g.client().GetWorkflow(c.Context(), a[0])
+				if err != nil {
+					return requestError(err)
+				}
+				if jsonOut {
+					return printJSON(c.OutOrStdout(), wf)
+				}
+				printWorkflow(c.OutOrStdout(), wf)
+				return nil
+			}
 			if scheduler.IsScheduleID(a[0]) {
 				sc, err := g.client().GetSchedule(c.Context(), a[0])
 				if err != nil {
@@ -72,6 +88,10 @@ func printStatus(w io.Writer, t *tasks.Task) {
 	if t.Schedule != "" {
 		line("schedule", t.Schedule)
 	}
+	if t.Workflow != "" {
+		line("workflow", t.Workflow)
+		line("node", t.Node)
+	}
 	if len(t.Parents) > 0 {
 		line("parents", strings.Join(t.Parents, ", "))
 	}
@@ -85,6 +105,37 @@ func printStatus(w io.Writer, t *tasks.Task) {
 	if t.Error != "" {
 		line("error", t.Error)
 	}
+}
+
+// printWorkflow writes a workflow: its id, its nodes counted by state, and
+// a line per node in the order of its document.
+func printWorkflow(w io.Writer, wf *api.WorkflowAnswer) {
+	var counts []string
+	for _, st := range append(slices.Clone(tasks.States), "expired") {
+		if n := wf.States[st]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	fmt.Fprintf(w, "workflow:  %s\nnodes:     %d (%s)\n\n", wf.ID, len(wf.Nodes), strings.Join(counts, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tID\tHANDLER\tERROR")
+	for _, n := range wf.Nodes {
+		state, handler, errText := "expired", "-", ""
+		if n.Task != nil {
+			state, handler, errText = string(n.Task.State), n.Task.Name, firstLine(n.Task.Error, 60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Node, state, n.ID, handler, errText)
+	}
+	_ = tw.Flush()
+}
+
+// firstLine returns s's first line, cut to at most n runes.
+func firstLine(s string, n int) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // printSchedule writes a schedule as "field: value" lines, as printStatus

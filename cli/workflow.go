@@ -54,12 +54,18 @@ goes to stderr). Then all tasks are written in one atomic step, or none.
 			}
 			cl := g.client()
 			cl.Warn = warnOn(c)
-			ids, err := cl.SubmitWorkflow(c.Context(), doc)
+			wid, ids, err := cl.SubmitWorkflow(c.Context(), doc)
 			if err != nil {
 				return requestError(err)
 			}
-			if err := printJSON(c.OutOrStdout(), ids); err != nil || !wait {
+			if err := printJSON(c.OutOrStdout(), ids); err != nil {
 				return err
+			}
+			if wid != "" && isTerminal(c.ErrOrStderr()) { // a hint for people, not for scripts
+				fmt.Fprintf(c.ErrOrStderr(), "workflow %s: `dueq status %s` shows its nodes\n", wid, wid)
+			}
+			if !wait {
+				return nil
 			}
 			all := make([]string, 0, len(ids))
 			for _, id := range ids {

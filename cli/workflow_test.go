@@ -87,6 +87,31 @@ nodes:
 	var d tasks.Task
 	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
 	require.Equal(t, []string{ids["b"], ids["c"]}, d.Parents)
+	require.Equal(t, "d", d.Node, "the record keeps its node's name")
+	require.True(t, strings.HasPrefix(d.Workflow, "W"), "and its workflow's id: %q", d.Workflow)
+
+	// dueq status WORKFLOW_ID: each node with its state, parents first.
+	code, out, errOut = e.run("status", d.Workflow)
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, "workflow:  "+d.Workflow+"\nnodes:     4 (2 succeeded, 2 failed)\n")
+	var order []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && ids[f[0]] == f[2] {
+			order = append(order, f[0]+" "+f[1]+" "+f[3])
+		}
+	}
+	require.Equal(t, []string{"a succeeded echo", "b succeeded echo", "c failed fail", "d failed echo"}, order, out)
+	code, out, errOut = e.run("status", d.Workflow, "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var wf api.WorkflowAnswer
+	require.NoError(t, json.Unmarshal([]byte(out), &wf), out)
+	require.Len(t, wf.Nodes, 4)
+	require.Equal(t, "d", wf.Nodes[3].Node)
+	require.Equal(t, ids["d"], wf.Nodes[3].Task.ID)
+
+	code, _, errOut = e.run("status", "W01NOSUCHWORKFLOW")
+	require.NotEqual(t, ExitOK, code)
+	require.Contains(t, errOut, "not found")
 }
 
 func TestWorkflowStdinRuns(t *testing.T) {

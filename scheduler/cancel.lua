@@ -2,13 +2,14 @@
 -- A running task's daemon hears it on the cancel channel and cancels the
 -- handler's context; the handler's late finish is then refused (finish.lua).
 -- The canceled outcome reaches the task's children, which are doomed by it
--- (children.lua): canceling a task cancels its pending descendants.
+-- (prelude.lua): canceling a task cancels its pending descendants.
 --
 -- KEYS[1] task hash          {ns}:t:ID
 -- KEYS[2] due index          {ns}:due:QUEUE
 -- KEYS[3] lease set          {ns}:lease:QUEUE
 -- KEYS[4] canceled set       {ns}:done:canceled
--- KEYS[5] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
+-- KEYS[5] companion key      its idempotency key {ns}:key:KEY or its workflow's
+--                            node map {ns}:wf:WID, or KEYS[1] again when neither
 -- KEYS[6] waiting set        {ns}:waiting
 -- KEYS[7] children list      {ns}:kids:ID
 -- KEYS[8..] per child, in list order: its hash, its queue's due index
@@ -35,7 +36,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[4], int(nowms), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[2]) end
+companion_done(KEYS[1], KEYS[5], ARGV[2])
 if tonumber(ARGV[5]) > 0 then
   release(KEYS[7], 8, KEYS[6], ARGV[6], ARGV[1], cur[2], 'canceled', '', 'canceled', nowms)
   redis.call('PEXPIRE', KEYS[7], ARGV[2])

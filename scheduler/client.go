@@ -207,7 +207,7 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 		}
 		k := c.x.keys
 		prev, err := c.x.run(ctx, retryScript,
-			[]string{k.Task(id), k.Due(t.Queue), k.Done(t.State), k.Idem(t.Key, id), k.Kids(id)},
+			[]string{k.Task(id), k.Due(t.Queue), k.Done(t.State), k.Companion(t.Key, t.Workflow, id), k.Kids(id)},
 			id, string(t.State), k.Announce(t.Queue), k.EventsChannel()).Text()
 		if err != nil {
 			return nil, fmt.Errorf("retry %s: %w", id, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -18,14 +19,23 @@ var (
 	workflowScript = newScript("", workflowLua)
 )
 
+// SubmittedWorkflow is what SubmitWorkflow wrote: the workflow's id
+// ("W" and a ULID) and each node's name mapped to its task id.
+type SubmittedWorkflow struct {
+	ID    string
+	Tasks map[string]string
+}
+
 // SubmitWorkflow validates a workflow whole and writes all its tasks in one
-// atomic step; it returns each node's name mapped to its task id. A rejected
-// workflow (unknown names, duplicates, cycles: errors wrapping
-// tasks.ErrInvalid, and deps.ErrCycle for a cycle) writes nothing.
-func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[string]string, error) {
+// atomic step, each recording the workflow's id and its node's name, and
+// the workflow's node map, which GetWorkflow reads. A rejected workflow
+// (unknown names, duplicates, cycles: errors wrapping tasks.ErrInvalid,
+// and deps.ErrCycle for a cycle) writes nothing.
+func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (SubmittedWorkflow, error) {
 	if err := w.Validate(); err != nil {
-		return nil, err
+		return SubmittedWorkflow{}, err
 	}
+	wid := "W" + ulid.Make().String()
 	ids := make(map[string]string, len(w.Nodes))
 	for _, n := range w.Nodes {
 		ids[n.Name] = ulid.Make().String()
@@ -33,18 +43,19 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 	kids := map[string][]any{} // parent id → children entries
 	for _, n := range w.Nodes {
 		if n.Spec.Key != "" {
-			return nil, fmt.Errorf("%w: node %s: idempotency keys are for single tasks, not workflow nodes", tasks.ErrInvalid, n.Name)
+			return SubmittedWorkflow{}, fmt.Errorf("%w: node %s: idempotency keys are for single tasks, not workflow nodes", tasks.ErrInvalid, n.Name)
 		}
 		for _, p := range n.After {
 			kids[ids[p]] = append(kids[ids[p]], n.Spec.Queue+" "+ids[n.Name])
 		}
 	}
-	keys := []string{c.x.keys.Queues(), c.x.keys.Waiting()}
+	keys := []string{c.x.keys.Queues(), c.x.keys.Waiting(), c.x.keys.Workflow(wid)}
 	args := []any{len(w.Nodes), c.x.keys.Announce(""), c.x.keys.EventsChannel()}
 	for _, n := range w.Nodes {
 		id := ids[n.Name]
 		t := newTask(n.Spec)
 		t.ID, t.Key, t.Parents, t.Pending = id, "", nil, len(n.After)
+		t.Workflow, t.Node = wid, n.Name
 		for _, p := range n.After {
 			t.Parents = append(t.Parents, ids[p])
 		}
@@ -57,13 +68,61 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (map[stri
 		}
 		fields := newRecord(t)
 		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))
-		args = append(args, id, t.Queue, t.Name, string(t.State), dueArg(t), len(fields))
+		args = append(args, id, n.Name, t.Queue, t.Name, string(t.State), dueArg(t), len(fields))
 		args = append(args, fields...)
 		args = append(args, len(kids[id]))
 		args = append(args, kids[id]...)
 	}
 	if err := c.x.run(ctx, workflowScript, keys, args...).Err(); err != nil {
-		return nil, fmt.Errorf("submit workflow of %d tasks: %w", len(w.Nodes), err)
+		return SubmittedWorkflow{}, fmt.Errorf("submit workflow of %d tasks: %w", len(w.Nodes), err)
 	}
-	return ids, nil
+	return SubmittedWorkflow{ID: wid, Tasks: ids}, nil
 }
+
+// WorkflowNode is one node of a workflow as GetWorkflow reads it: its
+// name, its task's id, and its task (nil once that record expired: a node
+// that finished result TTL ago, while others finished later).
+type WorkflowNode struct {
+	Name string
+	ID   string
+	Task *tasks.Task
+}
+
+// GetWorkflow reads a workflow's nodes and their tasks, parents first (the
+// order SubmitWorkflow wrote them: deps.Workflow's). A workflow is readable until result TTL after its last node
+// finished; an unknown or expired one is ErrNotFound.
+func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, error) {
+	if !ValidWorkflowID(id) {
+		return nil, fmt.Errorf("workflow %.80q: %w", id, ErrNotFound)
+	}
+	m, err := c.x.rdb.HGetAll(ctx, c.x.keys.Workflow(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read workflow %s: %w", id, err)
+	}
+	delete(m, "#open")
+	if len(m) == 0 {
+		return nil, fmt.Errorf("workflow %s: %w", id, ErrNotFound)
+	}
+	nodes := make([]WorkflowNode, 0, len(m))
+	for name, tid := range m {
+		nodes = append(nodes, WorkflowNode{Name: name, ID: tid})
+	}
+	// Task ids are ULIDs, made in the workflow's order.
+	slices.SortFunc(nodes, func(a, b WorkflowNode) int { return strings.Compare(a.ID, b.ID) })
+	ids := make([]string, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.ID
+	}
+	ts, err := c.x.records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	if err != nil {
+		return nil, err
+	}
+	for i := range nodes {
+		nodes[i].Task = ts[i]
+	}
+	return nodes, nil
+}
+
+// ValidWorkflowID reports whether id can be a workflow's id: "W" and a
+// task id.
+func ValidWorkflowID(id string) bool { return strings.HasPrefix(id, "W") && tasks.ValidID(id[1:]) }

@@ -267,7 +267,8 @@ func TestWorkflowIsWrittenAtOnceAndRuns(t *testing.T) {
 		{Name: "right", Spec: tasks.Spec{Name: "record", Args: json.RawMessage(`"R"`)}, After: []string{"fetch"}},
 		{Name: "fetch", Spec: tasks.Spec{Name: "record", Args: json.RawMessage(`"F"`), In: 50 * time.Millisecond}},
 	}}
-	ids, err := e.client.SubmitWorkflow(context.Background(), w)
+	sw, err := e.client.SubmitWorkflow(context.Background(), w)
+	ids := sw.Tasks
 	require.NoError(t, err)
 	require.Len(t, ids, 4)
 	done := e.wait(ids["report"], 10*time.Second)

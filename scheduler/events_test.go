@@ -225,7 +225,8 @@ func TestWorkflowNodesAreQueuedEvents(t *testing.T) {
 		{Name: "a", Spec: tasks.Spec{Name: "record", In: time.Hour}},
 		{Name: "b", Spec: tasks.Spec{Name: "record", Queue: "other"}, After: []string{"a"}},
 	}}
-	ids, err := e.client.SubmitWorkflow(t.Context(), w)
+	sw, err := e.client.SubmitWorkflow(t.Context(), w)
+	ids := sw.Tasks
 	require.NoError(t, err)
 	a, b := nextEvent(t, stream, ids["a"]), nextEvent(t, stream, ids["b"])
 	require.Equal(t, Event{Kind: EventQueued, ID: ids["a"], Queue: "default", Name: "record", At: a.At}, a)

@@ -4,7 +4,8 @@
 -- script call. Only the worker holding the current claim may finish a task:
 -- a worker whose lease expired, or whose task was canceled, is refused and
 -- changes nothing for that task. The outcome reaches the task's children
--- (children.lua); the record, its children list and its idempotency key
+-- (prelude.lua); the record, its children list and its companion key (its
+-- idempotency key, or its workflow's node map once every node finished)
 -- then expire after the result TTL.
 --
 -- KEYS[1]       waiting set        {ns}:waiting
@@ -12,8 +13,9 @@
 --                                  {ns}:done:canceled (zsets, score = finish ms)
 -- KEYS[5..4+2Q] per queue q = 1..Q: its due index {ns}:due:QUEUE (only read,
 --               for the heads), then its lease set {ns}:lease:QUEUE
--- then per task, in ARGV order: its hash {ns}:t:ID, its idempotency key
---               {ns}:key:KEY (or its hash again when there is none), its
+-- then per task, in ARGV order: its hash {ns}:t:ID, its companion key
+--               (its idempotency key {ns}:key:KEY or its workflow's node
+--               map {ns}:wf:WID, or its hash again when neither), its
 --               children list {ns}:kids:ID, then per child the caller
 --               passed, in list order: the child's hash, its queue's due index
 -- ARGV[1] result TTL, ms
@@ -52,7 +54,7 @@ for i = 1, n do
   local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local result, err, name, clear = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
   local nk, ran = tonumber(ARGV[a + 8]), ARGV[a + 9] == '1'
-  local key, idem, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local key, comp, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local first = k + 3
   a, k = a + 10, k + 3 + 2 * nk
   local cur = redis.call('HMGET', key, 'state', 'run', 'kids', 'v')
@@ -89,7 +91,7 @@ for i = 1, n do
       redis.call('HDEL', key, 'started', 'daemon')
     end
     redis.call('PEXPIRE', key, ttl)
-    if idem ~= key then redis.call('PEXPIRE', idem, ttl) end
+    companion_done(key, comp, ttl)
     if nk > 0 then
       release(kids, first, KEYS[1], ARGV[4], id, name, state, result, err, tonumber(now))
       redis.call('PEXPIRE', kids, ttl)

@@ -148,15 +148,17 @@ const (
 // Redis's clock.
 func (x *index) recover(ctx context.Context, queue, id string, maxRecoveries int) (int64, error) {
 	pipe := x.rdb.Pipeline()
-	keyCmd := pipe.HGet(ctx, x.keys.Task(id), transport.FKey)
+	fieldsCmd := pipe.HMGet(ctx, x.keys.Task(id), transport.FKey, transport.FWorkflow)
 	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("recover %s: %w", id, err)
 	}
-	key, kids := keyCmd.Val(), kidsCmd.Val()
+	key, _ := fieldsCmd.Val()[0].(string)
+	workflow, _ := fieldsCmd.Val()[1].(string)
+	kids := kidsCmd.Val()
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(id), x.keys.Lease(queue), x.keys.Due(queue), x.keys.Done(tasks.Failed),
-			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
+			x.keys.Companion(key, workflow, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
 		res, err := x.run(ctx, recoverScript, keys, id, maxRecoveries, x.resultTTL.Milliseconds(),
 			x.keys.Announce(queue), x.keys.EventsChannel(), len(kids), x.keys.Announce(""), queue).Slice()
 		if err != nil {
@@ -236,20 +238,21 @@ const daemonInfoTTL = time.Hour
 // call canceled it.
 func (x *index) cancel(ctx context.Context, id string) (prev tasks.State, canceled bool, err error) {
 	pipe := x.rdb.Pipeline()
-	fieldsCmd := pipe.HMGet(ctx, x.keys.Task(id), transport.FQueue, transport.FKey)
+	fieldsCmd := pipe.HMGet(ctx, x.keys.Task(id), transport.FQueue, transport.FKey, transport.FWorkflow)
 	kidsCmd := pipe.LRange(ctx, x.keys.Kids(id), 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", false, fmt.Errorf("cancel %s: %w", id, err)
 	}
 	queue, _ := fieldsCmd.Val()[0].(string)
 	key, _ := fieldsCmd.Val()[1].(string)
+	workflow, _ := fieldsCmd.Val()[2].(string)
 	kids := kidsCmd.Val()
 	if queue == "" {
 		return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
 	}
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled),
-			x.keys.Idem(key, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
+			x.keys.Companion(key, workflow, id), x.keys.Waiting(), x.keys.Kids(id)}, x.childKeys(kids)...)
 		res, err := x.run(ctx, cancelScript, keys, id, x.resultTTL.Milliseconds(),
 			x.keys.EventsChannel(), x.keys.CancelChannel(), len(kids), x.keys.Announce("")).Slice()
 		if err != nil {

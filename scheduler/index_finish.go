@@ -64,7 +64,7 @@ func (x *index) finishCall(ctx context.Context, pipe redis.Pipeliner, fs []*fini
 	}
 	for _, f := range fs {
 		t := f.task
-		keys = append(keys, x.keys.Task(t.ID), x.keys.Idem(t.Key, t.ID), x.keys.Kids(t.ID))
+		keys = append(keys, x.keys.Task(t.ID), x.keys.Companion(t.Key, t.Workflow, t.ID), x.keys.Kids(t.ID))
 		keys = append(keys, x.childKeys(f.kids)...)
 		clearErr, ran := "0", "0"
 		if t.Error != "" {

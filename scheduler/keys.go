@@ -70,6 +70,24 @@ func (k Keys) Idem(key, id string) string {
 	return k.prefix + "key:" + key
 }
 
+// Workflow is the key of a workflow's node map: a hash of node name →
+// task id, with field "#open" counting the nodes not finished yet (no node
+// name holds "#"). It expires result TTL after its last node finishes.
+func (k Keys) Workflow(id string) string { return k.prefix + "wf:" + id }
+
+// Companion is the key that expires with a finished task's record: its
+// idempotency key, its workflow's node map (a workflow's nodes have no
+// keys), or the task's own key when it has neither (scripts then skip it).
+func (k Keys) Companion(key, workflow, id string) string {
+	switch {
+	case key != "":
+		return k.Idem(key, id)
+	case workflow != "":
+		return k.Workflow(workflow)
+	}
+	return k.Task(id)
+}
+
 // Schedule is the key of a schedule record.
 func (k Keys) Schedule(id string) string { return k.prefix + "s:" + id }
 

@@ -55,6 +55,28 @@ local function attempt_errors(key, err)
   return cjson.encode(list)
 end
 
+-- companion_done gives a finished task's companion key (comp: its
+-- idempotency key, or its workflow's node map, or its own key again when it
+-- has neither) its result TTL once the record at key has it: an
+-- idempotency key expires with its record; a workflow's node map counts
+-- its open nodes and expires ttl after the last one finishes.
+local function companion_done(key, comp, ttl)
+  if comp == key then return end
+  if redis.call('TYPE', comp).ok ~= 'hash' then
+    redis.call('PEXPIRE', comp, ttl)
+  elseif redis.call('HINCRBY', comp, '#open', -1) <= 0 then
+    redis.call('PEXPIRE', comp, ttl)
+  end
+end
+
+-- companion_reopened undoes companion_done for a finished task that runs
+-- again (retry.lua).
+local function companion_reopened(key, comp)
+  if comp == key then return end
+  if redis.call('TYPE', comp).ok == 'hash' then redis.call('HINCRBY', comp, '#open', 1) end
+  redis.call('PERSIST', comp)
+end
+
 -- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
 -- takes only about 8000 (an even size keeps field/value pairs together).
 local function chunked(cmd, key, t, i, j)

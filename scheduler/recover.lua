@@ -7,7 +7,8 @@
 -- KEYS[2] lease set          {ns}:lease:QUEUE
 -- KEYS[3] due index          {ns}:due:QUEUE
 -- KEYS[4] failed set         {ns}:done:failed
--- KEYS[5] idempotency key    {ns}:key:KEY, or KEYS[1] again when there is none
+-- KEYS[5] companion key      its idempotency key {ns}:key:KEY or its workflow's
+--                            node map {ns}:wf:WID, or KEYS[1] again when neither
 -- KEYS[6] waiting set        {ns}:waiting
 -- KEYS[7] children list      {ns}:kids:ID
 -- KEYS[8..] per child, in list order: its hash, its queue's due index
@@ -22,7 +23,7 @@
 -- Returns {0} when the lease was not expired (renewed or gone), {3} when the
 -- task's record had vanished (it is recorded as failed, and its children
 -- get that outcome), {1} when the task was re-queued, {2} when it failed
--- for too many recoveries (its children then get its outcome, children.lua),
+-- for too many recoveries (its children then get its outcome, prelude.lua),
 -- or {-1, children} when it would fail but its children list changed: call
 -- again with its keys.
 local nowms = clock()
@@ -64,7 +65,7 @@ if n > tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'state', 'failed', 'finished', now, 'recoveries', n, 'error', err)
   redis.call('ZADD', KEYS[4], now, ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  if KEYS[5] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[5], ARGV[3]) end
+  companion_done(KEYS[1], KEYS[5], ARGV[3])
   if tonumber(ARGV[6]) > 0 then
     release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[3], 'failed', '', err, nowms)
     redis.call('PEXPIRE', KEYS[7], ARGV[3])

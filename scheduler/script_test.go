@@ -18,7 +18,7 @@ func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 		}
 		return names
 	}
-	require.Equal(t, []string{"clock", "int", "attempt_errors", "doomed", "kids_changed", "release"}, defined(preludeFor(preludeLua, finishLua)),
+	require.Equal(t, []string{"clock", "int", "attempt_errors", "companion_done", "doomed", "kids_changed", "release"}, defined(preludeFor(preludeLua, finishLua)),
 		"release calls doomed")
 	require.Equal(t, []string{"clock", "int", "word"}, defined(preludeFor(preludeLua, claimLua)))
 	require.Equal(t, []string{"clock", "int", "due_time", "chunked", "doomed", "kid_added"}, defined(preludeFor(preludeLua, submitLua)))

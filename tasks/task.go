@@ -90,6 +90,10 @@ type Task struct {
 	Recoveries int `json:"recoveries,omitempty"`
 	// Daemon is the daemon that ran the latest attempt.
 	Daemon string `json:"daemon,omitempty"`
+	// Workflow and Node are, for a task submitted in a workflow, the
+	// workflow's id and the node's name.
+	Workflow string `json:"workflow,omitempty"`
+	Node     string `json:"node,omitempty"`
 	// AttemptErrors holds the error of each failed attempt, in order: the
 	// last 10.
 	AttemptErrors []string `json:"attempt_errors,omitempty"`

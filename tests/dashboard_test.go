@@ -227,12 +227,17 @@ func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
 		b.waitFor("node "+name+" is drawn", jsVisible(fmt.Sprintf(`#graph [data-task-id=%q]`, ids[name])))
 	}
 	b.waitFor("every node succeeded", jsCount(`#graph .node[data-state="succeeded"]`)+` === 3`)
+	for _, name := range []string{"a", "b", "c"} {
+		b.waitFor("node "+name+" is labeled with its node's name, not its handler's",
+			fmt.Sprintf(`document.querySelector(%q).textContent === %q`, fmt.Sprintf(`#graph [data-task-id=%q] text.label`, ids[name]), name))
+	}
 	edge, err := chromedp.Run(b.ctx, chromedp.Attributes(chromedp.CSS(fmt.Sprintf(`#graph .edge[data-to=%q]`, ids["b"]))))
 	require.NoError(t, err)
 	require.Equal(t, ids["a"], edge["data-from"], "the edge goes parent → child")
 	b.screenshot("dashboard-graph.png")
 	b.do("click node b", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#graph [data-task-id=%q]`, ids["b"]))))
 	b.waitFor("node b's task page opens", jsVisible(fmt.Sprintf(`#task[data-task-id=%q]`, ids["b"])))
+	b.waitFor("its page names its node", `document.getElementById("task-node").textContent === "b"`)
 
 	// A task due in an hour is canceled from its page.
 	later := post(t, d.URL, map[string]any{"name": "echo", "args": map[string]string{"due": "in an hour"}, "in": "1h"})

@@ -44,9 +44,9 @@ func TestVeryWideGraphsOnRealRedis(t *testing.T) {
 	for i := range 8500 {
 		w.Nodes = append(w.Nodes, deps.Node{Name: fmt.Sprintf("n%d", i), Spec: tasks.Spec{Name: "echo"}, After: []string{"root"}})
 	}
-	ids, err := client.SubmitWorkflow(ctx, w)
+	sw, err := client.SubmitWorkflow(ctx, w)
 	require.NoError(t, err)
-	root, err := client.Get(ctx, ids["root"])
+	root, err := client.Get(ctx, sw.Tasks["root"])
 	require.NoError(t, err)
 	require.Len(t, root.Children, 8500)
 }

@@ -59,6 +59,8 @@ const (
 	FRun        = "run" // claim token
 	FRecoveries = "recoveries"
 	FDaemon     = "daemon" // the daemon that ran the latest attempt
+	FWorkflow   = "workflow"
+	FNode       = "node"
 	// FKids counts the entries of the task's children list ({ns}:kids:ID),
 	// so finishing a task needs no read of the list's length; absent in a
 	// format 2 record, it is 0.
@@ -129,6 +131,8 @@ func EncodeRecord(t *tasks.Task) []any {
 	addInt(FRecoveries, int64(t.Recoveries))
 	addInt(FKids, int64(len(t.Children)))
 	addStr(FDaemon, t.Daemon)
+	addStr(FWorkflow, t.Workflow)
+	addStr(FNode, t.Node)
 	if len(t.AttemptErrors) > 0 {
 		add(FAttemptErrors, mustJSON(t.AttemptErrors))
 	}
@@ -154,7 +158,8 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		return nil, bad("format version %q, this build reads %q and \"1\"", v, Version)
 	}
 	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
-		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon]}
+		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon],
+		Workflow: h[FWorkflow], Node: h[FNode]}
 	if t.Name == "" || t.Queue == "" {
 		return nil, bad("no name or queue")
 	}

@@ -26,7 +26,7 @@ export const graphView = {
 
   get title() {
     const start = this.nodes.get(this.id);
-    return (start ? `Workflow of ${start.name}` : "Workflow") + " · dueq";
+    return (start ? `Workflow of ${label(start)}` : "Workflow") + " · dueq";
   },
 
   show(id) {
@@ -93,7 +93,7 @@ export const graphView = {
     fill(this.el,
       crumbs(this.id),
       h("div", { class: "task-head" },
-        h("h1", {}, "Workflow of ", h("a", { href: taskHref(this.id), class: "name" }, start ? start.name : this.id), " ",
+        h("h1", {}, "Workflow of ", h("a", { href: taskHref(this.id), class: "name" }, start ? label(start) : this.id), " ",
           h("code", { class: "full-id" }, this.id)),
         h("span", { class: "muted", id: "graph-size" }, `${this.nodes.size} task${this.nodes.size === 1 ? "" : "s"}`)),
       h("ul", { class: "legend", "aria-label": "Tasks by state" }, summary),
@@ -202,6 +202,12 @@ function layout(nodes) {
   };
 }
 
+// label names a task in the graph: its node's name when it was submitted in
+// a workflow, else its handler's name.
+function label(r) {
+  return r.node || r.name;
+}
+
 function clip(text, n) {
   return text.length > n ? text.slice(0, n - 1) + "…" : text;
 }
@@ -231,7 +237,7 @@ function draw(nodes, startId) {
     return s("g", {
       class: "node" + (r.id === startId ? " start" : ""), "data-task-id": r.id, "data-state": r.state,
       transform: `translate(${x} ${y})`, tabindex: "0", role: "link",
-      "aria-label": `${r.name}, ${r.state}, id ${r.id}`,
+      "aria-label": `${label(r)}, ${r.state}, id ${r.id}`,
       onclick: () => open(r.id),
       onkeydown: (ev) => {
         if (ev.key === "Enter" || ev.key === " ") {
@@ -240,10 +246,10 @@ function draw(nodes, startId) {
         }
       },
     },
-    s("title", {}, `${r.name} (${r.state})\n${r.id}`),
+    s("title", {}, `${label(r)} (${r.state})\n${r.node ? `node ${r.node} · handler ${r.name}\n` : ""}${r.id}`),
     s("rect", { class: "box", width: W, height: H, rx: 7 }),
     s("circle", { class: "dot", cx: W - 14, cy: 15, r: 5 }),
-    s("text", { class: "label", x: 12, y: 20 }, clip(r.name, 20)),
+    s("text", { class: "label", x: 12, y: 20 }, clip(label(r), 20)),
     s("text", { class: "sub", x: 12, y: 37 }, `${shortId(r.id)} · ${r.state}`));
   });
   return s("svg", {

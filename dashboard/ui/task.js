@@ -103,6 +103,9 @@ export const taskView = {
           t.pending ? ["Parents pending", String(t.pending)] : null,
           t.schedule ? ["Schedule", h("a", { href: taskHref(t.schedule) }, t.schedule)] : null,
           t.key ? ["Key", h("code", {}, t.key)] : null,
+          t.workflow ? ["Workflow", h("code", { id: "task-workflow" }, t.workflow)] : null,
+          t.node ? ["Node", h("span", { id: "task-node" }, t.node)] : null,
+          t.daemon ? ["Daemon", h("code", {}, t.daemon)] : null,
         ])),
         card("Times", dl([
           ["Created", stamp(t.created_at)],
