@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -68,6 +69,9 @@ func Parse(data []byte) (w *Workflow, err error) {
 			w, err = nil, invalidf("the document cannot be read (%v): write it as in %s", r, exampleDoc)
 		}
 	}()
+	if !utf8.Valid(data) { // decoding would turn it into other text than was sent
+		return nil, invalidf("the document holds invalid UTF-8 at byte %d: write it in UTF-8", tasks.InvalidUTF8At(data))
+	}
 	js, err := toJSON(data)
 	if err != nil {
 		return nil, err
