@@ -44,7 +44,9 @@ type Daemon struct {
 // cfg.Redis.URL is empty), starts the scheduler's loops with reg's handlers,
 // upserts cfg's schedules by name (so restarting daemons never duplicates
 // them, and a changed entry updates its schedule), starts the HTTP API, and
-// returns once all of them run. cfg must be valid (config.Load validates
+// returns once all of them run. A nil reg stands for Registry(cfg), whose
+// http handler also never reaches this daemon's embedded Redis or the
+// address its API listens on. cfg must be valid (config.Load validates
 // it); a schedule whose task is not one of reg's handlers, or that the
 // scheduler refuses, is an error naming the schedule. On error everything
 // started is stopped again.
@@ -53,6 +55,12 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 		logger = slog.Default()
 	}
 	d := &Daemon{cfg: cfg, log: logger}
+	if reg == nil {
+		reg = registry(cfg, d.ownAddrs)
+	}
+	for _, w := range cfg.Handlers.Warnings() {
+		logger.Warn(w)
+	}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -159,6 +167,20 @@ func (d *Daemon) connect(ctx context.Context) error {
 		d.log.Warn(warning)
 	}
 	return nil
+}
+
+// ownAddrs maps the daemon's own addresses, its HTTP API's and its Redis's,
+// to what they are, for the http handler, which never reaches them. Handlers
+// run only once the API and Redis are set, so the fields are read safely.
+func (d *Daemon) ownAddrs() map[string]string {
+	own := configuredAddrs(d.cfg)
+	if d.api != nil {
+		own[d.api.Addr()] = ownAPI
+	}
+	if d.embedded != nil {
+		own[d.embedded.Addr()] = ownRedis
+	}
+	return own
 }
 
 // redisName names the Redis in use, without its password.

@@ -80,7 +80,7 @@ Exit codes: 2 for a bad configuration, 1 when the daemon cannot start
 				fmt.Fprintf(c.ErrOrStderr(), "dueq: second signal (%s): exiting at once; running tasks run again when their leases expire\n", s)
 				os.Exit(ExitRefused)
 			}()
-			if err := Serve(ctx, cfg, Registry(cfg), logger); err != nil {
+			if err := Serve(ctx, cfg, nil, logger); err != nil {
 				return &exitError{code: ExitRefused, err: err}
 			}
 			return nil
@@ -104,18 +104,43 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // Registry returns a registry with the stock binary's built-in handlers,
-// configured by cfg's handlers keys.
+// configured by cfg's handlers keys. Its http handler never reaches the
+// addresses cfg gives the daemon's HTTP API (http.addr) and its Redis
+// (redis.url). A daemon started with no registry (StartDaemon with nil)
+// builds this one itself, and keeps its http handler off its embedded Redis
+// and the address its API listens on as well.
 func Registry(cfg *config.Config) *tasks.Registry {
+	return registry(cfg, func() map[string]string { return configuredAddrs(cfg) })
+}
+
+func registry(cfg *config.Config, own func() map[string]string) *tasks.Registry {
 	reg := tasks.NewRegistry()
 	tasks.RegisterBuiltins(reg, tasks.BuiltinConfig{
 		ShellAllow: cfg.Handlers.Shell.Allow,
 		HTTPAllow:  cfg.Handlers.HTTP.Allow,
+		HTTPOwn:    own,
 	})
 	return reg
 }
 
-// Serve runs a daemon (see Daemon) with cfg and reg's handlers until ctx
-// ends, then shuts it down gracefully and returns nil. It returns an error
+// What the daemon's own addresses are, in the http handler's refusals.
+const (
+	ownAPI   = "this daemon's HTTP API"
+	ownRedis = "this daemon's Redis"
+)
+
+// configuredAddrs maps the addresses cfg gives the daemon's HTTP API and its
+// Redis to what they are.
+func configuredAddrs(cfg *config.Config) map[string]string {
+	own := map[string]string{cfg.HTTP.Addr: ownAPI}
+	if opts, err := cfg.RedisOptions(); err == nil && opts.Network != "unix" {
+		own[opts.Addr] = ownRedis
+	}
+	return own
+}
+
+// Serve runs a daemon (see Daemon) with cfg and reg's handlers (nil: the
+// built-in handlers, see StartDaemon) until ctx ends, then shuts it down gracefully and returns nil. It returns an error
 // when the daemon cannot start. A shutdown that overran its deadline is
 // logged: the tasks still running were handed back, so it is not an error.
 func Serve(ctx context.Context, cfg *config.Config, reg *tasks.Registry, logger *slog.Logger) error {

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/dueq/dueq/scheduler"
@@ -100,17 +99,26 @@ type Log struct {
 
 // Handlers configures the built-in handlers.
 type Handlers struct {
-	// Shell lists the programs the shell handler may run. Defaults to none,
-	// which turns the handler off.
-	Shell Allow
-	// HTTP lists the hosts the http handler may reach. Defaults to none,
-	// which turns the handler off.
+	// Shell lists what the shell handler may run. Defaults to none, which
+	// turns the handler off.
+	Shell ShellAllow
+	// HTTP lists what the http handler may reach. Defaults to none, which
+	// turns the handler off.
 	HTTP Allow
 }
 
-// Allow is an allow-list.
+// ShellAllow is the shell handler's allow-list.
+type ShellAllow struct {
+	// Allow lists program names (any arguments) and argument vector
+	// patterns (only the commands they match): see tasks.ShellRule.
+	// Defaults to none.
+	Allow []tasks.ShellRule
+}
+
+// Allow is the http handler's allow-list.
 type Allow struct {
-	// Allow lists the allowed names. Defaults to none.
+	// Allow lists hosts (ports 80 and 443), host:port entries and URL
+	// prefixes: see tasks.ParseHTTPRule. Defaults to none.
 	Allow []string
 }
 
@@ -139,7 +147,7 @@ func Default() *Config {
 		MaxRecoveries: DefaultMaxRecoveries,
 		Retry:         Retry{Base: DefaultRetryBase, Cap: DefaultRetryCap},
 		Log:           Log{Format: "text", Level: "info"},
-		Handlers:      Handlers{Shell: Allow{Allow: []string{}}, HTTP: Allow{Allow: []string{}}},
+		Handlers:      Handlers{Shell: ShellAllow{Allow: []tasks.ShellRule{}}, HTTP: Allow{Allow: []string{}}},
 		Schedules:     []Schedule{},
 	}
 }
@@ -184,12 +192,8 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format: %q is not a log format: use text or json", c.Log.Format)
 	}
-	for key, list := range map[string][]string{"handlers.shell.allow": c.Handlers.Shell.Allow, "handlers.http.allow": c.Handlers.HTTP.Allow} {
-		for _, s := range list {
-			if strings.TrimSpace(s) == "" {
-				return fmt.Errorf("%s: an entry is empty: list program or host names", key)
-			}
-		}
+	if err := c.Handlers.validate(); err != nil {
+		return err
 	}
 	if c.Redis.URL != "" {
 		if _, err := c.RedisOptions(); err != nil {
@@ -197,6 +201,39 @@ func (c *Config) Validate() error {
 		}
 	}
 	return c.validateSchedules()
+}
+
+// validate checks each entry of the allow-lists.
+func (h Handlers) validate() error {
+	for i, r := range h.Shell.Allow {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("handlers.shell.allow: entry %d (%s): %w", i, r, err)
+		}
+	}
+	for i, e := range h.HTTP.Allow {
+		if _, err := tasks.ParseHTTPRule(e); err != nil {
+			return fmt.Errorf("handlers.http.allow: entry %d (%q): %w", i, e, err)
+		}
+	}
+	return nil
+}
+
+// Warnings says which allow-list entries are looser than they may look
+// (a shell program name allows any arguments) or allow nothing (a loopback
+// address without a port), one sentence each; the daemon logs them at start.
+func (h Handlers) Warnings() []string {
+	var out []string
+	for _, r := range h.Shell.Allow {
+		if w := r.Warning(); w != "" {
+			out = append(out, w)
+		}
+	}
+	for _, e := range h.HTTP.Allow {
+		if r, err := tasks.ParseHTTPRule(e); err == nil && r.Warning() != "" {
+			out = append(out, r.Warning())
+		}
+	}
+	return out
 }
 
 func (c *Config) validateHTTP() error {

@@ -5,6 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dueq/dueq/tasks"
 )
 
 // The decoders of keys: each reads a value as viper found it (YAML types
@@ -146,6 +150,81 @@ func asList(dst *[]string) func(any) error {
 		*dst = out
 		return nil
 	}
+}
+
+// shellWant says how to write the shell handler's allow-list.
+const shellWant = `write a list of program names and argument lists, e.g. [[pg_dump, app], [rsync, -a, "/srv/*", /backup/]]`
+
+// asShellRules decodes the shell handler's allow-list: a YAML list whose
+// entries are program names (strings) or argument vector patterns (lists
+// of strings). From the environment or a flag it is a comma-separated list
+// of program names, or the YAML list itself when it starts with [.
+func asShellRules(dst *[]tasks.ShellRule) func(any) error {
+	const want = shellWant
+	return func(v any) error {
+		if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "[") {
+			var parsed any
+			if err := yaml.Unmarshal([]byte(s), &parsed); err != nil {
+				return typeErr("%q is not a YAML list: %v: %s", s, err, want)
+			}
+			v = parsed
+		}
+		out := []tasks.ShellRule{}
+		switch x := v.(type) {
+		case nil:
+		case string:
+			for _, s := range strings.Split(x, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					out = append(out, tasks.ShellRule{Program: s})
+				}
+			}
+		case []string:
+			for _, s := range x {
+				out = append(out, tasks.ShellRule{Program: s})
+			}
+		case []any:
+			for i, e := range x {
+				r, err := asShellRule(e)
+				if err != nil {
+					return typeErr("entry %d%v", i, err)
+				}
+				out = append(out, r)
+			}
+		default:
+			return typeErr("is a %s, not a list: %s", kind(v), want)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// asShellRule decodes one entry of the shell handler's allow-list.
+func asShellRule(e any) (tasks.ShellRule, error) {
+	switch y := e.(type) {
+	case string:
+		return tasks.ShellRule{Program: y}, nil
+	case []string:
+		return tasks.ShellRule{Argv: append([]string{}, y...)}, nil
+	case []any:
+		argv := make([]string, len(y))
+		for j, a := range y {
+			s, ok := a.(string)
+			switch {
+			case ok:
+			case scalar(a):
+				return tasks.ShellRule{}, fmt.Errorf(", element %d: %v is a %s, not a string: quote it, e.g. \"%v\"", j, a, kind(a), a)
+			default:
+				return tasks.ShellRule{}, fmt.Errorf(", element %d is a %s, not a string: write each argument as a string", j, kind(a))
+			}
+			argv[j] = s
+		}
+		return tasks.ShellRule{Argv: argv}, nil
+	case nil:
+		return tasks.ShellRule{}, fmt.Errorf(" is empty: %s", shellWant)
+	case bool, int, int64, uint64, float64:
+		return tasks.ShellRule{}, fmt.Errorf(" is a %s, not a program name: quote it, e.g. \"%v\"", kind(e), e)
+	}
+	return tasks.ShellRule{}, fmt.Errorf(" is a %s, neither a program name nor a list of strings: %s", kind(e), shellWant)
 }
 
 // scalar reports whether v is a YAML scalar that is safe to echo.

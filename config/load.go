@@ -306,7 +306,7 @@ func keys(c *Config) []key {
 		{"retry.cap", asDuration(&c.Retry.Cap)},
 		{"log.format", asString(&c.Log.Format)},
 		{"log.level", asString(&c.Log.Level)},
-		{"handlers.shell.allow", asList(&c.Handlers.Shell.Allow)},
+		{"handlers.shell.allow", asShellRules(&c.Handlers.Shell.Allow)},
 		{"handlers.http.allow", asList(&c.Handlers.HTTP.Allow)},
 		{"schedules", asSchedules(&c.Schedules)},
 	}

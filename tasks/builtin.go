@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 )
 
 // MaxOutputBytes caps what the shell handler keeps of a program's stdout and
@@ -14,72 +12,51 @@ import (
 // past the cap is dropped and the kept text ends with a note saying so.
 const MaxOutputBytes = 1 << 20
 
-// BuiltinConfig configures the built-in handlers of the stock binary (SPEC
-// §3.4). The zero value runs echo and sleep only: shell and http reach outside
-// the daemon, so they stay off until their allow-lists name what they may use.
+// BuiltinConfig configures the built-in handlers of the stock binary. The
+// zero value runs echo and sleep only: shell and http reach outside the
+// daemon, so they stay off until their allow-lists name what they may use.
 type BuiltinConfig struct {
-	// ShellAllow lists the programs the shell handler may run, as they must
-	// appear in a task's cmd[0] ("rsync", or "/usr/bin/rsync" to pin a path).
-	// A name without a slash is looked up in the daemon's PATH. Defaults to
-	// empty, which turns shell off. A shell ("sh", "bash") runs only if listed.
-	ShellAllow []string
-	// HTTPAllow lists the host names (no scheme or port) the http handler may
-	// reach, also through redirects: "api.example.com", "127.0.0.1". Matching
-	// is exact and case-insensitive; no wildcards. Defaults to empty, which
-	// turns http off.
+	// ShellAllow lists what the shell handler may run: program names, each
+	// allowing that program with any arguments, and argument vector
+	// patterns, each allowing only the commands it matches (see ShellRule).
+	// Defaults to empty, which turns shell off. A shell ("sh", "bash") runs
+	// only if an entry allows it.
+	ShellAllow []ShellRule
+	// HTTPAllow lists what the http handler may reach, also through
+	// redirects: a host (ports 80 and 443), a host:port, or a URL prefix
+	// scheme://host[:port]/path (see ParseHTTPRule). Defaults to empty,
+	// which turns http off.
 	HTTPAllow []string
+	// HTTPOwn returns the addresses the http handler never reaches,
+	// whatever HTTPAllow says: host:port mapped to what it is, e.g.
+	// "127.0.0.1:6379": "this daemon's Redis". A daemon passes its own HTTP
+	// API and its Redis. It is called at each connection the handler
+	// opens, so it may return addresses learnt after the handler was built
+	// (an embedded Redis's port). Nil: none.
+	HTTPOwn func() map[string]string
 }
 
 // RegisterBuiltins registers the built-in handlers on r: echo and sleep
 // always; shell and http when their allow-lists name at least one entry.
-// Otherwise they are disabled, and looking them up returns an error naming
-// the configuration key that turns them on.
+// Otherwise, or when an entry is not valid, they are disabled, and looking
+// them up returns an error naming the configuration key to fix.
 func RegisterBuiltins(r *Registry, cfg BuiltinConfig) {
 	r.Register("echo", Echo)
 	r.Register("sleep", Sleep)
-	if len(newAllowList(cfg.ShellAllow, false)) > 0 {
-		r.Register("shell", Shell(cfg.ShellAllow))
-	} else {
+	if len(cfg.ShellAllow) == 0 {
 		r.Disable("shell", "the shell handler is off: list the programs it may run in handlers.shell.allow")
-	}
-	if len(newAllowList(cfg.HTTPAllow, true)) > 0 {
-		r.Register("http", HTTP(cfg.HTTPAllow))
+	} else if h, err := Shell(cfg.ShellAllow); err != nil {
+		r.Disable("shell", "the shell handler is off: "+err.Error())
 	} else {
+		r.Register("shell", h)
+	}
+	if len(cfg.HTTPAllow) == 0 {
 		r.Disable("http", "the http handler is off: list the hosts it may reach in handlers.http.allow")
+	} else if h, err := HTTP(cfg.HTTPAllow, cfg.HTTPOwn); err != nil {
+		r.Disable("http", "the http handler is off: "+err.Error())
+	} else {
+		r.Register("http", h)
 	}
-}
-
-// allowList is a set of allowed program or host names.
-type allowList map[string]bool
-
-// newAllowList builds the set from entries, skipping blank ones. Host names
-// are lower-cased and lose IPv6 brackets, since host matching is
-// case-insensitive; program names are kept exactly.
-func newAllowList(entries []string, hosts bool) allowList {
-	a := allowList{}
-	for _, e := range entries {
-		e = strings.TrimSpace(e)
-		if hosts {
-			e = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(e, "["), "]"))
-		}
-		if e != "" {
-			a[e] = true
-		}
-	}
-	return a
-}
-
-// String lists the entries, sorted, for error messages.
-func (a allowList) String() string {
-	names := make([]string, 0, len(a))
-	for n := range a {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
 }
 
 // decodeArgs decodes call's args into v for the handler named handler.

@@ -18,6 +18,16 @@ func setup(t *testing.T, cfg tasks.BuiltinConfig) *tasks.Registry {
 	return r
 }
 
+// programs is a shell allow-list of program names, each allowing any
+// arguments.
+func programs(names ...string) []tasks.ShellRule {
+	rules := make([]tasks.ShellRule, len(names))
+	for i, n := range names {
+		rules[i] = tasks.ShellRule{Program: n}
+	}
+	return rules
+}
+
 // run looks name up in r, as a worker does, and calls it with args and
 // parents. It returns the result as the scheduler stores it (JSON; nil when
 // the handler returned none) and the handler's error.
@@ -51,14 +61,20 @@ func TestBuiltinsOffByDefault(t *testing.T) {
 	require.ErrorContains(t, err, "handlers.http.allow")
 }
 
-func TestBuiltinsBlankAllowEntriesKeepThemOff(t *testing.T) {
+func TestBuiltinsBadAllowEntriesKeepThemOffAndSayWhy(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{""}, HTTPAllow: []string{" "}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat", ""), HTTPAllow: []string{"127.0.0.1:8080", " "}})
 	require.Equal(t, []string{"echo", "sleep"}, r.Names())
+
+	_, err := r.Lookup("shell")
+	require.ErrorContains(t, err, "the shell handler is off: handlers.shell.allow: entry 1")
+	require.ErrorContains(t, err, "is empty")
+	_, err = r.Lookup("http")
+	require.ErrorContains(t, err, `the http handler is off: handlers.http.allow: entry 1 (" "): is empty`)
 }
 
 func TestBuiltinsOnWithAllowLists(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"cat"}, HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat"), HTTPAllow: []string{"127.0.0.1:8080"}})
 	require.Equal(t, []string{"echo", "http", "shell", "sleep"}, r.Names())
 }

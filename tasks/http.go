@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 )
 
 // maxRedirects is how many redirects the http handler follows.
@@ -18,8 +16,8 @@ const maxRedirects = 5
 
 // HTTPArgs are the args of the http handler.
 type HTTPArgs struct {
-	// URL is the http or https URL to request; its host must be allowed.
-	// Required.
+	// URL is the http or https URL to request; an entry of the allow-list
+	// must allow it (see ParseHTTPRule). Required.
 	URL string `json:"url"`
 	// Method defaults to GET, or POST when there is a body.
 	Method string `json:"method,omitempty"`
@@ -39,39 +37,39 @@ type HTTPResult struct {
 	Body   string `json:"body"`
 }
 
-// httpClient is the client of every http handler. The task's context (its
-// timeout) bounds a request further; the allow-list of the handler that made
-// a request travels in its context, for checkRedirect.
-var httpClient = &http.Client{
-	Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	},
-	CheckRedirect: checkRedirect,
-	Timeout:       10 * time.Minute,
-}
-
-// allowKey is the context key of the allow-list of the request's handler.
-type allowKey struct{}
-
-// HTTP returns the http handler, which reaches only the hosts named in
-// allow, also when following redirects (at most 5). Args {"url", "method",
-// "headers", "body"} (see HTTPArgs) make one request; the result is
-// {"status", "body"}. A status of 400 or more returns both the result and an
-// error "HTTP N from HOST". The request ends when the context does.
-func HTTP(allow []string) Handler {
-	allowed := newAllowList(allow, true)
-	return func(ctx context.Context, call *Call) (any, error) {
-		return runHTTP(context.WithValue(ctx, allowKey{}, allowed), call, allowed)
+// HTTP returns the http handler, which reaches only what allow permits
+// (each entry as ParseHTTPRule reads it), also when following redirects (at
+// most 5), and never the addresses own returns (host:port to what each is:
+// the daemon's own HTTP API and its Redis; nil for none), whatever allow
+// says. own is called at each connection, so it may return addresses
+// learnt after the handler was built. The address of each connection is
+// checked after DNS, so a name that resolves to a loopback, link-local or
+// private address is refused unless its entry writes the port. The handler
+// connects directly, never through HTTP_PROXY or HTTPS_PROXY.
+//
+// Args {"url", "method", "headers", "body"} (see HTTPArgs) make one request;
+// the result is {"status", "body"}. A status of 400 or more returns both the
+// result and an error "HTTP N from HOST". The request ends when the context
+// does. An entry that does not parse is an error.
+func HTTP(allow []string, own func() map[string]string) (Handler, error) {
+	if len(allow) == 0 {
+		return nil, errors.New("handlers.http.allow is empty: list what the http handler may reach")
 	}
+	g := &httpGuard{own: own}
+	for i, e := range allow {
+		r, err := ParseHTTPRule(e)
+		if err != nil {
+			return nil, fmt.Errorf("handlers.http.allow: entry %d (%q): %w", i, e, err)
+		}
+		g.rules = append(g.rules, r)
+	}
+	client := g.client()
+	return func(ctx context.Context, call *Call) (any, error) {
+		return runHTTP(ctx, call, g, client)
+	}, nil
 }
 
-func runHTTP(ctx context.Context, call *Call, allowed allowList) (any, error) {
+func runHTTP(ctx context.Context, call *Call, g *httpGuard, client *http.Client) (any, error) {
 	const want = `give {"url": "https://host/path", "method": "POST", "headers": {"K": "V"}, "body": ...}`
 	var a HTTPArgs
 	if err := decodeArgs("http", call, &a); err != nil {
@@ -96,7 +94,7 @@ func runHTTP(ctx context.Context, call *Call, allowed allowList) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	if err := checkURL(req.URL, allowed); err != nil {
+	if err := g.rules.checkURL(req.URL); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	for k, v := range a.Headers {
@@ -106,8 +104,12 @@ func runHTTP(ctx context.Context, call *Call, allowed allowList) (any, error) {
 		req.Header.Set("Content-Type", contentType)
 	}
 
-	resp, err := httpClient.Do(req)
-	if err != nil {
+	resp, err := client.Do(req)
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		return nil, fmt.Errorf("http: %w", refused) // what was refused and why, without Go's "Get URL: dial tcp" wrapping
+	case err != nil:
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	defer resp.Body.Close()
@@ -141,33 +143,4 @@ func requestBody(raw json.RawMessage) (io.Reader, string, error) {
 		return strings.NewReader(s), "", nil
 	}
 	return bytes.NewReader(raw), "application/json", nil
-}
-
-// checkURL reports whether u may be requested: http or https, to an allowed
-// host.
-func checkURL(u *url.URL, allowed allowList) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: use an http or https URL", u.Redacted())
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "" {
-		return fmt.Errorf("url %q has no host", u.Redacted())
-	}
-	if !allowed[host] {
-		return fmt.Errorf("host %q is not in handlers.http.allow (allowed: %s)", host, allowed)
-	}
-	return nil
-}
-
-// checkRedirect follows at most maxRedirects redirects, each to a host the
-// request's handler allows.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	allowed, _ := req.Context().Value(allowKey{}).(allowList) // none: refuse all
-	if err := checkURL(req.URL, allowed); err != nil {
-		return fmt.Errorf("redirect refused: %w", err)
-	}
-	return nil
 }

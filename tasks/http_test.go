@@ -68,6 +68,9 @@ func newTestServer(t *testing.T) *testServer {
 	return s
 }
 
+// entry is the allow-list entry of s: 127.0.0.1:PORT.
+func (s *testServer) entry() string { return s.Listener.Addr().String() }
+
 // httpArgs encodes the args of an http task.
 func httpArgs(t *testing.T, a tasks.HTTPArgs) string {
 	t.Helper()
@@ -88,7 +91,7 @@ func decodeHTTP(t *testing.T, res json.RawMessage) tasks.HTTPResult {
 func TestHTTPGet(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 
 	res, err := run(context.Background(), t, r, "http",
 		httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/echo", Headers: map[string]string{"X-Test": "yes"}}))
@@ -101,7 +104,7 @@ func TestHTTPGet(t *testing.T) {
 func TestHTTPPostJSONBody(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 
 	res, err := run(context.Background(), t, r, "http",
 		httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/echo", Body: json.RawMessage(`{"a":[1,2]}`)}))
@@ -114,7 +117,7 @@ func TestHTTPPostJSONBody(t *testing.T) {
 func TestHTTPStringBodyAndHeaders(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 
 	res, err := run(context.Background(), t, r, "http", httpArgs(t, tasks.HTTPArgs{
 		URL: s.URL + "/echo", Method: "put", Body: json.RawMessage(`"plain text"`),
@@ -137,7 +140,7 @@ func TestHTTPStringBodyAndHeaders(t *testing.T) {
 func TestHTTPErrorStatusFailsWithResult(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 
 	res, err := run(context.Background(), t, r, "http", httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/missing"}))
 	require.EqualError(t, err, "HTTP 404 from 127.0.0.1")
@@ -147,21 +150,21 @@ func TestHTTPErrorStatusFailsWithResult(t *testing.T) {
 func TestHTTPRejectsHostNotAllowed(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 	u, err := url.Parse(s.URL)
 	require.NoError(t, err)
 
 	res, err := run(context.Background(), t, r, "http",
 		httpArgs(t, tasks.HTTPArgs{URL: "http://localhost:" + u.Port() + "/echo"}))
 	require.Nil(t, res)
-	require.ErrorContains(t, err, `host "localhost" is not in handlers.http.allow (allowed: 127.0.0.1)`)
+	require.ErrorContains(t, err, "http: http://localhost:"+u.Port()+"/echo is not allowed by handlers.http.allow (entries: "+s.entry()+"): add an entry such as localhost:"+u.Port())
 	require.Zero(t, s.localhostHits.Load(), "the request was sent")
 }
 
 func TestHTTPFollowsRedirectsToAllowedHostsOnly(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 
 	res, err := run(context.Background(), t, r, "http", httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/redirect-in"}))
 	require.NoError(t, err)
@@ -169,7 +172,8 @@ func TestHTTPFollowsRedirectsToAllowedHostsOnly(t *testing.T) {
 
 	res, err = run(context.Background(), t, r, "http", httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/redirect-out"}))
 	require.Nil(t, res)
-	require.ErrorContains(t, err, `redirect refused: host "localhost" is not in handlers.http.allow`)
+	require.ErrorContains(t, err, "http: redirect refused: http://localhost:")
+	require.ErrorContains(t, err, "/echo is not allowed by handlers.http.allow")
 	require.Zero(t, s.localhostHits.Load(), "the redirect was followed")
 
 	res, err = run(context.Background(), t, r, "http", httpArgs(t, tasks.HTTPArgs{URL: s.URL + "/loop"}))
@@ -179,12 +183,13 @@ func TestHTTPFollowsRedirectsToAllowedHostsOnly(t *testing.T) {
 
 func TestHTTPRejectsBadArgs(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1:8080"}})
 	for args, want := range map[string]string{
-		`{}`:                            "url is missing",
-		`{"url": "file:///etc/passwd"}`: "use an http or https URL",
-		`{"url": "127.0.0.1/x"}`:        "use an http or https URL",
-		`{"url": "http:///x"}`:          "has no host",
+		`{}`:                                             "url is missing",
+		`{"url": "file:///etc/passwd"}`:                  "use an http or https URL",
+		`{"url": "127.0.0.1/x"}`:                         "use an http or https URL",
+		`{"url": "http:///x"}`:                           "has no host",
+		`{"url": "http://127.0.0.1:99999/"}`:             `port "99999" is not a number from 1 to 65535`,
 		`{"url": "http://127.0.0.1/", "verb": "x"}`:      `unknown field "verb"`,
 		`{"url": "http://127.0.0.1/", "method": "G T"}`:  "invalid method",
 		`{"url": "http://127.0.0.1/", "headers": ["x"]}`: "cannot unmarshal array",
@@ -202,7 +207,7 @@ func TestHTTPRejectsBadArgs(t *testing.T) {
 func TestHTTPHonoursCancellation(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
-	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{"127.0.0.1"}})
+	r := setup(t, tasks.BuiltinConfig{HTTPAllow: []string{s.entry()}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 

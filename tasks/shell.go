@@ -19,8 +19,8 @@ const shellWaitDelay = 5 * time.Second
 
 // ShellArgs are the args of the shell handler.
 type ShellArgs struct {
-	// Cmd is the program and its arguments. Cmd[0] must be exactly one of
-	// the allowed programs. Required.
+	// Cmd is the program and its arguments; an entry of the allow-list must
+	// allow the whole of it (see ShellRule). Required.
 	Cmd []string `json:"cmd"`
 	// Stdin is written to the program's standard input. Empty: none.
 	Stdin string `json:"stdin,omitempty"`
@@ -36,10 +36,12 @@ type ShellResult struct {
 	Stderr string `json:"stderr"`
 }
 
-// Shell returns the shell handler, which runs only the programs named in
-// allow. Args {"cmd": ["prog", "arg", ...], "stdin": "..."} run prog directly,
-// never through a shell (so no globbing, pipes or $VARS, unless "sh" itself is
-// allowed and run). The result is {"exit", "stdout", "stderr"}.
+// Shell returns the shell handler, which runs only the commands an entry of
+// allow allows (see ShellRule; a command no entry allows fails without
+// running). Args {"cmd": ["prog", "arg", ...], "stdin": "..."} run prog
+// directly, never through a shell (so no globbing, pipes or $VARS, unless
+// "sh" itself is allowed and run). The result is {"exit", "stdout",
+// "stderr"}. An entry that is not valid (ShellRule.Validate) is an error.
 //
 // The program inherits the daemon's environment, less the daemon's own DUEQ_
 // variables (they may hold its token or Redis URL), plus DUEQ_TASK_ID, the
@@ -50,14 +52,23 @@ type ShellResult struct {
 //
 // A non-zero exit returns both the result and an error "exit status N: LAST
 // LINES OF STDERR", so a failed task keeps its output.
-func Shell(allow []string) Handler {
-	allowed := newAllowList(allow, false)
-	return func(ctx context.Context, call *Call) (any, error) {
-		return runShell(ctx, call, allowed)
+func Shell(allow []ShellRule) (Handler, error) {
+	if len(allow) == 0 {
+		return nil, errors.New("handlers.shell.allow is empty: list the commands the shell handler may run")
 	}
+	rules := make(shellRules, len(allow))
+	for i, r := range allow {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("handlers.shell.allow: entry %d (%s): %w", i, r, err)
+		}
+		rules[i] = r
+	}
+	return func(ctx context.Context, call *Call) (any, error) {
+		return runShell(ctx, call, rules)
+	}, nil
 }
 
-func runShell(ctx context.Context, call *Call, allowed allowList) (any, error) {
+func runShell(ctx context.Context, call *Call, rules shellRules) (any, error) {
 	const want = `give {"cmd": ["prog", "arg", ...], "stdin": "..."}`
 	var a ShellArgs
 	if err := decodeArgs("shell", call, &a); err != nil {
@@ -66,10 +77,10 @@ func runShell(ctx context.Context, call *Call, allowed allowList) (any, error) {
 	if len(a.Cmd) == 0 || a.Cmd[0] == "" {
 		return nil, fmt.Errorf("shell: cmd is missing or empty: %s", want)
 	}
-	prog := a.Cmd[0]
-	if !allowed[prog] {
-		return nil, fmt.Errorf("shell: program %q is not in handlers.shell.allow (allowed: %s)", prog, allowed)
+	if err := rules.check(a.Cmd); err != nil {
+		return nil, err
 	}
+	prog := a.Cmd[0]
 	parents, err := json.Marshal(parentOutcomes(call))
 	if err != nil {
 		return nil, fmt.Errorf("shell: encoding the parents' outcomes: %w", err)

@@ -52,7 +52,7 @@ func decodeShell(t *testing.T, res json.RawMessage) tasks.ShellResult {
 func TestShellRunsAllowedProgram(t *testing.T) {
 	t.Parallel()
 	need(t, "cat")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"cat"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat")})
 
 	res, err := run(context.Background(), t, r, "shell", shellArgs(t, "hello\nworld\n", "cat"))
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func TestShellRunsAllowedProgram(t *testing.T) {
 func TestShellPassesParentsAndTaskID(t *testing.T) {
 	t.Parallel()
 	need(t, "sh")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"sh"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("sh")})
 	parents := []tasks.Outcome{
 		{ID: "p1", Name: "echo", State: tasks.Succeeded, Result: json.RawMessage(`{"args": {"x": 1}, "parents": []}`)},
 		{ID: "p2", Name: "http", State: tasks.Failed, Error: "HTTP 500 from example.com"},
@@ -89,7 +89,7 @@ func TestShellDropsDaemonDUEQVariables(t *testing.T) {
 	need(t, "sh")
 	t.Setenv("DUEQ_HTTP_TOKEN", "secret")
 	t.Setenv("TASKS_TEST_INHERITED", "kept")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"sh"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("sh")})
 
 	res, err := run(context.Background(), t, r, "shell",
 		shellArgs(t, "", "sh", "-c", `printf '%s|%s' "${DUEQ_HTTP_TOKEN-unset}" "$TASKS_TEST_INHERITED"`))
@@ -99,20 +99,20 @@ func TestShellDropsDaemonDUEQVariables(t *testing.T) {
 
 func TestShellRejectsProgramsNotAllowed(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"cat", "echo"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat", "echo")})
 	for _, prog := range []string{"rm", "sh", "/bin/cat", "cat ", "CAT"} {
 		t.Run(prog, func(t *testing.T) {
 			t.Parallel()
 			res, err := run(context.Background(), t, r, "shell", shellArgs(t, "", prog, "x"))
 			require.Nil(t, res)
-			require.ErrorContains(t, err, fmt.Sprintf("program %q is not in handlers.shell.allow (allowed: cat, echo)", prog))
+			require.ErrorContains(t, err, fmt.Sprintf("shell: program %q is not allowed by handlers.shell.allow (its entries: cat, echo): add an entry such as [", prog))
 		})
 	}
 }
 
 func TestShellRejectsBadArgs(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"cat"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat")})
 	for args, want := range map[string]string{
 		`{}`:                      "cmd is missing or empty",
 		`{"cmd": []}`:             "cmd is missing or empty",
@@ -135,7 +135,7 @@ func TestShellRejectsBadArgs(t *testing.T) {
 
 func TestShellReportsMissingProgram(t *testing.T) {
 	t.Parallel()
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"dueq-no-such-program"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("dueq-no-such-program")})
 
 	res, err := run(context.Background(), t, r, "shell", shellArgs(t, "", "dueq-no-such-program"))
 	require.Nil(t, res)
@@ -146,7 +146,7 @@ func TestShellReportsMissingProgram(t *testing.T) {
 func TestShellNonZeroExitFailsWithResult(t *testing.T) {
 	t.Parallel()
 	need(t, "sh")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"sh"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("sh")})
 
 	res, err := run(context.Background(), t, r, "shell",
 		shellArgs(t, "", "sh", "-c", `echo partial; echo noise >&2; echo "no such file: x" >&2; exit 3`))
@@ -159,7 +159,7 @@ func TestShellNonZeroExitFailsWithResult(t *testing.T) {
 func TestShellTruncatesOutput(t *testing.T) {
 	t.Parallel()
 	need(t, "cat")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"cat"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("cat")})
 	input := strings.Repeat("x", tasks.MaxOutputBytes+10)
 
 	res, err := run(context.Background(), t, r, "shell", shellArgs(t, input, "cat"))
@@ -171,7 +171,7 @@ func TestShellTruncatesOutput(t *testing.T) {
 func TestShellTimeoutKillsProcess(t *testing.T) {
 	t.Parallel()
 	need(t, "sh", "sleep")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"sh"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("sh")})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 
@@ -185,7 +185,7 @@ func TestShellTimeoutKillsProcess(t *testing.T) {
 func TestShellCancelKillsProcessGroup(t *testing.T) {
 	t.Parallel()
 	need(t, "sh", "sleep")
-	r := setup(t, tasks.BuiltinConfig{ShellAllow: []string{"sh"}})
+	r := setup(t, tasks.BuiltinConfig{ShellAllow: programs("sh")})
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
