@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
 )
 
 // writeFile writes a config file in a temporary directory.
@@ -96,7 +98,7 @@ schedules:
 	require.Equal(t, 30*time.Second, c.Lease)
 	require.Equal(t, time.Duration(0), c.ShutdownGrace)
 	require.Equal(t, Retry{Base: 2 * time.Second, Cap: time.Minute}, c.Retry)
-	require.Equal(t, []string{"rsync"}, c.Handlers.Shell.Allow)
+	require.Equal(t, []tasks.ShellRule{{Program: "rsync"}}, c.Handlers.Shell.Allow)
 	require.Equal(t, []string{"example.com"}, c.Handlers.HTTP.Allow)
 	require.Len(t, c.Schedules, 1)
 	require.Equal(t, Schedule{Name: "tick", Task: "echo", Every: time.Minute}, c.Schedules[0])

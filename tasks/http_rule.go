@@ -286,9 +286,9 @@ func (rs httpRules) checkURL(u *url.URL) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		kind = addrKind(ip)
 	}
-	unnamed, sameHost := false, false
+	unnamed, prefixed := false, false // prefixed: a URL prefix entry names host
 	for _, r := range rs {
-		sameHost = sameHost || r.host == host
+		prefixed = prefixed || (r.host == host && r.scheme != "")
 		if !r.allows(scheme, host, port, path) {
 			continue
 		}
@@ -304,7 +304,7 @@ func (rs httpRules) checkURL(u *url.URL) error {
 	}
 	suggest := hp
 	switch {
-	case sameHost:
+	case prefixed:
 		suggest = target
 	case kind == "" && (port == 80 || port == 443):
 		suggest = entryHost(host)

@@ -21,6 +21,7 @@ import (
 type testServer struct {
 	*httptest.Server
 	localhostHits atomic.Int64 // requests that came for the host "localhost"
+	hits          atomic.Int64 // every request
 }
 
 // newTestServer starts a server with these paths:
@@ -31,6 +32,7 @@ type testServer struct {
 //	/redirect-out  302 to /echo on localhost
 //	/loop          302 to /loop
 //	/hang          waits until the client goes away
+//	/to?u=URL      302 to URL
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	s := &testServer{}
@@ -58,7 +60,11 @@ func newTestServer(t *testing.T) *testServer {
 	mux.HandleFunc("/hang", func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	})
+	mux.HandleFunc("/to", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("u"), http.StatusFound)
+	})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
 		if host, _, _ := net.SplitHostPort(r.Host); host == "localhost" {
 			s.localhostHits.Add(1)
 		}
