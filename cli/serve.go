@@ -140,9 +140,10 @@ func configuredAddrs(cfg *config.Config) map[string]string {
 }
 
 // Serve runs a daemon (see Daemon) with cfg and reg's handlers (nil: the
-// built-in handlers, see StartDaemon) until ctx ends, then shuts it down gracefully and returns nil. It returns an error
-// when the daemon cannot start. A shutdown that overran its deadline is
-// logged: the tasks still running were handed back, so it is not an error.
+// built-in handlers, see StartDaemon) until ctx ends, then shuts it down
+// gracefully and returns nil. It returns an error when the daemon cannot
+// start. A shutdown that overran its deadline is logged: the tasks still
+// running were handed back, so it is not an error.
 func Serve(ctx context.Context, cfg *config.Config, reg *tasks.Registry, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.Default()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -61,7 +62,7 @@ func Shell(allow []ShellRule) (Handler, error) {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("handlers.shell.allow: entry %d (%s): %w", i, r, err)
 		}
-		rules[i] = r
+		rules[i] = ShellRule{Program: r.Program, Argv: slices.Clone(r.Argv)}
 	}
 	return func(ctx context.Context, call *Call) (any, error) {
 		return runShell(ctx, call, rules)
