@@ -189,6 +189,9 @@ func localAddr(ip netip.Addr) bool {
 // unspecified (which reaches this machine); "" for any other address.
 func addrKind(ip netip.Addr) string {
 	ip = ip.Unmap()
+	if b := ip.As16(); ip.Is6() && [12]byte(b[:12]) == [12]byte{} && !ip.IsLoopback() && !ip.IsUnspecified() {
+		ip = netip.AddrFrom4([4]byte(b[12:])) // IPv4-compatible ::a.b.c.d: judged as a.b.c.d
+	}
 	switch {
 	case ip.IsLoopback():
 		return "loopback"

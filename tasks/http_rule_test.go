@@ -67,6 +67,8 @@ func TestHTTPRuleMatching(t *testing.T) {
 		{"http://[::1]:9001/", ""},
 		{"http://[::ffff:127.0.0.1]:9000/", ""},
 		{"http://[::1]:9000/", "is not allowed"},
+		{"http://[::127.0.0.1]/", "add an entry such as [::7f00:1]:80"}, // IPv4-compatible: judged as 127.0.0.1, so a port is needed
+		{"http://[::10.0.0.1]/", "add an entry such as [::a00:1]:80"},
 		{"http://10.1.2.3/", "10.1.2.3 is a private address"},
 		{"http://169.254.169.254/latest/meta-data", "http://169.254.169.254:80/latest/meta-data is not allowed by handlers.http.allow (entries: "},
 		{"http://localhost:9000/", "add an entry such as localhost:9000"},
