@@ -58,9 +58,9 @@ func (s *Server) unknownHandler(ds []scheduler.Daemon, handler string) error {
 	case off:
 		hint = why
 	case handler == "shell":
-		hint = "the shell handler is off on every live daemon: list the programs it may run in handlers.shell.allow" + restart
+		hint = "the shell handler is off on every live daemon: " + tasks.ShellHowTo + restart
 	case handler == "http":
-		hint = "the http handler is off on every live daemon: list the hosts it may reach in handlers.http.allow" + restart
+		hint = "the http handler is off on every live daemon: " + tasks.HTTPHowTo + restart
 	}
 	run := names(ds, nil, func(i *scheduler.DaemonInfo) []string { return i.Handlers })
 	return fmt.Errorf("%w %q: no live daemon has it (live daemons run %s); %s", tasks.ErrUnknownHandler, handler, run, hint)

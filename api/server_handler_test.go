@@ -86,7 +86,7 @@ func TestSubmitFollowsTheLiveDaemonsHandlers(t *testing.T) {
 		`{"name":"nope","queue":"slow"}`:                       `unknown handler "nope": no live daemon has it (live daemons run echo, report)`,
 		`{"name":"nope","every":"1h"}`:                         `unknown handler "nope": no live daemon has it`,
 		`{"name":"shell","args":{"cmd":["ls"]}}`:               `unknown handler "shell": no live daemon has it (live daemons run echo, report); the shell handler is off: list the programs it may run in handlers.shell.allow (in config.yaml, then restart the daemon)`,
-		`{"name":"http","args":{"url":"https://example.com"}}`: `unknown handler "http": no live daemon has it (live daemons run echo, report); the http handler is off on every live daemon: list the hosts it may reach in handlers.http.allow (in config.yaml, then restart the daemon)`,
+		`{"name":"http","args":{"url":"https://example.com"}}`: `unknown handler "http": no live daemon has it (live daemons run echo, report); the http handler is off on every live daemon: list what it may reach in handlers.http.allow (host, host:port or a URL prefix) (in config.yaml, then restart the daemon)`,
 	} {
 		status, m, warnings := e.post(t, "/api/v1/tasks", body)
 		require.Equal(t, http.StatusBadRequest, status, "%s: %v", body, m)

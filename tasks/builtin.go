@@ -44,14 +44,14 @@ func RegisterBuiltins(r *Registry, cfg BuiltinConfig) {
 	r.Register("echo", Echo)
 	r.Register("sleep", Sleep)
 	if len(cfg.ShellAllow) == 0 {
-		r.Disable("shell", "the shell handler is off: list the programs it may run in handlers.shell.allow")
+		r.Disable("shell", "the shell handler is off: "+ShellHowTo)
 	} else if h, err := Shell(cfg.ShellAllow); err != nil {
 		r.Disable("shell", "the shell handler is off: "+err.Error())
 	} else {
 		r.Register("shell", h)
 	}
 	if len(cfg.HTTPAllow) == 0 {
-		r.Disable("http", "the http handler is off: list the hosts it may reach in handlers.http.allow")
+		r.Disable("http", "the http handler is off: "+HTTPHowTo)
 	} else if h, err := HTTP(cfg.HTTPAllow, cfg.HTTPOwn); err != nil {
 		r.Disable("http", "the http handler is off: "+err.Error())
 	} else {
@@ -95,3 +95,10 @@ func parentOutcomes(call *Call) []Outcome {
 	}
 	return out
 }
+
+// How to turn the shell and http handlers on, for the errors of a task
+// that asks for one that is off.
+const (
+	ShellHowTo = `list the commands it may run in handlers.shell.allow (a program name, or an argument list such as [pg_dump, "--dbname=*"])`
+	HTTPHowTo  = "list what it may reach in handlers.http.allow (host, host:port or a URL prefix)"
+)

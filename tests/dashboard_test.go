@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
 )
 
 // dashboardDeadline bounds the whole browser test, so it never hangs.
@@ -313,7 +315,7 @@ func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
 	require.Equal(t, "no live daemon serves queue nobody (live daemons serve default): the task will not run until a daemon serving queue nobody with handler echo is alive", stranded["warning"])
 	var refused map[string]string
 	callAPI(t, http.MethodPost, d.URL+"/api/v1/tasks", map[string]any{"name": "shell", "args": map[string]any{"cmd": []string{"ls"}}}, http.StatusBadRequest, &refused)
-	require.Contains(t, refused["error"], `unknown handler "shell": no live daemon has it (live daemons run echo, sleep); the shell handler is off: list the programs it may run in handlers.shell.allow (in config.yaml, then restart the daemon)`)
+	require.Contains(t, refused["error"], `unknown handler "shell": no live daemon has it (live daemons run echo, sleep); the shell handler is off: `+tasks.ShellHowTo+` (in config.yaml, then restart the daemon)`)
 
 	// Back on the overview, everything above is there.
 	b.route("#/")
