@@ -14,11 +14,11 @@ func newCancel(g *globals) *cobra.Command {
 		Short: "Cancel a scheduled, waiting or running task, or a recurring schedule",
 		Long: `Cancel task ID and print its id and new state. A running task's handler has
 its context canceled. Canceling a task that already finished is refused
-(exit 1).
+(exit 2).
 
 For a schedule id (as 'dueq submit --every/--cron' printed it) it cancels the
 schedule: no occurrence fires after it; one already running finishes.
-Canceling a schedule twice is refused (exit 1).`,
+Canceling a schedule twice is refused (exit 2).`,
 		Args: args(1, 1, "one task or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
 			if scheduler.IsScheduleID(a[0]) {

@@ -166,17 +166,17 @@ func TestWaitExitCodes(t *testing.T) {
 
 	failed := e.submit("fail")
 	code, _, errOut := e.run("wait", failed)
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	require.Contains(t, errOut, "dueq: task "+failed+" failed")
 	require.Contains(t, errOut, "boom")
 
 	code, _, errOut = e.run("submit", "fail", "--wait")
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	require.Contains(t, errOut, "boom")
 
 	later := e.submit("echo", "--in", "1h")
 	code, out, errOut = e.run("wait", later, "--timeout", "50ms")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "still scheduled")
 
@@ -184,15 +184,15 @@ func TestWaitExitCodes(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut)
 	require.Equal(t, later+" canceled\n", out)
 	code, _, errOut = e.run("wait", later)
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	require.Contains(t, errOut, "was canceled")
 
 	code, _, errOut = e.run("cancel", later)
-	require.Equal(t, ExitRefused, code, "canceling a finished task is refused")
+	require.Equal(t, ExitError, code, "canceling a finished task is refused")
 	require.Contains(t, errOut, "409")
 
 	code, _, errOut = e.run("wait", "01NOSUCHTASK0000000000000")
-	require.Equal(t, ExitUsage, code, "wait exits 2 on any error")
+	require.Equal(t, ExitError, code, "wait exits 2 on any error")
 	require.Contains(t, errOut, "404")
 }
 
@@ -206,60 +206,60 @@ func TestBadInputWritesNothing(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"submit", "echo", `{a:1}`}, ExitUsage, "not valid JSON"},
-		{[]string{"submit", "echo", `{"a":1`}, ExitUsage, "not valid JSON"},
-		{[]string{"submit", "echo", "--in", "5x"}, ExitUsage, `--in "5x" is not a duration`},
-		{[]string{"submit", "echo", "--in", "-5s"}, ExitUsage, "--in -5s is negative"},
-		{[]string{"submit", "echo", "--timeout", "soon"}, ExitUsage, "--timeout"},
-		{[]string{"submit", "echo", "--in", "5s", "--at", "2030-01-02T15:04:05Z"}, ExitUsage, "--in and --at"},
-		{[]string{"submit", "echo", "--at", "tomorrow"}, ExitUsage, "RFC 3339"},
-		{[]string{"submit", "echo", "--max-attempts", "-1"}, ExitUsage, "--max-attempts"},
-		{[]string{"submit", "echo", "--max-attempts", "many"}, ExitUsage, "--max-attempts"},
-		{[]string{"submit", "echo", "--queue", "no spaces"}, ExitUsage, "queue"},
-		{[]string{"submit", "no spaces"}, ExitUsage, "name"},
-		{[]string{"submit"}, ExitUsage, "submit takes"},
-		{[]string{"submit", "echo", "{}", "extra"}, ExitUsage, "submit takes"},
-		{[]string{"submit", "echo", "--bogus"}, ExitUsage, "unknown flag"},
-		{[]string{"submit", "nosuch"}, ExitRefused, "unknown handler"},
-		{[]string{"submit", "echo", "--after", "a b"}, ExitUsage, `--after "a b" is not a task id`},
-		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000", "--after", "01NOSUCHTASK0000000000000"}, ExitUsage, "--after 01NOSUCHTASK0000000000000 is given twice"},
-		{[]string{"submit", "echo", "--on-parent-failure", "maybe"}, ExitUsage, `--on-parent-failure "maybe": use fail, run or skip`},
-		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000"}, ExitRefused, "parent 01NOSUCHTASK0000000000000 not found"},
-		{[]string{"workflow"}, ExitUsage, "workflow takes one file name"},
-		{[]string{"workflow", "/no/such/flow.yaml"}, ExitUsage, "no such file"},
-		{[]string{"submit", "shell", `{"cmd":["ls"]}`}, ExitRefused, "handlers.shell.allow"},
-		{[]string{"status", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
-		{[]string{"cancel", "01NOSUCHTASK0000000000000"}, ExitRefused, "404"},
-		{[]string{"wait", "01NOSUCHTASK0000000000000"}, ExitUsage, "404"},
-		{[]string{"wait", "x", "--timeout", "soon"}, ExitUsage, "--timeout"},
-		{[]string{"wait", "x", "--timeout", "-1s"}, ExitUsage, "negative"},
-		{[]string{"submit", "echo", "--every", "5s", "--cron", "@hourly"}, ExitUsage, "--every and --cron both given"},
-		{[]string{"submit", "echo", "--every", "soon"}, ExitUsage, `--every "soon" is not a duration`},
-		{[]string{"submit", "echo", "--every", "-5s"}, ExitUsage, "--every -5s: give a positive interval"},
-		{[]string{"submit", "echo", "--every", "1ms"}, ExitUsage, "--every 1ms is too short: use 100ms or more"},
-		{[]string{"submit", "echo", "--cron", "61 * * * *"}, ExitUsage, `--cron: cron "61 * * * *"`},
-		{[]string{"submit", "echo", "--cron", "TZ=Europe/Berlin"}, ExitUsage, "--cron"},
-		{[]string{"submit", "echo", "--cron", "CRON_TZ=Mars/Olympus 0 3 * * *"}, ExitUsage, "Mars/Olympus"},
-		{[]string{"submit", "echo", "--cron", " "}, ExitUsage, "--cron is blank"},
-		{[]string{"submit", "echo", "--every", "5s", "--in", "1m"}, ExitUsage, "--in does not apply to recurring tasks"},
-		{[]string{"submit", "echo", "--cron", "@hourly", "--at", "2030-01-02T15:04:05Z"}, ExitUsage, "--at does not apply"},
-		{[]string{"submit", "echo", "--every", "5s", "--after", "01NOSUCHTASK0000000000000"}, ExitUsage, "--after does not apply"},
-		{[]string{"submit", "echo", "--every", "5s", "--on-parent-failure", "run"}, ExitUsage, "--on-parent-failure does not apply"},
-		{[]string{"submit", "echo", "--every", "5s", "--key", "k"}, ExitUsage, "--key does not apply"},
-		{[]string{"submit", "echo", "--every", "5s", "--wait"}, ExitUsage, "--wait with --every or --cron"},
-		{[]string{"submit", "echo", "--every", "5s", "--misfire", "always"}, ExitUsage, `--misfire "always": use run_once or skip`},
-		{[]string{"submit", "echo", "--misfire", "skip"}, ExitUsage, "--misfire applies only to recurring tasks"},
-		{[]string{"submit", "echo", "--every", "5s", "--timeout", "soon"}, ExitUsage, "--timeout"},
-		{[]string{"submit", "echo", "--every", "5s", "--max-attempts", "-1"}, ExitUsage, "--max-attempts"},
-		{[]string{"submit", "echo", "--every", "5s", "--queue", "no spaces"}, ExitUsage, "queue"},
-		{[]string{"submit", "nosuch", "--every", "5s"}, ExitRefused, "unknown handler"},
-		{[]string{"status", "SNOSUCHSCHEDULE"}, ExitRefused, "404"},
-		{[]string{"cancel", "SNOSUCHSCHEDULE"}, ExitRefused, "404"},
-		{[]string{"wait", "SNOSUCHSCHEDULE"}, ExitUsage, "is a schedule, which never finishes"},
-		{[]string{"schedules", "extra"}, ExitUsage, "schedules takes no arguments"},
-		{[]string{"list", "--state", "done"}, ExitUsage, "unknown state"},
-		{[]string{"list", "--limit", "-1"}, ExitUsage, "--limit"},
-		{[]string{"frobnicate"}, ExitUsage, "unknown command"},
+		{[]string{"submit", "echo", `{a:1}`}, ExitError, "not valid JSON"},
+		{[]string{"submit", "echo", `{"a":1`}, ExitError, "not valid JSON"},
+		{[]string{"submit", "echo", "--in", "5x"}, ExitError, `--in "5x" is not a duration`},
+		{[]string{"submit", "echo", "--in", "-5s"}, ExitError, "--in -5s is negative"},
+		{[]string{"submit", "echo", "--timeout", "soon"}, ExitError, "--timeout"},
+		{[]string{"submit", "echo", "--in", "5s", "--at", "2030-01-02T15:04:05Z"}, ExitError, "--in and --at"},
+		{[]string{"submit", "echo", "--at", "tomorrow"}, ExitError, "RFC 3339"},
+		{[]string{"submit", "echo", "--max-attempts", "-1"}, ExitError, "--max-attempts"},
+		{[]string{"submit", "echo", "--max-attempts", "many"}, ExitError, "--max-attempts"},
+		{[]string{"submit", "echo", "--queue", "no spaces"}, ExitError, "queue"},
+		{[]string{"submit", "no spaces"}, ExitError, "name"},
+		{[]string{"submit"}, ExitError, "submit takes"},
+		{[]string{"submit", "echo", "{}", "extra"}, ExitError, "submit takes"},
+		{[]string{"submit", "echo", "--bogus"}, ExitError, "unknown flag"},
+		{[]string{"submit", "nosuch"}, ExitError, "unknown handler"},
+		{[]string{"submit", "echo", "--after", "a b"}, ExitError, `--after "a b" is not a task id`},
+		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000", "--after", "01NOSUCHTASK0000000000000"}, ExitError, "--after 01NOSUCHTASK0000000000000 is given twice"},
+		{[]string{"submit", "echo", "--on-parent-failure", "maybe"}, ExitError, `--on-parent-failure "maybe": use fail, run or skip`},
+		{[]string{"submit", "echo", "--after", "01NOSUCHTASK0000000000000"}, ExitError, "parent 01NOSUCHTASK0000000000000 not found"},
+		{[]string{"workflow"}, ExitError, "workflow takes one file name"},
+		{[]string{"workflow", "/no/such/flow.yaml"}, ExitError, "no such file"},
+		{[]string{"submit", "shell", `{"cmd":["ls"]}`}, ExitError, "handlers.shell.allow"},
+		{[]string{"status", "01NOSUCHTASK0000000000000"}, ExitError, "404"},
+		{[]string{"cancel", "01NOSUCHTASK0000000000000"}, ExitError, "404"},
+		{[]string{"wait", "01NOSUCHTASK0000000000000"}, ExitError, "404"},
+		{[]string{"wait", "x", "--timeout", "soon"}, ExitError, "--timeout"},
+		{[]string{"wait", "x", "--timeout", "-1s"}, ExitError, "negative"},
+		{[]string{"submit", "echo", "--every", "5s", "--cron", "@hourly"}, ExitError, "--every and --cron both given"},
+		{[]string{"submit", "echo", "--every", "soon"}, ExitError, `--every "soon" is not a duration`},
+		{[]string{"submit", "echo", "--every", "-5s"}, ExitError, "--every -5s: give a positive interval"},
+		{[]string{"submit", "echo", "--every", "1ms"}, ExitError, "--every 1ms is too short: use 100ms or more"},
+		{[]string{"submit", "echo", "--cron", "61 * * * *"}, ExitError, `--cron: cron "61 * * * *"`},
+		{[]string{"submit", "echo", "--cron", "TZ=Europe/Berlin"}, ExitError, "--cron"},
+		{[]string{"submit", "echo", "--cron", "CRON_TZ=Mars/Olympus 0 3 * * *"}, ExitError, "Mars/Olympus"},
+		{[]string{"submit", "echo", "--cron", " "}, ExitError, "--cron is blank"},
+		{[]string{"submit", "echo", "--every", "5s", "--in", "1m"}, ExitError, "--in does not apply to recurring tasks"},
+		{[]string{"submit", "echo", "--cron", "@hourly", "--at", "2030-01-02T15:04:05Z"}, ExitError, "--at does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--after", "01NOSUCHTASK0000000000000"}, ExitError, "--after does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--on-parent-failure", "run"}, ExitError, "--on-parent-failure does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--key", "k"}, ExitError, "--key does not apply"},
+		{[]string{"submit", "echo", "--every", "5s", "--wait"}, ExitError, "--wait with --every or --cron"},
+		{[]string{"submit", "echo", "--every", "5s", "--misfire", "always"}, ExitError, `--misfire "always": use run_once or skip`},
+		{[]string{"submit", "echo", "--misfire", "skip"}, ExitError, "--misfire applies only to recurring tasks"},
+		{[]string{"submit", "echo", "--every", "5s", "--timeout", "soon"}, ExitError, "--timeout"},
+		{[]string{"submit", "echo", "--every", "5s", "--max-attempts", "-1"}, ExitError, "--max-attempts"},
+		{[]string{"submit", "echo", "--every", "5s", "--queue", "no spaces"}, ExitError, "queue"},
+		{[]string{"submit", "nosuch", "--every", "5s"}, ExitError, "unknown handler"},
+		{[]string{"status", "SNOSUCHSCHEDULE"}, ExitError, "404"},
+		{[]string{"cancel", "SNOSUCHSCHEDULE"}, ExitError, "404"},
+		{[]string{"wait", "SNOSUCHSCHEDULE"}, ExitError, "is a schedule, which never finishes"},
+		{[]string{"schedules", "extra"}, ExitError, "schedules takes no arguments"},
+		{[]string{"list", "--state", "done"}, ExitError, "unknown state"},
+		{[]string{"list", "--limit", "-1"}, ExitError, "--limit"},
+		{[]string{"frobnicate"}, ExitError, "unknown command"},
 	} {
 		code, out, errOut := e.run(tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s", tc.args, errOut)
@@ -314,7 +314,7 @@ func TestListAndStats(t *testing.T) {
 func TestUnreachableServer(t *testing.T) {
 	t.Parallel()
 	code, out, errOut := runWith(func(string) string { return "" }, "--server", "http://127.0.0.1:1", "submit", "echo")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "dueq: ")
 	require.Contains(t, errOut, "dueq serve")
@@ -327,7 +327,7 @@ func TestServerAndTokenFromEnvironment(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 
 	code, _, errOut := runWith(getenv, "submit", "echo")
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "401")
 	require.Contains(t, errOut, "--token")
 

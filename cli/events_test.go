@@ -259,12 +259,12 @@ func TestEventsNeedsTheToken(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{token: "s3cret"})
 	code, out, errOut := e.run("events")
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "401")
 	require.Contains(t, errOut, "--token")
 
 	code, _, errOut = e.run("events", "extra")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "events takes no arguments")
 }

@@ -19,7 +19,7 @@ attempts, and print its id and new state (the whole record with --json).
 
 A retry re-runs the task, not its graph: children that already received
 its outcome keep it. Retrying a task in any other state, or one that never
-ran because of its parents' outcomes (submit it anew), is refused (exit 1),
+ran because of its parents' outcomes (submit it anew), is refused (exit 2),
 as is an unknown id.`,
 		Example: `  dueq retry 01JD6Q2V5M8X3N4P7R9S0T1U2V
   dueq retry 01JD6Q2V5M8X3N4P7R9S0T1U2V && dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V`,

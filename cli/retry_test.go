@@ -14,7 +14,7 @@ func TestRetryFailedThenWait(t *testing.T) {
 	d := setupDaemon(t)
 	id := d.submit("flaky")
 	code, _, errOut := d.run("wait", id)
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	require.Contains(t, errOut, "first run fails")
 
 	code, out, errOut := d.run("retry", id)
@@ -34,22 +34,22 @@ func TestRetryRefused(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut)
 
 	code, out, errOut := e.run("retry", ok)
-	require.Equal(t, ExitRefused, code, "refused as cancel refuses a finished task")
+	require.Equal(t, ExitError, code, "refused as cancel refuses a finished task")
 	require.Empty(t, out)
 	require.Contains(t, errOut, "dueq: retry "+ok+": it is succeeded; only failed or canceled tasks can be retried")
 	require.Contains(t, errOut, "HTTP 409")
 
 	code, out, errOut = e.run("retry", "01NOSUCHTASK0000000000000")
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "404")
 
 	code, _, errOut = e.run("retry", "SNOSUCHSCHEDULE")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "is a schedule")
 
 	code, _, errOut = e.run("retry")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "retry takes one task id")
 }
 

@@ -2,10 +2,10 @@
 // and the client commands (submit, workflow, status, wait, cancel, retry,
 // list, schedules, stats, events) talk to a daemon's HTTP API.
 //
-// Exit codes: 0 success; 1 a refused request (unknown id, a task that
-// already finished) or, for wait and submit --wait, a task that failed or
-// was canceled; 2 a usage error (bad flag, malformed input), an unreachable
-// server, a wait that timed out, or any other error.
+// Exit codes, for every command: 0 success; 1 a task that ended failed or
+// canceled (wait, submit --wait, workflow --wait); 2 any error: bad usage
+// or input, a request the server rejected (4xx), the server or Redis
+// unreachable, a timeout.
 package cli
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -21,11 +22,11 @@ import (
 	"github.com/dueq/dueq/api"
 )
 
-// Exit codes of the dueq command.
+// Exit codes of the dueq command, the same for every command.
 const (
-	ExitOK      = 0 // success
-	ExitRefused = 1 // the server refused the request; the task failed or was canceled
-	ExitUsage   = 2 // bad usage or input, unreachable server, timeout, other errors
+	ExitOK     = 0 // success
+	ExitFailed = 1 // a task waited for (wait, submit --wait, workflow --wait) ended failed or canceled
+	ExitError  = 2 // any error: bad usage or input, a request the server rejected (4xx), the server or Redis unreachable, a timeout
 )
 
 // Main runs the dueq command with args (without the program name), reading
@@ -90,7 +91,12 @@ share one Redis and split the work.
   dueq submit echo --after ID         run a task when task ID has finished
   dueq submit echo --every 8s         run a task every 8 seconds; print the schedule's id
   dueq workflow flow.yaml             submit a graph of tasks; print each node's id
-  dueq events                         tail what happens to tasks on every daemon`,
+  dueq events                         tail what happens to tasks on every daemon
+
+Exit codes, for every command: 0 success; 1 a task that ended failed or
+canceled (wait, submit --wait, workflow --wait); 2 any error: bad usage, a
+request the server rejected (4xx), the server or Redis unreachable, a
+timeout.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -137,7 +143,7 @@ func (e *exitError) Unwrap() error { return e.err }
 // usage wraps err as a usage error of command c: exit 2, with a pointer to
 // the command's help.
 func usage(c *cobra.Command, err error) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf("%w\n(see '%s --help')", err, c.CommandPath())}
+	return &exitError{code: ExitError, err: fmt.Errorf("%w\n(see '%s --help')", err, c.CommandPath())}
 }
 
 // usagef is usage with a formatted message.
@@ -145,20 +151,16 @@ func usagef(c *cobra.Command, format string, a ...any) error {
 	return usage(c, fmt.Errorf(format, a...))
 }
 
-// requestError classifies an error of an API call: a refused request (any
-// non-2xx answer) exits 1, anything else (no daemon at --server, a broken
-// connection) exits 2.
+// requestError is the error of a failed API call: exit 2, whether the
+// daemon rejected the request (any non-2xx answer, *api.Error) or could not
+// be reached (api.ErrUnreachable, a broken connection). A 401 says how to
+// pass the token.
 func requestError(err error) error {
 	var ae *api.Error
-	switch {
-	case errors.As(err, &ae):
-		msg := ae.Error()
-		if ae.Status == 401 {
-			msg += ": pass the daemon's http.token with --token or DUEQ_TOKEN"
-		}
-		return &exitError{code: ExitRefused, err: errors.New(msg)}
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		err = fmt.Errorf("%w: pass the daemon's http.token with --token or DUEQ_TOKEN", err)
 	}
-	return &exitError{code: ExitUsage, err: err} // api.ErrUnreachable and the like
+	return &exitError{code: ExitError, err: err}
 }
 
 // describe returns the exit code and message of an error from Execute.
@@ -172,7 +174,7 @@ func describe(err error) (int, string) {
 	if strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, "unknown flag") {
 		msg += "\nRun 'dueq --help' for usage."
 	}
-	return ExitUsage, msg
+	return ExitError, msg
 }
 
 // args returns a cobra.PositionalArgs accepting min to max arguments, whose

@@ -58,7 +58,7 @@ func TestSubmitScheduleStatusCancel(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut)
 	require.Equal(t, id+" canceled\n", out)
 	code, _, errOut = e.run("cancel", id)
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "409")
 	code, out, errOut = e.run("status", id)
 	require.Equal(t, ExitOK, code, errOut)

@@ -37,15 +37,16 @@ loopback port and logs its address; other daemons may join it with
 
 SIGINT or SIGTERM stops claiming, lets running tasks finish for up to
 shutdown_grace, then cancels them and hands them back; exit 0. A second
-signal exits at once (exit 1).
+signal exits at once (exit 2).
 
 At start the daemon checks a configured Redis: it must be Redis 7.0 or
 newer, and its maxmemory-policy must be noeviction (a Redis that evicts keys
 when full would lose tasks) unless redis.allow_eviction is true, which
 starts it anyway with a warning.
 
-Exit codes: 2 for a bad configuration, 1 when the daemon cannot start
-(Redis unreachable, older than 7.0 or evicting keys, address in use).`,
+Exit codes: 0 after a graceful stop; 2 when the daemon cannot start: a bad
+configuration, Redis unreachable, older than 7.0 or evicting keys, the HTTP
+address in use.`,
 		Example: `  dueq serve
   dueq serve --redis redis://localhost:6379/0 --workers 16 --queues default,mail
   dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421`,
@@ -78,10 +79,10 @@ Exit codes: 2 for a bad configuration, 1 when the daemon cannot start
 				}
 				s := <-sigs
 				fmt.Fprintf(c.ErrOrStderr(), "dueq: second signal (%s): exiting at once; running tasks run again when their leases expire\n", s)
-				os.Exit(ExitRefused)
+				os.Exit(ExitError)
 			}()
 			if err := Serve(ctx, cfg, nil, logger); err != nil {
-				return &exitError{code: ExitRefused, err: err}
+				return &exitError{code: ExitError, err: err}
 			}
 			return nil
 		},

@@ -241,7 +241,7 @@ func TestServeCommandKeepsSecretsOutOfStderr(t *testing.T) {
 		requireNoSecret(t, stderr.String()+stdout.String(), "the output of dueq serve --config")
 	}
 
-	// A wrong password, from the file or from --redis, exits 1 and is not shown.
+	// A wrong password, from the file or from --redis, exits 2 and is not shown.
 	const wrong = "wr0ng-Passw0rd-42"
 	path := filepath.Join(t.TempDir(), "dueq.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("redis:\n  url: "+r.aliceURL(wrong, 2)+"\nhttp:\n  addr: 127.0.0.1:0\n  token: "+secretToken+"\n"), 0o600))
@@ -251,7 +251,7 @@ func TestServeCommandKeepsSecretsOutOfStderr(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		c := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, none)
-		require.Equal(t, ExitRefused, c, stderr.String())
+		require.Equal(t, ExitError, c, stderr.String())
 		require.Contains(t, stderr.String(), "dueq: cannot reach Redis at ")
 		require.NotContains(t, stderr.String()+stdout.String(), wrong)
 		requireNoSecret(t, stderr.String()+stdout.String(), "the output of a failed dueq serve")

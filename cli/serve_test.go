@@ -138,7 +138,7 @@ func TestServeBadConfig(t *testing.T) {
 	t.Parallel()
 	none := func(string) string { return "" }
 	code, out, errOut := runWith(none, "serve", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "dueq: config file")
 	require.Contains(t, errOut, "does not exist")
@@ -146,11 +146,11 @@ func TestServeBadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("workers: many\n"), 0o600))
 	code, _, errOut = runWith(none, "serve", "--config", path)
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, `workers (from `+path+`): "many" is not a whole number`)
 
 	code, _, errOut = runWith(none, "serve", "--workers", "many")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "--workers")
 }
 
@@ -232,7 +232,7 @@ func TestServeBadSchedule(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dueq.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("schedules:\n  - {name: a, task: echo, every: 1s, cron: '@hourly'}\n"), 0o600))
 	code, out, errOut := runWith(func(string) string { return "" }, "serve", "--config", path)
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "dueq: schedules[0]: every and cron both given")
 }

@@ -51,7 +51,7 @@ exits as 'dueq wait' does: 0 succeeded, 1 failed or canceled, 2 on error.
 
 A task runs on a daemon that serves its queue and has its handler. While
 daemons are alive and none of them has the handler, the submit is refused
-(exit 1, naming what they run); when none serving the queue has it, or none
+(exit 2, naming what they run); when none serving the queue has it, or none
 serves the queue, the task is accepted and stays scheduled until one is
 alive, and a line "warning: ..." on stderr says so (stdout is still the id).`,
 		Example: `  dueq submit echo '{"a": 1}'

@@ -77,10 +77,10 @@ timeout passed first or an error occurred (unknown id, no daemon).`,
 func waitAndReport(c *cobra.Command, cl *api.Client, id string, timeout time.Duration, jsonOut bool) error {
 	t, err := waitFor(c.Context(), cl, id, timeout)
 	if err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("wait for task %s: %w", id, err)}
+		return requestError(fmt.Errorf("wait for task %s: %w", id, err))
 	}
 	if !t.State.Finished() {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("task %s is still %s after %s: run 'dueq wait %s' again, or give a longer --timeout", t.ID, t.State, timeout, t.ID)}
+		return &exitError{code: ExitError, err: fmt.Errorf("task %s is still %s after %s: run 'dueq wait %s' again, or give a longer --timeout", t.ID, t.State, timeout, t.ID)}
 	}
 	out := c.OutOrStdout()
 	if jsonOut {
@@ -98,9 +98,9 @@ func waitAndReport(c *cobra.Command, cl *api.Client, id string, timeout time.Dur
 		if t.Error != "" {
 			msg += ": " + t.Error
 		}
-		return &exitError{code: ExitRefused, err: errors.New(msg)}
+		return &exitError{code: ExitFailed, err: errors.New(msg)}
 	default:
-		return &exitError{code: ExitRefused, err: fmt.Errorf("task %s failed after %d attempt(s): %s", t.ID, t.Attempts, orNone(t.Error))}
+		return &exitError{code: ExitFailed, err: fmt.Errorf("task %s failed after %d attempt(s): %s", t.ID, t.Attempts, orNone(t.Error))}
 	}
 }
 
@@ -139,7 +139,7 @@ func printResult(w io.Writer, result json.RawMessage) {
 func printJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return &exitError{code: ExitUsage, err: fmt.Errorf("encode the answer as JSON: %w", err)}
+		return &exitError{code: ExitError, err: fmt.Errorf("encode the answer as JSON: %w", err)}
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +92,7 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 	}
 
 	if err := recheck(true); err != nil {
-		return waitError(err)
+		return requestError(err)
 	}
 	prog.start()
 	every := firstRecheck
@@ -123,7 +122,7 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 		}
 		if err != nil {
 			prog.stop()
-			return waitError(err)
+			return requestError(err)
 		}
 	}
 	prog.stop()
@@ -145,21 +144,11 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 		if len(failed) > 0 {
 			msg += fmt.Sprintf("; %d did not succeed: %s", len(failed), listSome(failed))
 		}
-		return &exitError{code: ExitUsage, err: errors.New(msg)}
+		return &exitError{code: ExitError, err: errors.New(msg)}
 	case len(failed) > 0:
-		return &exitError{code: ExitRefused, err: fmt.Errorf("%d of %d tasks did not succeed: %s ('dueq status ID' shows why; 'dueq retry ID' runs one again)", len(failed), len(ids), listSome(failed))}
+		return &exitError{code: ExitFailed, err: fmt.Errorf("%d of %d tasks did not succeed: %s ('dueq status ID' shows why; 'dueq retry ID' runs one again)", len(failed), len(ids), listSome(failed))}
 	}
 	return nil
-}
-
-// waitError is an error of a wait: exit 2, with requestError's hint for a
-// missing token.
-func waitError(err error) error {
-	var ae *api.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-		err = fmt.Errorf("%w: pass the daemon's http.token with --token or DUEQ_TOKEN", err)
-	}
-	return &exitError{code: ExitUsage, err: err}
 }
 
 // getAll reads the records of ids, a few at a time. A record that could

@@ -14,7 +14,7 @@ import (
 )
 
 // Several ids: one "ID STATE" line per task as it finishes when stderr is
-// not a terminal; exit 1 when any failed.
+// not a terminal; exit 1 (ExitFailed) when any failed.
 func TestWaitSeveral(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{scheduler: true})
@@ -24,7 +24,7 @@ func TestWaitSeveral(t *testing.T) {
 	c := e.submit("fail", "--in", "250ms")
 
 	code, out, errOut := e.run("wait", a, b, c, a, "--timeout", "30s")
-	require.Equal(t, ExitRefused, code, errOut)
+	require.Equal(t, ExitFailed, code, errOut)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	sort.Strings(lines)
 	want := []string{a + " succeeded", b + " succeeded", c + " failed"}
@@ -48,23 +48,23 @@ func TestWaitSeveralTimeoutAndErrors(t *testing.T) {
 
 	var out string
 	code, out, errOut = e.run("wait", done, later, "--timeout", "300ms")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Equal(t, done+" succeeded\n", out)
 	require.Contains(t, errOut, "dueq: 1 of 2 tasks still unfinished after 300ms: "+later)
 	require.Contains(t, errOut, "--timeout")
 
 	code, out, errOut = e.run("wait", done, "01NOSUCHTASK0000000000000")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "wait for task 01NOSUCHTASK0000000000000")
 	require.Contains(t, errOut, "404")
 
 	code, _, errOut = e.run("wait", done, "SNOSUCHSCHEDULE")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "is a schedule")
 
 	code, _, errOut = e.run("wait")
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "wait takes one or more task ids")
 }
 
@@ -74,7 +74,7 @@ func TestWaitSeveralAfterRetry(t *testing.T) {
 	d := setupDaemon(t)
 	flaky := d.submit("flaky")
 	code, _, _ := d.run("wait", flaky)
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	code, _, errOut := d.run("retry", flaky)
 	require.Equal(t, ExitOK, code, errOut)
 	other := d.submit("sleep", `{"ms":100}`)

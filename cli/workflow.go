@@ -78,7 +78,7 @@ goes to stderr). Then all tasks are written in one atomic step, or none.
 			return waitAll(c, cl, all, 0)
 		},
 	}
-	c.Flags().BoolVar(&wait, "wait", false, "then wait for every node as 'dueq wait ID...' does: a progress bar on a terminal, a line per task otherwise; exit 1 if any failed")
+	c.Flags().BoolVar(&wait, "wait", false, "then wait for every node as 'dueq wait ID...' does: a progress bar on a terminal, a line per task otherwise; exit 1 if any failed or was canceled")
 	return c
 }
 
@@ -89,14 +89,14 @@ func readDocument(c *cobra.Command, name string) ([]byte, error) {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("workflow file: %w", err)}
+			return nil, &exitError{code: ExitError, err: fmt.Errorf("workflow file: %w", err)}
 		}
 		defer f.Close()
 		r = f
 	}
 	doc, err := io.ReadAll(io.LimitReader(r, api.MaxBodyBytes+1))
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("read %s: %w", name, err)}
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("read %s: %w", name, err)}
 	}
 	if len(doc) > api.MaxBodyBytes {
 		return nil, usagef(c, "%s is larger than %d bytes, the API's limit: split the workflow, or keep large data elsewhere and pass a reference in args", name, api.MaxBodyBytes)

@@ -69,7 +69,7 @@ nodes:
 
 	// c fails, so d (on_parent_failure fail, the default) fails naming it.
 	code, _, errOut = e.run("wait", ids["d"], "--timeout", "30s")
-	require.Equal(t, ExitRefused, code, errOut)
+	require.Equal(t, ExitFailed, code, errOut)
 	require.Contains(t, errOut, ids["c"])
 
 	code, out, errOut = e.run("wait", ids["b"], "--timeout", "30s")
@@ -146,7 +146,7 @@ func TestWorkflowWait(t *testing.T) {
 	  {"name": "c", "task": "echo", "after": ["a"]}
 	]}`
 	code, out, errOut := runStdin(func(string) string { return "" }, doc, "--server", e.url, "workflow", "-", "--wait")
-	require.Equal(t, ExitRefused, code, "b failed: %s", errOut)
+	require.Equal(t, ExitFailed, code, "b failed: %s", errOut)
 	first, rest, _ := strings.Cut(out, "}\n")
 	ids := workflowIDs(t, first+"}\n", "a", "b", "c")
 	require.Contains(t, rest, ids["a"]+" succeeded")
@@ -156,7 +156,7 @@ func TestWorkflowWait(t *testing.T) {
 }
 
 // A bad document fails before the server is contacted: exit 2 and nothing
-// written. A handler no live daemon has is refused by the server: exit 1
+// written. A handler no live daemon has is refused by the server: exit 2 too
 // and nothing written.
 func TestWorkflowBadInputWritesNothing(t *testing.T) {
 	t.Parallel()
@@ -167,18 +167,18 @@ func TestWorkflowBadInputWritesNothing(t *testing.T) {
 		code      int
 		want      string
 	}{
-		{"cycle", "nodes:\n- {name: a, task: echo, after: [c]}\n- {name: b, task: echo, after: [a]}\n- {name: c, task: echo, after: [b]}\n", ExitUsage, "cycle: a -> b -> c -> a"},
-		{"unknown name", `{"nodes":[{"name":"a","task":"echo","after":["ghost"]}]}`, ExitUsage, `node a: after names "ghost"`},
-		{"duplicate", "nodes:\n- {name: a, task: echo}\n- {name: a, task: sleep}\n", ExitUsage, "node a is named twice"},
-		{"self", "nodes:\n- {name: a, task: echo, after: [a]}\n", ExitUsage, "node a: after names the node itself"},
-		{"unknown field", "nodes:\n- {name: a, task: echo, retry: 3}\n", ExitUsage, `node a: unknown field "retry"`},
-		{"bad duration", "nodes:\n- {name: a, task: echo, in: soon}\n", ExitUsage, `node a: in "soon" is not a duration`},
-		{"bad policy", "nodes:\n- {name: a, task: echo, on_parent_failure: maybe}\n", ExitUsage, `node a: on_parent_failure "maybe"`},
-		{"empty", "", ExitUsage, "the document is empty"},
-		{"not a document", "hello", ExitUsage, "the document is a string"},
-		{"no nodes", "nodes: []\n", ExitUsage, "no nodes"},
-		{"too big", "# " + strings.Repeat("x", api.MaxBodyBytes), ExitUsage, "larger than 1048576 bytes"},
-		{"unknown handler", "nodes:\n- {name: a, task: echo}\n- {name: b, task: nosuch, after: [a]}\n", ExitRefused, `node b: unknown handler "nosuch"`},
+		{"cycle", "nodes:\n- {name: a, task: echo, after: [c]}\n- {name: b, task: echo, after: [a]}\n- {name: c, task: echo, after: [b]}\n", ExitError, "cycle: a -> b -> c -> a"},
+		{"unknown name", `{"nodes":[{"name":"a","task":"echo","after":["ghost"]}]}`, ExitError, `node a: after names "ghost"`},
+		{"duplicate", "nodes:\n- {name: a, task: echo}\n- {name: a, task: sleep}\n", ExitError, "node a is named twice"},
+		{"self", "nodes:\n- {name: a, task: echo, after: [a]}\n", ExitError, "node a: after names the node itself"},
+		{"unknown field", "nodes:\n- {name: a, task: echo, retry: 3}\n", ExitError, `node a: unknown field "retry"`},
+		{"bad duration", "nodes:\n- {name: a, task: echo, in: soon}\n", ExitError, `node a: in "soon" is not a duration`},
+		{"bad policy", "nodes:\n- {name: a, task: echo, on_parent_failure: maybe}\n", ExitError, `node a: on_parent_failure "maybe"`},
+		{"empty", "", ExitError, "the document is empty"},
+		{"not a document", "hello", ExitError, "the document is a string"},
+		{"no nodes", "nodes: []\n", ExitError, "no nodes"},
+		{"too big", "# " + strings.Repeat("x", api.MaxBodyBytes), ExitError, "larger than 1048576 bytes"},
+		{"unknown handler", "nodes:\n- {name: a, task: echo}\n- {name: b, task: nosuch, after: [a]}\n", ExitError, `node b: unknown handler "nosuch"`},
 	} {
 		path := writeFile(t, "flow.yaml", tc.doc)
 		code, out, errOut := e.run("workflow", path)
@@ -193,7 +193,7 @@ func TestWorkflowBadInputWritesNothing(t *testing.T) {
 	// unreachable one gives the document's error.
 	path := writeFile(t, "flow.yaml", "nodes:\n- {name: a, task: echo, after: [a]}\n")
 	code, _, errOut := runWith(func(string) string { return "" }, "--server", "http://127.0.0.1:1", "workflow", path)
-	require.Equal(t, ExitUsage, code)
+	require.Equal(t, ExitError, code)
 	require.Contains(t, errOut, "after names the node itself")
 	require.NotContains(t, errOut, "not reachable")
 }
@@ -217,11 +217,11 @@ func TestSubmitAfter(t *testing.T) {
 	require.Contains(t, child.Parents[1].Error, "boom")
 
 	code, _, errOut = e.run("submit", "echo", "--after", failed, "--wait")
-	require.Equal(t, ExitRefused, code, "the default policy fails the child")
+	require.Equal(t, ExitFailed, code, "the default policy fails the child")
 	require.Contains(t, errOut, failed)
 
 	code, _, errOut = e.run("submit", "echo", "--after", failed, "--on-parent-failure", "skip", "--wait")
-	require.Equal(t, ExitRefused, code)
+	require.Equal(t, ExitFailed, code)
 	require.Contains(t, errOut, "was canceled")
 
 	code, out, errOut = e.run("status", e.submit("echo", "--after", parent, "--in", "1h"), "--json")

@@ -11,7 +11,7 @@ import (
 	"github.com/dueq/dueq/internal/testutil"
 )
 
-// A Redis that evicts keys when full is refused at start (exit 1, as
+// A Redis that evicts keys when full is refused at start (exit 2, as
 // `dueq serve --help` says for a daemon that cannot start), with the fix in
 // the message; with redis.allow_eviction: true in the config file the
 // daemon starts, warns, and runs tasks.
@@ -21,7 +21,7 @@ func TestServeRefusesEvictingRedis(t *testing.T) {
 
 	http := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
 	res := dueq(t, "http://"+http, "serve", "--redis", r.URL, "--http", http)
-	require.Equal(t, 1, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+	require.Equal(t, 2, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 	require.Contains(t, res.Stderr, "dueq: the Redis at "+r.URL+" evicts keys when full (maxmemory-policy allkeys-lru): dueq would lose tasks: run CONFIG SET maxmemory-policy noeviction there (and set it in redis.conf), or set redis.allow_eviction: true")
 	require.NotContains(t, res.Stderr, "dueq daemon running")
 
@@ -44,7 +44,7 @@ func TestSubmitOnFullRedisSaysOutOfMemory(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.ConfigSet(ctx, "maxmemory", "0").Err() })
 
 	res := dueq(t, d.URL, "submit", "echo", `{"a":1}`)
-	require.Equal(t, 1, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+	require.Equal(t, 2, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 	require.Contains(t, res.Stderr, "dueq: Redis is out of memory (maxmemory): it refuses writes until memory is freed or maxmemory is raised: ")
 	require.Contains(t, res.Stderr, "OOM command not allowed when used memory > 'maxmemory'", "what Redis said")
 	require.Contains(t, res.Stderr, "(HTTP 503 Service Unavailable)")
