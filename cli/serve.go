@@ -24,7 +24,8 @@ func newServe() *cobra.Command {
 		Long: `Run a daemon: worker loops that claim and run due tasks, and the HTTP API
 the client commands talk to. Configuration comes from --config (default
 ./config.yaml if present), then DUEQ_ environment variables (DUEQ_REDIS_URL,
-DUEQ_WORKERS, DUEQ_HTTP_ADDR, ...), then these flags.
+DUEQ_WORKERS, DUEQ_HTTP_ADDR, DUEQ_HTTP_TOKEN, ...), then these flags, each
+overriding the one before.
 
 The schedules key of the configuration lists recurring tasks; each is
 upserted by name at start, so restarting daemons never duplicates one, and
@@ -49,7 +50,8 @@ configuration, Redis unreachable, older than 7.0 or evicting keys, the HTTP
 address in use.`,
 		Example: `  dueq serve
   dueq serve --redis redis://localhost:6379/0 --workers 16 --queues default,mail
-  dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421`,
+  dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421
+  DUEQ_HTTP_TOKEN=s3cret dueq serve --http 0.0.0.0:7420`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path, c.Flags())
@@ -92,7 +94,10 @@ address in use.`,
 	f.String("redis", "", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: an embedded Redis)")
 	f.Int("workers", 0, "worker loops: tasks run at once (default the CPU count)")
 	f.StringSlice("queues", nil, "queues to serve, comma-separated (default default)")
-	f.String("http", api.DefaultAddr, "HTTP API address host:port; a non-loopback one needs http.token")
+	f.String("http", api.DefaultAddr, "HTTP API address host:port; a non-loopback one needs --token")
+	// Shadows the clients' global --token: for serve it is the token the
+	// API requires, not one it sends.
+	f.String("token", "", "bearer token the HTTP API requires (http.token, env DUEQ_HTTP_TOKEN), needed when --http is not loopback; clients pass it with --token or DUEQ_TOKEN. A flag shows in the process list: prefer the environment or the config file")
 	return c
 }
 

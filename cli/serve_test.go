@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -280,4 +282,63 @@ func TestDaemonServesMetrics(t *testing.T) {
 		}
 		assert.Empty(c, missing, "series missing from GET /metrics")
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// startServe runs `dueq serve` with args until the test ends and returns
+// the base URL of its API, as its "dueq daemon running" log line says, and
+// its stderr. It fails the test if the daemon does not start.
+func startServe(t *testing.T, args ...string) (url string, stderr *testutil.SyncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &testutil.SyncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), &testutil.SyncBuffer{}, stderr, func(string) string { return "" })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case c := <-code:
+			assert.Equal(t, ExitOK, c, stderr.String())
+		case <-time.After(30 * time.Second):
+			t.Error("dueq serve did not return after its context ended")
+		}
+	})
+	running := regexp.MustCompile(`msg="dueq daemon running" .*\bhttp=(\S+)`)
+	var m []string
+	require.Eventually(t, func() bool {
+		m = running.FindStringSubmatch(stderr.String())
+		return m != nil || len(code) > 0
+	}, 10*time.Second, 10*time.Millisecond, "the daemon did not start: %s", stderr)
+	require.NotNil(t, m, "dueq serve exited: %s", stderr)
+	_, port, err := net.SplitHostPort(m[1])
+	require.NoError(t, err)
+	return "http://127.0.0.1:" + port, stderr
+}
+
+// `dueq serve --token` sets http.token, over DUEQ_HTTP_TOKEN and the
+// configuration file: a public --http address starts with it, and the API
+// then requires it. It is not the clients' --token, which serve ignored.
+func TestServeTokenFlagSetsTheAPIToken(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	code, out, errOut := runWith(none, "serve", "--http", "0.0.0.0:0")
+	require.Equal(t, ExitError, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "http.token is required: set http.token (DUEQ_HTTP_TOKEN, or dueq serve --token)")
+
+	url, stderr := startServe(t, "--http", "0.0.0.0:0", "--token", "s3cret", "--workers", "1")
+	require.Contains(t, stderr.String(), "token=true")
+	code, _, errOut = runWith(none, "--server", url, "stats")
+	require.Equal(t, ExitError, code)
+	require.Contains(t, errOut, "401")
+	code, out, errOut = runWith(none, "--server", url, "--token", "s3cret", "submit", "echo", `{"a":1}`, "--wait")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, out, `{"a":1}`)
+	require.NotContains(t, stderr.String(), "s3cret", "the daemon never logs its token")
+
+	code, out, errOut = runWith(none, "serve", "--help")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Regexp(t, `--token string\s+bearer token the HTTP API requires \(http.token, env DUEQ_HTTP_TOKEN\)`, out)
+	require.NotContains(t, out, "bearer token of the daemon's API", "serve's --token is its own, not the clients'")
 }

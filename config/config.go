@@ -242,7 +242,7 @@ func (c *Config) validateHTTP() error {
 		return fmt.Errorf("http.addr: %q is not host:port: write e.g. 127.0.0.1:7420", c.HTTP.Addr)
 	}
 	if c.HTTP.Token == "" && !Loopback(host) {
-		return fmt.Errorf("http.addr: %s is not a loopback address, so http.token is required: set http.token (or DUEQ_HTTP_TOKEN), or listen on 127.0.0.1", c.HTTP.Addr)
+		return fmt.Errorf("http.addr: %s is not a loopback address, so http.token is required: set http.token (DUEQ_HTTP_TOKEN, or dueq serve --token), or listen on 127.0.0.1", c.HTTP.Addr)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ func serveFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	fs.Int("workers", 0, "")
 	fs.StringSlice("queues", nil, "")
 	fs.String("http", DefaultHTTPAddr, "")
+	fs.String("token", "", "")
 	require.NoError(t, fs.Parse(args))
 	return fs
 }
@@ -155,6 +156,33 @@ func TestPrecedence(t *testing.T) {
 	_, err = Load(path, serveFlags(t))
 	require.ErrorContains(t, err, "workers (from DUEQ_WORKERS)")
 	require.ErrorContains(t, err, `"many" is not a whole number`)
+}
+
+// http.token: the file, then DUEQ_HTTP_TOKEN, then --token, each winning
+// over the one before. Not parallel: it sets an environment variable.
+func TestTokenPrecedence(t *testing.T) {
+	path := writeFile(t, "http: {addr: '0.0.0.0:7420', token: fromfile}\n")
+	c, err := Load(path, serveFlags(t))
+	require.NoError(t, err)
+	require.Equal(t, "fromfile", c.HTTP.Token)
+
+	t.Setenv("DUEQ_HTTP_TOKEN", "fromenv")
+	c, err = Load(path, serveFlags(t))
+	require.NoError(t, err)
+	require.Equal(t, "fromenv", c.HTTP.Token)
+
+	c, err = Load(path, serveFlags(t, "--token", "fromflag"))
+	require.NoError(t, err)
+	require.Equal(t, "fromflag", c.HTTP.Token)
+
+	t.Setenv("DUEQ_HTTP_TOKEN", "")
+	c, err = Load("", serveFlags(t, "--http", "0.0.0.0:7440", "--token", "s3cret"))
+	require.NoError(t, err, "--token alone is the token a public address needs")
+	require.Equal(t, "s3cret", c.HTTP.Token)
+	require.Equal(t, "0.0.0.0:7440", c.HTTP.Addr)
+
+	_, err = Load("", serveFlags(t, "--http", "0.0.0.0:7440"))
+	require.ErrorContains(t, err, "http.token is required: set http.token (DUEQ_HTTP_TOKEN, or dueq serve --token)")
 }
 
 // redis.allow_eviction is read from the file and from

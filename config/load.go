@@ -30,6 +30,7 @@ var Flags = map[string]string{
 	"workers": "workers",
 	"queues":  "queues",
 	"http":    "http.addr",
+	"token":   "http.token",
 }
 
 // Load returns the defaults, overridden by the file at path (DefaultFile
