@@ -262,21 +262,47 @@ func (p *statusProbe) WriteHeader(status int) {
 	}
 }
 
-// Start listens on Config.Addr and serves in the background until Stop. A
-// listen error (address in use, bad host) is returned at once. Start may be
-// called once.
+// Listen binds Config.Addr without serving yet, so that a daemon finds an
+// address in use (or a bad host) before it starts anything else; Start then
+// serves on it. Connections that arrive meanwhile wait in the kernel's
+// backlog. The error names the address and the key to fix. Calling Listen
+// again, or after Start, does nothing.
+func (s *Server) Listen(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listenLocked(ctx)
+}
+
+func (s *Server) listenLocked(ctx context.Context) error {
+	if s.stopped {
+		return errors.New("api: server already stopped: create a new one with api.New")
+	}
+	if s.ln != nil {
+		return nil
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr %s: cannot listen there: %w: stop what listens there, or give a free address in http.addr (dueq serve --http HOST:PORT, DUEQ_HTTP_ADDR)", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Start serves on Config.Addr in the background until Stop, listening
+// first unless Listen did. A listen error (address in use, bad host) is
+// returned at once. Start may be called once.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started || s.stopped {
 		return errors.New("api: server already started or stopped: create a new one with api.New")
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("http.addr %s: %w: pick a free port or stop what listens there", s.cfg.Addr, err)
+	if err := s.listenLocked(ctx); err != nil {
+		return err
 	}
-	s.ln, s.started, s.serveDone = ln, true, make(chan struct{})
+	ln := s.ln
+	s.started, s.serveDone = true, make(chan struct{})
 	go func() {
 		defer close(s.serveDone)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -288,7 +314,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Addr returns the address the server listens on (with the real port when
-// Config.Addr asked for port 0), or Config.Addr before Start.
+// Config.Addr asked for port 0), or Config.Addr before Listen or Start.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,7 +327,8 @@ func (s *Server) Addr() string {
 // Stop stops accepting connections, answers pending long polls at once with
 // the current record, and waits for requests in flight to finish. If ctx
 // ends first it closes the remaining connections and returns ctx.Err().
-// Stop is safe to call twice, and before Start.
+// Stop is safe to call twice, and before Start (it closes the listener of
+// Listen).
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
@@ -309,10 +336,13 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopped = true
-	started := s.started
+	started, ln := s.started, s.ln
 	s.mu.Unlock()
 	s.cancelQuit()
 	if !started {
+		if ln != nil {
+			_ = ln.Close()
+		}
 		return nil
 	}
 	err := s.srv.Shutdown(ctx)

@@ -403,6 +403,43 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, idle.Stop(ctx))
 }
 
+// Listen binds the address before Start serves it: an address in use fails
+// there, naming the address and the fix; a listener never served is closed
+// by Stop.
+func TestListenBeforeStart(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	srv, err := api.New(e.sc, e.reg, nil, api.Config{Addr: "127.0.0.1:0"})
+	require.NoError(t, err)
+	require.NoError(t, srv.Listen(context.Background()))
+	require.NoError(t, srv.Listen(context.Background()), "a second Listen does nothing")
+	addr := srv.Addr()
+	require.NotEqual(t, "127.0.0.1:0", addr, "the real port, known before Start")
+
+	busy, err := api.New(e.sc, e.reg, nil, api.Config{Addr: addr})
+	require.NoError(t, err)
+	err = busy.Listen(context.Background())
+	require.ErrorContains(t, err, "http.addr "+addr+": cannot listen there: ")
+	require.ErrorContains(t, err, "address already in use: stop what listens there, or give a free address in http.addr (dueq serve --http HOST:PORT, DUEQ_HTTP_ADDR)")
+	require.NoError(t, busy.Stop(context.Background()))
+
+	require.NoError(t, srv.Start(context.Background()), "Start serves on the bound listener")
+	require.Equal(t, addr, srv.Addr())
+	cl := &api.Client{BaseURL: "http://" + addr}
+	require.NoError(t, cl.Health(context.Background()))
+	require.NoError(t, srv.Stop(context.Background()))
+
+	// Listened, never started: Stop frees the address.
+	unserved, err := api.New(e.sc, e.reg, nil, api.Config{Addr: addr})
+	require.NoError(t, err)
+	require.NoError(t, unserved.Listen(context.Background()))
+	require.NoError(t, unserved.Stop(context.Background()))
+	require.Error(t, unserved.Listen(context.Background()), "a stopped server does not listen again")
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "the address is free again")
+	require.NoError(t, ln.Close())
+}
+
 // A Redis that answers but refuses writes (out of memory, a read-only
 // replica) is 503 with what Redis said, not "Redis is not available".
 func TestRedisRefuses(t *testing.T) {

@@ -41,12 +41,14 @@ type Daemon struct {
 }
 
 // StartDaemon connects to Redis (starting an embedded one when
-// cfg.Redis.URL is empty), starts the scheduler's loops with reg's handlers,
-// upserts cfg's schedules by name (so restarting daemons never duplicates
-// them, and a changed entry updates its schedule), starts the HTTP API, and
-// returns once all of them run. A nil reg stands for Registry(cfg), whose
-// http handler also never reaches this daemon's embedded Redis or the
-// address its API listens on. cfg must be valid (config.Load validates
+// cfg.Redis.URL is empty), binds the HTTP API's address, starts the
+// scheduler's loops with reg's handlers, upserts cfg's schedules by name (so
+// restarting daemons never duplicates them, and a changed entry updates its
+// schedule), starts serving the HTTP API, and returns once all of them run.
+// An address in use is an error before any task is claimed. A nil reg
+// stands for Registry(cfg), whose http handler also never reaches this
+// daemon's embedded Redis or the address its API listens on. cfg must be
+// valid (config.Load validates
 // it); a schedule whose task is not one of reg's handlers, or that the
 // scheduler refuses, is an error naming the schedule. On error everything
 // started is stopped again.
@@ -63,6 +65,9 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 	}
 	defer func() {
 		if err != nil {
+			if d.api != nil {
+				_ = d.api.Stop(context.WithoutCancel(ctx)) // closes its listener
+			}
 			d.close()
 		}
 	}()
@@ -80,6 +85,11 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 	}
 	m.Watch(d.sched.Counters)
 	if d.api, err = api.New(d.client, reg, d.health, api.Config{Addr: cfg.HTTP.Addr, Token: cfg.HTTP.Token, Logger: logger, Metrics: m.Handler()}); err != nil {
+		return nil, err
+	}
+	// Bind before the loops start: with the address taken, the daemon must
+	// not claim tasks only to stop again.
+	if err := d.api.Listen(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.sched.Start(ctx); err != nil {

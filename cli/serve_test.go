@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -341,4 +342,48 @@ func TestServeTokenFlagSetsTheAPIToken(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut)
 	require.Regexp(t, `--token string\s+bearer token the HTTP API requires \(http.token, env DUEQ_HTTP_TOKEN\)`, out)
 	require.NotContains(t, out, "bearer token of the daemon's API", "serve's --token is its own, not the clients'")
+}
+
+// With its HTTP address taken, a daemon fails before it claims anything:
+// the error names the address and the fix, the scheduler never started,
+// and a due task stays scheduled, unclaimed.
+func TestDaemonWithItsAddressTakenClaimsNothing(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	addr := taken.Addr().String()
+
+	mr := embedded(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	client, err := scheduler.NewClient(rdb, scheduler.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	due, err := client.Submit(context.Background(), tasks.Spec{Name: "echo"})
+	require.NoError(t, err)
+
+	cfg := testConfig()
+	cfg.Redis.URL = "redis://" + mr.Addr() + "/0"
+	cfg.HTTP.Addr = addr
+	logs := &testutil.SyncBuffer{}
+	_, err = StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.NewJSONHandler(logs, nil)))
+	require.ErrorContains(t, err, "http.addr "+addr+": cannot listen there")
+	require.ErrorContains(t, err, "address already in use")
+	require.ErrorContains(t, err, "--http")
+	require.Nil(t, logged(logs, "scheduler started"), "the loops started: %s", logs)
+
+	code, out, errOut := runWith(func(string) string { return "" }, "serve", "--redis", cfg.Redis.URL, "--http", addr)
+	require.Equal(t, ExitError, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "dueq: http.addr "+addr+": cannot listen there")
+	require.NotContains(t, errOut, "scheduler started")
+
+	rec, err := client.Get(context.Background(), due.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, rec.State, "a daemon that could not start claimed the task")
+	require.Zero(t, rec.Attempts)
+	live, err := client.Daemons(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, live, "no daemon registered itself")
 }
