@@ -6,8 +6,12 @@ GO ?= go
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## Build the dueq binary
-	$(GO) build -o dueq .
+# VERSION, when given (make build VERSION=v1.2.0), is what `dueq version`
+# prints; without it, the version Go records from the git checkout.
+VERSION ?=
+
+build: ## Build the dueq binary (VERSION=v1.2.0 sets its version)
+	$(GO) build $(if $(VERSION),-ldflags "-X github.com/dueq/dueq/cli.Version=$(VERSION)") -o dueq .
 
 test: fmt-check vet test-race ## Everything CI checks: gofmt, go vet, all tests with -race
 

@@ -139,6 +139,7 @@ func TestEveryCommandExits2OnBadUsage(t *testing.T) {
 		{"--workers", []string{"serve", "--workers", "many"}},
 		{"bench takes", []string{"bench", "extra"}},
 		{"--redis is required", []string{"bench"}},
+		{"version takes", []string{"version", "extra"}},
 		{"unknown command", []string{"frobnicate"}},
 		{"unknown flag: --bogus", []string{"--bogus"}},
 	} {

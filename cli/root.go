@@ -1,6 +1,7 @@
 // Package cli is the dueq command line: `dueq serve` runs a daemon,
 // and the client commands (submit, workflow, status, wait, cancel, retry,
-// list, schedules, stats, events) talk to a daemon's HTTP API.
+// list, schedules, stats, events) talk to a daemon's HTTP API; `dueq
+// version` prints the version (see Version).
 //
 // Exit codes, for every command: 0 success; 1 a task that ended failed or
 // canceled (wait, submit --wait, workflow --wait); 2 any error: bad usage
@@ -97,9 +98,11 @@ Exit codes, for every command: 0 success; 1 a task that ended failed or
 canceled (wait, submit --wait, workflow --wait); 2 any error: bad usage, a
 request the server rejected (4xx), the server or Redis unreachable, a
 timeout.`,
+		Version:       thisBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	server := getenv("DUEQ_SERVER")
 	if server == "" {
 		server = api.DefaultServer
@@ -120,6 +123,7 @@ timeout.`,
 		newSchedules(g),
 		newStats(g),
 		newBench(),
+		newVersion(),
 	)
 	return root
 }
