@@ -21,7 +21,9 @@ const barWidth = 30
 //	[#########.....................] 3/10 done, 1 failed
 //
 // Elsewhere it prints one "ID STATE" line on stdout per task as it
-// finishes, for scripts and logs. It is safe for concurrent use.
+// finishes, for scripts and logs. stop ends the bar's line with a newline,
+// so that what follows (the shell's prompt, an error) starts on a line of
+// its own; nothing is drawn after it. It is safe for concurrent use.
 type progress struct {
 	out, errOut io.Writer
 	bar         bool
@@ -30,6 +32,7 @@ type progress struct {
 	total, done      int
 	failed, canceled int
 	drawn            bool // the bar is on the screen, without its newline
+	stopped          bool // stop was called: draw no more
 }
 
 // newProgress returns a progress of total tasks, drawing a bar when errOut
@@ -49,7 +52,7 @@ func isTerminal(w io.Writer) bool {
 func (p *progress) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bar {
+	if p.bar && !p.stopped {
 		p.drawLocked()
 	}
 }
@@ -66,7 +69,9 @@ func (p *progress) finished(id string, st tasks.State) {
 		p.canceled++
 	}
 	if p.bar {
-		p.drawLocked()
+		if !p.stopped {
+			p.drawLocked()
+		}
 		return
 	}
 	fmt.Fprintf(p.out, "%s %s\n", id, st)
@@ -81,15 +86,17 @@ func (p *progress) note(msg string) {
 		p.drawn = false
 	}
 	fmt.Fprintf(p.errOut, "dueq: %s\n", msg)
-	if p.bar {
+	if p.bar && !p.stopped {
 		p.drawLocked()
 	}
 }
 
-// stop ends the bar's line.
+// stop ends the bar's line with a newline, if a bar is drawn, and draws no
+// more. It is safe to call twice.
 func (p *progress) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stopped = true
 	if p.drawn {
 		fmt.Fprintln(p.errOut)
 		p.drawn = false

@@ -27,7 +27,8 @@ task that failed or was canceled, the error goes to stderr.
 With several ids it waits until all have finished, following the daemon's
 event stream. When stderr is a terminal it shows a progress bar there
 ([#####.....] 3/10 done, 1 failed); otherwise it prints "ID STATE" on stdout
-for each task as it finishes. --timeout applies to the whole wait.
+for each task as it finishes. --timeout applies to the whole wait; Ctrl-C
+(SIGINT, or SIGTERM) ends it early, naming the unfinished tasks.
 
 Exit codes: 0 every task succeeded, 1 any failed or was canceled, 2 the
 timeout passed first or an error occurred (unknown id, no daemon).`,

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,13 +32,18 @@ const (
 const getConcurrency = 8
 
 // waitAll waits until every task of ids (at least two, no duplicates) has
-// finished, or timeout passes (0: no limit), following the event stream
-// and re-reading records only at the start, on a resync and as a slow
-// safety net. It shows its progress (see progress) and returns nil when
-// all succeeded, exit 1 when any failed or was canceled, exit 2 on a
-// timeout or an error.
+// finished, timeout passes (0: no limit) or SIGINT or SIGTERM arrives,
+// following the event stream and re-reading records only at the start, on
+// a resync and as a slow safety net. It shows its progress (see progress),
+// whose bar it ends with a newline however the wait ends, and returns nil
+// when all succeeded, exit 1 when any failed or was canceled, exit 2 on a
+// timeout, an interrupt or an error.
 func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Duration) error {
-	ctx := c.Context()
+	// A signal ends the wait like its context does, so the bar's line is
+	// ended and the unfinished tasks are named.
+	interrupted, stopSignals := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx := interrupted
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -136,7 +144,7 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 	switch {
 	case len(pending) > 0:
 		msg := fmt.Sprintf("%d of %d tasks still unfinished after %s: %s", len(pending), len(ids), timeout, listSome(sortedKeys(pending, ids)))
-		if c.Context().Err() != nil {
+		if interrupted.Err() != nil {
 			msg = fmt.Sprintf("wait interrupted with %d of %d tasks unfinished: %s", len(pending), len(ids), listSome(sortedKeys(pending, ids)))
 		} else if timeout > 0 {
 			msg += ": run 'dueq wait' on them again, or give a longer --timeout"
