@@ -159,18 +159,23 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	return &t, nil
 }
 
-// List returns tasks in state (empty: any) of handler name (empty: any), at
-// most limit of them (0: the server's default, 100).
-func (c *Client) List(ctx context.Context, state, name string, limit int) ([]*tasks.Task, error) {
+// List returns the tasks opts selects, in the order of scheduler.List:
+// those in opts.State (empty: any), of handler opts.Name (empty: any), in
+// opts.Queue (empty: any), at most opts.Limit of them (0: the server's
+// default, 100). A bad filter gives an *Error with Status 400.
+func (c *Client) List(ctx context.Context, opts scheduler.ListOptions) ([]*tasks.Task, error) {
 	q := url.Values{}
-	if state != "" {
-		q.Set("state", state)
+	if opts.State != "" {
+		q.Set("state", string(opts.State))
 	}
-	if name != "" {
-		q.Set("name", name)
+	if opts.Name != "" {
+		q.Set("name", opts.Name)
 	}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if opts.Queue != "" {
+		q.Set("queue", opts.Queue)
+	}
+	if opts.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
 	path := "/api/v1/tasks"
 	if len(q) > 0 {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -33,11 +34,11 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Equal(t, tk.ID, got.ID)
 	require.JSONEq(t, `{"a":1}`, string(got.Args))
 
-	list, err := e.cl.List(ctx, "scheduled", "echo", 10)
+	list, err := e.cl.List(ctx, scheduler.ListOptions{State: tasks.Scheduled, Name: "echo", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, tk.ID, list[0].ID)
-	list, err = e.cl.List(ctx, "", "other", 0)
+	list, err = e.cl.List(ctx, scheduler.ListOptions{Name: "other"})
 	require.NoError(t, err)
 	require.Empty(t, list)
 
@@ -78,7 +79,7 @@ func TestClientErrors(t *testing.T) {
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "in and at")
 
-	_, err = e.cl.List(ctx, "finished", "", 0)
+	_, err = e.cl.List(ctx, scheduler.ListOptions{State: "finished"})
 	require.ErrorContains(t, err, `unknown state "finished"`)
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
@@ -171,4 +172,56 @@ func TestClientNotDueq(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, apiErr.Status)
 	require.Contains(t, apiErr.Message, "is --server a dueq daemon?")
 	require.Contains(t, apiErr.Message, "bad gateway")
+}
+
+// GET /api/v1/tasks?queue= and Client.List's Queue list one queue's tasks,
+// with the other filters; an empty queue parameter is no filter.
+func TestListByQueue(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	mail, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h", Queue: "mail"})
+	require.NoError(t, err)
+	mailOther, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "other", In: "2h", Queue: "mail"})
+	require.NoError(t, err)
+	dflt, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
+	require.NoError(t, err)
+
+	ids := func(opts scheduler.ListOptions) []string {
+		t.Helper()
+		list, err := e.cl.List(ctx, opts)
+		require.NoError(t, err)
+		out := []string{}
+		for _, tk := range list {
+			out = append(out, tk.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{mail.ID, mailOther.ID}, ids(scheduler.ListOptions{Queue: "mail"}))
+	require.Equal(t, []string{dflt.ID}, ids(scheduler.ListOptions{Queue: "default"}))
+	require.Equal(t, []string{mailOther.ID}, ids(scheduler.ListOptions{Queue: "mail", Name: "other", State: tasks.Scheduled}))
+	require.Equal(t, []string{mail.ID}, ids(scheduler.ListOptions{Queue: "mail", Limit: 1}))
+	require.Empty(t, ids(scheduler.ListOptions{Queue: "nosuch"}))
+
+	status, body := e.call(t, "GET", "/api/v1/tasks?queue=mail&state=scheduled&name=echo&limit=5", "")
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var answer struct {
+		Tasks []tasks.Task `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal(body, &answer))
+	require.Len(t, answer.Tasks, 1)
+	require.Equal(t, mail.ID, answer.Tasks[0].ID)
+	require.Equal(t, "mail", answer.Tasks[0].Queue)
+
+	status, body = e.call(t, "GET", "/api/v1/tasks?queue=", "")
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &answer))
+	require.Len(t, answer.Tasks, 3, "an empty queue is no filter")
+
+	_, err = e.cl.List(ctx, scheduler.ListOptions{Queue: "no spaces"})
+	var apiErr *api.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadRequest, apiErr.Status)
+	require.ErrorIs(t, err, tasks.ErrInvalid)
+	require.ErrorContains(t, err, "a queue name is 1-64 letters")
 }

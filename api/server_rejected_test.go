@@ -105,6 +105,10 @@ func TestRejected(t *testing.T) {
 		{"zero limit", "GET", "/api/v1/tasks?limit=0", "", 400, "1 to 10000"},
 		{"huge limit", "GET", "/api/v1/tasks?limit=10001", "", 400, "1 to 10000"},
 		{"negative limit", "GET", "/api/v1/tasks?limit=-1", "", 400, "1 to 10000"},
+		{"bad queue", "GET", "/api/v1/tasks?queue=no%20spaces", "", 400, `queue "no spaces": a queue name is 1-64 letters, digits or _.-`},
+		{"long queue", "GET", "/api/v1/tasks?queue=" + strings.Repeat("q", 65), "", 400, "a queue name is 1-64 letters"},
+		{"unknown list parameter", "GET", "/api/v1/tasks?queu=mail", "", 400, `unknown query parameter "queu": GET /api/v1/tasks takes state, name, queue, limit`},
+		{"repeated list parameter", "GET", "/api/v1/tasks?queue=a&queue=b", "", 400, "query parameter queue is given 2 times: give it once"},
 		{"unknown path", "GET", "/api/v2/tasks", "", 404, "no endpoint GET /api/v2/tasks"},
 		{"wrong method", "PUT", "/api/v1/tasks", `{"name":"echo"}`, 405, "method PUT is not allowed on /api/v1/tasks: use GET, HEAD, POST"},
 	}

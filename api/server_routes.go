@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -239,9 +241,24 @@ type listAnswer struct {
 	Tasks []taskAnswer `json:"tasks"`
 }
 
-// list serves GET /api/v1/tasks?state=&name=&limit=.
+// listParams are the query parameters of GET /api/v1/tasks.
+var listParams = []string{"state", "name", "queue", "limit"}
+
+// list serves GET /api/v1/tasks?state=&name=&queue=&limit=. Any other
+// parameter, or one given twice, is a 400: a misspelt filter must not
+// list everything.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(listParams, k):
+			s.fail(w, r, badRequest("unknown query parameter %.30q: GET /api/v1/tasks takes %s", k, strings.Join(listParams, ", ")))
+			return
+		case len(q[k]) > 1:
+			s.fail(w, r, badRequest("query parameter %s is given %d times: give it once", k, len(q[k])))
+			return
+		}
+	}
 	var opts scheduler.ListOptions
 	if v := q.Get("state"); v != "" {
 		st, err := tasks.ParseState(v)
@@ -252,6 +269,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		opts.State = st
 	}
 	opts.Name = q.Get("name")
+	if v := q.Get("queue"); v != "" {
+		if !tasks.ValidQueue(v) {
+			s.fail(w, r, badRequest("queue %.70q: a queue name is 1-64 letters, digits or _.-", v))
+			return
+		}
+		opts.Queue = v
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > scheduler.MaxListLimit {

@@ -103,7 +103,7 @@ func TestScheduleRuns(t *testing.T) {
 
 	var done []*tasks.Task
 	require.Eventually(t, func() bool {
-		done, err = e.cl.List(ctx, "succeeded", "echo", 0)
+		done, err = e.cl.List(ctx, scheduler.ListOptions{State: tasks.Succeeded, Name: "echo"})
 		require.NoError(t, err)
 		return len(done) >= 2
 	}, 10*time.Second, 20*time.Millisecond)
@@ -116,7 +116,7 @@ func TestScheduleRuns(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, scheduler.ScheduleCanceled, canceled.State)
 	require.Eventually(t, func() bool {
-		pending, err := e.cl.List(ctx, "scheduled", "echo", 0)
+		pending, err := e.cl.List(ctx, scheduler.ListOptions{State: tasks.Scheduled, Name: "echo"})
 		require.NoError(t, err)
 		return len(pending) == 0
 	}, 10*time.Second, 20*time.Millisecond, "no occurrence is pending after the cancel")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -36,7 +37,7 @@ type options struct {
 
 // setup starts miniredis, the API behind an httptest server and, when
 // o.scheduler, a scheduler with the built-in handlers plus "fail", which
-// always fails with "boom".
+// always fails: with "boom", or with its args' "error" when given.
 func setup(t *testing.T, o options) *env {
 	t.Helper()
 	mr := miniredis.RunT(t)
@@ -44,7 +45,13 @@ func setup(t *testing.T, o options) *env {
 	t.Cleanup(func() { _ = rdb.Close() })
 	reg := tasks.NewRegistry()
 	tasks.RegisterBuiltins(reg, tasks.BuiltinConfig{})
-	reg.Register("fail", func(context.Context, *tasks.Call) (any, error) { return nil, errors.New("boom") })
+	reg.Register("fail", func(_ context.Context, c *tasks.Call) (any, error) {
+		var args struct{ Error string }
+		if c.Bind(&args) == nil && args.Error != "" {
+			return nil, errors.New(args.Error)
+		}
+		return nil, errors.New("boom")
+	})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := scheduler.Config{Workers: 2, Logger: logger}
 	if o.scheduler {
@@ -309,6 +316,82 @@ func TestListAndStats(t *testing.T) {
 	require.Contains(t, out, "scheduled  2")
 	require.Regexp(t, `slow\s+1\s+0`, out)
 	require.Contains(t, out, "daemons alive: 0")
+}
+
+// dueq list shows the error of failed tasks (on one line, cut to fit the
+// line) instead of leaving them to --json, and the finished time for a
+// finished state; --queue lists one queue.
+func TestListShowsErrorsAndFiltersByQueue(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{scheduler: true})
+	long := "connect to db.internal:5432 failed\n\tafter 3 tries: " + strings.Repeat("timeout; ", 30) + "giving up"
+	args, err := json.Marshal(map[string]string{"error": long})
+	require.NoError(t, err)
+	failedLong := e.submit("fail", string(args))
+	failedShort := e.submit("fail")
+	ok := e.submit("echo")
+	for _, id := range []string{failedLong, failedShort, ok} {
+		_, _, _ = e.run("wait", id)
+	}
+	mail := e.submit("echo", "--in", "1h", "--queue", "mail")
+
+	code, out, errOut := e.run("list", "--state", "failed")
+	require.Equal(t, ExitOK, code, errOut)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3, out)
+	require.Equal(t, []string{"ID", "NAME", "STATE", "QUEUE", "FINISHED", "ERROR"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{failedShort, "fail", "failed", "default"}, strings.Fields(lines[1])[:4], "newest first")
+	require.True(t, strings.HasSuffix(lines[1], "  boom"), lines[1])
+	require.Equal(t, failedLong, strings.Fields(lines[2])[0])
+	require.Contains(t, lines[2], "  connect to db.internal:5432 failed after", "one line")
+	require.True(t, strings.HasSuffix(lines[2], "..."), "cut: %q", lines[2])
+	for _, l := range lines {
+		require.LessOrEqual(t, utf8.RuneCountInString(l), 120, "fits 120 columns when stdout is no terminal: %q", l)
+	}
+
+	code, out, errOut = runWith(func(k string) string { return map[string]string{"COLUMNS": "100"}[k] }, "--server", e.url, "list", "--state", "failed")
+	require.Equal(t, ExitOK, code, errOut)
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		require.LessOrEqual(t, utf8.RuneCountInString(l), 100, "fits $COLUMNS: %q", l)
+	}
+
+	code, out, errOut = e.run("list")
+	require.Equal(t, ExitOK, code, errOut)
+	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Equal(t, []string{"ID", "NAME", "STATE", "QUEUE", "DUE", "ERROR"}, strings.Fields(lines[0]), "a mixed list has the due time, and errors")
+	require.Regexp(t, `^`+ok+`\s+echo\s+succeeded\s+default\s+\S+\s+-$`, lines[2], "no error: -")
+
+	code, out, errOut = e.run("list", "--queue", "mail")
+	require.Equal(t, ExitOK, code, errOut)
+	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 2, out)
+	require.Equal(t, []string{"ID", "NAME", "STATE", "QUEUE", "DUE"}, strings.Fields(lines[0]), "no error, no ERROR column")
+	require.Equal(t, []string{mail, "echo", "scheduled", "mail"}, strings.Fields(lines[1])[:4])
+
+	code, out, errOut = e.run("list", "--queue", "default", "--state", "failed", "--name", "fail", "--limit", "1", "--json")
+	require.Equal(t, ExitOK, code, errOut)
+	var list []tasks.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	require.Len(t, list, 1)
+	require.Equal(t, failedShort, list[0].ID)
+
+	code, out, errOut = e.run("list", "--queue", "nosuch")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, "ID  NAME  STATE  QUEUE  DUE\n", out)
+
+	code, out, errOut = runWith(func(string) string { return "" }, "--server", "http://127.0.0.1:1", "list", "--queue", "no spaces")
+	require.Equal(t, ExitError, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, `dueq: --queue "no spaces": a queue name is 1-64 letters, digits or _.-`, "checked before contacting the daemon")
+}
+
+func TestListCellsAreOneLineAndCut(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "a b c", oneLine("a\n\tb \x1b c\r\n"))
+	require.Equal(t, "-", oneLine(" \n"))
+	require.Equal(t, "abcdef", cut("abcdef", 6))
+	require.Equal(t, "abc...", cut("abcdefg", 6))
+	require.Equal(t, "ééé...", cut("éééééééé", 6), "runes, not bytes")
 }
 
 func TestUnreachableServer(t *testing.T) {

@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
 )
 
 // ListOptions filters List. The zero value lists up to 100 tasks of any state.
 type ListOptions struct {
 	State tasks.State // only tasks in this state; empty: any
 	Name  string      // only tasks of this handler name; empty: any
+	Queue string      // only tasks of this queue (tasks.ValidQueue); empty: any
 	Limit int         // at most this many; 0 means 100; at most 10000
 }
 
@@ -19,8 +23,13 @@ type ListOptions struct {
 const MaxListLimit = 10000
 
 // List returns tasks: running ones first, then scheduled ones by due time,
-// then waiting ones oldest first, then finished ones newest first. It reads the index sets, not the whole keyspace, so its cost grows
-// with what it returns and skips, not with the number of keys.
+// then waiting ones oldest first, then finished ones newest first. It reads
+// the index sets, not the whole keyspace, so its cost grows with what it
+// returns and skips, not with the number of keys. With Queue, running and
+// scheduled tasks come from that queue's own sets; waiting and finished
+// ones, which have no set per queue, are filtered. A filtered listing reads
+// three fields of each task it looks at (state, name, queue) and whole
+// records only of those it returns.
 func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, error) {
 	if opts.Limit == 0 {
 		opts.Limit = 100
@@ -32,9 +41,15 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 		_, err := tasks.ParseState(string(opts.State))
 		return nil, fmt.Errorf("%w: %v", tasks.ErrInvalid, err)
 	}
-	queues, err := c.knownQueues(ctx)
-	if err != nil {
-		return nil, err
+	if opts.Queue != "" && !tasks.ValidQueue(opts.Queue) {
+		return nil, fmt.Errorf("%w: queue %.70q: a queue name is 1-64 letters, digits or _.-", tasks.ErrInvalid, opts.Queue)
+	}
+	queues := []string{opts.Queue}
+	if opts.Queue == "" {
+		var err error
+		if queues, err = c.knownQueues(ctx); err != nil {
+			return nil, err
+		}
 	}
 	k := c.x.keys
 	type source struct {
@@ -62,11 +77,15 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 			srcs = append(srcs, source{k.Done(st), st, true})
 		}
 	}
+	filtered := opts.Name != "" || opts.Queue != ""
 	var out []*tasks.Task
 	const chunk = 500
 	for _, src := range srcs {
 		for start := int64(0); len(out) < opts.Limit; start += chunk {
-			var ids []string
+			var (
+				ids []string
+				err error
+			)
 			if src.rev {
 				ids, err = c.x.rdb.ZRevRange(ctx, src.key, start, start+chunk-1).Result()
 			} else {
@@ -75,21 +94,70 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 			if err != nil {
 				return nil, fmt.Errorf("list %s: %w", src.key, err)
 			}
-			got, err := c.records(ctx, ids)
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range got {
-				if t.State == src.state && (opts.Name == "" || t.Name == opts.Name) && len(out) < opts.Limit {
-					out = append(out, t)
+			more := len(ids) == chunk
+			if filtered {
+				if ids, err = c.matching(ctx, ids, src.state, opts); err != nil {
+					return nil, err
 				}
 			}
-			if len(ids) < chunk {
+			// Read only as many records as are still wanted; more if some
+			// expired or changed state meanwhile.
+			for len(ids) > 0 && len(out) < opts.Limit {
+				n := min(len(ids), opts.Limit-len(out))
+				got, err := c.records(ctx, ids[:n])
+				if err != nil {
+					return nil, err
+				}
+				ids = ids[n:]
+				for _, t := range got {
+					if t.State == src.state && (opts.Name == "" || t.Name == opts.Name) && (opts.Queue == "" || t.Queue == opts.Queue) {
+						out = append(out, t)
+					}
+				}
+			}
+			if !more {
 				break
 			}
 		}
 	}
 	return out, nil
+}
+
+// matching returns the ids whose records are in state st and match opts'
+// name and queue, in order, reading only those three fields of each, so
+// that a filtered listing does not read the records it skips. Expired
+// records are left out.
+func (c *Client) matching(ctx context.Context, ids []string, st tasks.State, opts ListOptions) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := c.x.rdb.Pipeline()
+	fields := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		fields[i] = pipe.HMGet(ctx, c.x.keys.Task(id), transport.FState, transport.FName, transport.FQueue)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read the state, name and queue of %d tasks: %w", len(ids), err)
+	}
+	var out []string
+	for i, id := range ids {
+		v := fields[i].Val()
+		state, name, queue := field(v, 0), field(v, 1), field(v, 2)
+		if state == string(st) && (opts.Name == "" || name == opts.Name) && (opts.Queue == "" || queue == opts.Queue) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// field returns the i-th value of an HMGET reply as a string; "" when it
+// is missing.
+func field(v []any, i int) string {
+	if i >= len(v) {
+		return ""
+	}
+	s, _ := v[i].(string)
+	return s
 }
 
 // records reads several records, leaving out expired ones and logging and

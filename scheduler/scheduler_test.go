@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -351,6 +352,50 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	} {
 		_, err := New(e.rdb, e.reg, *cfg)
 		require.ErrorContains(t, err, want)
+	}
+}
+
+// ListOptions.Queue lists one queue's tasks, in every state, alone or with
+// the other filters; a bad queue name is invalid input.
+func TestListByQueue(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 1})
+	ctx := context.Background()
+	mailDue := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "mail"})
+	mailChild := e.submit(tasks.Spec{Name: "other-name", Queue: "mail", After: []string{mailDue.ID}})
+	mailCanceled := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "mail"})
+	_, err := e.client.Cancel(ctx, mailCanceled.ID)
+	require.NoError(t, err)
+	otherDue := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	otherCanceled := e.submit(tasks.Spec{Name: "record", In: time.Hour})
+	_, err = e.client.Cancel(ctx, otherCanceled.ID)
+	require.NoError(t, err)
+
+	ids := func(opts ListOptions) []string {
+		t.Helper()
+		list, err := e.client.List(ctx, opts)
+		require.NoError(t, err)
+		out := []string{}
+		for _, task := range list {
+			out = append(out, task.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{mailDue.ID, mailChild.ID, mailCanceled.ID}, ids(ListOptions{Queue: "mail"}), "scheduled, waiting, finished")
+	require.Equal(t, []string{otherDue.ID, otherCanceled.ID}, ids(ListOptions{Queue: tasks.DefaultQueue}))
+	require.Equal(t, []string{mailCanceled.ID}, ids(ListOptions{Queue: "mail", State: tasks.Canceled}))
+	require.Equal(t, []string{mailChild.ID}, ids(ListOptions{Queue: "mail", State: tasks.Waiting}))
+	require.Equal(t, []string{mailChild.ID}, ids(ListOptions{Queue: "mail", Name: "other-name"}))
+	require.Equal(t, []string{mailDue.ID}, ids(ListOptions{Queue: "mail", Limit: 1}))
+	require.Equal(t, []string{mailDue.ID, mailChild.ID}, ids(ListOptions{Queue: "mail", Limit: 2}))
+	require.Empty(t, ids(ListOptions{Queue: "nosuch"}), "a queue without tasks lists nothing")
+	require.Equal(t, []string{otherCanceled.ID, mailCanceled.ID}, ids(ListOptions{State: tasks.Canceled}), "newest first")
+	require.Len(t, ids(ListOptions{Limit: 4}), 4)
+
+	for _, bad := range []string{"no spaces", strings.Repeat("q", 65), "a/b"} {
+		_, err := e.client.List(ctx, ListOptions{Queue: bad})
+		require.ErrorIs(t, err, tasks.ErrInvalid, bad)
+		require.ErrorContains(t, err, "a queue name is 1-64 letters, digits or _.-", bad)
 	}
 }
 
