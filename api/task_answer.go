@@ -18,10 +18,10 @@ import (
 // here. Client reads them from here.
 const WarningHeader = "Dueq-Warning"
 
-// taskAnswer is a task record as the API answers it: the record of SPEC
-// §3.3 plus "retryable", whether POST /api/v1/tasks/{id}/retry would accept
-// it (scheduler.Retryable, the rule Retry applies), and "warning" when a
-// submit has one.
+// taskAnswer is a task record as the API answers it: the fields of
+// tasks.Task plus "retryable", whether POST /api/v1/tasks/{id}/retry would
+// accept it (scheduler.Retryable, the rule Retry applies), and "warning"
+// when a submit has one.
 type taskAnswer struct {
 	t       *tasks.Task
 	warning string

@@ -14,8 +14,8 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Tasks compose the way Mini Celery composed functions: hello(world()) runs
-// world first and hands its result to hello.
+// Tasks compose the way functions do: like hello(world()) in Python, the
+// task hello runs after world, with world's result.
 func Example() {
 	ctx := context.Background()
 	mr, _ := miniredis.Run()

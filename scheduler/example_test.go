@@ -16,8 +16,8 @@ import (
 )
 
 // A Go program registers its own handlers and runs the daemon loop from its
-// own main, as Mini Celery's @app.task did; any other program (or `dueq
-// submit`) can then submit tasks by name.
+// own main, as Celery's @app.task does for Python functions; any other
+// program (or `dueq submit`) can then submit tasks by name.
 func Example() {
 	ctx := context.Background()
 	mr, _ := miniredis.Run() // or any real Redis

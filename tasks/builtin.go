@@ -12,9 +12,10 @@ import (
 // past the cap is dropped and the kept text ends with a note saying so.
 const MaxOutputBytes = 1 << 20
 
-// BuiltinConfig configures the built-in handlers of the stock binary. The
-// zero value runs echo and sleep only: shell and http reach outside the
-// daemon, so they stay off until their allow-lists name what they may use.
+// BuiltinConfig configures the built-in handlers of the stock binary (echo,
+// sleep, shell and http). The zero value runs echo and sleep only: shell and
+// http reach outside the daemon, so they stay off until their allow-lists
+// name what they may use.
 type BuiltinConfig struct {
 	// ShellAllow lists what the shell handler may run: program names, each
 	// allowing that program with any arguments, and argument vector

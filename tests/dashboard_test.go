@@ -23,8 +23,12 @@ import (
 // dashboardDeadline bounds the whole browser test, so it never hangs.
 const dashboardDeadline = 90 * time.Second
 
-// browserPath finds a Chromium-family browser. Without one the test skips,
-// unless DUEQ_REQUIRE_REDIS=1 (CI), where it fails.
+// requireBrowser is the environment variable that makes a missing browser
+// fail the dashboard's browser test instead of skipping it (CI sets it).
+const requireBrowser = "DUEQ_REQUIRE_BROWSER"
+
+// browserPath finds a Chromium-family browser on the PATH. Without one the
+// test skips, or fails when requireBrowser is 1.
 func browserPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -32,10 +36,11 @@ func browserPath(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("DUEQ_REQUIRE_REDIS") == "1" {
-		t.Fatal("no chromium, chromium-browser or google-chrome is installed and DUEQ_REQUIRE_REDIS=1: install chromium (apt-get install -y chromium) for the dashboard's browser test")
+	const missing = "the dashboard's browser test needs Chromium: none of chromium, chromium-browser or google-chrome is on the PATH; install one (apt-get install chromium, brew install --cask chromium)"
+	if os.Getenv(requireBrowser) == "1" {
+		t.Fatal(missing + " (" + requireBrowser + "=1: a missing browser is a failure)")
 	}
-	t.Skip("no chromium, chromium-browser or google-chrome is installed: skipping the dashboard's browser test (install chromium; DUEQ_REQUIRE_REDIS=1 fails instead)")
+	t.Skip(missing + " to run it; " + requireBrowser + "=1 makes this skip a failure")
 	return ""
 }
 
