@@ -327,12 +327,15 @@ func TestListShowsErrorsAndFiltersByQueue(t *testing.T) {
 	long := "connect to db.internal:5432 failed\n\tafter 3 tries: " + strings.Repeat("timeout; ", 30) + "giving up"
 	args, err := json.Marshal(map[string]string{"error": long})
 	require.NoError(t, err)
-	failedLong := e.submit("fail", string(args))
-	failedShort := e.submit("fail")
-	ok := e.submit("echo")
-	for _, id := range []string{failedLong, failedShort, ok} {
+	// One after the other, so that they finish in this order.
+	finished := func(args ...string) string {
+		id := e.submit(args...)
 		_, _, _ = e.run("wait", id)
+		return id
 	}
+	failedLong := finished("fail", string(args))
+	failedShort := finished("fail")
+	ok := finished("echo")
 	mail := e.submit("echo", "--in", "1h", "--queue", "mail")
 
 	code, out, errOut := e.run("list", "--state", "failed")
