@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxOutputBytes caps what the shell handler keeps of a program's stdout and
@@ -103,3 +104,15 @@ const (
 	ShellHowTo = `list the commands it may run in handlers.shell.allow (a program name, or an argument list such as [pg_dump, "--dbname=*"])`
 	HTTPHowTo  = "list what it may reach in handlers.http.allow (host, host:port or a URL prefix)"
 )
+
+// entries lists allow-list entries for error messages: "a, b", or "none".
+func entries[T fmt.Stringer](rs []T) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
+}

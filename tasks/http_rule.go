@@ -313,13 +313,4 @@ func (rs httpRules) checkURL(u *url.URL) error {
 }
 
 // String lists the entries for error messages.
-func (rs httpRules) String() string {
-	if len(rs) == 0 {
-		return "none"
-	}
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = r.String()
-	}
-	return strings.Join(names, ", ")
-}
+func (rs httpRules) String() string { return entries(rs) }

@@ -210,16 +210,7 @@ func (rs shellRules) check(cmd []string) error {
 }
 
 // String lists the entries for error messages.
-func (rs shellRules) String() string {
-	if len(rs) == 0 {
-		return "none"
-	}
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = r.String()
-	}
-	return strings.Join(names, ", ")
-}
+func (rs shellRules) String() string { return entries(rs) }
 
 // short cuts s to at most 300 bytes for an error message.
 func short(s string) string {
