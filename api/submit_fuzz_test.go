@@ -155,7 +155,7 @@ func FuzzSubmitBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if len(s.mr.Keys()) > 500 {
+		if len(s.mr.Keys()) > 100 {
 			s.reset(t) // keep Keys and Dump cheap
 		}
 		for _, path := range []string{"/api/v1/tasks", "/api/v1/workflows"} {

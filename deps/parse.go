@@ -354,6 +354,10 @@ func jsonValue(v any, path string) (any, error) {
 		}
 	case time.Time: // an explicit !!timestamp tag
 		return v.Format(time.RFC3339Nano), nil
+	case string: // a !!binary value may be any bytes: JSON would turn them into other text
+		if !utf8.ValidString(v) {
+			return nil, invalidf("%s: the value is not UTF-8 text (a !!binary value?): write text", orTop(path))
+		}
 	}
 	return v, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 )
@@ -42,8 +43,8 @@ func Parse(every time.Duration, spec string, anchor time.Time) (r Rule, err erro
 	case every == 0 && spec == "":
 		return Rule{}, fmt.Errorf("%w: give every (such as 8s) or cron (such as \"*/5 * * * *\")", ErrInvalid)
 	case every != 0:
-		if every < MinEvery {
-			return Rule{}, fmt.Errorf("%w: every %s: use %s or more", ErrInvalid, every, MinEvery)
+		if err := checkEvery(every); err != nil {
+			return Rule{}, fmt.Errorf("%w: every %w", ErrInvalid, err)
 		}
 		return Rule{every: every, anchor: anchor.Truncate(time.Millisecond)}, nil
 	}
@@ -71,14 +72,51 @@ func cronEvery(spec string) (d time.Duration, ok bool, err error) {
 		return 0, false, nil
 	}
 	arg = strings.TrimSpace(arg)
+	if err := checkSpec(spec); err != nil {
+		return 0, true, err
+	}
 	d, perr := time.ParseDuration(arg)
-	switch {
-	case perr != nil:
+	if perr != nil {
 		return 0, true, fmt.Errorf("%w: cron %q: %q is not a duration such as 90s or 1h30m", ErrInvalid, spec, arg)
-	case d < MinEvery:
-		return 0, true, fmt.Errorf("%w: cron %q: @every %s: use %s or more", ErrInvalid, spec, d, MinEvery)
+	}
+	if err := checkEvery(d); err != nil {
+		return 0, true, fmt.Errorf("%w: cron %q: @every %w", ErrInvalid, spec, err)
 	}
 	return d, true, nil
+}
+
+// checkEvery reports an interval an every rule cannot have: under
+// MinEvery, or not whole milliseconds (slots are stored in ms, so such a
+// rule would not read back as given).
+func checkEvery(d time.Duration) error {
+	switch {
+	case d < MinEvery:
+		return fmt.Errorf("%s: use %s or more", d, MinEvery)
+	case d%time.Millisecond != 0:
+		return fmt.Errorf("%s: use whole milliseconds, e.g. %s", d, d.Truncate(time.Millisecond))
+	}
+	return nil
+}
+
+// checkSpec checks what every cron spec must be: UTF-8, at most 200
+// characters, and any time zone prefix one that loads.
+func checkSpec(spec string) error {
+	s := strings.TrimSpace(spec)
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: cron spec holds invalid UTF-8", ErrInvalid)
+	}
+	if len(s) > 200 {
+		return fmt.Errorf("%w: cron spec of %d characters: too long", ErrInvalid, len(s))
+	}
+	for _, prefix := range []string{"CRON_TZ=", "TZ="} {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			zone, _, _ := strings.Cut(rest, " ")
+			if _, err := time.LoadLocation(zone); err != nil {
+				return fmt.Errorf("%w: cron %q: time zone %q: %v", ErrInvalid, spec, zone, err)
+			}
+		}
+	}
+	return nil
 }
 
 func parseCron(spec string) (r Rule, err error) {
@@ -87,10 +125,10 @@ func parseCron(spec string) (r Rule, err error) {
 			r, err = Rule{}, fmt.Errorf("%w: cron %q: %v", ErrInvalid, spec, p)
 		}
 	}()
-	s := strings.TrimSpace(spec)
-	if len(s) > 200 {
-		return Rule{}, fmt.Errorf("%w: cron spec of %d characters: too long", ErrInvalid, len(s))
+	if err := checkSpec(spec); err != nil {
+		return Rule{}, err
 	}
+	s := strings.TrimSpace(spec)
 	full := s
 	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
 		if _, rest, ok := strings.Cut(s, " "); !ok || strings.TrimSpace(rest) == "" {

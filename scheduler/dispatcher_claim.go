@@ -69,7 +69,7 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 			if isNoScript(ccmd.Err()) {
 				noScript = true
 			} else {
-				r, cerr := parseClaim(queue, ccmd)
+				r, cerr := parseClaim(queue, s.cl.daemon, ccmd)
 				if cerr != nil {
 					errs = append(errs, cerr)
 				} else {

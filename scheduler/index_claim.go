@@ -42,7 +42,7 @@ func (x *index) claim(ctx context.Context, queue string, cl claimer, want, nHead
 			}
 			continue
 		}
-		r, err := parseClaim(queue, cmd)
+		r, err := parseClaim(queue, cl.daemon, cmd)
 		return r.got, r.heads, r.stale, err
 	}
 }
@@ -80,8 +80,8 @@ type claimReply struct {
 	nowUs   int64    // Redis's time
 }
 
-// parseClaim reads a claim.lua reply for queue.
-func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
+// parseClaim reads a claim.lua reply for queue, claimed by daemon.
+func parseClaim(queue, daemon string, cmd *redis.Cmd) (r claimReply, err error) {
 	res, err := cmd.Slice()
 	if err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
@@ -109,12 +109,13 @@ func parseClaim(queue string, cmd *redis.Cmd) (r claimReply, err error) {
 			h := pairs(fields)
 			if c.task, c.err = transport.DecodeRecord(id, h); c.err != nil {
 				// Enough of the record to fail it under this claim.
-				c.task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey]}
+				c.task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey], Workflow: h[transport.FWorkflow]}
 			} else {
 				// What the claim wrote: the record came back as it was.
 				c.task.State = tasks.Running
 				c.task.StartedAt = transport.FromMs(r.nowUs / 1000)
 				c.task.Attempts++
+				c.task.Daemon = daemon
 			}
 			c.task.Run = run
 		}

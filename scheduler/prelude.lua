@@ -77,6 +77,17 @@ local function companion_reopened(key, comp)
   redis.call('PERSIST', comp)
 end
 
+-- joined returns the lines of t joined by newlines, 500 at a time: one
+-- table.concat of thousands overflows the embedded Redis's Lua registry.
+local function joined(t)
+  if #t <= 500 then return table.concat(t, '\n') end
+  local parts = {}
+  for i = 1, #t, 500 do
+    parts[#parts + 1] = table.concat(t, '\n', i, math.min(#t, i + 499))
+  end
+  return table.concat(parts, '\n')
+end
+
 -- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
 -- takes only about 8000 (an even size keeps field/value pairs together).
 local function chunked(cmd, key, t, i, j)

@@ -3,9 +3,11 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dueq/dueq/recur"
 	"github.com/dueq/dueq/tasks"
@@ -177,7 +179,18 @@ func encodeSchedule(s *Schedule) []any {
 		"max_attempts", s.MaxAttempts, "timeout", s.Timeout.Milliseconds(), "rev", s.rev, "pending", s.pending}
 }
 
-// decodeSchedule reads a schedule hash, parsing its rule.
+// maxScheduleField bounds a schedule's numbers: times within the year
+// 9999 (what an answer can write), durations in ms that fit a
+// time.Duration.
+var maxScheduleField = map[string]int64{
+	"every": math.MaxInt64 / int64(time.Millisecond), "timeout": math.MaxInt64 / int64(time.Millisecond),
+	"next": tasks.MaxTime.UnixMilli(), "created": tasks.MaxTime.UnixMilli(), "anchor": tasks.MaxTime.UnixMilli(),
+	"max_attempts": math.MaxInt32, "rev": math.MaxInt64,
+}
+
+// decodeSchedule reads a schedule hash, parsing its rule, and checks it as
+// a submit is checked, so that a damaged one is an error, not an answer
+// that cannot be read.
 func decodeSchedule(id string, h map[string]string) (*Schedule, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: schedule %s: %s", transport.ErrCorrupt, id, fmt.Sprintf(format, a...))
@@ -190,16 +203,24 @@ func decodeSchedule(id string, h map[string]string) (*Schedule, error) {
 	n := map[string]int64{}
 	for _, f := range []string{"every", "next", "created", "anchor", "max_attempts", "timeout", "rev"} {
 		v, err := strconv.ParseInt(h[f], 10, 64)
-		if err != nil {
-			return nil, bad("field %s is %q, not a number", f, h[f])
+		if err != nil || v < 0 || v > maxScheduleField[f] {
+			return nil, bad("field %s is %.40q, not a number it can hold", f, h[f])
 		}
 		n[f] = v
 	}
 	s.Every, s.Timeout = time.Duration(n["every"])*time.Millisecond, time.Duration(n["timeout"])*time.Millisecond
 	s.NextAt, s.CreatedAt, s.anchor = transport.FromMs(n["next"]), transport.FromMs(n["created"]), transport.FromMs(n["anchor"])
 	s.MaxAttempts, s.rev = int(n["max_attempts"]), n["rev"]
-	if !json.Valid(s.Args) || s.Task == "" || s.Queue == "" {
-		return nil, bad("no task or queue, or args not JSON")
+	if s.Task == "" || s.Queue == "" {
+		return nil, bad("no task or queue")
+	}
+	if err := tasks.CheckJSON("args", s.Args); err != nil {
+		return nil, bad("%v", err)
+	}
+	for _, f := range []string{s.Name, s.Task, s.Queue, s.Cron, s.State} {
+		if !utf8.ValidString(f) {
+			return nil, bad("a field holds invalid UTF-8")
+		}
 	}
 	rule, err := recur.Parse(s.Every, s.Cron, s.anchor)
 	if err != nil {

@@ -129,5 +129,5 @@ for _, dkey in ipairs(order) do
     redis.call('PUBLISH', e.announce, e.ids[head] .. ' ' .. head)
   end
 end
-if #events > 0 then redis.call('PUBLISH', ARGV[2], table.concat(events, '\n')) end
+if #events > 0 then redis.call('PUBLISH', ARGV[2], joined(events)) end
 return out

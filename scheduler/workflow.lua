@@ -52,5 +52,5 @@ for i = 1, n do
   end
 end
 chunked('HSET', KEYS[3], nodes, 1, #nodes)
-if #events > 0 then redis.call('PUBLISH', ARGV[3], table.concat(events, '\n')) end
+if #events > 0 then redis.call('PUBLISH', ARGV[3], joined(events)) end
 return n

@@ -20,7 +20,7 @@ func TestAWorkflowsNodeMapExpiresAfterItsLastNode(t *testing.T) {
 	ctx := context.Background()
 	w := &deps.Workflow{Nodes: []deps.Node{
 		{Name: "first", Spec: tasks.Spec{Name: "record"}},
-		{Name: "later", Spec: tasks.Spec{Name: "record", In: time.Hour}},
+		{Name: "later", Spec: tasks.Spec{Name: "gated", In: time.Hour}},
 	}}
 	sw, err := e.client.SubmitWorkflow(ctx, w)
 	require.NoError(t, err)
@@ -38,11 +38,14 @@ func TestAWorkflowsNodeMapExpiresAfterItsLastNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, time.Hour, e.mr.TTL(key), "the last node finished (canceled): the map expires with the records")
 
-	_, err = e.client.Retry(ctx, sw.Tasks["later"])
+	e.mr.FastForward(59 * time.Minute)
+	_, err = e.client.Retry(ctx, sw.Tasks["later"]) // it runs at once, and waits at the gate
 	require.NoError(t, err)
+	e.waitRun(sw.Tasks["later"], 10*time.Second)
 	require.Zero(t, e.mr.TTL(key), "a retried node reopens the workflow")
+	close(e.gate)
 	require.Equal(t, tasks.Succeeded, e.wait(sw.Tasks["later"], 10*time.Second).State)
-	require.Equal(t, time.Hour, e.mr.TTL(key))
+	require.Equal(t, time.Hour, e.mr.TTL(key), "an hour from the retried node's end, not from the first")
 
 	nodes, err = e.client.GetWorkflow(ctx, sw.ID)
 	require.NoError(t, err)

@@ -103,6 +103,8 @@ func (s *Spec) validate() error {
 		return bad("max_attempts %d: use 1 to 1000", s.MaxAttempts)
 	case s.Timeout < 0:
 		return bad("timeout %s is negative", s.Timeout)
+	case s.Timeout%time.Millisecond != 0: // records keep ms: it would not read back as given
+		return bad("timeout %s: use whole milliseconds, e.g. %s", s.Timeout, max(s.Timeout.Truncate(time.Millisecond), time.Millisecond))
 	case len(s.Key) > MaxKeyBytes:
 		return bad("key is %d bytes, more than %d", len(s.Key), MaxKeyBytes)
 	case !s.OnParentFailure.Valid():
@@ -133,13 +135,15 @@ var (
 )
 
 // ParseAt reads the time a task is due at: RFC 3339 (with any offset),
-// within the years 1970 to 9999 once in UTC. The error says how to write
+// within the years 1970 to 9999 once in UTC, to the millisecond (finer
+// digits are dropped, as a record keeps ms). The error says how to write
 // it; the caller adds which field it was.
 func ParseAt(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%.60q is not an RFC 3339 time: write it like 2030-01-02T15:04:05Z or 2030-01-02T17:04:05+02:00", s)
 	}
+	t = t.Truncate(time.Millisecond) // what a record keeps
 	if err := checkTimeRange(t); err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", s, err)
 	}
