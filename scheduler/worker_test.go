@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
 )
 
 func TestFailedAttemptsAreRetriedWithBackoff(t *testing.T) {
@@ -237,4 +239,35 @@ func TestManyTasksOfAMissingHandlerDoNotSpinTheClaims(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Counters().SafetyWakes >= c1.SafetyWakes+5 }, time.Minute, time.Millisecond)
 	c2 := s.Counters()
 	require.LessOrEqual(t, c2.ClaimCalls-c1.ClaimCalls, 3*(c2.SafetyWakes-c1.SafetyWakes+1), "a claim or so per wake, not a loop")
+}
+
+// The task a handler receives says which daemon runs it, as its record
+// does once claimed.
+func TestHandlerSeesTheDaemonThatRunsIt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	ctx := context.Background()
+	var mu sync.Mutex
+	var seen string
+	done := make(chan struct{})
+	e.reg.Register("who", func(_ context.Context, c *tasks.Call) (any, error) {
+		mu.Lock()
+		seen = c.Task.Daemon
+		mu.Unlock()
+		close(done)
+		return nil, nil
+	})
+	tk := e.submit(tasks.Spec{Name: "who", In: time.Hour})
+	// As after an attempt that another daemon handed back.
+	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(tk.ID), transport.FDaemon, "other-daemon").Err())
+	require.NoError(t, e.rdb.ZAdd(ctx, e.client.x.keys.Due(tasks.DefaultQueue), redisZ(tk.ID)).Err())
+	s := e.start()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("never ran")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, s.ID(), seen, "c.Task.Daemon during the run")
 }
