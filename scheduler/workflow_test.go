@@ -99,13 +99,14 @@ func TestWorkflowMapCountsEachNodeOnce(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	key := e.client.x.keys.Workflow(sw.ID)
-	e.start()
+	sched := e.start()
 	require.Equal(t, tasks.Failed, e.wait(sw.Tasks["c"], 10*time.Second).State)
 	e.waitRun(sw.Tasks["g"], 10*time.Second)
 	_, err = e.client.Cancel(ctx, sw.Tasks["g"])
 	require.NoError(t, err)
 	close(e.gate)
-	time.Sleep(300 * time.Millisecond) // the refused late finish
+	require.Eventually(t, func() bool { return sched.runningCount() == 0 }, 10*time.Second, time.Millisecond,
+		"the handler returned, and its daemon is done with it")
 	open, _ := e.rdb.HGet(ctx, key, "#open").Result()
 	require.Equal(t, "1", open, "only 'later' is open")
 	require.Zero(t, e.mr.TTL(key))
