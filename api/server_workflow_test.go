@@ -176,6 +176,9 @@ func TestClientSubmitWorkflow(t *testing.T) {
 	}
 	require.Equal(t, []string{"a", "b", "c", "d"}, names, "parents first")
 	require.Equal(t, map[tasks.State]int{tasks.Scheduled: 1, tasks.Waiting: 3}, wf.States)
+	status, raw := e.call(t, "GET", "/api/v1/workflows/"+wid, "")
+	require.Equal(t, 200, status, "%s", raw)
+	require.Equal(t, 4, strings.Count(string(raw), `"retryable":false`), "each node's task answers as any task does: %s", raw)
 	for _, bad := range []string{"W01NOPE", "nope", ids["a"], "W"} {
 		_, err = e.cl.GetWorkflow(ctx, bad)
 		var apiErr *api.Error

@@ -105,6 +105,20 @@ type WorkflowNode struct {
 	Task *tasks.Task `json:"task"`
 }
 
+// MarshalJSON writes the node with its task as every task answer is
+// written (with "retryable").
+func (n WorkflowNode) MarshalJSON() ([]byte, error) {
+	var task any // null once the record expired
+	if n.Task != nil {
+		task = taskAnswer{t: n.Task}
+	}
+	return json.Marshal(struct {
+		Node string `json:"node"`
+		ID   string `json:"id"`
+		Task any    `json:"task"`
+	}{n.Node, n.ID, task})
+}
+
 // expiredState counts, in WorkflowAnswer.States, the nodes whose records
 // expired.
 const expiredState tasks.State = "expired"
