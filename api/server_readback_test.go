@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"unicode/utf8"
-
-	"github.com/dueq/dueq/scheduler"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/tasks"
 )
 
 // Cron specs that the cron parser rejects are rejected also when they end
@@ -31,17 +32,19 @@ func TestCronEverySpecsAreCheckedWhole(t *testing.T) {
 	}
 }
 
-// An at within the year 9999 (sub-millisecond) is a time a record can
-// hold once truncated to ms, as every time is; if refused, the error
-// should not say it is outside 1970-9999.
+// An at in the last millisecond of 9999, with finer digits, is cut to the
+// ms as every record time is, and reads back as that ms.
 func TestAtLateIn9999(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo","at":"9999-12-31T23:59:59.9995Z"}`)
 	if status != http.StatusCreated {
-		t.Errorf("status %d: %s", status, b)
+		t.Fatalf("status %d: %s", status, b)
 	}
-	_ = time.Now
+	_, g := e.call(t, "GET", "/api/v1/tasks/"+task(t, b).ID, "")
+	if due := task(t, g).DueAt; !due.Equal(tasks.MaxTime) {
+		t.Errorf("due reads back as %s", due)
+	}
 }
 
 // A damaged schedule record (args not UTF-8, a next time past 9999) is
