@@ -27,23 +27,29 @@
 --         newlines ("\nNAME\nNAME\n"): it claims only tasks it can run
 -- ARGV[9] how many more due entries than ARGV[3] to read: the due tasks
 --         the caller knows it cannot run, to look past them
--- ARGV[10..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[10] the record format this build writes (transport.Version)
+-- ARGV[11] F, the number of record fields a claim reads
+-- ARGV[12..11+F] those fields, of which the first five are v, name,
+--         attempts, run and pending (present only in a task with parents)
+-- ARGV[12+F..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
--- Returns {heads, stale, now, foreign, id, run, fields, id, run, fields,
--- ...}: heads is the front of the index after the claim ({id, due, ...}):
+-- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads is the front of the index after the claim ({id, due, ...}):
 -- the entries due by now, up to ARGV[3] + ARGV[9] of them, with now as
 -- their due time, and then, if they were all, the next entry not yet due
 -- with its real due time; stale lists the occurrences refused for an
 -- out-of-date schedule; now is Redis's time in µs; foreign lists the
 -- candidates whose handler the caller does not have (left due, for a daemon
 -- that has it). Per task claimed: run is its claim token, and fields its
--- record as HGETALL gave it before the claim, which the caller brings up to
--- date (state running, started now, attempts + 1): patching the record here
--- costs Redis more than the caller. A candidate whose record is gone
+-- record as it was before the claim, which the caller brings up to date
+-- (state running, started now, attempts + 1): patching the record here
+-- costs Redis more than the caller. With kind 'f', fields are the values
+-- of the F fields (HMGET); a record of an older format, or of a task with
+-- parents (whose outcomes are fields o:PARENT), is read whole instead, and
+-- its kind is 'h' (HGETALL's field, value pairs). A candidate whose record is gone
 -- (evicted, or deleted by hand) is dropped from the index and returned with
 -- no fields; the caller records it as failed (finish.lua), which tells its
 -- children.
@@ -65,8 +71,9 @@ local function has(name)
   end
   return k
 end
+local format, nf = ARGV[10], tonumber(ARGV[11])
 local cands = {}
-local a, k = 10, 4
+local a, k = 12 + nf, 4
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -89,9 +96,10 @@ local deadline = nowms + tonumber(ARGV[1]) -- a number: redis.call writes it who
 
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
-  local h = due[cd.id] and redis.call('HGETALL', cd.key)
-  local ok, name, attempts, run = h and true, nil, 0, 0
-  if ok then
+  local h = due[cd.id] and redis.call('HMGET', cd.key, unpack(ARGV, 12, 11 + nf))
+  local kind, name, attempts, run = 'f', nil, 0, 0
+  if h and (h[1] ~= format or h[5]) then
+    kind, h = 'h', redis.call('HGETALL', cd.key)
     for j = 1, #h, 2 do
       local f = h[j]
       if f == 'name' then
@@ -102,7 +110,10 @@ for _, cd in ipairs(cands) do
         run = math.floor(tonumber(h[j + 1]) or 0)
       end
     end
+  elseif h then
+    name, attempts, run = h[2], math.floor(tonumber(h[3]) or 0), math.floor(tonumber(h[4]) or 0)
   end
+  local ok = h and true
   if name and name ~= '' and not has(name) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign = foreign or {}
@@ -130,6 +141,7 @@ for _, cd in ipairs(cands) do
     due[cd.id] = false
     out[#out + 1] = cd.id
     out[#out + 1] = run + 1
+    out[#out + 1] = kind
     out[#out + 1] = h
     if #h > 0 then
       events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)

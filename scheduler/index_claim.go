@@ -53,9 +53,10 @@ func (x *index) claim(ctx context.Context, queue string, cl claimer, want, nHead
 func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue string, cl claimer, want, nHeads, extra int, cands []candidate) *redis.Cmd {
 	keys := make([]string, 0, 3+len(cands))
 	keys = append(keys, x.keys.Due(queue), x.keys.Lease(queue), x.keys.Schedules())
-	args := make([]any, 0, 9+2*len(cands))
+	args := make([]any, 0, 11+len(claimFields)+2*len(cands))
 	args = append(args, cl.lease.Milliseconds(), want, nHeads, len(cands), x.keys.EventsChannel(), queue,
-		cl.daemon, cl.handlers, extra)
+		cl.daemon, cl.handlers, extra, transport.Version, len(claimFields))
+	args = append(args, claimFieldArgs...)
 	for _, c := range cands {
 		keys = append(keys, x.keys.Task(c.id))
 		if c.next == nil {
@@ -70,6 +71,22 @@ func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue strin
 	}
 	return x.evalSha(ctx, pipe, claimScript, keys, args...)
 }
+
+// claimFields are the record fields a claim reads of a task in this
+// build's format (the first five in the order claim.lua reads them): all
+// its fields but those the claim overwrites, those of a finished task, and
+// its parents' outcomes (a task with parents is read whole).
+var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FError, transport.FRecoveries,
+	transport.FAttemptErrors, transport.FPolicy, transport.FKey, transport.FWorkflow}
+
+var claimFieldArgs = func() []any {
+	a := make([]any, len(claimFields))
+	for i, f := range claimFields {
+		a[i] = f
+	}
+	return a
+}()
 
 // claimReply is what a claim.lua call answered.
 type claimReply struct {
@@ -86,7 +103,7 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r claimReply, err error) 
 	if err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
-	if len(res) < 4 || (len(res)-4)%3 != 0 {
+	if len(res) < 4 || (len(res)-4)%4 != 0 {
 		return r, fmt.Errorf("claim from queue %s: unexpected reply of %d items", queue, len(res))
 	}
 	if r.heads, err = parseHeads(res[0]); err != nil {
@@ -94,19 +111,31 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r claimReply, err error) 
 	}
 	r.stale, r.foreign = strs(res[1]), strs(res[3])
 	r.nowUs, _ = res[2].(int64)
-	r.got = make([]claimed, 0, (len(res)-4)/3)
-	for i := 4; i < len(res); i += 3 {
+	r.got = make([]claimed, 0, (len(res)-4)/4)
+	for i := 4; i < len(res); i += 4 {
 		id, _ := res[i].(string)
 		run, _ := res[i+1].(int64)
+		kind, _ := res[i+2].(string)
 		c := claimed{id: id}
-		fields, ok := res[i+2].([]any)
+		fields, ok := res[i+3].([]any)
+		var h map[string]string
 		switch {
-		case !ok:
+		case !ok || (kind == "f" && len(fields) != len(claimFields)):
 			c.err = fmt.Errorf("%w %s: unexpected reply", transport.ErrCorrupt, id)
 		case len(fields) == 0:
 			c.err = fmt.Errorf("%w %s: the index named it but its record is gone; dropped from the index", transport.ErrCorrupt, id)
+		case kind == "f":
+			h = make(map[string]string, len(claimFields)+2)
+			for j, f := range claimFields {
+				if v, ok := fields[j].(string); ok {
+					h[f] = v
+				}
+			}
+			h[transport.FQueue], h[transport.FState] = queue, string(tasks.Scheduled)
 		default:
-			h := pairs(fields)
+			h = pairs(fields)
+		}
+		if h != nil {
 			if c.task, c.err = transport.DecodeRecord(id, h); c.err != nil {
 				// Enough of the record to fail it under this claim.
 				c.task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey], Workflow: h[transport.FWorkflow]}

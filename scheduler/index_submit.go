@@ -133,30 +133,28 @@ func (x *index) submitTrip(ctx context.Context, calls []submitCallArgs, out []su
 	}
 }
 
-// submitCall builds the keys and arguments of one submit.lua call for ts.
+// submitCall builds the keys and arguments of one submit.lua call for ts,
+// in the order the script's header documents.
 func (x *index) submitCall(ts []*tasks.Task, addQueue func(*tasks.Task) bool) ([]string, []any) {
 	keys := make([]string, 0, 2+3*len(ts))
 	keys = append(keys, x.keys.Queues(), x.keys.Waiting())
-	args := make([]any, 0, 2+len(ts)*40)
-	args = append(args, len(ts), x.keys.EventsChannel())
+	args := make([]any, 0, 4+len(ts)*9)
+	args = append(args, len(ts), x.keys.EventsChannel(), x.keys.Announce(""), transport.Version)
 	for _, t := range ts {
-		queueArg, keyFlag := "", "0"
+		newQueue, opf := "0", ""
 		if addQueue(t) {
-			queueArg = t.Queue
+			newQueue = "1"
 		}
-		if t.Key != "" {
-			keyFlag = "1"
+		if len(t.Parents) > 0 && t.OnParentFailure != tasks.PolicyFail {
+			opf = string(t.OnParentFailure)
 		}
 		keys = append(keys, x.keys.Task(t.ID), x.keys.Due(t.Queue), x.keys.Idem(t.Key, t.ID))
-		args = append(args, t.ID, dueArg(t), queueArg, x.keys.Announce(t.Queue), keyFlag,
-			len(t.Parents), t.Queue, string(t.OnParentFailure), t.Name)
+		args = append(args, t.ID, dueArg(t), newQueue, t.Key, len(t.Parents), t.Queue, opf, t.Name,
+			transport.EncodeImmutable(t))
 		for _, p := range t.Parents {
 			keys = append(keys, x.keys.Task(p), x.keys.Kids(p))
 			args = append(args, p)
 		}
-		fields := newRecord(t)
-		args = append(args, len(fields))
-		args = append(args, fields...)
 	}
 	return keys, args
 }
@@ -202,7 +200,7 @@ func dueArg(t *tasks.Task) int64 {
 	return max(transport.Ms(t.DueAt), 1) // 0 would read as "now"
 }
 
-// newRecord is a new task's record fields for submit.lua and workflow.lua:
+// newRecord is a new task's record fields for workflow.lua:
 // its due and created fields come last, for the script to fill in from
 // Redis's clock.
 func newRecord(t *tasks.Task) []any {

@@ -115,32 +115,45 @@ local function doomed(state, opf)
   return (state == 'canceled' or state == 'failed') and opf ~= 'run'
 end
 
+-- counts_kids reports whether a record of format v counts its children in
+-- field kids, absent meaning none (transport.CountsKids: formats 2 and 3).
+local function counts_kids(v)
+  return v == '2' or v == '3'
+end
+
 -- kids_changed reports whether a task's children list no longer holds n
 -- entries; the caller then retries with the keys of the current list.
 -- count and v are the record's kids and v fields, when the caller read them:
--- a format 2 record counts its children (no field: none), which saves
--- reading the list's length; a format 1 record's list is measured.
+-- a record of format 2 or 3 counts its children (no field: none), which
+-- saves reading the list's length; a format 1 record's list is measured.
 local function kids_changed(kids, n, count, v)
   local c = tonumber(count)
   if c then return c ~= n end
-  if v == '2' and not count then return n ~= 0 end
+  if counts_kids(v) and not count then return n ~= 0 end
   return redis.call('LLEN', kids) ~= n -- a damaged count: measure the list
 end
 
 -- kid_added counts a child added to the children list of the record at
--- key, when the record keeps that count (format 2).
+-- key, when the record keeps that count (formats 2 and 3).
 local function kid_added(key)
   local c = redis.call('HMGET', key, 'kids', 'v')
-  if c[1] or c[2] == '2' then redis.call('HSET', key, 'kids', int((tonumber(c[1]) or 0) + 1)) end
+  if c[1] or counts_kids(c[2]) then redis.call('HSET', key, 'kids', int((tonumber(c[1]) or 0) + 1)) end
+end
+
+-- outcome returns a finished parent's outcome as its children read it
+-- (tasks.Outcome): JSON {id, name, state, result, error}, with a missing or
+-- empty result as null, and a missing name or error as "".
+local function outcome(pid, name, state, result, err)
+  return '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(name or '') ..
+    ',"state":"' .. state .. '","result":' .. ((result and result ~= '') and result or 'null') ..
+    ',"error":' .. cjson.encode(err or '') .. '}'
 end
 
 -- release hands a finished parent's outcome to its children. first is the
 -- KEYS index of the first child's keys: two per child, in the list's order,
 -- its record and its queue's due index.
 local function release(kids, first, waiting, announce, pid, name, state, result, err, now)
-  local outcome = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(name) ..
-    ',"state":"' .. state .. '","result":' .. ((result and result ~= '') and result or 'null') ..
-    ',"error":' .. cjson.encode(err or '') .. '}'
+  local o = outcome(pid, name, state, result, err)
   local entries = redis.call('LRANGE', kids, 0, -1)
   for i, e in ipairs(entries) do
     local q, cid = string.match(e, '^(%S+) (%S+)$')
@@ -148,7 +161,7 @@ local function release(kids, first, waiting, announce, pid, name, state, result,
     local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending')
     if q and c[1] == 'waiting' then
       local left = (tonumber(c[4]) or 1) - 1
-      redis.call('HSET', ch, 'o:' .. pid, outcome, 'pending', int(math.max(left, 0)))
+      redis.call('HSET', ch, 'o:' .. pid, o, 'pending', int(math.max(left, 0)))
       local stop = doomed(state, c[2])
       if left <= 0 or stop then
         local due = tonumber(c[3]) or now

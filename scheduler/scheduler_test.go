@@ -114,8 +114,9 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1, SafetyWait: 200 * time.Millisecond})
 	s := e.start()
-	// Let one safety wake pass, so the subscription has settled.
-	require.Eventually(t, func() bool { return s.Counters().SafetyWakes > 0 }, 5*time.Second, time.Millisecond)
+	// Let one safety wake pass, so the subscription has settled, and the
+	// re-read it causes: a task that re-read found would need no wake.
+	require.Eventually(t, func() bool { return s.Counters().SafetyWakes > 0 && s.disp.idleWaiting() }, 5*time.Second, time.Millisecond)
 	before := s.Counters().SafetyWakes
 	// The real submit script, with its announcement sent where nobody listens.
 	task := newTask(tasks.Spec{Name: "record", Args: json.RawMessage(`{}`), Queue: "default", MaxAttempts: 1, OnParentFailure: tasks.PolicyFail})
@@ -123,8 +124,8 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	elsewhere, _ := NewKeys("elsewhere")
 	for i, a := range args {
 		switch a {
-		case e.client.x.keys.Announce("default"):
-			args[i] = elsewhere.Announce("default")
+		case e.client.x.keys.Announce(""):
+			args[i] = elsewhere.Announce("")
 		case e.client.x.keys.EventsChannel():
 			args[i] = elsewhere.EventsChannel()
 		}

@@ -18,10 +18,10 @@ func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 		}
 		return names
 	}
-	require.Equal(t, []string{"clock", "int", "attempt_errors", "companion_done", "doomed", "kids_changed", "release"}, defined(preludeFor(preludeLua, finishLua)),
+	require.Equal(t, []string{"clock", "int", "attempt_errors", "companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release"}, defined(preludeFor(preludeLua, finishLua)),
 		"release calls doomed")
 	require.Equal(t, []string{"clock", "int", "word"}, defined(preludeFor(preludeLua, claimLua)))
-	require.Equal(t, []string{"clock", "int", "due_time", "joined", "chunked", "doomed", "kid_added"}, defined(preludeFor(preludeLua, submitLua)))
+	require.Equal(t, []string{"clock", "int", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}, defined(preludeFor(preludeLua, submitLua)))
 	require.Empty(t, defined(preludeFor(preludeLua, "return 1")))
 	require.Len(t, preludeFunc.FindAllString(preludeLua, -1), len(defined(preludeLua)), "every function of the prelude is found whole")
 }

@@ -18,13 +18,14 @@
 --         {ns}:kids:PARENT
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
--- ARGV[3..] per task: id, due time (ms since the epoch, or -N for N ms
---         from now), queue name to add to the queue set (or '' when it is
---         known there), announce channel of its queue, '1' when it has an
---         idempotency key else '0', number of parents P, queue name,
---         on_parent_failure, task name, the P parent ids, number F of record
---         values, then F record fields and values (HSET), of which the last
---         two pairs are due and created with values the script fills in
+-- ARGV[3] announce channel prefix ({ns}:announce:)
+-- ARGV[4] the record format written (transport.Version)
+-- ARGV[5..] per task, 9 values and then its P parent ids: id, due time
+--         (ms since the epoch, or -N for N ms from now), '1' when its queue
+--         may be missing from the queue set else '0', its idempotency key
+--         ('' for none), P, queue name, on_parent_failure (''
+--         for the default, fail), task name, and its record's field x (the
+--         parts that never change, transport.EncodeImmutable)
 -- Creation and relative due times are Redis's clock; a due time in the
 -- past is now.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per task
@@ -51,19 +52,17 @@ end
 local nowms, nowus = clock()
 local created = int(nowms)
 local out, events = {nowus}, {}
-local a, k = 3, 3
+local format = ARGV[4]
+local a, k = 5, 3
 for _ = 1, tonumber(ARGV[1]) do
-  local id, due, queueArg, announce, keyFlag = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local np, queue, opf = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
-  local name = ARGV[a + 8]
+  local id, due, newQueue, ikey = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local np, queue, opf, name, x = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
   due = due_time(due, nowms, created)
-  local nf = tonumber(ARGV[pa + np])
-  local fa = pa + np + 1 -- record: ARGV[fa .. fa + nf - 1]
   local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
-  a, k = fa + nf, pk + 2 * np
+  a, k = pa + np, pk + 2 * np
 
-  local first = keyFlag == '1' and redis.call('GET', idem)
+  local first = ikey ~= '' and redis.call('GET', idem)
   local pending, outcomes, stop, missing = 0, {}, false, nil
   if not first then
     for i = 1, np do
@@ -76,8 +75,7 @@ for _ = 1, tonumber(ARGV[1]) do
       end
       if st == 'succeeded' or st == 'failed' or st == 'canceled' then
         outcomes[#outcomes + 1] = 'o:' .. pid
-        outcomes[#outcomes + 1] = '{"id":' .. cjson.encode(pid) .. ',"name":' .. cjson.encode(p[2]) ..
-          ',"state":"' .. st .. '","result":' .. (p[3] or 'null') .. ',"error":' .. cjson.encode(p[4] or '') .. '}'
+        outcomes[#outcomes + 1] = outcome(pid, p[2], st, p[3], p[4])
         if doomed(st, opf) then stop = true end
       else
         pending = pending + 1
@@ -93,10 +91,24 @@ for _ = 1, tonumber(ARGV[1]) do
     out[#out + 1] = 'DUEQ_NOPARENT ' .. missing
     out[#out + 1] = 0
   else
-    if keyFlag == '1' then redis.call('SET', idem, id) end
-    ARGV[fa + nf - 3], ARGV[fa + nf - 1] = due, created
-    redis.call('HSET', key, unpack(ARGV, fa, fa + nf - 1))
-    chunked('HSET', key, outcomes, 1, #outcomes)
+    if ikey ~= '' then
+      redis.call('SET', idem, id)
+      redis.call('HSET', key, 'key', ikey)
+    end
+    local state = 'scheduled'
+    if stop then
+      due = created
+    elseif pending > 0 then
+      state = 'waiting'
+    end
+    if np == 0 then
+      redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created)
+    else
+      redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created,
+        'pending', pending)
+      if opf ~= '' then redis.call('HSET', key, 'opf', opf) end
+      chunked('HSET', key, outcomes, 1, #outcomes)
+    end
     for i = 1, np do
       local kids = KEYS[pk + 2 * i - 1]
       redis.call('RPUSH', kids, queue .. ' ' .. id)
@@ -104,16 +116,11 @@ for _ = 1, tonumber(ARGV[1]) do
       local ttl = redis.call('PTTL', KEYS[pk + 2 * i - 2])
       if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
     end
-    if queueArg ~= '' then redis.call('SADD', KEYS[1], queueArg) end
-    if pending > 0 and not stop then
-      redis.call('HSET', key, 'state', 'waiting', 'pending', pending)
+    if newQueue == '1' then redis.call('SADD', KEYS[1], queue) end
+    if state == 'waiting' then
       redis.call('ZADD', KEYS[2], created, id)
     else
-      if stop then
-        due = created
-        redis.call('HSET', key, 'due', due, 'pending', pending)
-      end
-      index(dkey, announce, due, id)
+      index(dkey, ARGV[3] .. queue, due, id)
     end
     out[#out + 1] = id
     out[#out + 1] = 1

@@ -73,7 +73,7 @@ func TestCorruptWorkflowNodeLetsItsMapExpire(t *testing.T) {
 	sw, err := e.client.SubmitWorkflow(ctx, &deps.Workflow{Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record"}}}})
 	require.NoError(t, err)
 	id := sw.Tasks["a"]
-	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(id), transport.FArgs, "[").Err()) // damaged
+	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(id), transport.FImmutable, "[").Err()) // damaged
 	e.start()
 	require.Eventually(t, func() bool {
 		st, _ := e.rdb.HGet(ctx, e.client.x.keys.Task(id), transport.FState).Result()

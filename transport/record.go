@@ -13,59 +13,79 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dueq/dueq/tasks"
 )
 
-// Version is the record format this build writes. Format 2 counts the
-// entries of a task's children list in field kids (absent: none); this
-// build also reads format 1, whose records do not, and whose children lists
-// the scripts measure instead.
-const Version = "2"
+// Version is the record format this build writes. Format 3 keeps the
+// parts of a task that never change after submit and that no script reads
+// (args, max_attempts, timeout, parents, schedule, node) in one field, x, so a claim reads a record as a few values instead of a
+// field per part; the parts scripts read (name, queue, on_parent_failure),
+// those that name a task's companion key (key, workflow) and every part
+// that changes stay fields of their own. This build also
+// reads formats 2 and 1, in which every part is a field (format 1 does not
+// count a task's children in field kids; the scripts measure the list
+// instead), so tasks left in Redis by an older daemon run after an upgrade.
+const Version = "3"
 
 // ScheduleVersion is the schedule record format this build reads and
 // writes.
 const ScheduleVersion = "1"
 
 // readable reports whether this build reads record format v.
-func readable(v string) bool { return v == Version || v == "1" }
+func readable(v string) bool { return v == Version || v == "2" || v == "1" }
+
+// CountsKids reports whether a record of format v counts its children in
+// field kids (absent: none).
+func CountsKids(v string) bool { return v == Version || v == "2" }
 
 // Record hash fields. Scripts use the same names.
 const (
-	FVersion     = "v"
-	FName        = "name"
-	FArgs        = "args"
-	FQueue       = "queue"
-	FState       = "state"
-	FDue         = "due"      // ms since the epoch
-	FCreated     = "created"  // ms
-	FStarted     = "started"  // ms
-	FFinished    = "finished" // ms
-	FAttempts    = "attempts"
-	FMaxAttempts = "max_attempts"
-	FTimeout     = "timeout" // ms
-	FResult      = "result"  // JSON
-	FError       = "error"
-	FParents     = "parents" // JSON array of ids
+	FVersion = "v"
+	FName    = "name"
+	FQueue   = "queue"
+	FState   = "state"
+	// FImmutable is format 3's field of the parts that never change, JSON
+	// with short names: {"a": args, "m": max_attempts, "t": timeout ms,
+	// "p": parents, "s": schedule, "n": node}, each left out when empty or
+	// zero except args.
+	FImmutable = "x"
+	FDue       = "due"      // ms since the epoch
+	FCreated   = "created"  // ms
+	FStarted   = "started"  // ms
+	FFinished  = "finished" // ms
+	FAttempts  = "attempts"
+	FResult    = "result" // JSON
+	FError     = "error"
+	FKey       = "key"
+	FWorkflow  = "workflow"
 	// FOutcome prefixes the fields holding each finished parent's outcome,
 	// "o:PARENT_ID" = JSON {id, name, state, result, error}. Children are
 	// not a field: they are the list at {ns}:kids:ID.
 	FOutcome    = "o:"
-	FPending    = "pending" // parents not yet finished
-	FPolicy     = "opf"     // on_parent_failure
-	FSchedule   = "schedule"
-	FKey        = "key"
-	FRun        = "run" // claim token
+	FPending    = "pending" // parents not yet finished; present only in a task that has parents
+	FPolicy     = "opf"     // on_parent_failure; absent: fail
+	FRun        = "run"     // claim token
 	FRecoveries = "recoveries"
 	FDaemon     = "daemon" // the daemon that ran the latest attempt
-	FWorkflow   = "workflow"
-	FNode       = "node"
 	// FKids counts the entries of the task's children list ({ns}:kids:ID),
 	// so finishing a task needs no read of the list's length; absent in a
-	// format 2 record, it is 0.
+	// format 2 or 3 record, it is 0.
 	FKids          = "kids"
 	FAttemptErrors = "aerr" // JSON array of the failed attempts' errors, the last 10
+)
+
+// Fields of formats 1 and 2 that format 3 keeps in FImmutable.
+const (
+	FArgs        = "args" // JSON
+	FMaxAttempts = "max_attempts"
+	FTimeout     = "timeout" // ms
+	FParents     = "parents" // JSON array of ids
+	FSchedule    = "schedule"
+	FNode        = "node"
 )
 
 // ErrCorrupt marks a record that cannot be decoded.
@@ -87,8 +107,9 @@ func FromMs(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// EncodeRecord returns t's hash fields as field, value pairs for HSET. Empty
-// and zero fields are left out to keep records small.
+// EncodeRecord returns t's hash fields in this build's format as field,
+// value pairs for HSET. Empty and zero fields are left out to keep records
+// small.
 func EncodeRecord(t *tasks.Task) []any {
 	f := make([]any, 0, 24)
 	add := func(k string, v any) { f = append(f, k, v) }
@@ -104,39 +125,80 @@ func EncodeRecord(t *tasks.Task) []any {
 	}
 	add(FVersion, Version)
 	add(FName, t.Name)
-	if len(t.Args) == 0 {
-		add(FArgs, "null")
-	} else {
-		add(FArgs, string(t.Args))
-	}
 	add(FQueue, t.Queue)
 	add(FState, string(t.State))
+	add(FImmutable, EncodeImmutable(t))
 	addInt(FDue, Ms(t.DueAt))
 	addInt(FCreated, Ms(t.CreatedAt))
 	addInt(FStarted, Ms(t.StartedAt))
 	addInt(FFinished, Ms(t.FinishedAt))
 	addInt(FAttempts, int64(t.Attempts))
-	add(FMaxAttempts, t.MaxAttempts)
-	addInt(FTimeout, t.Timeout.Milliseconds())
 	addStr(FResult, string(t.Result))
 	addStr(FError, t.Error)
 	if len(t.Parents) > 0 {
-		add(FParents, mustJSON(t.Parents))
+		add(FPending, int64(t.Pending)) // present, even 0: the task has parents
 	}
-	addInt(FPending, int64(t.Pending))
-	addStr(FPolicy, string(t.OnParentFailure))
-	addStr(FSchedule, t.Schedule)
-	addStr(FKey, t.Key)
+	if t.OnParentFailure != tasks.PolicyFail {
+		addStr(FPolicy, string(t.OnParentFailure))
+	}
 	addInt(FRun, t.Run)
 	addInt(FRecoveries, int64(t.Recoveries))
 	addInt(FKids, int64(len(t.Children)))
 	addStr(FDaemon, t.Daemon)
+	addStr(FKey, t.Key)
 	addStr(FWorkflow, t.Workflow)
-	addStr(FNode, t.Node)
 	if len(t.AttemptErrors) > 0 {
 		add(FAttemptErrors, mustJSON(t.AttemptErrors))
 	}
 	return f
+}
+
+// immutable is the JSON of a format 3 record's field FImmutable.
+type immutable struct {
+	Args        json.RawMessage `json:"a"`
+	MaxAttempts int64           `json:"m"`
+	Timeout     int64           `json:"t"`
+	Parents     []string        `json:"p"`
+	Schedule    string          `json:"s"`
+	Node        string          `json:"n"`
+}
+
+// EncodeImmutable returns the value of t's field FImmutable.
+func EncodeImmutable(t *tasks.Task) string {
+	b := make([]byte, 0, 32+len(t.Args))
+	b = append(b, `{"a":`...)
+	if len(t.Args) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, t.Args...)
+	}
+	if t.MaxAttempts != 0 {
+		b = strconv.AppendInt(append(b, `,"m":`...), int64(t.MaxAttempts), 10)
+	}
+	if t.Timeout != 0 {
+		b = strconv.AppendInt(append(b, `,"t":`...), t.Timeout.Milliseconds(), 10)
+	}
+	if len(t.Parents) > 0 {
+		b = append(append(b, `,"p":`...), mustJSON(t.Parents)...)
+	}
+	for _, s := range []struct{ name, v string }{{"s", t.Schedule}, {"n", t.Node}} {
+		if s.v != "" {
+			b = append(append(append(b, ',', '"'), s.name...), '"', ':')
+			b = appendString(b, s.v)
+		}
+	}
+	return string(append(b, '}'))
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 func mustJSON(v []string) string {
@@ -144,9 +206,10 @@ func mustJSON(v []string) string {
 	return string(b)
 }
 
-// DecodeRecord builds the task with the given id from its hash fields. It
-// checks the version, the state and every number, so a damaged record is an
-// error wrapping ErrCorrupt that names the field.
+// DecodeRecord builds the task with the given id from its hash fields, in
+// any format this build reads. It checks the version, the state and every
+// number, so a damaged record is an error wrapping ErrCorrupt that names
+// the field.
 func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w %s: %s", ErrCorrupt, id, fmt.Sprintf(format, a...))
@@ -154,12 +217,12 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	if len(h) == 0 {
 		return nil, bad("empty record")
 	}
-	if v := h[FVersion]; !readable(v) {
-		return nil, bad("format version %q, this build reads %q and \"1\"", v, Version)
+	v := h[FVersion]
+	if !readable(v) {
+		return nil, bad("format version %q, this build reads %q, \"2\" and \"1\"", v, Version)
 	}
 	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
-		Error: h[FError], Schedule: h[FSchedule], Key: h[FKey], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon],
-		Workflow: h[FWorkflow], Node: h[FNode]}
+		Error: h[FError], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon], Key: h[FKey], Workflow: h[FWorkflow]}
 	if t.Name == "" || t.Queue == "" {
 		return nil, bad("no name or queue")
 	}
@@ -172,46 +235,66 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	if !t.OnParentFailure.Valid() {
 		return nil, bad("unknown on_parent_failure %q", t.OnParentFailure)
 	}
-	if _, ok := h[FArgs]; !ok {
-		return nil, bad("no args")
-	}
-	for _, f := range []struct {
-		name string
-		dst  *json.RawMessage
-	}{{FArgs, &t.Args}, {FResult, &t.Result}} {
-		s, ok := h[f.name]
+	var im immutable
+	var maxAttempts, timeout int64
+	ints := []intField{{FDue, nil, maxTimeMs}, {FCreated, nil, maxTimeMs}, {FStarted, nil, maxTimeMs},
+		{FFinished, nil, maxTimeMs}, {FAttempts, nil, maxField}, {FPending, nil, maxField}, {FRun, &t.Run, maxField},
+		{FRecoveries, nil, maxField}, {FMaxAttempts, &maxAttempts, maxField}, {FTimeout, &timeout, maxField}}
+	if v == Version {
+		x, ok := h[FImmutable]
 		if !ok {
-			continue
+			return nil, bad("no field %s", FImmutable)
 		}
-		if err := tasks.CheckJSON("field "+f.name, []byte(s)); err != nil {
+		if !utf8.ValidString(x) || json.Unmarshal([]byte(x), &im) != nil || im.Args == nil {
+			return nil, bad("field %s is not the JSON of a task's args and settings", FImmutable)
+		}
+		if im.MaxAttempts < 0 || im.MaxAttempts > maxField || im.Timeout < 0 || im.Timeout > maxField {
+			return nil, bad("field %s holds a negative or too large count", FImmutable)
+		}
+		maxAttempts, timeout = im.MaxAttempts, im.Timeout
+		ints = ints[:len(ints)-2]
+	} else {
+		s, ok := h[FArgs]
+		if !ok {
+			return nil, bad("no args")
+		}
+		// As format 3 reads args back: without the white space around them.
+		im = immutable{Args: json.RawMessage(strings.Trim(s, " \t\r\n")), Schedule: h[FSchedule], Node: h[FNode]}
+		if s, ok := h[FParents]; ok {
+			if err := json.Unmarshal([]byte(s), &im.Parents); err != nil {
+				return nil, bad("field %s is not a JSON list of ids", FParents)
+			}
+		}
+	}
+	if err := tasks.CheckJSON("field "+FArgs, im.Args); err != nil {
+		return nil, bad("%s", err)
+	}
+	t.Args, t.Parents, t.Schedule, t.Node = im.Args, im.Parents, im.Schedule, im.Node
+	if s, ok := h[FResult]; ok {
+		if err := tasks.CheckJSON("field "+FResult, []byte(s)); err != nil {
 			return nil, bad("%s", err)
 		}
-		*f.dst = json.RawMessage(s)
+		t.Result = json.RawMessage(s)
 	}
-	var due, created, started, finished, attempts, maxAttempts, timeout, pending, recoveries int64
-	ints := []intField{{FDue, &due, maxTimeMs}, {FCreated, &created, maxTimeMs}, {FStarted, &started, maxTimeMs},
-		{FFinished, &finished, maxTimeMs}, {FAttempts, &attempts, maxField}, {FMaxAttempts, &maxAttempts, maxField},
-		{FTimeout, &timeout, maxField}, {FPending, &pending, maxField}, {FRun, &t.Run, maxField},
-		{FRecoveries, &recoveries, maxField}}
-	for _, f := range ints {
+	var n [8]int64
+	for i, f := range ints {
 		s, ok := h[f.name]
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || n > f.max {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 || v > f.max {
 			return nil, bad("field %s is %.40q, not a %s", f.name, s, f.kind())
 		}
-		*f.dst = n
-	}
-	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(due), FromMs(created), FromMs(started), FromMs(finished)
-	t.Attempts, t.MaxAttempts, t.Pending, t.Recoveries = int(attempts), int(maxAttempts), int(pending), int(recoveries)
-	t.Timeout = time.Duration(timeout) * time.Millisecond
-	if s, ok := h[FParents]; ok {
-		if err := json.Unmarshal([]byte(s), &t.Parents); err != nil {
-			return nil, bad("field %s is not a JSON list of ids", FParents)
+		if f.dst != nil {
+			*f.dst = v
+		} else {
+			n[i] = v
 		}
 	}
+	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(n[0]), FromMs(n[1]), FromMs(n[2]), FromMs(n[3])
+	t.Attempts, t.Pending, t.Recoveries = int(n[4]), int(n[5]), int(n[7])
+	t.MaxAttempts, t.Timeout = int(maxAttempts), time.Duration(timeout)*time.Millisecond
 	if s, ok := h[FAttemptErrors]; ok {
 		if err := json.Unmarshal([]byte(s), &t.AttemptErrors); err != nil {
 			return nil, bad("field %s is not a JSON list of errors", FAttemptErrors)

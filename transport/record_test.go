@@ -50,32 +50,85 @@ func TestRecordRoundTrip(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 }
 
+// Records of formats 1 and 2, which older daemons left in Redis, read as
+// the same task as this build's format: every part in a field of its own.
+func TestOlderFormatsReadTheSame(t *testing.T) {
+	t.Parallel()
+	in := &tasks.Task{ID: "01J", Name: "echo", Args: json.RawMessage(`{"a":[1,"x"]}`), Queue: "q1",
+		State: tasks.Waiting, DueAt: time.UnixMilli(1700000000123).UTC(), CreatedAt: time.UnixMilli(1700000000000).UTC(),
+		Attempts: 1, MaxAttempts: 4, Timeout: 2 * time.Second, Error: "e", Parents: []string{"p1"}, Pending: 1,
+		OnParentFailure: tasks.PolicyRun, Schedule: "s1", Key: `k "quoted" ü`, Workflow: "W1", Node: "n\\1", Run: 2, Recoveries: 1}
+	v3, err := DecodeRecord("01J", fields(t, EncodeRecord(in)))
+	require.NoError(t, err)
+	require.Equal(t, in, v3)
+	for _, v := range []string{"1", "2"} {
+		old := map[string]string{FVersion: v, FName: "echo", FArgs: ` {"a":[1,"x"]}` + "\n", FQueue: "q1", FState: "waiting",
+			FDue: "1700000000123", FCreated: "1700000000000", FAttempts: "1", FMaxAttempts: "4", FTimeout: "2000",
+			FError: "e", FParents: `["p1"]`, FPending: "1", FPolicy: "run", FSchedule: "s1", FKey: `k "quoted" ü`,
+			FWorkflow: "W1", FNode: "n\\1", FRun: "2", FRecoveries: "1"}
+		got, err := DecodeRecord("01J", old)
+		require.NoError(t, err, "format %s", v)
+		require.Equal(t, in, got, "format %s", v)
+	}
+}
+
 func TestDecodeRecordRejectsDamage(t *testing.T) {
 	t.Parallel()
 	good := fields(t, EncodeRecord(&tasks.Task{Name: "echo", Args: json.RawMessage(`{}`), Queue: "default",
 		State: tasks.Scheduled, MaxAttempts: 1}))
+	deep := strings.Repeat("[", 1001) + strings.Repeat("]", 1001)
 	for name, change := range map[string][2]string{
-		"other version":   {FVersion, "3"},
-		"no name":         {FName, ""},
-		"unknown state":   {FState, "sleeping"},
-		"args not JSON":   {FArgs, "{"},
-		"result not JSON": {FResult, "nope"},
-		"negative count":  {FAttempts, "-1"},
-		"count not int":   {FDue, "soon"},
-		"parents":         {FParents, `"p1"`},
-		"args too deep":   {FArgs, strings.Repeat("[", 1001) + strings.Repeat("]", 1001)},
-		"args not UTF-8":  {FArgs, "\"\xff\""},
-		"result too deep": {FResult, strings.Repeat("[", 1001) + strings.Repeat("]", 1001)},
-		"due past 9999":   {FDue, "253402300800000"},
-		"due overflows":   {FDue, "9223372036854775807"},
+		"other version":     {FVersion, "4"},
+		"no name":           {FName, ""},
+		"unknown state":     {FState, "sleeping"},
+		"no x":              {FImmutable, ""},
+		"x not JSON":        {FImmutable, "{"},
+		"x without args":    {FImmutable, `{"m":1}`},
+		"args not JSON":     {FImmutable, `{"a":{}`},
+		"x not UTF-8":       {FImmutable, "{\"a\":\"\xff\"}"},
+		"args too deep":     {FImmutable, `{"a":` + deep + `}`},
+		"negative attempts": {FImmutable, `{"a":1,"m":-1}`},
+		"parents not ids":   {FImmutable, `{"a":1,"p":"p1"}`},
+		"result not JSON":   {FResult, "nope"},
+		"negative count":    {FAttempts, "-1"},
+		"count not int":     {FDue, "soon"},
+		"result too deep":   {FResult, deep},
+		"due past 9999":     {FDue, "253402300800000"},
+		"due overflows":     {FDue, "9223372036854775807"},
 	} {
 		h := map[string]string{}
 		for k, v := range good {
 			h[k] = v
 		}
-		h[change[0]] = change[1]
+		if change[1] == "" {
+			delete(h, change[0])
+		} else {
+			h[change[0]] = change[1]
+		}
 		_, err := DecodeRecord("x", h)
 		require.ErrorIs(t, err, ErrCorrupt, name)
+	}
+	// The same of a format 1 or 2 record, which keeps args and parents in
+	// fields of their own.
+	for _, v := range []string{"1", "2"} {
+		old := map[string]string{FVersion: v, FName: "echo", FArgs: "{}", FQueue: "default", FState: "scheduled", FMaxAttempts: "1"}
+		_, err := DecodeRecord("x", old)
+		require.NoError(t, err)
+		for name, change := range map[string][2]string{
+			"args not JSON": {FArgs, "{"}, "args not UTF-8": {FArgs, "\"\xff\""}, "args too deep": {FArgs, deep},
+			"parents": {FParents, `"p1"`}, "max attempts": {FMaxAttempts, "-2"}, "timeout": {FTimeout, "x"},
+		} {
+			h := map[string]string{}
+			for k, v := range old {
+				h[k] = v
+			}
+			h[change[0]] = change[1]
+			_, err := DecodeRecord("x", h)
+			require.ErrorIs(t, err, ErrCorrupt, "format %s: %s", v, name)
+		}
+		delete(old, FArgs)
+		_, err = DecodeRecord("x", old)
+		require.ErrorIs(t, err, ErrCorrupt, "format %s without args", v)
 	}
 	_, err := DecodeRecord("x", nil)
 	require.ErrorIs(t, err, ErrCorrupt)
@@ -86,7 +139,7 @@ func TestDecodeRecordRejectsDamage(t *testing.T) {
 	for k, v := range good {
 		h[k] = v
 	}
-	h[FDue], h[FTimeout] = "253402300799999", "9223372036854"
+	h[FDue], h[FImmutable] = "253402300799999", `{"a":{},"m":1,"t":9223372036854}`
 	got, err := DecodeRecord("x", h)
 	require.NoError(t, err)
 	require.True(t, got.DueAt.Equal(tasks.MaxTime), "due %s", got.DueAt)
