@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // DefaultServer is the base URL of a daemon's API started with the defaults.
@@ -30,7 +30,7 @@ var ErrUnreachable = errors.New("dueq daemon not reachable")
 // http.DefaultClient. It is safe for concurrent use.
 //
 // Answers other than 2xx are returned as *Error; errors.Is matches them
-// against tasks.ErrInvalid, scheduler.ErrNotFound and scheduler.ErrFinished.
+// against tasks.ErrInvalid, wire.ErrNotFound and wire.ErrFinished.
 type Client struct {
 	// BaseURL is the daemon's address, e.g. http://127.0.0.1:7420 (the
 	// default when empty).
@@ -150,7 +150,7 @@ func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (*t
 }
 
 // Cancel cancels task id and returns its record. A task that had already
-// finished gives an *Error with Status 409 (errors.Is scheduler.ErrFinished).
+// finished gives an *Error with Status 409 (errors.Is wire.ErrFinished).
 func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	var t tasks.Task
 	if err := c.do(ctx, http.MethodDelete, "/api/v1/tasks/"+url.PathEscape(id), nil, &t); err != nil {
@@ -163,7 +163,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 // those in opts.State (empty: any), of handler opts.Name (empty: any), in
 // opts.Queue (empty: any), at most opts.Limit of them (0: the server's
 // default, 100). A bad filter gives an *Error with Status 400.
-func (c *Client) List(ctx context.Context, opts scheduler.ListOptions) ([]*tasks.Task, error) {
+func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task, error) {
 	q := url.Values{}
 	if opts.State != "" {
 		q.Set("state", string(opts.State))
@@ -191,9 +191,9 @@ func (c *Client) List(ctx context.Context, opts scheduler.ListOptions) ([]*tasks
 }
 
 // Stats returns the counts by state and queue, the daemons alive with
-// their queues and handlers, and the stranded tasks (scheduler.Stats).
-func (c *Client) Stats(ctx context.Context) (*scheduler.Stats, error) {
-	var st scheduler.Stats
+// their queues and handlers, and the stranded tasks (wire.Stats).
+func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
+	var st wire.Stats
 	if err := c.do(ctx, http.MethodGet, "/api/v1/stats", nil, &st); err != nil {
 		return nil, err
 	}

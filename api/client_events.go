@@ -13,8 +13,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // ErrStreamEnded is wrapped by the error Events returns when the event
@@ -36,8 +36,8 @@ const maxEventLine = 1 << 20
 // Retry runs a failed or canceled task again, now, with a fresh set of
 // attempts, and returns its new record (state scheduled). Any other state,
 // and a task that never ran because of its parents, gives an *Error with
-// Status 409 (errors.Is scheduler.ErrNotRetryable); an unknown id gives 404
-// (errors.Is scheduler.ErrNotFound).
+// Status 409 (errors.Is wire.ErrNotRetryable); an unknown id gives 404
+// (errors.Is wire.ErrNotFound).
 func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 	var t tasks.Task
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(id)+"/retry", nil, &t); err != nil {
@@ -48,7 +48,7 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 
 // Events follows the daemon's event stream (GET /api/v1/events) and calls
 // fn with each event, in the order the daemon sent them, from one
-// goroutine. Kinds are those of scheduler.Event: queued, started, retrying,
+// goroutine. Kinds are those of wire.Event: queued, started, retrying,
 // succeeded, failed, canceled, and resync when the daemon may have missed
 // some (re-read what you show). Events are fire-and-forget: none is sent
 // again, and those before the stream opened are not sent at all.
@@ -62,7 +62,7 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 // The stream is long-lived: it is sent with c.HTTP's transport but without
 // its Timeout, and taken for dead when no line arrives for EventsIdle
 // (not counting the time fn takes).
-func (c *Client) Events(ctx context.Context, fn func(scheduler.Event) error) error {
+func (c *Client) Events(ctx context.Context, fn func(wire.Event) error) error {
 	const path = "/api/v1/events"
 	base := c.base()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -97,7 +97,7 @@ func (c *Client) Events(ctx context.Context, fn func(scheduler.Event) error) err
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return fmt.Errorf("GET %s%s: the answer is not an event stream (Content-Type %q): check --server", base, path, resp.Header.Get("Content-Type"))
 	}
-	err = readEvents(resp.Body, func() { idle.Reset(EventsIdle) }, func(e scheduler.Event) error {
+	err = readEvents(resp.Body, func() { idle.Reset(EventsIdle) }, func(e wire.Event) error {
 		idle.Stop() // the time fn takes is not the daemon's silence
 		defer idle.Reset(EventsIdle)
 		return fn(e)
@@ -145,9 +145,9 @@ func (e fnError) Error() string { return e.err.Error() }
 // readEvents parses server-sent events from r until it ends (nil) or
 // fails: "field: value" lines, an event ending at a blank line, lines
 // ending in \n, \r\n or \r, comments (":...") ignored. Each event whose data
-// is set is decoded as a scheduler.Event and handed to fn; its kind, when
+// is set is decoded as a wire.Event and handed to fn; its kind, when
 // the data has none, is the event's name. seen is called for every line.
-func readEvents(r io.Reader, seen func(), fn func(scheduler.Event) error) error {
+func readEvents(r io.Reader, seen func(), fn func(wire.Event) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxEventLine)
 	sc.Split(scanLines)
@@ -191,8 +191,8 @@ func readEvents(r io.Reader, seen func(), fn func(scheduler.Event) error) error 
 }
 
 // dispatch decodes one event's data and hands it to fn.
-func dispatch(name string, data []byte, fn func(scheduler.Event) error) error {
-	var e scheduler.Event
+func dispatch(name string, data []byte, fn func(wire.Event) error) error {
+	var e wire.Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return fmt.Errorf("%w: event %.40q with data %.80q (%v)", errBadEvent, name, data, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestClientRetry(t *testing.T) {
@@ -50,27 +50,27 @@ func TestClientRetry(t *testing.T) {
 	require.EqualValues(t, 2, calls.Load())
 
 	_, err = e.cl.Retry(ctx, tk.ID)
-	require.ErrorIs(t, err, scheduler.ErrNotRetryable)
+	require.ErrorIs(t, err, wire.ErrNotRetryable)
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusConflict, apiErr.Status)
 	require.Contains(t, apiErr.Message, "succeeded")
 
 	_, err = e.cl.Retry(ctx, "01HZZZZZZZZZZZZZZZZZZZZZZZ")
-	require.ErrorIs(t, err, scheduler.ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 }
 
 // collect runs cl.Events until the test ends and hands each event to the
 // returned channel; the second channel gets what Events returned.
-func collect(t *testing.T, cl *api.Client) (<-chan scheduler.Event, <-chan error, context.CancelFunc) {
+func collect(t *testing.T, cl *api.Client) (<-chan wire.Event, <-chan error, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan scheduler.Event, 1000)
+	events := make(chan wire.Event, 1000)
 	ended := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ended <- cl.Events(ctx, func(ev scheduler.Event) error {
+		ended <- cl.Events(ctx, func(ev wire.Event) error {
 			select {
 			case events <- ev:
 			case <-ctx.Done():
@@ -91,7 +91,7 @@ func collect(t *testing.T, cl *api.Client) (<-chan scheduler.Event, <-chan error
 
 // subscribed submits echo tasks until the stream shows one queued: the
 // daemon's subscription to Redis is live from then on.
-func subscribed(t *testing.T, e *env, events <-chan scheduler.Event) {
+func subscribed(t *testing.T, e *env, events <-chan wire.Event) {
 	t.Helper()
 	ctx := context.Background()
 	ids := map[string]bool{}
@@ -102,7 +102,7 @@ func subscribed(t *testing.T, e *env, events <-chan scheduler.Event) {
 		for {
 			select {
 			case ev := <-events:
-				if ev.Kind == scheduler.EventQueued && ids[ev.ID] {
+				if ev.Kind == wire.EventQueued && ids[ev.ID] {
 					return true
 				}
 			case <-time.After(50 * time.Millisecond):
@@ -145,7 +145,7 @@ func TestClientEvents(t *testing.T) {
 			t.Fatalf("saw %v for %s", kinds, tk.ID)
 		}
 	}
-	require.Equal(t, []string{scheduler.EventQueued, scheduler.EventStarted, scheduler.EventSucceeded}, kinds)
+	require.Equal(t, []string{wire.EventQueued, wire.EventStarted, wire.EventSucceeded}, kinds)
 
 	cancel()
 	select {
@@ -161,7 +161,7 @@ func TestClientEventsToken(t *testing.T) {
 	e := setup(t, api.Config{Token: "s3cret"})
 	ctx := context.Background()
 	noToken := &api.Client{BaseURL: e.ts.URL}
-	err := noToken.Events(ctx, func(scheduler.Event) error { return nil })
+	err := noToken.Events(ctx, func(wire.Event) error { return nil })
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusUnauthorized, apiErr.Status)
@@ -170,7 +170,7 @@ func TestClientEventsToken(t *testing.T) {
 	// With the token the stream opens, and lasts until the context ends.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	require.NoError(t, e.cl.Events(short, func(scheduler.Event) error { return nil }))
+	require.NoError(t, e.cl.Events(short, func(wire.Event) error { return nil }))
 }
 
 func TestClientEventsStopsWithFnError(t *testing.T) {
@@ -180,7 +180,7 @@ func TestClientEventsStopsWithFnError(t *testing.T) {
 	stop := errors.New("enough")
 	ended := make(chan error, 1)
 	go func() {
-		ended <- e.cl.Events(context.Background(), func(scheduler.Event) error { return stop })
+		ended <- e.cl.Events(context.Background(), func(wire.Event) error { return stop })
 	}()
 	require.Eventually(t, func() bool {
 		_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
@@ -236,17 +236,17 @@ func TestClientEventsParsing(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	cl := &api.Client{BaseURL: ts.URL, Token: "tok"}
-	var got []scheduler.Event
-	err := cl.Events(context.Background(), func(ev scheduler.Event) error {
+	var got []wire.Event
+	err := cl.Events(context.Background(), func(ev wire.Event) error {
 		got = append(got, ev)
 		return nil
 	})
 	require.ErrorIs(t, err, api.ErrStreamEnded)
 	require.Len(t, got, 4)
-	require.Equal(t, scheduler.Event{Kind: "queued", ID: "A", Queue: "q", Name: "echo", At: time.Date(2030, 1, 2, 15, 4, 5, 123e6, time.UTC)}, got[0])
-	require.Equal(t, scheduler.Event{Kind: "started", ID: "A", Name: "echo"}, got[1])
-	require.Equal(t, scheduler.Event{Kind: "succeeded", ID: "A"}, got[2])
-	require.Equal(t, scheduler.EventResync, got[3].Kind)
+	require.Equal(t, wire.Event{Kind: "queued", ID: "A", Queue: "q", Name: "echo", At: time.Date(2030, 1, 2, 15, 4, 5, 123e6, time.UTC)}, got[0])
+	require.Equal(t, wire.Event{Kind: "started", ID: "A", Name: "echo"}, got[1])
+	require.Equal(t, wire.Event{Kind: "succeeded", ID: "A"}, got[2])
+	require.Equal(t, wire.EventResync, got[3].Kind)
 }
 
 func TestClientEventsNotAStream(t *testing.T) {
@@ -262,7 +262,7 @@ func TestClientEventsNotAStream(t *testing.T) {
 			_, _ = fmt.Fprint(w, tc.body)
 		}))
 		t.Cleanup(ts.Close)
-		err := (&api.Client{BaseURL: ts.URL}).Events(context.Background(), func(scheduler.Event) error { return nil })
+		err := (&api.Client{BaseURL: ts.URL}).Events(context.Background(), func(wire.Event) error { return nil })
 		require.ErrorContains(t, err, tc.want)
 		require.ErrorContains(t, err, "--server")
 		require.NotErrorIs(t, err, api.ErrStreamEnded, "reconnecting would not help")

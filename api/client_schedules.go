@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // SubmitSchedule submits a recurring task (req with Every or Cron set, see
@@ -15,11 +15,11 @@ import (
 // slot fires one occurrence, an ordinary task whose record names the
 // schedule, across all daemons. A request that is not recurring is refused
 // without sending it.
-func (c *Client) SubmitSchedule(ctx context.Context, req SubmitRequest) (*scheduler.Schedule, error) {
+func (c *Client) SubmitSchedule(ctx context.Context, req SubmitRequest) (*wire.Schedule, error) {
 	if !req.Recurring() {
 		return nil, fmt.Errorf("%w: neither every nor cron given: submit a one-off task with Submit", tasks.ErrInvalid)
 	}
-	var sc scheduler.Schedule
+	var sc wire.Schedule
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks", req, &sc); err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (c *Client) SubmitSchedule(ctx context.Context, req SubmitRequest) (*schedu
 }
 
 // Schedules returns the active schedules, by next fire time.
-func (c *Client) Schedules(ctx context.Context) ([]*scheduler.Schedule, error) {
+func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
 	var out scheduleList
 	if err := c.do(ctx, http.MethodGet, "/api/v1/schedules", nil, &out); err != nil {
 		return nil, err
@@ -36,8 +36,8 @@ func (c *Client) Schedules(ctx context.Context) ([]*scheduler.Schedule, error) {
 }
 
 // GetSchedule returns the record of schedule id.
-func (c *Client) GetSchedule(ctx context.Context, id string) (*scheduler.Schedule, error) {
-	var sc scheduler.Schedule
+func (c *Client) GetSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	var sc wire.Schedule
 	if err := c.do(ctx, http.MethodGet, "/api/v1/schedules/"+url.PathEscape(id), nil, &sc); err != nil {
 		return nil, err
 	}
@@ -46,9 +46,9 @@ func (c *Client) GetSchedule(ctx context.Context, id string) (*scheduler.Schedul
 
 // CancelSchedule cancels schedule id, so that no occurrence fires after it,
 // and returns its record. A schedule canceled before gives an *Error with
-// Status 409 (errors.Is scheduler.ErrFinished).
-func (c *Client) CancelSchedule(ctx context.Context, id string) (*scheduler.Schedule, error) {
-	var sc scheduler.Schedule
+// Status 409 (errors.Is wire.ErrFinished).
+func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	var sc wire.Schedule
 	if err := c.do(ctx, http.MethodDelete, "/api/v1/schedules/"+url.PathEscape(id), nil, &sc); err != nil {
 		return nil, err
 	}

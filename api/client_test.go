@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestClientRoundTrip(t *testing.T) {
@@ -34,11 +34,11 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Equal(t, tk.ID, got.ID)
 	require.JSONEq(t, `{"a":1}`, string(got.Args))
 
-	list, err := e.cl.List(ctx, scheduler.ListOptions{State: tasks.Scheduled, Name: "echo", Limit: 10})
+	list, err := e.cl.List(ctx, wire.ListOptions{State: tasks.Scheduled, Name: "echo", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, tk.ID, list[0].ID)
-	list, err = e.cl.List(ctx, scheduler.ListOptions{Name: "other"})
+	list, err = e.cl.List(ctx, wire.ListOptions{Name: "other"})
 	require.NoError(t, err)
 	require.Empty(t, list)
 
@@ -55,7 +55,7 @@ func TestClientRoundTrip(t *testing.T) {
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusConflict, apiErr.Status)
-	require.ErrorIs(t, err, scheduler.ErrFinished)
+	require.ErrorIs(t, err, wire.ErrFinished)
 	require.Contains(t, err.Error(), "HTTP 409")
 
 	require.NoError(t, e.cl.Health(ctx))
@@ -68,7 +68,7 @@ func TestClientErrors(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := e.cl.Get(ctx, "01HZZZZZZZZZZZZZZZZZZZZZZZ")
-	require.ErrorIs(t, err, scheduler.ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 	require.NotErrorIs(t, err, tasks.ErrInvalid)
 
 	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "nope"})
@@ -79,7 +79,7 @@ func TestClientErrors(t *testing.T) {
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "in and at")
 
-	_, err = e.cl.List(ctx, scheduler.ListOptions{State: "finished"})
+	_, err = e.cl.List(ctx, wire.ListOptions{State: "finished"})
 	require.ErrorContains(t, err, `unknown state "finished"`)
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
@@ -156,7 +156,7 @@ func TestClientUnreachable(t *testing.T) {
 	require.ErrorContains(t, err, "http://"+addr)
 	require.ErrorContains(t, err, "dueq serve")
 	require.ErrorContains(t, err, "--server")
-	require.False(t, errors.Is(err, scheduler.ErrNotFound))
+	require.False(t, errors.Is(err, wire.ErrNotFound))
 }
 
 func TestClientNotDueq(t *testing.T) {
@@ -187,7 +187,7 @@ func TestListByQueue(t *testing.T) {
 	dflt, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
 	require.NoError(t, err)
 
-	ids := func(opts scheduler.ListOptions) []string {
+	ids := func(opts wire.ListOptions) []string {
 		t.Helper()
 		list, err := e.cl.List(ctx, opts)
 		require.NoError(t, err)
@@ -197,11 +197,11 @@ func TestListByQueue(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []string{mail.ID, mailOther.ID}, ids(scheduler.ListOptions{Queue: "mail"}))
-	require.Equal(t, []string{dflt.ID}, ids(scheduler.ListOptions{Queue: "default"}))
-	require.Equal(t, []string{mailOther.ID}, ids(scheduler.ListOptions{Queue: "mail", Name: "other", State: tasks.Scheduled}))
-	require.Equal(t, []string{mail.ID}, ids(scheduler.ListOptions{Queue: "mail", Limit: 1}))
-	require.Empty(t, ids(scheduler.ListOptions{Queue: "nosuch"}))
+	require.Equal(t, []string{mail.ID, mailOther.ID}, ids(wire.ListOptions{Queue: "mail"}))
+	require.Equal(t, []string{dflt.ID}, ids(wire.ListOptions{Queue: "default"}))
+	require.Equal(t, []string{mailOther.ID}, ids(wire.ListOptions{Queue: "mail", Name: "other", State: tasks.Scheduled}))
+	require.Equal(t, []string{mail.ID}, ids(wire.ListOptions{Queue: "mail", Limit: 1}))
+	require.Empty(t, ids(wire.ListOptions{Queue: "nosuch"}))
 
 	status, body := e.call(t, "GET", "/api/v1/tasks?queue=mail&state=scheduled&name=echo&limit=5", "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
@@ -218,7 +218,7 @@ func TestListByQueue(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &answer))
 	require.Len(t, answer.Tasks, 3, "an empty queue is no filter")
 
-	_, err = e.cl.List(ctx, scheduler.ListOptions{Queue: "no spaces"})
+	_, err = e.cl.List(ctx, wire.ListOptions{Queue: "no spaces"})
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusBadRequest, apiErr.Status)

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/wire"
 )
 
 // daemonCacheTTL is how long the Server keeps the live daemons it read:
@@ -17,17 +17,17 @@ const daemonCacheTTL = time.Second
 // daemonCache holds the live daemons (scheduler.Client.Daemons) for
 // daemonCacheTTL. Concurrent readers of an expired cache wait for one read.
 type daemonCache struct {
-	read func(context.Context) ([]scheduler.Daemon, error)
+	read func(context.Context) ([]wire.Daemon, error)
 	now  func() time.Time
 
 	mu sync.Mutex
 	at time.Time // when ds was read; zero: never
-	ds []scheduler.Daemon
+	ds []wire.Daemon
 }
 
 // get returns the live daemons as read at most daemonCacheTTL ago. A failed
 // read is returned and not kept.
-func (c *daemonCache) get(ctx context.Context) ([]scheduler.Daemon, error) {
+func (c *daemonCache) get(ctx context.Context) ([]wire.Daemon, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestDaemonCacheReadsAtMostOncePerTTL(t *testing.T) {
@@ -18,12 +18,12 @@ func TestDaemonCacheReadsAtMostOncePerTTL(t *testing.T) {
 	var fail error
 	c := &daemonCache{
 		now: func() time.Time { return now },
-		read: func(context.Context) ([]scheduler.Daemon, error) {
+		read: func(context.Context) ([]wire.Daemon, error) {
 			reads++
 			if fail != nil {
 				return nil, fail
 			}
-			return []scheduler.Daemon{{ID: "d"}}, nil
+			return []wire.Daemon{{ID: "d"}}, nil
 		},
 	}
 	ctx := context.Background()

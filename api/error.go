@@ -7,9 +7,9 @@ import (
 	"net/http"
 
 	"github.com/dueq/dueq/internal/rediserr"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 // Error is a non-2xx answer of the API, as the Client returns it. Message is
@@ -17,8 +17,8 @@ import (
 //
 // errors.Is matches an Error against the sentinels a scheduler.Client would
 // return for the same problem: 400 is tasks.ErrInvalid, 404 is
-// scheduler.ErrNotFound and 409 is scheduler.ErrFinished (from a cancel) or
-// scheduler.ErrNotRetryable (from a retry), so code works the same over HTTP
+// wire.ErrNotFound and 409 is wire.ErrFinished (from a cancel) or
+// wire.ErrNotRetryable (from a retry), so code works the same over HTTP
 // and over Redis.
 type Error struct {
 	Status  int    // HTTP status, e.g. 404
@@ -36,9 +36,9 @@ func (e *Error) Is(target error) bool {
 	case http.StatusBadRequest:
 		return target == tasks.ErrInvalid
 	case http.StatusNotFound:
-		return target == scheduler.ErrNotFound
+		return target == wire.ErrNotFound
 	case http.StatusConflict:
-		return target == scheduler.ErrFinished || target == scheduler.ErrNotRetryable
+		return target == wire.ErrFinished || target == wire.ErrNotRetryable
 	}
 	return false
 }
@@ -86,11 +86,11 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes: send less, e.g. keep large data elsewhere and pass a reference in args", tooBig.Limit)
 	case errors.Is(err, tasks.ErrInvalid), errors.Is(err, tasks.ErrUnknownHandler):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, scheduler.ErrNotFound):
+	case errors.Is(err, wire.ErrNotFound):
 		return http.StatusNotFound, err.Error() + ": check the id; finished records are kept for result_ttl"
-	case errors.Is(err, scheduler.ErrFinished):
+	case errors.Is(err, wire.ErrFinished):
 		return http.StatusConflict, err.Error() + ": only scheduled, waiting or running tasks can be canceled"
-	case errors.Is(err, scheduler.ErrNotRetryable):
+	case errors.Is(err, wire.ErrNotRetryable):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, transport.ErrCorrupt):
 		return http.StatusInternalServerError, err.Error() + ": the record in Redis cannot be read by this version of dueq"

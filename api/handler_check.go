@@ -8,6 +8,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // The handler rule: a daemon claims only tasks whose handler it
@@ -38,17 +39,17 @@ func (s *Server) checkHandler(ctx context.Context, queue, handler, what string) 
 	switch {
 	case !r.Alive:
 	case !r.Queue:
-		detail = " (live daemons serve " + names(ds, nil, func(i *scheduler.DaemonInfo) []string { return i.Queues }) + ")"
+		detail = " (live daemons serve " + names(ds, nil, func(i *wire.DaemonInfo) []string { return i.Queues }) + ")"
 	default:
-		serving := func(i *scheduler.DaemonInfo) bool { return slices.Contains(i.Queues, queue) }
-		detail = " (daemons serving " + queue + " run " + names(ds, serving, func(i *scheduler.DaemonInfo) []string { return i.Handlers }) + ")"
+		serving := func(i *wire.DaemonInfo) bool { return slices.Contains(i.Queues, queue) }
+		detail = " (daemons serving " + queue + " run " + names(ds, serving, func(i *wire.DaemonInfo) []string { return i.Handlers }) + ")"
 	}
 	return fmt.Sprintf("%s%s: %s will not run until a daemon serving queue %s with handler %s is alive",
 		r.Problem(queue, handler), detail, what, queue, handler), nil
 }
 
 // unknownHandler is the refusal of a handler no live daemon has.
-func (s *Server) unknownHandler(ds []scheduler.Daemon, handler string) error {
+func (s *Server) unknownHandler(ds []wire.Daemon, handler string) error {
 	const restart = " (in config.yaml, then restart the daemon)"
 	hint := "check the name, or start a daemon that registers it"
 	why, off := s.reg.Disabled(handler)
@@ -62,7 +63,7 @@ func (s *Server) unknownHandler(ds []scheduler.Daemon, handler string) error {
 	case handler == "http":
 		hint = "the http handler is off on every live daemon: " + tasks.HTTPHowTo + restart
 	}
-	run := names(ds, nil, func(i *scheduler.DaemonInfo) []string { return i.Handlers })
+	run := names(ds, nil, func(i *wire.DaemonInfo) []string { return i.Handlers })
 	return fmt.Errorf("%w %q: no live daemon has it (live daemons run %s); %s", tasks.ErrUnknownHandler, handler, run, hint)
 }
 
@@ -71,7 +72,7 @@ const maxNames = 20
 
 // names lists, sorted and once each, what of returns for the daemons of
 // known info that keep accepts (nil: all), or "nothing".
-func names(ds []scheduler.Daemon, keep func(*scheduler.DaemonInfo) bool, of func(*scheduler.DaemonInfo) []string) string {
+func names(ds []wire.Daemon, keep func(*wire.DaemonInfo) bool, of func(*wire.DaemonInfo) []string) string {
 	var all []string
 	for _, d := range ds {
 		if d.Info != nil && (keep == nil || keep(d.Info)) {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/wire"
 )
 
 // The event stream is server-sent events; a browser's EventSource sends the
@@ -56,7 +56,7 @@ func TestEventStreamOverHTTP(t *testing.T) {
 	var id string
 	seen := map[string]bool{}
 	require.Eventually(t, func() bool {
-		if id == "" || !seen[scheduler.EventQueued] {
+		if id == "" || !seen[wire.EventQueued] {
 			tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
 			require.NoError(t, err)
 			id, seen = tk.ID, map[string]bool{}
@@ -65,7 +65,7 @@ func TestEventStreamOverHTTP(t *testing.T) {
 			select {
 			case ev, ok := <-events:
 				require.True(t, ok, "the stream ended")
-				var got scheduler.Event
+				var got wire.Event
 				require.NoError(t, json.Unmarshal([]byte(ev[1]), &got))
 				require.Equal(t, ev[0], got.Kind, "the SSE event name is the kind")
 				if got.ID == id {
@@ -73,7 +73,7 @@ func TestEventStreamOverHTTP(t *testing.T) {
 					seen[got.Kind] = true
 				}
 			case <-time.After(50 * time.Millisecond):
-				return seen[scheduler.EventQueued] && seen[scheduler.EventStarted] && seen[scheduler.EventSucceeded]
+				return seen[wire.EventQueued] && seen[wire.EventStarted] && seen[wire.EventSucceeded]
 			}
 		}
 	}, 15*time.Second, time.Millisecond)

@@ -20,6 +20,7 @@ import (
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Long-poll limits of GET /api/v1/tasks/{id}/wait.
@@ -259,7 +260,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var opts scheduler.ListOptions
+	var opts wire.ListOptions
 	if v := q.Get("state"); v != "" {
 		st, err := tasks.ParseState(v)
 		if err != nil {
@@ -278,8 +279,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > scheduler.MaxListLimit {
-			s.fail(w, r, badRequest("limit %.30q: use a whole number from 1 to %d", v, scheduler.MaxListLimit))
+		if err != nil || n < 1 || n > wire.MaxListLimit {
+			s.fail(w, r, badRequest("limit %.30q: use a whole number from 1 to %d", v, wire.MaxListLimit))
 			return
 		}
 		opts.Limit = n

@@ -12,12 +12,13 @@ import (
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // schedule decodes a schedule record.
-func schedule(t *testing.T, b []byte) *scheduler.Schedule {
+func schedule(t *testing.T, b []byte) *wire.Schedule {
 	t.Helper()
-	var sc scheduler.Schedule
+	var sc wire.Schedule
 	require.NoError(t, json.Unmarshal(b, &sc), "body: %s", b)
 	require.True(t, scheduler.IsScheduleID(sc.ID), "body: %s", b)
 	return &sc
@@ -34,8 +35,8 @@ func TestSubmitSchedule(t *testing.T) {
 	require.Equal(t, "q1", sc.Queue)
 	require.Equal(t, 8*time.Second, sc.Every)
 	require.Empty(t, sc.Cron)
-	require.Equal(t, scheduler.MisfireSkip, sc.Misfire)
-	require.Equal(t, scheduler.ScheduleActive, sc.State)
+	require.Equal(t, wire.MisfireSkip, sc.Misfire)
+	require.Equal(t, wire.ScheduleActive, sc.State)
 	require.Equal(t, 3, sc.MaxAttempts)
 	require.Equal(t, 5*time.Second, sc.Timeout)
 	require.WithinDuration(t, time.Now().Add(8*time.Second), sc.NextAt, 2*time.Second)
@@ -48,7 +49,7 @@ func TestSubmitSchedule(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, "%s", b)
 	cron := schedule(t, b)
 	require.Equal(t, "CRON_TZ=Asia/Tokyo 0 9 * * *", cron.Cron)
-	require.Equal(t, scheduler.MisfireRunOnce, cron.Misfire, "the default")
+	require.Equal(t, wire.MisfireRunOnce, cron.Misfire, "the default")
 	require.Equal(t, tasks.DefaultQueue, cron.Queue)
 	require.JSONEq(t, `{}`, string(cron.Args))
 	require.Equal(t, 0, cron.NextAt.In(time.FixedZone("JST", 9*3600)).Hour()-9, "09:00 in Tokyo")
@@ -59,7 +60,7 @@ func TestSubmitSchedule(t *testing.T) {
 	// Listed by next fire time; GET by either path.
 	status, b = e.call(t, "GET", "/api/v1/schedules", "")
 	require.Equal(t, http.StatusOK, status, "%s", b)
-	var list struct{ Schedules []*scheduler.Schedule }
+	var list struct{ Schedules []*wire.Schedule }
 	require.NoError(t, json.Unmarshal(b, &list))
 	require.Len(t, list.Schedules, 2)
 	require.Equal(t, sc.ID, list.Schedules[0].ID)
@@ -75,7 +76,7 @@ func TestSubmitSchedule(t *testing.T) {
 	// Cancel by the task path (as `dueq cancel` may), then by the schedule path.
 	status, b = e.call(t, "DELETE", "/api/v1/tasks/"+sc.ID, "")
 	require.Equal(t, http.StatusOK, status, "%s", b)
-	require.Equal(t, scheduler.ScheduleCanceled, schedule(t, b).State)
+	require.Equal(t, wire.ScheduleCanceled, schedule(t, b).State)
 	status, b = e.call(t, "DELETE", "/api/v1/schedules/"+sc.ID, "")
 	require.Equal(t, http.StatusConflict, status, "%s", b)
 	require.Contains(t, errorMessage(t, b), "canceled before")
@@ -103,7 +104,7 @@ func TestScheduleRuns(t *testing.T) {
 
 	var done []*tasks.Task
 	require.Eventually(t, func() bool {
-		done, err = e.cl.List(ctx, scheduler.ListOptions{State: tasks.Succeeded, Name: "echo"})
+		done, err = e.cl.List(ctx, wire.ListOptions{State: tasks.Succeeded, Name: "echo"})
 		require.NoError(t, err)
 		return len(done) >= 2
 	}, 10*time.Second, 20*time.Millisecond)
@@ -114,9 +115,9 @@ func TestScheduleRuns(t *testing.T) {
 
 	canceled, err := e.cl.CancelSchedule(ctx, sc.ID)
 	require.NoError(t, err)
-	require.Equal(t, scheduler.ScheduleCanceled, canceled.State)
+	require.Equal(t, wire.ScheduleCanceled, canceled.State)
 	require.Eventually(t, func() bool {
-		pending, err := e.cl.List(ctx, scheduler.ListOptions{State: tasks.Scheduled, Name: "echo"})
+		pending, err := e.cl.List(ctx, wire.ListOptions{State: tasks.Scheduled, Name: "echo"})
 		require.NoError(t, err)
 		return len(pending) == 0
 	}, 10*time.Second, 20*time.Millisecond, "no occurrence is pending after the cancel")
@@ -144,11 +145,11 @@ func TestClientSchedules(t *testing.T) {
 
 	canceled, err := e.cl.CancelSchedule(ctx, sc.ID)
 	require.NoError(t, err)
-	require.Equal(t, scheduler.ScheduleCanceled, canceled.State)
+	require.Equal(t, wire.ScheduleCanceled, canceled.State)
 	_, err = e.cl.CancelSchedule(ctx, sc.ID)
-	require.ErrorIs(t, err, scheduler.ErrFinished)
+	require.ErrorIs(t, err, wire.ErrFinished)
 	_, err = e.cl.GetSchedule(ctx, "SNOSUCH")
-	require.ErrorIs(t, err, scheduler.ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 
 	// A bad rule is refused with the parser's reason, and nothing is written.
 	before := keys(e)

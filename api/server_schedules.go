@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // The endpoints of recurring tasks. A schedule is created by
@@ -42,7 +42,7 @@ func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req Subm
 
 // scheduleList is the body of GET /api/v1/schedules.
 type scheduleList struct {
-	Schedules []*scheduler.Schedule `json:"schedules"`
+	Schedules []*wire.Schedule `json:"schedules"`
 }
 
 // schedules serves GET /api/v1/schedules: the active schedules, by next
@@ -54,7 +54,7 @@ func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []*scheduler.Schedule{}
+		list = []*wire.Schedule{}
 	}
 	writeJSON(w, http.StatusOK, scheduleList{Schedules: list})
 }
@@ -86,9 +86,9 @@ func (s *Server) cancelSchedule(w http.ResponseWriter, r *http.Request) {
 // failSchedule is fail with the advice that fits a schedule id.
 func (s *Server) failSchedule(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, scheduler.ErrNotFound):
+	case errors.Is(err, wire.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error()+": check the id; GET /api/v1/schedules (dueq schedules) lists the active schedules")
-	case errors.Is(err, scheduler.ErrFinished):
+	case errors.Is(err, wire.ErrFinished):
 		writeError(w, http.StatusConflict, err.Error()+"; submit it again to start it anew")
 	default:
 		s.fail(w, r, err)

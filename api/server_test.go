@@ -21,6 +21,7 @@ import (
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // env is one API server on its own miniredis.
@@ -258,11 +259,11 @@ func TestStats(t *testing.T) {
 	}
 	status, b := e.call(t, "GET", "/api/v1/stats", "")
 	require.Equal(t, http.StatusOK, status, "%s", b)
-	var st scheduler.Stats
+	var st wire.Stats
 	require.NoError(t, json.Unmarshal(b, &st), "%s", b)
 	require.Equal(t, int64(3), st.States[tasks.Scheduled])
-	require.Equal(t, scheduler.QueueStats{Scheduled: 2}, st.Queues["a"])
-	require.Equal(t, scheduler.QueueStats{Scheduled: 1}, st.Queues["b"])
+	require.Equal(t, wire.QueueStats{Scheduled: 2}, st.Queues["a"])
+	require.Equal(t, wire.QueueStats{Scheduled: 1}, st.Queues["b"])
 	require.NotNil(t, st.Daemons)
 }
 

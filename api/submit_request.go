@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // SubmitRequest is the body of POST /api/v1/tasks, shared by the server and
@@ -99,14 +99,14 @@ func (q SubmitRequest) Spec() (tasks.Spec, error) {
 }
 
 // ScheduleSpec converts a recurring request (Every or Cron set) into a
-// scheduler.ScheduleSpec. It checks what it can without the cron parser:
+// wire.ScheduleSpec. It checks what it can without the cron parser:
 // exactly one of every and cron, every a positive duration, the misfire
 // policy, no field that does not apply to recurring tasks, and the task
 // fields as Spec would. The scheduler checks the cron spec itself. Errors
 // wrap tasks.ErrInvalid and name the field to fix.
-func (q SubmitRequest) ScheduleSpec() (scheduler.ScheduleSpec, error) {
-	bad := func(format string, a ...any) (scheduler.ScheduleSpec, error) {
-		return scheduler.ScheduleSpec{}, fmt.Errorf("%w: %s", tasks.ErrInvalid, fmt.Sprintf(format, a...))
+func (q SubmitRequest) ScheduleSpec() (wire.ScheduleSpec, error) {
+	bad := func(format string, a ...any) (wire.ScheduleSpec, error) {
+		return wire.ScheduleSpec{}, fmt.Errorf("%w: %s", tasks.ErrInvalid, fmt.Sprintf(format, a...))
 	}
 	switch {
 	case !q.Recurring():
@@ -129,10 +129,10 @@ func (q SubmitRequest) ScheduleSpec() (scheduler.ScheduleSpec, error) {
 	if len(stray) > 0 {
 		return bad("%s given with every or cron: in, at, after, on_parent_failure and key do not apply to recurring tasks (each occurrence runs at its slot): leave them out", strings.Join(stray, ", "))
 	}
-	spec := scheduler.ScheduleSpec{
+	spec := wire.ScheduleSpec{
 		Task:    tasks.Spec{Name: q.Name, Args: q.args(), Queue: q.Queue, MaxAttempts: q.MaxAttempts},
 		Cron:    strings.TrimSpace(q.Cron),
-		Misfire: scheduler.Misfire(q.Misfire),
+		Misfire: wire.Misfire(q.Misfire),
 	}
 	if q.Every != "" {
 		d, err := time.ParseDuration(q.Every)
@@ -148,7 +148,7 @@ func (q SubmitRequest) ScheduleSpec() (scheduler.ScheduleSpec, error) {
 		return bad("cron is blank: give a spec such as \"*/5 * * * *\" or @hourly")
 	}
 	switch spec.Misfire {
-	case "", scheduler.MisfireRunOnce, scheduler.MisfireSkip:
+	case "", wire.MisfireRunOnce, wire.MisfireSkip:
 	default:
 		return bad("misfire %.30q: use run_once or skip", q.Misfire)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // WarningHeader carries each warning of an accepted request, one header
@@ -37,7 +38,7 @@ func (a taskAnswer) MarshalJSON() ([]byte, error) {
 
 // scheduleAnswer is a schedule's record with the warning of its submit.
 type scheduleAnswer struct {
-	sc      *scheduler.Schedule
+	sc      *wire.Schedule
 	warning string
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // env is an API server backed by miniredis, and a way to run dueq against it.
@@ -306,7 +307,7 @@ func TestListAndStats(t *testing.T) {
 
 	code, out, errOut = e.run("stats", "--json")
 	require.Equal(t, ExitOK, code, errOut)
-	var st scheduler.Stats
+	var st wire.Stats
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.EqualValues(t, 2, st.States[tasks.Scheduled])
 	require.EqualValues(t, 1, st.Queues["slow"].Scheduled)
@@ -492,10 +493,10 @@ func TestSubmitWarningsAndStrandedStats(t *testing.T) {
 
 	code, out, errOut = e.run("stats", "--json")
 	require.Equal(t, ExitOK, code, errOut)
-	var st scheduler.Stats
+	var st wire.Stats
 	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
 	require.Len(t, st.DaemonInfo, 1)
 	require.Equal(t, st.Daemons, []string{st.DaemonInfo[0].ID})
-	require.Equal(t, &scheduler.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"echo", "fail", "sleep"}, Workers: 2}, st.DaemonInfo[0].Info)
-	require.Equal(t, []scheduler.Stranded{{Queue: "nobody", Handler: "echo", Count: 3, Reason: "no live daemon serves queue nobody"}}, st.Stranded)
+	require.Equal(t, &wire.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"echo", "fail", "sleep"}, Workers: 2}, st.DaemonInfo[0].Info)
+	require.Equal(t, []wire.Stranded{{Queue: "nobody", Handler: "echo", Count: 3, Reason: "no live daemon serves queue nobody"}}, st.Stranded)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dueq/dueq/api"
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/wire"
 )
 
 // Reconnect backoff of the event stream: the first retry after a drop
@@ -53,11 +53,11 @@ then exits 0.`,
 			out, errOut := c.OutOrStdout(), c.ErrOrStderr()
 			note := func(msg string) { fmt.Fprintf(errOut, "dueq: %s\n", msg) }
 			resynced := false // the last line printed is a resync: another says nothing new
-			err := follow(ctx, g.client(), note, func(e scheduler.Event) error {
-				if e.Kind == scheduler.EventResync && resynced {
+			err := follow(ctx, g.client(), note, func(e wire.Event) error {
+				if e.Kind == wire.EventResync && resynced {
 					return nil
 				}
-				resynced = e.Kind == scheduler.EventResync
+				resynced = e.Kind == wire.EventResync
 				return printEvent(out, e, jsonOut)
 			})
 			if err != nil {
@@ -71,7 +71,7 @@ then exits 0.`,
 }
 
 // printEvent writes e as "TIME KIND ID NAME QUEUE", or as JSON.
-func printEvent(w io.Writer, e scheduler.Event, jsonOut bool) error {
+func printEvent(w io.Writer, e wire.Event, jsonOut bool) error {
 	if jsonOut {
 		b, err := json.Marshal(e)
 		if err != nil {
@@ -101,7 +101,7 @@ func dash(s string) string {
 // hands fn a resync event (events were lost meanwhile) and reconnects. A
 // first connection that fails, and a refused request (*api.Error 4xx,
 // e.g. a wrong token), return the error.
-func follow(ctx context.Context, cl *api.Client, note func(string), fn func(scheduler.Event) error) error {
+func follow(ctx context.Context, cl *api.Client, note func(string), fn func(wire.Event) error) error {
 	var (
 		backoff   time.Duration
 		connected bool // a stream was open once: the daemon exists
@@ -109,7 +109,7 @@ func follow(ctx context.Context, cl *api.Client, note func(string), fn func(sche
 	for {
 		var fnErr error
 		got := false
-		err := cl.Events(ctx, func(e scheduler.Event) error {
+		err := cl.Events(ctx, func(e wire.Event) error {
 			got = true
 			fnErr = fn(e)
 			return fnErr
@@ -138,7 +138,7 @@ func follow(ctx context.Context, cl *api.Client, note func(string), fn func(sche
 			t.Stop()
 			return nil
 		}
-		if err := fn(scheduler.Event{Kind: scheduler.EventResync, At: time.Now()}); err != nil {
+		if err := fn(wire.Event{Kind: wire.EventResync, At: time.Now()}); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // daemon is a daemon like setup's with worker loops, whose registry also
@@ -202,7 +203,7 @@ func TestEventsPrintsATasksLife(t *testing.T) {
 	out, errOut, jsonOut := cmd.out, cmd.errOut, cmdJSON.out
 	id := submitUntilSeen(t, e, out)
 
-	want := []string{scheduler.EventQueued, scheduler.EventStarted, scheduler.EventSucceeded}
+	want := []string{wire.EventQueued, wire.EventStarted, wire.EventSucceeded}
 	require.Eventually(t, func() bool { return len(kindsOf(t, out.String(), id)) == 3 }, 15*time.Second, 5*time.Millisecond, "out: %s", out)
 	require.Equal(t, want, kindsOf(t, out.String(), id))
 	require.Equal(t, ExitOK, cmd.stop(), "a canceled context (Ctrl-C) exits 0")
@@ -212,7 +213,7 @@ func TestEventsPrintsATasksLife(t *testing.T) {
 	require.Eventually(t, func() bool {
 		kinds = nil
 		for _, line := range strings.Split(strings.TrimSpace(jsonOut.String()), "\n") {
-			var ev scheduler.Event
+			var ev wire.Event
 			require.NoError(t, json.Unmarshal([]byte(line), &ev), "line %q", line)
 			if ev.ID == id {
 				require.Equal(t, "sleep", ev.Name)

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Widths of the table of dueq list: the line it fits when stdout is not a
@@ -27,7 +27,7 @@ const (
 
 func newList(g *globals) *cobra.Command {
 	var (
-		opts    scheduler.ListOptions
+		opts    wire.ListOptions
 		state   string
 		jsonOut bool
 	)

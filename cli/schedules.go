@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/wire"
 )
 
 func newSchedules(g *globals) *cobra.Command {
@@ -27,7 +27,7 @@ ID' stops one.`,
 			}
 			if jsonOut {
 				if list == nil {
-					list = []*scheduler.Schedule{}
+					list = []*wire.Schedule{}
 				}
 				return printJSON(c.OutOrStdout(), list)
 			}

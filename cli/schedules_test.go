@@ -10,6 +10,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestSubmitScheduleStatusCancel(t *testing.T) {
@@ -20,11 +21,11 @@ func TestSubmitScheduleStatusCancel(t *testing.T) {
 
 	code, out, errOut := e.run("submit", "sleep", `{"ms":1}`, "--cron", "CRON_TZ=Europe/Berlin 0 3 * * *", "--json")
 	require.Equal(t, ExitOK, code, errOut)
-	var cron scheduler.Schedule
+	var cron wire.Schedule
 	require.NoError(t, json.Unmarshal([]byte(out), &cron), out)
 	require.True(t, scheduler.IsScheduleID(cron.ID), out)
 	require.Equal(t, "CRON_TZ=Europe/Berlin 0 3 * * *", cron.Cron)
-	require.Equal(t, scheduler.MisfireRunOnce, cron.Misfire)
+	require.Equal(t, wire.MisfireRunOnce, cron.Misfire)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
 	require.Equal(t, 3, cron.NextAt.In(berlin).Hour())
@@ -67,7 +68,7 @@ func TestSubmitScheduleStatusCancel(t *testing.T) {
 
 	code, out, errOut = e.run("schedules", "--json")
 	require.Equal(t, ExitOK, code, errOut)
-	var list []scheduler.Schedule
+	var list []wire.Schedule
 	require.NoError(t, json.Unmarshal([]byte(out), &list))
 	require.Len(t, list, 1)
 	require.Equal(t, cron.ID, list[0].ID)

@@ -25,6 +25,7 @@ import (
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // logged returns the attributes of the first JSON log line with msg.
@@ -173,7 +174,7 @@ func TestDaemonUpsertsConfigSchedules(t *testing.T) {
 	start := func(cfg *config.Config) (*Daemon, error) {
 		return StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.NewJSONHandler(logs, nil)))
 	}
-	schedules := func(d *Daemon) []*scheduler.Schedule {
+	schedules := func(d *Daemon) []*wire.Schedule {
 		list, err := (&api.Client{BaseURL: "http://" + d.HTTPAddr()}).Schedules(context.Background())
 		require.NoError(t, err)
 		return list
@@ -183,14 +184,14 @@ func TestDaemonUpsertsConfigSchedules(t *testing.T) {
 	require.NoError(t, err)
 	first := schedules(d)
 	require.Len(t, first, 2)
-	byName := map[string]*scheduler.Schedule{}
+	byName := map[string]*wire.Schedule{}
 	for _, sc := range first {
 		byName[sc.Name] = sc
 	}
 	require.Equal(t, "echo", byName["heartbeat"].Task)
 	require.JSONEq(t, `{"Ping":true}`, string(byName["heartbeat"].Args))
 	require.Equal(t, time.Hour, byName["heartbeat"].Every)
-	require.Equal(t, scheduler.MisfireSkip, byName["nightly"].Misfire)
+	require.Equal(t, wire.MisfireSkip, byName["nightly"].Misfire)
 	line := logged(logs, "schedule upserted")
 	require.NotNil(t, line, logs.String())
 	require.Equal(t, "heartbeat", line["name"])

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func newStats(g *globals) *cobra.Command {
@@ -42,7 +43,7 @@ the records kept (result_ttl).`,
 }
 
 // printStats writes the tables of 'dueq stats'.
-func printStats(out io.Writer, st *scheduler.Stats) error {
+func printStats(out io.Writer, st *wire.Stats) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE\tTASKS")
 	for _, s := range tasks.States {

@@ -13,6 +13,7 @@ import (
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func newStatus(g *globals) *cobra.Command {
@@ -140,7 +141,7 @@ func firstLine(s string, n int) string {
 
 // printSchedule writes a schedule as "field: value" lines, as printStatus
 // does for tasks.
-func printSchedule(w io.Writer, sc *scheduler.Schedule) {
+func printSchedule(w io.Writer, sc *wire.Schedule) {
 	line := func(k, v string) { fmt.Fprintf(w, "%-10s %s\n", k+":", v) }
 	line("id", sc.ID)
 	if sc.Name != "" {
@@ -161,7 +162,7 @@ func printSchedule(w io.Writer, sc *scheduler.Schedule) {
 }
 
 // rule describes a schedule's rule: "every 8s" or "cron */5 * * * *".
-func rule(sc *scheduler.Schedule) string {
+func rule(sc *wire.Schedule) string {
 	if sc.Cron != "" {
 		return "cron " + sc.Cron
 	}

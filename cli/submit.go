@@ -11,8 +11,8 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/recur"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func newSubmit(g *globals) *cobra.Command {
@@ -214,7 +214,7 @@ func checkRecurring(req api.SubmitRequest) error {
 		}
 		return fmt.Errorf("%s: %s", flag, strings.TrimPrefix(err.Error(), recur.ErrInvalid.Error()+": "))
 	}
-	if m := req.Misfire; m != "" && m != string(scheduler.MisfireRunOnce) && m != string(scheduler.MisfireSkip) {
+	if m := req.Misfire; m != "" && m != string(wire.MisfireRunOnce) && m != string(wire.MisfireSkip) {
 		return fmt.Errorf("--misfire %q: use run_once or skip", m)
 	}
 	if req.Timeout != "" {

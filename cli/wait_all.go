@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dueq/dueq/api"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Re-reads of a multi-task wait: the event stream says when tasks finish,
@@ -55,12 +55,12 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 	// Open the stream before the first read, so that what finishes during
 	// the read is seen; the re-reads cover what the stream misses.
 	streamCtx, stopStream := context.WithCancel(ctx)
-	events := make(chan scheduler.Event, 1024)
+	events := make(chan wire.Event, 1024)
 	streamErr := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		streamErr <- follow(streamCtx, cl, prog.note, func(e scheduler.Event) error {
+		streamErr <- follow(streamCtx, cl, prog.note, func(e wire.Event) error {
 			select {
 			case events <- e:
 			case <-streamCtx.Done():
@@ -111,9 +111,9 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 		select {
 		case e := <-events:
 			switch e.Kind {
-			case scheduler.EventSucceeded, scheduler.EventFailed, scheduler.EventCanceled:
+			case wire.EventSucceeded, wire.EventFailed, wire.EventCanceled:
 				finish(e.ID, tasks.State(e.Kind))
-			case scheduler.EventResync:
+			case wire.EventResync:
 				err = recheck(false)
 				every = firstRecheck
 				timer.Reset(every)

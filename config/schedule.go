@@ -11,6 +11,7 @@ import (
 	"github.com/dueq/dueq/recur"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Schedule is one entry of the schedules key: a recurring task
@@ -161,11 +162,11 @@ func (c *Config) validateSchedules() error {
 // ScheduleSpecs returns the schedules as the specs that
 // scheduler.Client.SubmitSchedule upserts by name, in the order of the
 // file. Its error names the entry at fault (Load has already checked them).
-func (c *Config) ScheduleSpecs() ([]scheduler.ScheduleSpec, error) {
+func (c *Config) ScheduleSpecs() ([]wire.ScheduleSpec, error) {
 	if err := c.validateSchedules(); err != nil {
 		return nil, err
 	}
-	specs := make([]scheduler.ScheduleSpec, len(c.Schedules))
+	specs := make([]wire.ScheduleSpec, len(c.Schedules))
 	for i, s := range c.Schedules {
 		specs[i], _ = s.spec(fmt.Sprintf("schedules[%d]", i)) // validated above
 	}
@@ -173,8 +174,8 @@ func (c *Config) ScheduleSpecs() ([]scheduler.ScheduleSpec, error) {
 }
 
 // spec checks s and converts it; errors start with at, the entry's key.
-func (s Schedule) spec(at string) (scheduler.ScheduleSpec, error) {
-	var zero scheduler.ScheduleSpec
+func (s Schedule) spec(at string) (wire.ScheduleSpec, error) {
+	var zero wire.ScheduleSpec
 	switch {
 	case s.Name == "":
 		return zero, fmt.Errorf("%s.name: missing: give each schedule a unique name such as nightly-report", at)
@@ -192,7 +193,7 @@ func (s Schedule) spec(at string) (scheduler.ScheduleSpec, error) {
 		return zero, fmt.Errorf("%s.every: %s is too short: use %s or more", at, s.Every, recur.MinEvery)
 	case s.Queue != "" && !tasks.ValidQueue(s.Queue):
 		return zero, fmt.Errorf("%s.queue: %.80q is not a queue name: use 1-64 letters, digits or _.-", at, s.Queue)
-	case s.Misfire != "" && s.Misfire != string(scheduler.MisfireRunOnce) && s.Misfire != string(scheduler.MisfireSkip):
+	case s.Misfire != "" && s.Misfire != string(wire.MisfireRunOnce) && s.Misfire != string(wire.MisfireSkip):
 		return zero, fmt.Errorf("%s.misfire: %.30q: use run_once or skip", at, s.Misfire)
 	case s.MaxAttempts < 0 || s.MaxAttempts > 1000:
 		return zero, fmt.Errorf("%s.max_attempts: %d: use 1 to 1000", at, s.MaxAttempts)
@@ -212,10 +213,10 @@ func (s Schedule) spec(at string) (scheduler.ScheduleSpec, error) {
 		}
 		return zero, fmt.Errorf("%s.%s: %s", at, field, strings.TrimPrefix(err.Error(), recur.ErrInvalid.Error()+": "))
 	}
-	return scheduler.ScheduleSpec{
+	return wire.ScheduleSpec{
 		Name:  s.Name,
 		Task:  tasks.Spec{Name: s.Task, Args: s.Args, Queue: s.Queue, MaxAttempts: s.MaxAttempts, Timeout: s.Timeout},
-		Every: s.Every, Cron: strings.TrimSpace(s.Cron), Misfire: scheduler.Misfire(s.Misfire),
+		Every: s.Every, Cron: strings.TrimSpace(s.Cron), Misfire: wire.Misfire(s.Misfire),
 	}, nil
 }
 

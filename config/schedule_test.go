@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestSchedules(t *testing.T) {
@@ -38,8 +38,8 @@ schedules:
 
 	specs, err := c.ScheduleSpecs()
 	require.NoError(t, err)
-	require.Equal(t, []scheduler.ScheduleSpec{
-		{Name: "nightly-report", Cron: "CRON_TZ=Europe/Berlin 0 3 * * *", Misfire: scheduler.MisfireSkip,
+	require.Equal(t, []wire.ScheduleSpec{
+		{Name: "nightly-report", Cron: "CRON_TZ=Europe/Berlin 0 3 * * *", Misfire: wire.MisfireSkip,
 			Task: tasks.Spec{Name: "shell", Args: s.Args, Queue: "reports", MaxAttempts: 3, Timeout: time.Hour}},
 		{Name: "heartbeat", Every: 30 * time.Second, Task: tasks.Spec{Name: "echo"}},
 		{Name: "numbers", Cron: "@hourly", Task: tasks.Spec{Name: "echo", Args: c.Schedules[2].Args}},

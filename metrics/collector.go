@@ -9,6 +9,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // statsTimeout bounds the stats call of one scrape.
@@ -54,14 +55,14 @@ var loopCounters = []loopCounter{
 // collector exports, at scrape time, a daemon's loop counters and the task
 // counts of its Redis.
 type collector struct {
-	stats    func(context.Context) (*scheduler.Stats, error)
+	stats    func(context.Context) (*wire.Stats, error)
 	counters atomic.Pointer[func() scheduler.Counters] // set by Watch
 
 	loop                                 []*prometheus.Desc // one per loopCounters entry
 	wakeups, up, states, queues, daemons *prometheus.Desc
 }
 
-func newCollector(stats func(context.Context) (*scheduler.Stats, error)) *collector {
+func newCollector(stats func(context.Context) (*wire.Stats, error)) *collector {
 	c := &collector{
 		stats: stats,
 		wakeups: prometheus.NewDesc("dueq_loop_wakeups_total",

@@ -52,6 +52,7 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Outcomes of an attempt: the outcome label of the task metrics.
@@ -100,7 +101,7 @@ var _ scheduler.Observer = (*Metrics)(nil)
 // New returns the metrics of a daemon whose task counts stats reads (a
 // scheduler.Client's Stats). stats is called at every scrape, with a 2s
 // timeout; when it fails, the scrape still answers, with dueq_up 0.
-func New(stats func(context.Context) (*scheduler.Stats, error)) *Metrics {
+func New(stats func(context.Context) (*wire.Stats, error)) *Metrics {
 	m := &Metrics{
 		reg:   prometheus.NewRegistry(),
 		state: newCollector(stats),

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Client submits, inspects and cancels tasks, talking to Redis directly. The
@@ -150,23 +150,20 @@ func newTask(spec tasks.Spec) *tasks.Task {
 	return t
 }
 
-// Get returns the record of task id, or an error wrapping ErrNotFound.
+// Get returns the record of task id, or an error wrapping wire.ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
-		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
 	return c.x.get(ctx, id)
 }
 
-// ErrFinished is returned when canceling a task that already finished.
-var ErrFinished = errors.New("task already finished")
-
 // Cancel cancels a scheduled, waiting or running task and returns its record.
 // A running task's handler has its context canceled. Canceling a finished
-// task returns its record and an error wrapping ErrFinished.
+// task returns its record and an error wrapping wire.ErrFinished.
 func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
-		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
 	prev, canceled, err := c.x.cancel(ctx, id)
 	if err != nil {
@@ -177,14 +174,10 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 		return nil, err
 	}
 	if !canceled {
-		return t, fmt.Errorf("cancel %s: it is %s: %w", id, prev, ErrFinished)
+		return t, fmt.Errorf("cancel %s: it is %s: %w", id, prev, wire.ErrFinished)
 	}
 	return t, nil
 }
-
-// ErrNotRetryable is returned when retrying a task that is not failed or
-// canceled, or that did not run because of its parents.
-var ErrNotRetryable = errors.New("task cannot be retried")
 
 // Retry runs a failed or canceled task again, now, with a fresh set of
 // attempts, and returns its record. Its record stops expiring until it
@@ -192,10 +185,10 @@ var ErrNotRetryable = errors.New("task cannot be retried")
 // retry re-runs the task, not its graph), and a task that never ran because
 // of a parent's outcome is refused: its parents' outcomes would stop it
 // again, so submit it anew. Other states are refused with an error wrapping
-// ErrNotRetryable.
+// wire.ErrNotRetryable.
 func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
-		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
 	for range maxKidsTries {
 		t, err := c.x.get(ctx, id)
@@ -221,16 +214,16 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 }
 
 // Retryable returns nil when Retry would run t again, else why not, as an
-// error wrapping ErrNotRetryable: t is not failed or canceled, or it did
+// error wrapping wire.ErrNotRetryable: t is not failed or canceled, or it did
 // not run because of its parents' outcomes (deps.Verdict), which would stop
 // it again. The API answers it with each record ("retryable"), so the
 // dashboard offers Retry only where Retry accepts it.
 func Retryable(t *tasks.Task) error {
 	if t.State != tasks.Failed && t.State != tasks.Canceled {
-		return fmt.Errorf("it is %s; only failed or canceled tasks can be retried: %w", t.State, ErrNotRetryable)
+		return fmt.Errorf("it is %s; only failed or canceled tasks can be retried: %w", t.State, wire.ErrNotRetryable)
 	}
 	if run, _, reason := deps.Verdict(t); !run {
-		return fmt.Errorf("it did not run because %s, which would stop it again; submit it anew: %w", reason, ErrNotRetryable)
+		return fmt.Errorf("it did not run because %s, which would stop it again; submit it anew: %w", reason, wire.ErrNotRetryable)
 	}
 	return nil
 }
@@ -240,7 +233,7 @@ func Retryable(t *tasks.Task) error {
 // lose one, also re-reads the record every SafetyWait.
 func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
-		return nil, fmt.Errorf("task %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
 	done, cancel, err := c.waiters.watch(id)
 	if err != nil {

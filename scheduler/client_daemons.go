@@ -11,25 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
-
-// Daemon is a live daemon: one seen within three safety waits, by Redis's
-// clock, with what its latest heartbeat said about it.
-type Daemon struct {
-	ID string `json:"id"`
-	// LastSeen is its latest sign of life, by Redis's clock.
-	LastSeen time.Time `json:"last_seen"`
-	// Info is what it serves and runs, or nil when that is unknown: its
-	// info key is missing (a daemon of an older version) or unreadable.
-	// Such a daemon may serve any queue with any handler, so it is never
-	// the reason for a refusal, a warning or a stranded task (see Reach).
-	Info *DaemonInfo `json:"info"`
-}
 
 // Daemons returns the live daemons, sorted by id, each with its info (nil
 // when unknown; never an error for a bad record). It costs two round trips
 // to Redis.
-func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
+func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
 	pipe := c.x.rdb.Pipeline()
 	r := c.readDaemons(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -53,7 +41,7 @@ type daemonRead struct {
 	window time.Duration // how recently a live daemon was seen
 	now    *redis.TimeCmd
 	set    *redis.ZSliceCmd
-	live   []Daemon
+	live   []wire.Daemon
 	info   *redis.SliceCmd // nil when no daemon is alive
 }
 
@@ -74,7 +62,7 @@ func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) {
 		if !ok || int64(z.Score) < alive {
 			continue
 		}
-		r.live = append(r.live, Daemon{ID: id, LastSeen: time.UnixMilli(int64(z.Score)).UTC()})
+		r.live = append(r.live, wire.Daemon{ID: id, LastSeen: time.UnixMilli(int64(z.Score)).UTC()})
 	}
 	sort.Slice(r.live, func(i, j int) bool { return r.live[i].ID < r.live[j].ID })
 	if len(r.live) == 0 {
@@ -89,8 +77,8 @@ func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) {
 
 // daemons returns the live daemons with their info; call it once the step
 // of readInfo has run.
-func (r *daemonRead) daemons() []Daemon {
-	out := make([]Daemon, len(r.live))
+func (r *daemonRead) daemons() []wire.Daemon {
+	out := make([]wire.Daemon, len(r.live))
 	copy(out, r.live)
 	if r.info == nil {
 		return out
@@ -109,8 +97,8 @@ func (r *daemonRead) daemons() []Daemon {
 // parseDaemonInfo reads a daemon's info as keepalive.lua stored it, or
 // returns nil when it cannot be read. Entries that cannot be queue or
 // handler names are left out.
-func parseDaemonInfo(s string) *DaemonInfo {
-	var info *DaemonInfo
+func parseDaemonInfo(s string) *wire.DaemonInfo {
+	var info *wire.DaemonInfo
 	if err := json.Unmarshal([]byte(s), &info); err != nil || info == nil {
 		return nil
 	}
@@ -144,7 +132,7 @@ type Reach struct {
 }
 
 // ReachOf tells how the live daemons ds reach tasks of handler in queue.
-func ReachOf(ds []Daemon, queue, handler string) Reach {
+func ReachOf(ds []wire.Daemon, queue, handler string) Reach {
 	r := Reach{Alive: len(ds) > 0}
 	for _, d := range ds {
 		if d.Info == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // startOther runs a second daemon on e's Redis with its own registry: it
@@ -41,10 +42,10 @@ func TestDaemonsListsEachDaemonsQueuesAndHandlers(t *testing.T) {
 	ds, err := e.client.Daemons(ctx)
 	require.NoError(t, err)
 	require.Len(t, ds, 2)
-	byID := map[string]Daemon{ds[0].ID: ds[0], ds[1].ID: ds[1]}
+	byID := map[string]wire.Daemon{ds[0].ID: ds[0], ds[1].ID: ds[1]}
 	require.Less(t, ds[0].ID, ds[1].ID, "sorted by id")
-	require.Equal(t, &DaemonInfo{Queues: []string{"default"}, Handlers: []string{"block", "gated", "record"}, Workers: 2}, byID[a.ID()].Info)
-	require.Equal(t, &DaemonInfo{Queues: []string{"other"}, Handlers: []string{"hold"}, Workers: 1}, byID[b.ID()].Info)
+	require.Equal(t, &wire.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"block", "gated", "record"}, Workers: 2}, byID[a.ID()].Info)
+	require.Equal(t, &wire.DaemonInfo{Queues: []string{"other"}, Handlers: []string{"hold"}, Workers: 1}, byID[b.ID()].Info)
 	for _, d := range ds {
 		require.WithinDuration(t, time.Now(), d.LastSeen, 10*time.Second)
 	}
@@ -75,7 +76,7 @@ func TestDaemonsShowsABadOrMissingInfoAsUnknown(t *testing.T) {
 	require.Equal(t, "garbled", ds[0].ID)
 	require.Nil(t, ds[0].Info, "unreadable info is unknown")
 	require.Equal(t, "listless", ds[1].ID)
-	require.Equal(t, &DaemonInfo{Queues: []string{"default"}, Handlers: []string{"echo"}, Workers: 0}, ds[1].Info, "names that cannot be names are left out")
+	require.Equal(t, &wire.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"echo"}, Workers: 0}, ds[1].Info, "names that cannot be names are left out")
 	require.Equal(t, "silent", ds[2].ID)
 	require.Nil(t, ds[2].Info, "missing info is unknown")
 
@@ -109,7 +110,7 @@ func TestStatsReportsDueTasksNoLiveDaemonRuns(t *testing.T) {
 	st, err := e.client.Stats(ctx)
 	require.NoError(t, err)
 	require.Len(t, st.DaemonInfo, 2)
-	require.Equal(t, []Stranded{
+	require.Equal(t, []wire.Stranded{
 		{Queue: "nobody", Handler: "ghost", Count: 1, Reason: "no live daemon serves queue nobody"},
 		{Queue: "other", Handler: "record", Count: 2, Reason: "no live daemon serving other can run record"},
 	}, st.Stranded)
@@ -131,29 +132,29 @@ func TestStatsCountsStrandedTasksOfASample(t *testing.T) {
 	st, err := e.client.Stats(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, st.Daemons)
-	require.Equal(t, []Stranded{{Queue: "nobody", Handler: "ghost", Count: StrandedSample, Reason: "no daemon is alive"}}, st.Stranded)
+	require.Equal(t, []wire.Stranded{{Queue: "nobody", Handler: "ghost", Count: StrandedSample, Reason: "no daemon is alive"}}, st.Stranded)
 }
 
 func TestReachOf(t *testing.T) {
 	t.Parallel()
-	known := func(queues, handlers []string) Daemon {
-		return Daemon{ID: "d", Info: &DaemonInfo{Queues: queues, Handlers: handlers}}
+	known := func(queues, handlers []string) wire.Daemon {
+		return wire.Daemon{ID: "d", Info: &wire.DaemonInfo{Queues: queues, Handlers: handlers}}
 	}
 	a := known([]string{"default"}, []string{"echo", "sleep"})
 	b := known([]string{"slow"}, []string{"shell"})
 	for _, c := range []struct {
 		name           string
-		ds             []Daemon
+		ds             []wire.Daemon
 		queue, handler string
 		want           Reach
 		problem        string
 	}{
 		{"none alive", nil, "default", "echo", Reach{}, "no daemon is alive"},
-		{"runs", []Daemon{a, b}, "default", "echo", Reach{Alive: true, Handler: true, Queue: true, Runs: true}, ""},
-		{"elsewhere", []Daemon{a, b}, "default", "shell", Reach{Alive: true, Handler: true, Queue: true}, "no live daemon serving default can run shell"},
-		{"nowhere", []Daemon{a, b}, "default", "http", Reach{Alive: true, Queue: true}, "no live daemon serving default can run http"},
-		{"queue unserved", []Daemon{a, b}, "fast", "echo", Reach{Alive: true, Handler: true}, "no live daemon serves queue fast"},
-		{"unknown may run anything", []Daemon{a, {ID: "old"}}, "fast", "http", Reach{Alive: true, Handler: true, Queue: true, Runs: true}, ""},
+		{"runs", []wire.Daemon{a, b}, "default", "echo", Reach{Alive: true, Handler: true, Queue: true, Runs: true}, ""},
+		{"elsewhere", []wire.Daemon{a, b}, "default", "shell", Reach{Alive: true, Handler: true, Queue: true}, "no live daemon serving default can run shell"},
+		{"nowhere", []wire.Daemon{a, b}, "default", "http", Reach{Alive: true, Queue: true}, "no live daemon serving default can run http"},
+		{"queue unserved", []wire.Daemon{a, b}, "fast", "echo", Reach{Alive: true, Handler: true}, "no live daemon serves queue fast"},
+		{"unknown may run anything", []wire.Daemon{a, {ID: "old"}}, "fast", "http", Reach{Alive: true, Handler: true, Queue: true, Runs: true}, ""},
 	} {
 		got := ReachOf(c.ds, c.queue, c.handler)
 		require.Equal(t, c.want, got, c.name)
@@ -183,8 +184,8 @@ func TestRetryableFollowsRetry(t *testing.T) {
 			require.NoError(t, verdict, tk.State)
 			require.NoError(t, err)
 		} else {
-			require.ErrorIs(t, verdict, ErrNotRetryable, tk.State)
-			require.ErrorIs(t, err, ErrNotRetryable)
+			require.ErrorIs(t, verdict, wire.ErrNotRetryable, tk.State)
+			require.ErrorIs(t, err, wire.ErrNotRetryable)
 			require.ErrorContains(t, err, verdict.Error())
 		}
 	}

@@ -9,18 +9,8 @@ import (
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
-
-// ListOptions filters List. The zero value lists up to 100 tasks of any state.
-type ListOptions struct {
-	State tasks.State // only tasks in this state; empty: any
-	Name  string      // only tasks of this handler name; empty: any
-	Queue string      // only tasks of this queue (tasks.ValidQueue); empty: any
-	Limit int         // at most this many; 0 means 100; at most 10000
-}
-
-// MaxListLimit caps ListOptions.Limit.
-const MaxListLimit = 10000
 
 // List returns tasks: running ones first, then scheduled ones by due time,
 // then waiting ones oldest first, then finished ones newest first. It reads
@@ -30,12 +20,12 @@ const MaxListLimit = 10000
 // ones, which have no set per queue, are filtered. A filtered listing reads
 // three fields of each task it looks at (state, name, queue) and whole
 // records only of those it returns.
-func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, error) {
+func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task, error) {
 	if opts.Limit == 0 {
 		opts.Limit = 100
 	}
-	if opts.Limit < 0 || opts.Limit > MaxListLimit {
-		return nil, fmt.Errorf("%w: limit %d: use 1 to %d", tasks.ErrInvalid, opts.Limit, MaxListLimit)
+	if opts.Limit < 0 || opts.Limit > wire.MaxListLimit {
+		return nil, fmt.Errorf("%w: limit %d: use 1 to %d", tasks.ErrInvalid, opts.Limit, wire.MaxListLimit)
 	}
 	if opts.State != "" && !opts.State.Valid() {
 		_, err := tasks.ParseState(string(opts.State))
@@ -127,7 +117,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*tasks.Task, err
 // name and queue, in order, reading only those three fields of each, so
 // that a filtered listing does not read the records it skips. Expired
 // records are left out.
-func (c *Client) matching(ctx context.Context, ids []string, st tasks.State, opts ListOptions) ([]string, error) {
+func (c *Client) matching(ctx context.Context, ids []string, st tasks.State, opts wire.ListOptions) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}

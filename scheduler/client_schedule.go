@@ -15,6 +15,7 @@ import (
 	"github.com/dueq/dueq/recur"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 var (
@@ -42,7 +43,7 @@ const maxRaceTries = 8
 // duplicates them. The schedule's next occurrence is written at once. Bad
 // input is an error wrapping tasks.ErrInvalid (with the cron parser's reason)
 // and writes nothing.
-func (c *Client) SubmitSchedule(ctx context.Context, spec ScheduleSpec) (*Schedule, error) {
+func (c *Client) SubmitSchedule(ctx context.Context, spec wire.ScheduleSpec) (*wire.Schedule, error) {
 	t := spec.Task
 	switch {
 	case t.In != 0 || !t.At.IsZero() || len(t.After) > 0 || t.Key != "":
@@ -50,8 +51,8 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec ScheduleSpec) (*Schedu
 	case spec.Name != "" && !scheduleNameRE.MatchString(spec.Name):
 		return nil, fmt.Errorf("%w: schedule name %q: use 1-64 letters, digits or _.-", tasks.ErrInvalid, spec.Name)
 	case spec.Misfire == "":
-		spec.Misfire = MisfireRunOnce
-	case spec.Misfire != MisfireRunOnce && spec.Misfire != MisfireSkip:
+		spec.Misfire = wire.MisfireRunOnce
+	case spec.Misfire != wire.MisfireRunOnce && spec.Misfire != wire.MisfireSkip:
 		return nil, fmt.Errorf("%w: misfire %q: use run_once or skip", tasks.ErrInvalid, spec.Misfire)
 	}
 	if err := t.Normalize(); err != nil {
@@ -65,35 +66,38 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec ScheduleSpec) (*Schedu
 		if errors.Is(err, errRace) {
 			continue
 		}
-		return s, err
+		if err != nil {
+			return nil, err
+		}
+		return &s.Schedule, nil
 	}
 	return nil, fmt.Errorf("schedule %s: other writers kept changing it; tried %d times", spec.Name, maxRaceTries)
 }
 
 var errRace = errors.New("lost a race")
 
-func (c *Client) upsertSchedule(ctx context.Context, spec ScheduleSpec, t tasks.Spec) (*Schedule, error) {
+func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t tasks.Spec) (*schedule, error) {
 	if err := c.x.syncClock(ctx); err != nil {
 		return nil, err
 	}
 	now := c.x.clock.Now().UTC().Truncate(time.Millisecond)
-	var old *Schedule
+	var old *schedule
 	if spec.Name != "" {
 		sid, err := c.x.rdb.HGet(ctx, c.x.keys.ScheduleNames(), spec.Name).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("read schedule %s: %w", spec.Name, err)
 		}
 		if sid != "" {
-			if old, err = c.GetSchedule(ctx, sid); err != nil && !errors.Is(err, ErrNotFound) {
+			if old, err = c.schedule(ctx, sid); err != nil && !errors.Is(err, wire.ErrNotFound) {
 				return nil, err
 			}
 		}
 	}
-	s := &Schedule{ID: "S" + ulid.Make().String(), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
-		Every: spec.Every, Cron: strings.TrimSpace(spec.Cron), Misfire: spec.Misfire, State: ScheduleActive,
-		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout, anchor: now, rev: 1}
+	s := &schedule{Schedule: wire.Schedule{ID: "S" + ulid.Make().String(), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
+		Every: spec.Every, Cron: strings.TrimSpace(spec.Cron), Misfire: spec.Misfire, State: wire.ScheduleActive,
+		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout}, anchor: now, rev: 1}
 	if old != nil {
-		if old.State == ScheduleActive && old.sameSpec(s) {
+		if old.State == wire.ScheduleActive && old.sameSpec(s) {
 			return old, nil
 		}
 		s.ID, s.CreatedAt, s.rev = old.ID, old.CreatedAt, old.rev+1
@@ -128,23 +132,33 @@ func (c *Client) upsertSchedule(ctx context.Context, spec ScheduleSpec, t tasks.
 	return s, nil
 }
 
-// GetSchedule returns schedule id, or an error wrapping ErrNotFound.
-func (c *Client) GetSchedule(ctx context.Context, id string) (*Schedule, error) {
+// GetSchedule returns schedule id, or an error wrapping wire.ErrNotFound.
+func (c *Client) GetSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	s, err := c.schedule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &s.Schedule, nil
+}
+
+// schedule reads schedule id's record, or returns an error wrapping
+// wire.ErrNotFound.
+func (c *Client) schedule(ctx context.Context, id string) (*schedule, error) {
 	if !IsScheduleID(id) {
-		return nil, fmt.Errorf("schedule %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("schedule %.80q: %w", id, wire.ErrNotFound)
 	}
 	h, err := c.x.rdb.HGetAll(ctx, c.x.keys.Schedule(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read schedule %s: %w", id, err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("schedule %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("schedule %s: %w", id, wire.ErrNotFound)
 	}
 	return decodeSchedule(id, h)
 }
 
 // Schedules lists the active schedules by next fire time.
-func (c *Client) Schedules(ctx context.Context) ([]*Schedule, error) {
+func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
 	ids, err := c.x.rdb.ZRange(ctx, c.x.keys.Schedules(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
@@ -159,7 +173,7 @@ func (c *Client) Schedules(ctx context.Context) ([]*Schedule, error) {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
 	}
-	out := make([]*Schedule, 0, len(ids))
+	out := make([]*wire.Schedule, 0, len(ids))
 	for i, id := range ids {
 		if len(cmds[i].Val()) == 0 {
 			continue
@@ -169,22 +183,22 @@ func (c *Client) Schedules(ctx context.Context) ([]*Schedule, error) {
 			c.cfg.Logger.Warn("skipping a corrupt schedule", "err", err)
 			continue
 		}
-		out = append(out, s)
+		out = append(out, &s.Schedule)
 	}
 	return out, nil
 }
 
 // CancelSchedule stops schedule id: no occurrence after the ones already
 // running. Its pending occurrence is canceled. Canceling it again returns
-// its record and an error wrapping ErrFinished.
-func (c *Client) CancelSchedule(ctx context.Context, id string) (*Schedule, error) {
+// its record and an error wrapping wire.ErrFinished.
+func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
 	for range maxRaceTries {
-		s, err := c.GetSchedule(ctx, id)
+		s, err := c.schedule(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if s.State != ScheduleActive {
-			return s, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, ErrFinished)
+		if s.State != wire.ScheduleActive {
+			return &s.Schedule, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, wire.ErrFinished)
 		}
 		k := c.x.keys
 		occKey, occDue := k.Schedule(id), k.Schedules()

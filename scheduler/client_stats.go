@@ -11,62 +11,19 @@ import (
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
-
-// QueueStats counts one queue's unfinished tasks.
-type QueueStats struct {
-	Scheduled int64 `json:"scheduled"`
-	Running   int64 `json:"running"`
-}
-
-// Stats counts tasks by state and queue, names the daemons alive with what
-// they serve and run, and reports the due tasks no live daemon will run.
-type Stats struct {
-	States  map[tasks.State]int64 `json:"states"`
-	Queues  map[string]QueueStats `json:"queues"`
-	Daemons []string              `json:"daemons"` // ids of daemons seen within 3 safety waits
-	// DaemonInfo is the daemons of Daemons, in the same order, with their
-	// queues, handlers and workers (see Client.Daemons).
-	DaemonInfo []Daemon `json:"daemon_info"`
-	// Stranded lists, by queue and handler, due tasks whose handler no live
-	// daemon serving their queue has. They stay scheduled until
-	// such a daemon is alive. Empty when there are none.
-	Stranded []Stranded `json:"stranded"`
-}
 
 // StrandedSample is how many due tasks of each queue, the first by due
 // time, Stats reads the handler names of to find stranded ones.
 const StrandedSample = 200
 
-// Stranded counts due tasks of one handler in one queue that no live daemon
-// will run: none serving the queue has the handler.
-type Stranded struct {
-	Queue   string `json:"queue"`
-	Handler string `json:"handler"`
-	// Count is how many of the queue's sampled due tasks (its first
-	// StrandedSample by due time) are of this handler: a count of that
-	// sample, so a queue with more due tasks may hold more of them.
-	Count int `json:"count"`
-	// Reason says why no live daemon runs them (Reach.Problem).
-	Reason string `json:"reason"`
-}
-
-// String is a line such as "3 due tasks of handler shell in queue default:
-// no live daemon serving default can run shell".
-func (s Stranded) String() string {
-	noun := "tasks"
-	if s.Count == 1 {
-		noun = "task"
-	}
-	return fmt.Sprintf("%d due %s of handler %s in queue %s: %s", s.Count, noun, s.Handler, s.Queue, s.Reason)
-}
-
 // Stats returns the counts `dueq stats` shows. Finished counts cover
 // the records kept (result_ttl). Redis's clock says which daemons are alive
 // and which tasks are due. It takes two pipelined round trips to Redis, and
-// a third, for the names of the sampled due tasks (see Stranded), when some
-// task is due.
-func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+// a third, for the names of the sampled due tasks (see wire.Stranded),
+// when some task is due.
+func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	k := c.x.keys
 	pipe := c.x.rdb.Pipeline()
 	queueSet := pipe.SMembers(ctx, k.Queues())
@@ -97,7 +54,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 	}
 	daemons := dr.daemons()
 
-	st := &Stats{States: map[tasks.State]int64{}, Queues: map[string]QueueStats{},
+	st := &wire.Stats{States: map[tasks.State]int64{}, Queues: map[string]wire.QueueStats{},
 		Daemons: make([]string, len(daemons)), DaemonInfo: daemons}
 	for i, d := range daemons {
 		st.Daemons[i] = d.ID
@@ -106,7 +63,7 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 		st.States[s] = 0
 	}
 	for i, q := range queues {
-		qs := QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
+		qs := wire.QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
 		st.Queues[q] = qs
 		st.States[tasks.Scheduled] += qs.Scheduled
 		st.States[tasks.Running] += qs.Running
@@ -124,8 +81,8 @@ func (c *Client) Stats(ctx context.Context) (*Stats, error) {
 
 // stranded reads the handler names of each queue's sampled due tasks in
 // one pipeline and counts those no live daemon serving the queue has.
-func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.StringSliceCmd, daemons []Daemon) ([]Stranded, error) {
-	out := []Stranded{}
+func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.StringSliceCmd, daemons []wire.Daemon) ([]wire.Stranded, error) {
+	out := []wire.Stranded{}
 	for _, d := range daemons {
 		if d.Info == nil {
 			return out, nil // a daemon of unknown info may run anything
@@ -160,7 +117,7 @@ func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.
 		sort.Strings(handlers)
 		for _, h := range handlers {
 			if why := ReachOf(daemons, q, h).Problem(q, h); why != "" {
-				out = append(out, Stranded{Queue: q, Handler: h, Count: counts[h], Reason: why})
+				out = append(out, wire.Stranded{Queue: q, Handler: h, Count: counts[h], Reason: why})
 			}
 		}
 	}

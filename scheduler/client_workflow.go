@@ -11,6 +11,7 @@ import (
 
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 var (
@@ -90,10 +91,10 @@ type WorkflowNode struct {
 
 // GetWorkflow reads a workflow's nodes and their tasks, parents first (the
 // order SubmitWorkflow wrote them: deps.Workflow's). A workflow is readable until result TTL after its last node
-// finished; an unknown or expired one is ErrNotFound.
+// finished; an unknown or expired one is wire.ErrNotFound.
 func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, error) {
 	if !ValidWorkflowID(id) {
-		return nil, fmt.Errorf("workflow %.80q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("workflow %.80q: %w", id, wire.ErrNotFound)
 	}
 	m, err := c.x.rdb.HGetAll(ctx, c.x.keys.Workflow(id)).Result()
 	if err != nil {
@@ -101,7 +102,7 @@ func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, er
 	}
 	delete(m, "#open")
 	if len(m) == 0 {
-		return nil, fmt.Errorf("workflow %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("workflow %s: %w", id, wire.ErrNotFound)
 	}
 	nodes := make([]WorkflowNode, 0, len(m))
 	for name, tid := range m {

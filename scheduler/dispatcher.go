@@ -42,7 +42,7 @@ type dispatcher struct {
 	pending  []*finishing // outcomes handed in by loops, not written yet
 	stale    bool         // re-read the heads before deciding
 	// schedules caches the schedules of occurrences this daemon claimed.
-	schedules map[string]*Schedule
+	schedules map[string]*schedule
 	foreign   foreign // due tasks whose handler this daemon does not have
 
 	// waiting is true while the dispatcher is blocked in wait (for tests).
@@ -56,7 +56,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*Schedule{},
+	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*schedule{},
 		foreign: foreign{}, ann: map[string][]head{}, wake: make(chan struct{}, 1)}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 // flush writes the pending outcomes (up to finishChunk of them) and claims
@@ -179,7 +180,7 @@ func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (c
 			}
 			if sc != nil {
 				c.next, c.rev = sc.occurrence(sc.rule.Next(maxTime(fire, nowT)), nowT), sc.rev
-				if missed := !sc.rule.Next(fire).After(nowT); missed && sc.Misfire == MisfireSkip {
+				if missed := !sc.rule.Next(fire).After(nowT); missed && sc.Misfire == wire.MisfireSkip {
 					skip[id] = fmt.Sprintf("missed its slot at %s while no daemon ran; misfire is skip", fire.Format(tasks.TimeLayout))
 				}
 			}
@@ -235,7 +236,7 @@ func (d *dispatcher) claimed(queue string, r claimReply, skip map[string]string)
 
 // schedule returns the active schedule sid, read once and cached until a
 // claim finds it changed; nil when it is gone or canceled.
-func (d *dispatcher) schedule(ctx context.Context, sid string) (*Schedule, error) {
+func (d *dispatcher) schedule(ctx context.Context, sid string) (*schedule, error) {
 	if sc, ok := d.schedules[sid]; ok {
 		return sc, nil
 	}
@@ -251,7 +252,7 @@ func (d *dispatcher) schedule(ctx context.Context, sid string) (*Schedule, error
 		d.s.log.Error("running an occurrence of a schedule that cannot be read, without its next one", "err", err)
 		return nil, nil
 	}
-	if sc.State != ScheduleActive {
+	if sc.State != wire.ScheduleActive {
 		return nil, nil
 	}
 	d.schedules[sid] = sc

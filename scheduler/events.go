@@ -10,31 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
-
-// Event kinds: what the scripts publish for a task, and Resync.
-const (
-	EventQueued    = "queued"    // submitted (or handed back at a daemon's shutdown)
-	EventStarted   = "started"   // claimed: its handler starts now
-	EventRetrying  = "retrying"  // an attempt failed, or its daemon died: it runs again
-	EventSucceeded = "succeeded" // final
-	EventFailed    = "failed"    // final
-	EventCanceled  = "canceled"  // final
-	// EventResync is sent after the event stream reconnected to Redis:
-	// events may have been lost meanwhile, so re-read what you show.
-	EventResync = "resync"
-)
-
-// Event is something that happened to a task, across every daemon and
-// client on the namespace. Events are fire-and-forget (Redis pub/sub): a
-// reader that is away, or falls behind, misses them; Resync says so.
-type Event struct {
-	Kind  string    `json:"kind"`
-	ID    string    `json:"id,omitempty"`
-	Queue string    `json:"queue,omitempty"`
-	Name  string    `json:"name,omitempty"`
-	At    time.Time `json:"at"` // when this client received it
-}
 
 // eventBuffer is how many events a slow reader may fall behind before it
 // misses some (and is sent a Resync once it catches up).
@@ -45,7 +22,7 @@ const eventBuffer = 1024
 // by the first, which returns once Redis has confirmed the subscription
 // (or after SafetyWait, if Redis is slow to: the stream then starts when
 // it does), so that events after Events returns are not missed.
-func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
+func (c *Client) Events(ctx context.Context) (<-chan wire.Event, error) {
 	ch, ready, err := c.events.add(ctx)
 	if err != nil {
 		return nil, err
@@ -75,7 +52,7 @@ type eventHub struct {
 }
 
 type eventStream struct {
-	ch     chan Event
+	ch     chan wire.Event
 	missed bool // events were dropped: send a Resync when there is room
 }
 
@@ -85,7 +62,7 @@ func newEventHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *e
 
 // add registers a stream that ends with ctx; ready is closed once the
 // subscription is up.
-func (h *eventHub) add(ctx context.Context) (ch <-chan Event, ready <-chan struct{}, err error) {
+func (h *eventHub) add(ctx context.Context) (ch <-chan wire.Event, ready <-chan struct{}, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -94,7 +71,7 @@ func (h *eventHub) add(ctx context.Context) (ch <-chan Event, ready <-chan struc
 	if h.sub == nil {
 		h.sub = subscribe(h.rdb, []string{h.channel}, h.onMessage, h.onSubscribe, h.log)
 	}
-	st := &eventStream{ch: make(chan Event, eventBuffer)}
+	st := &eventStream{ch: make(chan wire.Event, eventBuffer)}
 	h.streams[st] = struct{}{}
 	go func() {
 		<-ctx.Done()
@@ -116,7 +93,7 @@ func (h *eventHub) onSubscribe() {
 		close(h.ready)
 		return
 	}
-	h.sendLocked(Event{Kind: EventResync, At: time.Now()})
+	h.sendLocked(wire.Event{Kind: wire.EventResync, At: time.Now()})
 }
 
 func (h *eventHub) onMessage(_, payload string) {
@@ -128,17 +105,17 @@ func (h *eventHub) onMessage(_, payload string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range es {
-		h.sendLocked(Event{Kind: e.Kind, ID: e.ID, Queue: e.Queue, Name: e.Name, At: now})
+		h.sendLocked(wire.Event{Kind: e.Kind, ID: e.ID, Queue: e.Queue, Name: e.Name, At: now})
 	}
 }
 
 // sendLocked hands e to every stream without blocking; a full stream
 // misses it and gets a Resync once it has room.
-func (h *eventHub) sendLocked(e Event) {
+func (h *eventHub) sendLocked(e wire.Event) {
 	for st := range h.streams {
 		if st.missed {
 			select {
-			case st.ch <- Event{Kind: EventResync, At: e.At}:
+			case st.ch <- wire.Event{Kind: wire.EventResync, At: e.At}:
 				st.missed = false
 			default:
 				continue

@@ -12,10 +12,11 @@ import (
 
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // nextEvent returns the next event of stream about id, skipping others.
-func nextEvent(t *testing.T, stream <-chan Event, id string) Event {
+func nextEvent(t *testing.T, stream <-chan wire.Event, id string) wire.Event {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -52,13 +53,13 @@ func TestEventsFollowATaskThroughItsLife(t *testing.T) {
 		probe := e.submit(tasks.Spec{Name: "record", In: time.Hour})
 		select {
 		case ev := <-stream:
-			return ev.ID == probe.ID && ev.Kind == EventQueued
+			return ev.ID == probe.ID && ev.Kind == wire.EventQueued
 		case <-time.After(100 * time.Millisecond):
 			return false
 		}
 	}, 10*time.Second, time.Millisecond)
 	task := e.submit(tasks.Spec{Name: "flaky-once", MaxAttempts: 2})
-	for _, want := range []string{EventQueued, EventStarted, EventRetrying, EventStarted, EventSucceeded} {
+	for _, want := range []string{wire.EventQueued, wire.EventStarted, wire.EventRetrying, wire.EventStarted, wire.EventSucceeded} {
 		ev := nextEvent(t, stream, task.ID)
 		require.Equal(t, want, ev.Kind)
 		require.Equal(t, "flaky-once", ev.Name)
@@ -67,15 +68,15 @@ func TestEventsFollowATaskThroughItsLife(t *testing.T) {
 	}
 
 	later := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	require.Equal(t, EventQueued, nextEvent(t, stream, later.ID).Kind)
+	require.Equal(t, wire.EventQueued, nextEvent(t, stream, later.ID).Kind)
 	_, err = e.client.Cancel(ctx, later.ID)
 	require.NoError(t, err)
-	require.Equal(t, EventCanceled, nextEvent(t, stream, later.ID).Kind)
+	require.Equal(t, wire.EventCanceled, nextEvent(t, stream, later.ID).Kind)
 	_, err = e.client.Retry(ctx, later.ID)
 	require.NoError(t, err)
-	require.Equal(t, EventRetrying, nextEvent(t, stream, later.ID).Kind)
-	require.Equal(t, EventStarted, nextEvent(t, stream, later.ID).Kind)
-	require.Equal(t, EventSucceeded, nextEvent(t, stream, later.ID).Kind)
+	require.Equal(t, wire.EventRetrying, nextEvent(t, stream, later.ID).Kind)
+	require.Equal(t, wire.EventStarted, nextEvent(t, stream, later.ID).Kind)
+	require.Equal(t, wire.EventSucceeded, nextEvent(t, stream, later.ID).Kind)
 
 	cancel()
 	require.Eventually(t, func() bool {
@@ -96,15 +97,15 @@ func TestEventsFollowATaskThroughItsLife(t *testing.T) {
 func TestASlowEventReaderIsToldToResync(t *testing.T) {
 	t.Parallel()
 	h := newEventHub(nil, "", nil)
-	st := &eventStream{ch: make(chan Event, 2)}
+	st := &eventStream{ch: make(chan wire.Event, 2)}
 	h.streams[st] = struct{}{}
 	for i := range 4 {
-		h.sendLocked(Event{Kind: EventQueued, ID: string(rune('a' + i))})
+		h.sendLocked(wire.Event{Kind: wire.EventQueued, ID: string(rune('a' + i))})
 	}
 	require.Equal(t, "a", (<-st.ch).ID)
 	require.Equal(t, "b", (<-st.ch).ID)
-	h.sendLocked(Event{Kind: EventQueued, ID: "e"})
-	require.Equal(t, EventResync, (<-st.ch).Kind, "c and d were dropped")
+	h.sendLocked(wire.Event{Kind: wire.EventQueued, ID: "e"})
+	require.Equal(t, wire.EventResync, (<-st.ch).Kind, "c and d were dropped")
 	require.Equal(t, "e", (<-st.ch).ID)
 }
 
@@ -136,10 +137,10 @@ func TestRetryRunsAFailedTaskAgainWithFreshAttempts(t *testing.T) {
 	require.Empty(t, done.Error)
 
 	_, err = e.client.Retry(ctx, task.ID)
-	require.ErrorIs(t, err, ErrNotRetryable, "a succeeded task is not retried")
+	require.ErrorIs(t, err, wire.ErrNotRetryable, "a succeeded task is not retried")
 	require.ErrorContains(t, err, "it is succeeded")
 	_, err = e.client.Retry(ctx, "01NOSUCHTASK0000000000000")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 }
 
 func TestRetryRefusesATaskItsParentsStopped(t *testing.T) {
@@ -153,7 +154,7 @@ func TestRetryRefusesATaskItsParentsStopped(t *testing.T) {
 	require.Equal(t, tasks.Failed, e.wait(child.ID, 10*time.Second).State)
 	before := len(e.mr.Keys())
 	_, err := e.client.Retry(ctx, child.ID)
-	require.ErrorIs(t, err, ErrNotRetryable)
+	require.ErrorIs(t, err, wire.ErrNotRetryable)
 	require.ErrorContains(t, err, "submit it anew")
 	require.Len(t, e.mr.Keys(), before, "nothing written")
 	require.Zero(t, e.runs.count(child.ID))
@@ -212,7 +213,7 @@ func TestEventsMissNothingAfterEventsReturns(t *testing.T) {
 	stream, err := e.client.Events(t.Context())
 	require.NoError(t, err)
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	require.Equal(t, EventQueued, nextEvent(t, stream, task.ID).Kind)
+	require.Equal(t, wire.EventQueued, nextEvent(t, stream, task.ID).Kind)
 }
 
 // A workflow's nodes are each queued, in one message.
@@ -229,6 +230,6 @@ func TestWorkflowNodesAreQueuedEvents(t *testing.T) {
 	ids := sw.Tasks
 	require.NoError(t, err)
 	a, b := nextEvent(t, stream, ids["a"]), nextEvent(t, stream, ids["b"])
-	require.Equal(t, Event{Kind: EventQueued, ID: ids["a"], Queue: "default", Name: "record", At: a.At}, a)
-	require.Equal(t, Event{Kind: EventQueued, ID: ids["b"], Queue: "other", Name: "record", At: b.At}, b)
+	require.Equal(t, wire.Event{Kind: wire.EventQueued, ID: ids["a"], Queue: "default", Name: "record", At: a.At}, a)
+	require.Equal(t, wire.Event{Kind: wire.EventQueued, ID: ids["b"], Queue: "other", Name: "record", At: b.At}, b)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // skewedClock is the system clock off by a fixed offset.
@@ -173,7 +174,7 @@ func TestASkewedClientSchedulesByRedisClock(t *testing.T) {
 	c, err := NewClient(e.rdb, Config{Clock: skewedClock{-50 * time.Second}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
-	sc, err := c.SubmitSchedule(context.Background(), ScheduleSpec{Every: time.Minute, Task: tasks.Spec{Name: "record"}})
+	sc, err := c.SubmitSchedule(context.Background(), wire.ScheduleSpec{Every: time.Minute, Task: tasks.Spec{Name: "record"}})
 	require.NoError(t, err)
 	require.Greater(t, time.Until(sc.NextAt), 55*time.Second, "an every-minute schedule's first slot is a minute away")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 // The Lua scripts, one per state transition; each file documents its KEYS
@@ -51,10 +52,6 @@ var (
 	// writes: the keeper asks it while Redis refuses them.
 	writableScript = newScript("", "return 1")
 )
-
-// ErrNotFound is returned for a task id that has no record: never submitted,
-// or finished longer ago than the result TTL.
-var ErrNotFound = errors.New("task not found")
 
 // head is one entry of a timing index: a task id and its due time.
 type head struct {
@@ -248,7 +245,7 @@ func (x *index) cancel(ctx context.Context, id string) (prev tasks.State, cancel
 	workflow, _ := fieldsCmd.Val()[2].(string)
 	kids := kidsCmd.Val()
 	if queue == "" {
-		return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
+		return "", false, fmt.Errorf("cancel %s: %w", id, wire.ErrNotFound)
 	}
 	for range maxKidsTries {
 		keys := append([]string{x.keys.Task(id), x.keys.Due(queue), x.keys.Lease(queue), x.keys.Done(tasks.Canceled),
@@ -265,7 +262,7 @@ func (x *index) cancel(ctx context.Context, id string) (prev tasks.State, cancel
 		n, _ := res[1].(int64)
 		switch {
 		case st == "":
-			return "", false, fmt.Errorf("cancel %s: %w", id, ErrNotFound)
+			return "", false, fmt.Errorf("cancel %s: %w", id, wire.ErrNotFound)
 		case n == -1 && len(res) == 3:
 			kids = strs(res[2])
 			continue
@@ -282,7 +279,7 @@ func (x *index) get(ctx context.Context, id string) (*tasks.Task, error) {
 		return nil, err
 	}
 	if ts[0] == nil {
-		return nil, fmt.Errorf("task %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("task %s: %w", id, wire.ErrNotFound)
 	}
 	return ts[0], nil
 }

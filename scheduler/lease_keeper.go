@@ -26,7 +26,7 @@ type LeaseKeeper struct {
 	done   chan struct{}
 	// trimmedAt is when the keeper last trimmed; only its goroutine uses it.
 	trimmedAt time.Time
-	info      []byte    // this daemon's DaemonInfo, JSON, set by Scheduler.Start
+	info      []byte    // this daemon's wire.DaemonInfo, JSON, set by Scheduler.Start
 	infoAt    time.Time // when the keeper last wrote it; only its goroutine uses it
 }
 
@@ -121,12 +121,3 @@ func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.
 // change, and it is kept for daemonInfoTTL, so an idle daemon's heartbeat is
 // one score.
 const infoEvery = 10 * time.Minute
-
-// DaemonInfo is what a daemon tells the others about itself with each
-// heartbeat (`dueq stats`, and the check that a submitted task's handler
-// exists somewhere).
-type DaemonInfo struct {
-	Queues   []string `json:"queues"`
-	Handlers []string `json:"handlers"`
-	Workers  int      `json:"workers"`
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 // An echo chain nests each parent's result one outcome deeper. The node
@@ -84,10 +85,10 @@ func TestEventsAboutADamagedRecordAllParse(t *testing.T) {
 	e.start()
 	var kinds []string
 	timeout := time.After(10 * time.Second)
-	for len(kinds) == 0 || kinds[len(kinds)-1] != EventFailed {
+	for len(kinds) == 0 || kinds[len(kinds)-1] != wire.EventFailed {
 		select {
 		case ev := <-evs:
-			if ev.ID != tk.ID || ev.Kind == EventQueued {
+			if ev.ID != tk.ID || ev.Kind == wire.EventQueued {
 				continue
 			}
 			require.NotEmpty(t, ev.Name, "event %+v", ev)
@@ -97,5 +98,5 @@ func TestEventsAboutADamagedRecordAllParse(t *testing.T) {
 			t.Fatalf("no failed event for %s; saw %v", tk.ID, kinds)
 		}
 	}
-	require.Equal(t, []string{EventStarted, EventFailed}, kinds)
+	require.Equal(t, []string{wire.EventStarted, wire.EventFailed}, kinds)
 }

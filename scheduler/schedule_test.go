@@ -12,7 +12,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
+
+// pendingOf returns the id of schedule id's pending occurrence, as its
+// record in Redis names it.
+func (e *env) pendingOf(id string) string {
+	e.t.Helper()
+	s, err := e.client.schedule(context.Background(), id)
+	require.NoError(e.t, err)
+	return s.pending
+}
 
 // fakeClock is a Clock a test sets.
 type fakeClock struct{ ms atomic.Int64 }
@@ -28,7 +38,7 @@ func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
 		e.start()
 	}
 	ctx := context.Background()
-	sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: 200 * time.Millisecond})
+	sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: 200 * time.Millisecond})
 	require.NoError(t, err)
 	require.True(t, IsScheduleID(sc.ID))
 	require.Eventually(t, func() bool { return len(e.runs.order()) >= 6 }, 10*time.Second, 5*time.Millisecond)
@@ -51,7 +61,7 @@ func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sc.ID, done.Schedule)
 	require.False(t, done.StartedAt.Before(done.DueAt))
-	named, err := e.client.List(ctx, ListOptions{Name: "record", State: tasks.Succeeded})
+	named, err := e.client.List(ctx, wire.ListOptions{Name: "record", State: tasks.Succeeded})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(named), 6)
 }
@@ -60,13 +70,13 @@ func TestCancelScheduleStopsFutureOccurrences(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
 	ctx := context.Background()
-	sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Cron: "@hourly"})
+	sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Cron: "@hourly"})
 	require.NoError(t, err)
-	pending := sc.pending
+	pending := e.pendingOf(sc.ID)
 	require.Equal(t, occurrenceID(sc.ID, sc.NextAt), pending)
 	got, err := e.client.CancelSchedule(ctx, sc.ID)
 	require.NoError(t, err)
-	require.Equal(t, ScheduleCanceled, got.State)
+	require.Equal(t, wire.ScheduleCanceled, got.State)
 	occ, err := e.client.Get(ctx, pending)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Canceled, occ.State)
@@ -77,18 +87,18 @@ func TestCancelScheduleStopsFutureOccurrences(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, list)
 	_, err = e.client.CancelSchedule(ctx, sc.ID)
-	require.ErrorIs(t, err, ErrFinished)
+	require.ErrorIs(t, err, wire.ErrFinished)
 }
 
 func TestCronWithSecondsRunsAndNamesItsSchedule(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
 	e.start()
-	sc, err := e.client.SubmitSchedule(context.Background(), ScheduleSpec{
+	sc, err := e.client.SubmitSchedule(context.Background(), wire.ScheduleSpec{
 		Task: tasks.Spec{Name: "record", Args: json.RawMessage(`{"tick":true}`)}, Cron: "* * * * * *"})
 	require.NoError(t, err)
 	require.Equal(t, sc.NextAt, sc.NextAt.Truncate(time.Second), "second slots")
-	first := e.wait(sc.pending, 5*time.Second)
+	first := e.wait(e.pendingOf(sc.ID), 5*time.Second)
 	require.Equal(t, tasks.Succeeded, first.State)
 	require.JSONEq(t, `{"tick":true}`, string(first.Result))
 	require.Equal(t, sc.ID, first.Schedule)
@@ -98,7 +108,7 @@ func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	ctx := context.Background()
-	spec := ScheduleSpec{Name: "nightly", Task: tasks.Spec{Name: "record"}, Cron: "0 3 * * *"}
+	spec := wire.ScheduleSpec{Name: "nightly", Task: tasks.Spec{Name: "record"}, Cron: "0 3 * * *"}
 	var wg sync.WaitGroup
 	ids := make([]string, 5)
 	for i := range ids { // five daemons starting at once
@@ -118,12 +128,13 @@ func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
 	again, err := e.client.SubmitSchedule(ctx, spec) // a restart
 	require.NoError(t, err)
 	require.Equal(t, ids[0], again.ID)
+	againPending := e.pendingOf(again.ID)
 	list, err := e.client.Schedules(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	due, err := e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
 	require.NoError(t, err)
-	require.Equal(t, []string{again.pending}, due)
+	require.Equal(t, []string{againPending}, due)
 
 	spec.Cron = "0 4 * * *" // the config changed
 	changed, err := e.client.SubmitSchedule(ctx, spec)
@@ -132,25 +143,25 @@ func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
 	require.Equal(t, 4, changed.NextAt.Hour())
 	due, err = e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
 	require.NoError(t, err)
-	require.Equal(t, []string{changed.pending}, due, "the old slot is gone")
-	require.False(t, e.mr.Exists(e.client.x.keys.Task(again.pending)))
+	require.Equal(t, []string{e.pendingOf(changed.ID)}, due, "the old slot is gone")
+	require.False(t, e.mr.Exists(e.client.x.keys.Task(againPending)))
 }
 
 func TestMisfirePolicies(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		misfire Misfire
+		misfire wire.Misfire
 		runs    int
 		state   tasks.State
-	}{{MisfireRunOnce, 1, tasks.Succeeded}, {MisfireSkip, 0, tasks.Canceled}} {
+	}{{wire.MisfireRunOnce, 1, tasks.Succeeded}, {wire.MisfireSkip, 0, tasks.Canceled}} {
 		t.Run(string(c.misfire), func(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock(t0)
 			e := setup(t, Config{Workers: 2, Clock: clock})
 			e.mr.SetTime(t0) // Redis's clock decides; the daemons' agree with it here
 			ctx := context.Background()
-			sc, err := e.client.SubmitSchedule(ctx, ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: time.Hour, Misfire: c.misfire})
+			sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: time.Hour, Misfire: c.misfire})
 			require.NoError(t, err)
 			require.Equal(t, t0.Add(time.Hour), sc.NextAt)
 			// Every daemon was down for five slots.
@@ -159,7 +170,7 @@ func TestMisfirePolicies(t *testing.T) {
 			e.start()
 			missed := e.wait(occurrenceID(sc.ID, t0.Add(time.Hour)), 5*time.Second)
 			require.Equal(t, c.state, missed.State)
-			if c.misfire == MisfireSkip {
+			if c.misfire == wire.MisfireSkip {
 				require.Contains(t, missed.Error, "misfire is skip")
 			}
 			require.Len(t, e.runs.order(), c.runs, "one catch-up run at most, not one per missed slot")
@@ -177,7 +188,7 @@ func TestMisfirePolicies(t *testing.T) {
 func TestInvalidSchedulesAreRejectedWithoutPanicOrWrites(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	for name, spec := range map[string]ScheduleSpec{
+	for name, spec := range map[string]wire.ScheduleSpec{
 		"no rule":       {Task: tasks.Spec{Name: "record"}},
 		"both":          {Task: tasks.Spec{Name: "record"}, Every: time.Second, Cron: "* * * * *"},
 		"tz only":       {Task: tasks.Spec{Name: "record"}, Cron: "TZ=Europe/Berlin"},

@@ -29,6 +29,7 @@ import (
 
 	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // Scheduler is one daemon's engine: Config.Workers loops claiming and running
@@ -120,7 +121,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.started = true
 	names := s.reg.Names()
 	s.cl = newClaimer(s.id, names, s.cfg.Lease)
-	s.keep.info, _ = json.Marshal(DaemonInfo{Queues: s.cfg.Queues, Handlers: names, Workers: s.cfg.Workers}) // strings and an int always marshal
+	s.keep.info, _ = json.Marshal(wire.DaemonInfo{Queues: s.cfg.Queues, Handlers: names, Workers: s.cfg.Workers}) // strings and an int always marshal
 	channels := []string{s.x.keys.CancelChannel()}
 	for _, q := range s.cfg.Queues {
 		channels = append(channels, s.x.keys.Announce(q))

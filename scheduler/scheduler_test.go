@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func TestSubmitRunsAndStoresResult(t *testing.T) {
@@ -219,7 +220,7 @@ func TestFinishedRecordAndKeyExpireAfterResultTTL(t *testing.T) {
 	require.NoError(t, err, "kept until the TTL")
 	e.mr.FastForward(2 * time.Minute)
 	_, err = e.client.Get(context.Background(), task.ID)
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 	again := e.submit(tasks.Spec{Name: "record", Key: "nightly"})
 	require.NotEqual(t, task.ID, again.ID, "the key expired with the record")
 }
@@ -247,9 +248,9 @@ func TestCancelBeforeDueMeansItNeverRuns(t *testing.T) {
 	e.wait(marker.ID, 5*time.Second) // ran after the canceled task's due time
 	require.Zero(t, e.runs.count(task.ID))
 	_, err = e.client.Cancel(context.Background(), task.ID)
-	require.ErrorIs(t, err, ErrFinished)
+	require.ErrorIs(t, err, wire.ErrFinished)
 	_, err = e.client.Cancel(context.Background(), "no-such-task")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, wire.ErrNotFound)
 }
 
 func TestCancelRunningTaskCancelsItsHandler(t *testing.T) {
@@ -356,7 +357,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// ListOptions.Queue lists one queue's tasks, in every state, alone or with
+// wire.ListOptions.Queue lists one queue's tasks, in every state, alone or with
 // the other filters; a bad queue name is invalid input.
 func TestListByQueue(t *testing.T) {
 	t.Parallel()
@@ -372,7 +373,7 @@ func TestListByQueue(t *testing.T) {
 	_, err = e.client.Cancel(ctx, otherCanceled.ID)
 	require.NoError(t, err)
 
-	ids := func(opts ListOptions) []string {
+	ids := func(opts wire.ListOptions) []string {
 		t.Helper()
 		list, err := e.client.List(ctx, opts)
 		require.NoError(t, err)
@@ -382,19 +383,19 @@ func TestListByQueue(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []string{mailDue.ID, mailChild.ID, mailCanceled.ID}, ids(ListOptions{Queue: "mail"}), "scheduled, waiting, finished")
-	require.Equal(t, []string{otherDue.ID, otherCanceled.ID}, ids(ListOptions{Queue: tasks.DefaultQueue}))
-	require.Equal(t, []string{mailCanceled.ID}, ids(ListOptions{Queue: "mail", State: tasks.Canceled}))
-	require.Equal(t, []string{mailChild.ID}, ids(ListOptions{Queue: "mail", State: tasks.Waiting}))
-	require.Equal(t, []string{mailChild.ID}, ids(ListOptions{Queue: "mail", Name: "other-name"}))
-	require.Equal(t, []string{mailDue.ID}, ids(ListOptions{Queue: "mail", Limit: 1}))
-	require.Equal(t, []string{mailDue.ID, mailChild.ID}, ids(ListOptions{Queue: "mail", Limit: 2}))
-	require.Empty(t, ids(ListOptions{Queue: "nosuch"}), "a queue without tasks lists nothing")
-	require.Equal(t, []string{otherCanceled.ID, mailCanceled.ID}, ids(ListOptions{State: tasks.Canceled}), "newest first")
-	require.Len(t, ids(ListOptions{Limit: 4}), 4)
+	require.Equal(t, []string{mailDue.ID, mailChild.ID, mailCanceled.ID}, ids(wire.ListOptions{Queue: "mail"}), "scheduled, waiting, finished")
+	require.Equal(t, []string{otherDue.ID, otherCanceled.ID}, ids(wire.ListOptions{Queue: tasks.DefaultQueue}))
+	require.Equal(t, []string{mailCanceled.ID}, ids(wire.ListOptions{Queue: "mail", State: tasks.Canceled}))
+	require.Equal(t, []string{mailChild.ID}, ids(wire.ListOptions{Queue: "mail", State: tasks.Waiting}))
+	require.Equal(t, []string{mailChild.ID}, ids(wire.ListOptions{Queue: "mail", Name: "other-name"}))
+	require.Equal(t, []string{mailDue.ID}, ids(wire.ListOptions{Queue: "mail", Limit: 1}))
+	require.Equal(t, []string{mailDue.ID, mailChild.ID}, ids(wire.ListOptions{Queue: "mail", Limit: 2}))
+	require.Empty(t, ids(wire.ListOptions{Queue: "nosuch"}), "a queue without tasks lists nothing")
+	require.Equal(t, []string{otherCanceled.ID, mailCanceled.ID}, ids(wire.ListOptions{State: tasks.Canceled}), "newest first")
+	require.Len(t, ids(wire.ListOptions{Limit: 4}), 4)
 
 	for _, bad := range []string{"no spaces", strings.Repeat("q", 65), "a/b"} {
-		_, err := e.client.List(ctx, ListOptions{Queue: bad})
+		_, err := e.client.List(ctx, wire.ListOptions{Queue: bad})
 		require.ErrorIs(t, err, tasks.ErrInvalid, bad)
 		require.ErrorContains(t, err, "a queue name is 1-64 letters, digits or _.-", bad)
 	}
@@ -412,23 +413,23 @@ func TestListAndStats(t *testing.T) {
 	_, err := e.client.Cancel(ctx, canceled.ID)
 	require.NoError(t, err)
 
-	all, err := e.client.List(ctx, ListOptions{})
+	all, err := e.client.List(ctx, wire.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, all, 3)
-	sched, err := e.client.List(ctx, ListOptions{State: tasks.Scheduled})
+	sched, err := e.client.List(ctx, wire.ListOptions{State: tasks.Scheduled})
 	require.NoError(t, err)
 	require.Len(t, sched, 1)
 	require.Equal(t, later.ID, sched[0].ID)
-	named, err := e.client.List(ctx, ListOptions{Name: "other-name"})
+	named, err := e.client.List(ctx, wire.ListOptions{Name: "other-name"})
 	require.NoError(t, err)
 	require.Len(t, named, 1)
 	require.Equal(t, canceled.ID, named[0].ID)
-	one, err := e.client.List(ctx, ListOptions{Limit: 1})
+	one, err := e.client.List(ctx, wire.ListOptions{Limit: 1})
 	require.NoError(t, err)
 	require.Len(t, one, 1)
-	_, err = e.client.List(ctx, ListOptions{State: "sleeping"})
+	_, err = e.client.List(ctx, wire.ListOptions{State: "sleeping"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
-	_, err = e.client.List(ctx, ListOptions{Limit: -1})
+	_, err = e.client.List(ctx, wire.ListOptions{Limit: -1})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 
 	st, err := e.client.Stats(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // A Redis that evicts keys (maxmemory-policy allkeys-lru) can drop a task's
@@ -43,11 +44,11 @@ func TestScheduledTaskWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 	s := e.start()
 
 	task := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
-	require.Equal(t, EventQueued, nextEvent(t, stream, task.ID).Kind)
+	require.Equal(t, wire.EventQueued, nextEvent(t, stream, task.ID).Kind)
 	require.True(t, e.mr.Del(e.client.x.keys.Task(task.ID)), "the record was there to delete")
 
 	ev := nextEvent(t, stream, task.ID)
-	require.Equal(t, EventFailed, ev.Kind)
+	require.Equal(t, wire.EventFailed, ev.Kind)
 	require.Equal(t, "default", ev.Queue)
 	require.Equal(t, "?", ev.Name, "its name went with its record")
 

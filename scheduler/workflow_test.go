@@ -13,6 +13,7 @@ import (
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
 )
 
 // A workflow's node map lives while any node is unfinished, expires result
@@ -60,7 +61,7 @@ func TestAWorkflowsNodeMapExpiresAfterItsLastNode(t *testing.T) {
 	}
 	e.mr.FastForward(time.Hour + time.Second)
 	_, err = e.client.GetWorkflow(ctx, sw.ID)
-	require.ErrorIs(t, err, ErrNotFound, "expired with its records")
+	require.ErrorIs(t, err, wire.ErrNotFound, "expired with its records")
 }
 
 // A workflow node whose record is damaged is failed under its claim (the
