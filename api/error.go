@@ -5,43 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 	"github.com/dueq/dueq/wire"
 )
-
-// Error is a non-2xx answer of the API, as the Client returns it. Message is
-// the body's "error" text, which says what to fix.
-//
-// errors.Is matches an Error against the sentinels a scheduler.Client would
-// return for the same problem: 400 is tasks.ErrInvalid, 404 is
-// wire.ErrNotFound and 409 is wire.ErrFinished (from a cancel) or
-// wire.ErrNotRetryable (from a retry), so code works the same over HTTP
-// and over Redis.
-type Error struct {
-	Status  int    // HTTP status, e.g. 404
-	Message string // what went wrong and what to fix
-}
-
-// Error returns the message and the status.
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s (HTTP %d %s)", e.Message, e.Status, http.StatusText(e.Status))
-}
-
-// Is reports whether e stands for target: see Error.
-func (e *Error) Is(target error) bool {
-	switch e.Status {
-	case http.StatusBadRequest:
-		return target == tasks.ErrInvalid
-	case http.StatusNotFound:
-		return target == wire.ErrNotFound
-	case http.StatusConflict:
-		return target == wire.ErrFinished || target == wire.ErrNotRetryable
-	}
-	return false
-}
 
 // errorBody is the JSON form of every error answer.
 type errorBody struct {
@@ -112,3 +83,15 @@ func (e *requestError) Error() string { return e.msg }
 func badRequest(format string, a ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, a...)}
 }
+
+// submitFields lists wire.SubmitRequest's JSON field names, for the error
+// answer to an unknown field.
+var submitFields = func() string {
+	t := reflect.TypeFor[wire.SubmitRequest]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
+}()

@@ -1,7 +1,8 @@
-// Package api is dueq's HTTP API: the Server that `dueq serve`
-// runs in front of a scheduler.Client, and the Client the CLI uses to talk
-// to it. Requests and answers are JSON; every error answer is a 4xx or 5xx
-// status with a body {"error": "..."} that says what to fix.
+// Package api is dueq's HTTP API server: the Server that `dueq serve` runs
+// in front of a scheduler.Client. Requests and answers are JSON, of the
+// types of package wire; every error answer is a 4xx or 5xx status with a
+// body {"error": "..."} that says what to fix. Its Go client is package
+// apiclient, which links neither this package nor the engine.
 //
 // The server binds to loopback by default. On any other address a token is
 // required and every request must carry "Authorization: Bearer TOKEN".
@@ -26,13 +27,8 @@ import (
 
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
-
-// DefaultAddr is where the API listens unless told otherwise.
-const DefaultAddr = "127.0.0.1:7420"
-
-// MaxBodyBytes caps a request body; larger bodies get 413.
-const MaxBodyBytes = 1 << 20
 
 // Config configures a Server. WithDefaults fills in the zero fields.
 type Config struct {
@@ -56,7 +52,7 @@ type Config struct {
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Addr == "" {
-		c.Addr = DefaultAddr
+		c.Addr = wire.DefaultAddr
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -68,7 +64,7 @@ func (c Config) WithDefaults() Config {
 func (c Config) validate() error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
-		return fmt.Errorf("http.addr %q: %w: use host:port, such as %s", c.Addr, err, DefaultAddr)
+		return fmt.Errorf("http.addr %q: %w: use host:port, such as %s", c.Addr, err, wire.DefaultAddr)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("http.addr %q: port %q is not a number from 0 to 65535", c.Addr, port)
@@ -79,7 +75,7 @@ func (c Config) validate() error {
 		}
 	}
 	if c.Token == "" && !loopbackHost(host) {
-		return fmt.Errorf("http.addr %q is not a loopback address, so http.token is required: set http.token to a secret, or bind http.addr to a loopback address such as %s", c.Addr, DefaultAddr)
+		return fmt.Errorf("http.addr %q is not a loopback address, so http.token is required: set http.token to a secret, or bind http.addr to a loopback address such as %s", c.Addr, wire.DefaultAddr)
 	}
 	return nil
 }
@@ -105,7 +101,7 @@ func loopbackHost(host string) bool {
 // them for a second, so a submit costs no extra round trip to Redis): a
 // task whose handler no live daemon has is refused (400) when daemons are
 // alive; one that no live daemon serving its queue can run is accepted with
-// a warning (the answer's "warning" field and the WarningHeader).
+// a warning (the answer's "warning" field and the wire.WarningHeader).
 type Server struct {
 	c       *scheduler.Client
 	reg     *tasks.Registry
@@ -162,7 +158,7 @@ func New(c *scheduler.Client, reg *tasks.Registry, health func(context.Context) 
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		WriteTimeout:      MaxWait + time.Minute, // long polls last up to MaxWait
+		WriteTimeout:      wire.MaxWait + time.Minute, // long polls last up to wire.MaxWait
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}

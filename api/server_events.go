@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-)
 
-// eventsHeartbeat is how often an idle event stream sends a comment, so
-// proxies and browsers keep it open and a dead client is noticed.
-const eventsHeartbeat = 15 * time.Second
+	"github.com/dueq/dueq/wire"
+)
 
 // events serves GET /api/v1/events: server-sent events, one per thing that
 // happens to a task on any daemon ("event: KIND", data: the event as JSON
@@ -31,7 +29,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	write := func(format string, a ...any) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(eventsHeartbeat + 10*time.Second))
+		_ = rc.SetWriteDeadline(time.Now().Add(wire.EventsHeartbeat + 10*time.Second))
 		if _, err := fmt.Fprintf(w, format, a...); err != nil {
 			return false
 		}
@@ -40,7 +38,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !write(": dueq events\n\n") {
 		return
 	}
-	beat := time.NewTicker(eventsHeartbeat)
+	beat := time.NewTicker(wire.EventsHeartbeat)
 	defer beat.Stop()
 	for {
 		select {

@@ -57,7 +57,7 @@ func TestEventStreamOverHTTP(t *testing.T) {
 	seen := map[string]bool{}
 	require.Eventually(t, func() bool {
 		if id == "" || !seen[wire.EventQueued] {
-			tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
+			tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo"})
 			require.NoError(t, err)
 			id, seen = tk.ID, map[string]bool{}
 		}

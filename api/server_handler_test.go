@@ -12,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // registry returns a registry of handlers that return nil at once.
@@ -37,7 +37,7 @@ func (e *env) post(t *testing.T, path, body string) (int, map[string]any, []stri
 	defer resp.Body.Close()
 	var m map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
-	return resp.StatusCode, m, resp.Header.Values(api.WarningHeader)
+	return resp.StatusCode, m, resp.Header.Values(wire.WarningHeader)
 }
 
 // twoDaemons sets up an API server, its registry with shell off (as the
@@ -140,17 +140,17 @@ func TestClientSurfacesWarnings(t *testing.T) {
 		return out
 	}
 
-	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
+	tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", In: "1h"})
 	require.NoError(t, err)
 	require.NotEmpty(t, tk.ID)
 	require.Empty(t, take())
 
-	tk, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "report", In: "1h"})
+	tk, err = e.cl.Submit(ctx, wire.SubmitRequest{Name: "report", In: "1h"})
 	require.NoError(t, err)
 	require.Equal(t, "report", tk.Name)
 	require.Equal(t, []string{"no live daemon serving default can run report (daemons serving default run echo): the task will not run until a daemon serving queue default with handler report is alive"}, take())
 
-	sc, err := e.cl.SubmitSchedule(ctx, api.SubmitRequest{Name: "echo", Queue: "fast", Every: "1h"})
+	sc, err := e.cl.SubmitSchedule(ctx, wire.SubmitRequest{Name: "echo", Queue: "fast", Every: "1h"})
 	require.NoError(t, err)
 	require.Equal(t, "echo", sc.Task)
 	w := take()
@@ -164,7 +164,7 @@ func TestClientSurfacesWarnings(t *testing.T) {
 	require.Len(t, w, 1)
 	require.True(t, strings.HasPrefix(w[0], "node b: no live daemon serving default can run report"), w[0])
 
-	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "nope"})
+	_, err = e.cl.Submit(ctx, wire.SubmitRequest{Name: "nope"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, `unknown handler "nope": no live daemon has it`)
 	require.Empty(t, take())
@@ -209,9 +209,9 @@ func TestAnswersSayWhetherRetryIsAccepted(t *testing.T) {
 	e.reg.Register("fail", func(context.Context, *tasks.Call) (any, error) { return nil, errors.New("boom") })
 	e.runScheduler(t)
 	ctx := context.Background()
-	parent, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "fail"})
+	parent, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "fail"})
 	require.NoError(t, err)
-	child, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", After: []string{parent.ID}})
+	child, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", After: []string{parent.ID}})
 	require.NoError(t, err)
 	_, err = e.cl.Wait(ctx, child.ID, 20*time.Second)
 	require.NoError(t, err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/wire"
 )
 
 // chunked hides a body's length, so the client streams it chunked.
@@ -17,7 +17,7 @@ type chunked struct{ io.Reader }
 
 func TestRejected(t *testing.T) {
 	t.Parallel()
-	big := `{"name":"echo","args":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`
+	big := `{"name":"echo","args":"` + strings.Repeat("x", wire.MaxBodyBytes) + `"}`
 	const unknownID = "01HZZZZZZZZZZZZZZZZZZZZZZZ"
 	cases := []struct {
 		name, method, path, body string
@@ -118,7 +118,7 @@ func TestRejected(t *testing.T) {
 			e := setup(t)
 			e.idleDaemon(t) // a live daemon, whose handlers decide
 			// One task exists, so rejected requests meet a populated Redis.
-			_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo", In: "1h", Key: "k"})
+			_, err := e.cl.Submit(context.Background(), wire.SubmitRequest{Name: "echo", In: "1h", Key: "k"})
 			require.NoError(t, err)
 			before := keys(e)
 			status, b := e.call(t, c.method, c.path, c.body)

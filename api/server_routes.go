@@ -23,14 +23,6 @@ import (
 	"github.com/dueq/dueq/wire"
 )
 
-// Long-poll limits of GET /api/v1/tasks/{id}/wait.
-const (
-	// DefaultWait is the wait of a long poll that gives no timeout.
-	DefaultWait = 30 * time.Second
-	// MaxWait caps one long poll; Client.Wait polls again for longer waits.
-	MaxWait = 10 * time.Minute
-)
-
 // routes registers the endpoints of the HTTP API.
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/tasks", s.submit)
@@ -83,7 +75,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // handler no live daemon has, and adds "warning" to the answer when no live
 // daemon will run the task as things stand.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	var req SubmitRequest
+	var req wire.SubmitRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -119,7 +111,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 // document, JSON or YAML whatever the Content-Type says; 201 and
 // {"NAME": "ID", ...}. The document is validated whole, every node passes
 // the handler rule (checkHandler; a refusal names the node, and warnings,
-// "node NAME: ...", go in WarningHeader lines), and the whole graph is
+// "node NAME: ...", go in wire.WarningHeader lines), and the whole graph is
 // written in one atomic step: a rejected workflow writes nothing.
 func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 	doc, err := readBody(w, r)
@@ -149,14 +141,10 @@ func (s *Server) submitWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addWarnings(w, warnings...)
-	w.Header().Set(WorkflowHeader, sw.ID)
+	w.Header().Set(wire.WorkflowHeader, sw.ID)
 	w.Header().Set("Location", "/api/v1/workflows/"+sw.ID)
 	writeJSON(w, http.StatusCreated, sw.Tasks)
 }
-
-// WorkflowHeader carries a submitted workflow's id in the answer of POST
-// /api/v1/workflows, whose body maps node names to task ids.
-const WorkflowHeader = "Dueq-Workflow"
 
 // getWorkflow serves GET /api/v1/workflows/{id}: the workflow's id, the
 // count of its nodes by state, and each node ({"node", "id", "task"}, task
@@ -194,15 +182,15 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("%s is a schedule, which never finishes: wait for one of its occurrences, whose records name it in \"schedule\" (GET /api/v1/tasks?name=TASK lists them)", id))
 		return
 	}
-	d := DefaultWait
+	d := wire.DefaultWait
 	if v := r.URL.Query().Get("timeout"); v != "" {
 		var err error
 		if d, err = time.ParseDuration(v); err != nil {
 			s.fail(w, r, badRequest("timeout %.60q is not a duration: write it like 30s or 5m", v))
 			return
 		}
-		if d < 0 || d > MaxWait {
-			s.fail(w, r, badRequest("timeout %s is out of range: use 0 to %s (poll again to wait longer)", v, MaxWait))
+		if d < 0 || d > wire.MaxWait {
+			s.fail(w, r, badRequest("timeout %s is out of range: use 0 to %s (poll again to wait longer)", v, wire.MaxWait))
 			return
 		}
 	}
@@ -322,12 +310,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, healthAnswer{Status: "ok"})
 }
 
-// readBody reads r's body, at most MaxBodyBytes.
+// readBody reads r's body, at most wire.MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: MaxBodyBytes}
+	if r.ContentLength > wire.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: wire.MaxBodyBytes}
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
 	switch {
 	case errors.As(err, new(*http.MaxBytesError)):
 		return nil, err
@@ -337,13 +325,13 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeBody reads r's body, at most MaxBodyBytes, as exactly one JSON
+// decodeBody reads r's body, at most wire.MaxBodyBytes, as exactly one JSON
 // object into v, refusing fields v does not have.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength > MaxBodyBytes {
-		return &http.MaxBytesError{Limit: MaxBodyBytes}
+	if r.ContentLength > wire.MaxBodyBytes {
+		return &http.MaxBytesError{Limit: wire.MaxBodyBytes}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBodyBytes))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			return err
@@ -394,7 +382,7 @@ func decodeError(err error, v any) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		known := ""
-		if _, ok := v.(*SubmitRequest); ok {
+		if _, ok := v.(*wire.SubmitRequest); ok {
 			known = ": the fields are " + submitFields
 		}
 		return badRequest("unknown field %s in the request body%s", field, known)

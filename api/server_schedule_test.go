@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -99,7 +98,7 @@ func TestScheduleRuns(t *testing.T) {
 	e := setup(t)
 	e.runScheduler(t)
 	ctx := context.Background()
-	sc, err := e.cl.SubmitSchedule(ctx, api.SubmitRequest{Name: "echo", Args: json.RawMessage(`{"tick":1}`), Every: "100ms"})
+	sc, err := e.cl.SubmitSchedule(ctx, wire.SubmitRequest{Name: "echo", Args: json.RawMessage(`{"tick":1}`), Every: "100ms"})
 	require.NoError(t, err)
 
 	var done []*tasks.Task
@@ -128,7 +127,7 @@ func TestClientSchedules(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 
-	sc, err := e.cl.SubmitSchedule(ctx, api.SubmitRequest{Name: "echo", Cron: "@hourly", Timeout: "1m"})
+	sc, err := e.cl.SubmitSchedule(ctx, wire.SubmitRequest{Name: "echo", Cron: "@hourly", Timeout: "1m"})
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, sc.Timeout)
 	require.Equal(t, 0, sc.NextAt.Minute())
@@ -153,16 +152,16 @@ func TestClientSchedules(t *testing.T) {
 
 	// A bad rule is refused with the parser's reason, and nothing is written.
 	before := keys(e)
-	_, err = e.cl.SubmitSchedule(ctx, api.SubmitRequest{Name: "echo", Cron: "61 * * * *"})
+	_, err = e.cl.SubmitSchedule(ctx, wire.SubmitRequest{Name: "echo", Cron: "61 * * * *"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "61")
 	require.Equal(t, before, keys(e))
 
 	// Each method refuses the other kind of request without sending it.
-	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Every: "1s"})
+	_, err = e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", Every: "1s"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "SubmitSchedule")
-	_, err = e.cl.SubmitSchedule(ctx, api.SubmitRequest{Name: "echo"})
+	_, err = e.cl.SubmitSchedule(ctx, wire.SubmitRequest{Name: "echo"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "neither every nor cron")
 	require.Equal(t, before, keys(e))

@@ -16,7 +16,7 @@ import (
 // new schedule's record, with "warning" as for a task (checkHandler: the
 // schedule's tasks follow the handler rule). Nothing is written for a
 // rejected request.
-func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req SubmitRequest) {
+func (s *Server) submitSchedule(w http.ResponseWriter, r *http.Request, req wire.SubmitRequest) {
 	spec, err := req.ScheduleSpec()
 	if err != nil {
 		s.fail(w, r, err)

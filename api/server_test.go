@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -32,7 +33,7 @@ type env struct {
 	sc  *scheduler.Client
 	srv *api.Server
 	ts  *httptest.Server
-	cl  *api.Client // talks to ts with cfg's token
+	cl  *apiclient.Client // talks to ts with cfg's token
 }
 
 // setup starts an API server (cfg defaults: loopback, no token) whose
@@ -62,7 +63,7 @@ func setup(t *testing.T, cfgs ...api.Config) *env {
 	require.NoError(t, err)
 	e.ts = httptest.NewServer(e.srv.Handler())
 	t.Cleanup(e.ts.Close)
-	e.cl = &api.Client{BaseURL: e.ts.URL, Token: cfg.Token, HTTP: e.ts.Client()}
+	e.cl = &apiclient.Client{BaseURL: e.ts.URL, Token: cfg.Token, HTTP: e.ts.Client()}
 	return e
 }
 
@@ -302,7 +303,7 @@ func TestWaitTimeout(t *testing.T) {
 func TestWaitEndsAtStop(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	tk, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo", In: "1h"})
+	tk, err := e.cl.Submit(context.Background(), wire.SubmitRequest{Name: "echo", In: "1h"})
 	require.NoError(t, err)
 	srv, err := api.New(e.sc, e.reg, nil, api.Config{Addr: "127.0.0.1:0"})
 	require.NoError(t, err)
@@ -383,7 +384,7 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, "0", port)
 
-	cl := &api.Client{BaseURL: "http://" + srv.Addr()}
+	cl := &apiclient.Client{BaseURL: "http://" + srv.Addr()}
 	require.NoError(t, cl.Health(context.Background()))
 
 	// A second server on the same address fails at Start, not later.
@@ -396,7 +397,7 @@ func TestStartStop(t *testing.T) {
 	defer cancel()
 	require.NoError(t, srv.Stop(ctx))
 	require.NoError(t, srv.Stop(ctx))
-	require.ErrorIs(t, cl.Health(context.Background()), api.ErrUnreachable)
+	require.ErrorIs(t, cl.Health(context.Background()), apiclient.ErrUnreachable)
 
 	idle, err := api.New(e.sc, e.reg, nil, api.Config{})
 	require.NoError(t, err)
@@ -426,7 +427,7 @@ func TestListenBeforeStart(t *testing.T) {
 
 	require.NoError(t, srv.Start(context.Background()), "Start serves on the bound listener")
 	require.Equal(t, addr, srv.Addr())
-	cl := &api.Client{BaseURL: "http://" + addr}
+	cl := &apiclient.Client{BaseURL: "http://" + addr}
 	require.NoError(t, cl.Health(context.Background()))
 	require.NoError(t, srv.Stop(context.Background()))
 
@@ -460,8 +461,8 @@ func TestRedisRefuses(t *testing.T) {
 		require.Contains(t, msg, c.reply, "Redis's own words")
 		require.NotContains(t, msg, "not available")
 
-		_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
-		var ae *api.Error
+		_, err := e.cl.Submit(context.Background(), wire.SubmitRequest{Name: "echo"})
+		var ae *apiclient.Error
 		require.ErrorAs(t, err, &ae)
 		require.Equal(t, http.StatusServiceUnavailable, ae.Status)
 		require.Contains(t, ae.Message, c.want)

@@ -10,9 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/deps"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // diamond is a workflow document: a first, b and c after it, d after both.
@@ -131,16 +132,16 @@ func TestSubmitAfterRuns(t *testing.T) {
 	e := setup(t)
 	e.runScheduler(t)
 	ctx := context.Background()
-	parent, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`{"p":1}`)})
+	parent, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", Args: []byte(`{"p":1}`)})
 	require.NoError(t, err)
-	child, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", After: []string{parent.ID}})
+	child, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", After: []string{parent.ID}})
 	require.NoError(t, err)
 	done, err := e.cl.Wait(ctx, child.ID, 20*time.Second)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, done.State, "%+v", done)
 
 	// A parent that finished before its child was submitted still counts.
-	late, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "other", After: []string{parent.ID}, OnParentFailure: "run"})
+	late, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "other", After: []string{parent.ID}, OnParentFailure: "run"})
 	require.NoError(t, err)
 	done, err = e.cl.Wait(ctx, late.ID, 20*time.Second)
 	require.NoError(t, err)
@@ -181,7 +182,7 @@ func TestClientSubmitWorkflow(t *testing.T) {
 	require.Equal(t, 4, strings.Count(string(raw), `"retryable":false`), "each node's task answers as any task does: %s", raw)
 	for _, bad := range []string{"W01NOPE", "nope", ids["a"], "W"} {
 		_, err = e.cl.GetWorkflow(ctx, bad)
-		var apiErr *api.Error
+		var apiErr *apiclient.Error
 		require.ErrorAs(t, err, &apiErr, bad)
 		require.Equal(t, 404, apiErr.Status, bad)
 	}
@@ -202,7 +203,7 @@ func TestClientSubmitWorkflow(t *testing.T) {
 		_, _, err := e.cl.SubmitWorkflow(ctx, []byte(doc))
 		require.ErrorIs(t, err, tasks.ErrInvalid, doc)
 		require.ErrorContains(t, err, want)
-		var apiErr *api.Error
+		var apiErr *apiclient.Error
 		require.ErrorAs(t, err, &apiErr)
 		require.Equal(t, http.StatusBadRequest, apiErr.Status)
 	}

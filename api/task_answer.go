@@ -11,14 +11,6 @@ import (
 	"github.com/dueq/dueq/wire"
 )
 
-// WarningHeader carries each warning of an accepted request, one header
-// line per warning: a submit whose handler no live daemon serving its
-// queue has. POST /api/v1/tasks also puts its warning in the
-// answer's "warning" field; POST /api/v1/workflows, whose answer is the
-// name→id map, sends its warnings (one per node, "node NAME: ...") only
-// here. Client reads them from here.
-const WarningHeader = "Dueq-Warning"
-
 // taskAnswer is a task record as the API answers it: the fields of
 // tasks.Task plus "retryable", whether POST /api/v1/tasks/{id}/retry would
 // accept it (scheduler.Retryable, the rule Retry applies), and "warning"
@@ -72,11 +64,11 @@ func withFields(v, extra any) ([]byte, error) {
 	return append(append(b[:len(b)-1:len(b)-1], ','), e[1:]...), nil
 }
 
-// addWarnings sets a WarningHeader line for each warning.
+// addWarnings sets a wire.WarningHeader line for each warning.
 func addWarnings(w http.ResponseWriter, warnings ...string) {
 	for _, msg := range warnings {
 		if msg != "" {
-			w.Header().Add(WarningHeader, headerSafe(msg))
+			w.Header().Add(wire.WarningHeader, headerSafe(msg))
 		}
 	}
 }
@@ -91,24 +83,20 @@ func headerSafe(s string) string {
 	}, s)
 }
 
-// WorkflowAnswer is the answer of GET /api/v1/workflows/{id}.
-type WorkflowAnswer struct {
+// workflowAnswer is a wire.WorkflowAnswer as the API writes it: the same
+// fields, each node's task written as every task answer is.
+type workflowAnswer struct {
 	ID     string              `json:"id"`
-	States map[tasks.State]int `json:"states"` // nodes by state; "expired" for records gone
-	Nodes  []WorkflowNode      `json:"nodes"`
+	States map[tasks.State]int `json:"states"`
+	Nodes  []workflowNode      `json:"nodes"`
 }
 
-// WorkflowNode is one node of a WorkflowAnswer: its name, its task's id
-// and its task's record (nil once the record expired).
-type WorkflowNode struct {
-	Node string      `json:"node"`
-	ID   string      `json:"id"`
-	Task *tasks.Task `json:"task"`
-}
+// workflowNode is a wire.WorkflowNode as the API writes it.
+type workflowNode wire.WorkflowNode
 
 // MarshalJSON writes the node with its task as every task answer is
 // written (with "retryable").
-func (n WorkflowNode) MarshalJSON() ([]byte, error) {
+func (n workflowNode) MarshalJSON() ([]byte, error) {
 	var task any // null once the record expired
 	if n.Task != nil {
 		task = taskAnswer{t: n.Task}
@@ -120,16 +108,14 @@ func (n WorkflowNode) MarshalJSON() ([]byte, error) {
 	}{n.Node, n.ID, task})
 }
 
-// expiredState counts, in WorkflowAnswer.States, the nodes whose records
-// expired.
-const expiredState tasks.State = "expired"
-
-func newWorkflowAnswer(id string, nodes []scheduler.WorkflowNode) WorkflowAnswer {
-	a := WorkflowAnswer{ID: id, States: map[tasks.State]int{}, Nodes: make([]WorkflowNode, len(nodes))}
+// newWorkflowAnswer builds the answer of GET /api/v1/workflows/{id} from
+// the nodes scheduler.Client.GetWorkflow read.
+func newWorkflowAnswer(id string, nodes []scheduler.WorkflowNode) workflowAnswer {
+	a := workflowAnswer{ID: id, States: map[tasks.State]int{}, Nodes: make([]workflowNode, len(nodes))}
 	for i, n := range nodes {
-		a.Nodes[i] = WorkflowNode{Node: n.Name, ID: n.ID, Task: n.Task}
+		a.Nodes[i] = workflowNode{Node: n.Name, ID: n.ID, Task: n.Task}
 		if n.Task == nil {
-			a.States[expiredState]++
+			a.States[wire.Expired]++
 		} else {
 			a.States[n.Task.State]++
 		}

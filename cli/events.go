@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/wire"
 )
 
@@ -99,9 +99,9 @@ func dash(s string) string {
 // returns an error (that error). When an open stream drops, or the daemon
 // cannot be reached after it was once, it tells note, waits a backoff,
 // hands fn a resync event (events were lost meanwhile) and reconnects. A
-// first connection that fails, and a refused request (*api.Error 4xx,
+// first connection that fails, and a refused request (*apiclient.Error 4xx,
 // e.g. a wrong token), return the error.
-func follow(ctx context.Context, cl *api.Client, note func(string), fn func(wire.Event) error) error {
+func follow(ctx context.Context, cl *apiclient.Client, note func(string), fn func(wire.Event) error) error {
 	var (
 		backoff   time.Duration
 		connected bool // a stream was open once: the daemon exists
@@ -120,9 +120,9 @@ func follow(ctx context.Context, cl *api.Client, note func(string), fn func(wire
 		case err == nil || ctx.Err() != nil:
 			return nil
 		}
-		var ae *api.Error
-		ended := errors.Is(err, api.ErrStreamEnded)
-		if !ended && !(connected && (errors.Is(err, api.ErrUnreachable) || errors.As(err, &ae) && ae.Status >= 500)) {
+		var ae *apiclient.Error
+		ended := errors.Is(err, apiclient.ErrStreamEnded)
+		if !ended && !(connected && (errors.Is(err, apiclient.ErrUnreachable) || errors.As(err, &ae) && ae.Status >= 500)) {
 			return err
 		}
 		connected = true

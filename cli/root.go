@@ -20,7 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 )
 
 // Exit codes of the dueq command, the same for every command.
@@ -63,12 +63,12 @@ type globals struct {
 // client returns the API client the persistent flags describe. The token
 // comes from --token, else from DUEQ_TOKEN (read here, not shown as the
 // flag's default, so help never prints it).
-func (g *globals) client() *api.Client {
+func (g *globals) client() *apiclient.Client {
 	token := g.token
 	if token == "" {
 		token = g.getenv("DUEQ_TOKEN")
 	}
-	return &api.Client{BaseURL: g.server, Token: token}
+	return &apiclient.Client{BaseURL: g.server, Token: token}
 }
 
 // warnOn prints each warning of the daemon's answers on c's stderr as a
@@ -105,7 +105,7 @@ timeout.`,
 	root.SetVersionTemplate("{{.Version}}")
 	server := getenv("DUEQ_SERVER")
 	if server == "" {
-		server = api.DefaultServer
+		server = apiclient.DefaultServer
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", server, "URL of a daemon's HTTP API (env DUEQ_SERVER)")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "bearer token of the daemon's API (env DUEQ_TOKEN)")
@@ -156,11 +156,11 @@ func usagef(c *cobra.Command, format string, a ...any) error {
 }
 
 // requestError is the error of a failed API call: exit 2, whether the
-// daemon rejected the request (any non-2xx answer, *api.Error) or could not
-// be reached (api.ErrUnreachable, a broken connection). A 401 says how to
+// daemon rejected the request (any non-2xx answer, *apiclient.Error) or could not
+// be reached (apiclient.ErrUnreachable, a broken connection). A 401 says how to
 // pass the token.
 func requestError(err error) error {
-	var ae *api.Error
+	var ae *apiclient.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 		err = fmt.Errorf("%w: pass the daemon's http.token with --token or DUEQ_TOKEN", err)
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 func newServe() *cobra.Command {
@@ -94,7 +94,7 @@ address in use.`,
 	f.String("redis", "", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: an embedded Redis)")
 	f.Int("workers", 0, "worker loops: tasks run at once (default the CPU count)")
 	f.StringSlice("queues", nil, "queues to serve, comma-separated (default default)")
-	f.String("http", api.DefaultAddr, "HTTP API address host:port; a non-loopback one needs --token")
+	f.String("http", wire.DefaultAddr, "HTTP API address host:port; a non-loopback one needs --token")
 	// Shadows the clients' global --token: for serve it is the token the
 	// API requires, not one it sends.
 	f.String("token", "", "bearer token the HTTP API requires (http.token, env DUEQ_HTTP_TOKEN), needed when --http is not loopback; clients pass it with --token or DUEQ_TOKEN. A flag shows in the process list: prefer the environment or the config file")

@@ -15,10 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // The secrets of these tests: the Redis default user's password, the
@@ -105,15 +106,15 @@ func requireNoSecret(t *testing.T, text, what string) {
 func runEchoThroughAPI(t *testing.T, addr string) string {
 	t.Helper()
 	ctx := context.Background()
-	anon := &api.Client{BaseURL: "http://" + addr}
-	_, err := anon.Submit(ctx, api.SubmitRequest{Name: "echo"})
-	var ae *api.Error
+	anon := &apiclient.Client{BaseURL: "http://" + addr}
+	_, err := anon.Submit(ctx, wire.SubmitRequest{Name: "echo"})
+	var ae *apiclient.Error
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, 401, ae.Status)
 
-	cl := &api.Client{BaseURL: "http://" + addr, Token: secretToken}
+	cl := &apiclient.Client{BaseURL: "http://" + addr, Token: secretToken}
 	require.NoError(t, cl.Health(ctx))
-	tk, err := cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`{"hello":"secret-free"}`)})
+	tk, err := cl.Submit(ctx, wire.SubmitRequest{Name: "echo", Args: []byte(`{"hello":"secret-free"}`)})
 	require.NoError(t, err)
 	tk, err = cl.Wait(ctx, tk.ID, 20*time.Second)
 	require.NoError(t, err)

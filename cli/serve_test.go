@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/scheduler"
@@ -80,7 +80,7 @@ func TestServeEmbedded(t *testing.T) {
 	require.Contains(t, embedded["join"], "--redis redis://"+embedded["addr"].(string))
 
 	url := "http://" + running["http"].(string)
-	cl := &api.Client{BaseURL: url}
+	cl := &apiclient.Client{BaseURL: url}
 	require.NoError(t, cl.Health(ctx))
 	code, out, errOut := runWith(func(string) string { return "" }, "--server", url, "submit", "echo", `{"a":1}`, "--wait")
 	require.Equal(t, ExitOK, code, errOut)
@@ -175,7 +175,7 @@ func TestDaemonUpsertsConfigSchedules(t *testing.T) {
 		return StartDaemon(context.Background(), cfg, Registry(cfg), slog.New(slog.NewJSONHandler(logs, nil)))
 	}
 	schedules := func(d *Daemon) []*wire.Schedule {
-		list, err := (&api.Client{BaseURL: "http://" + d.HTTPAddr()}).Schedules(context.Background())
+		list, err := (&apiclient.Client{BaseURL: "http://" + d.HTTPAddr()}).Schedules(context.Background())
 		require.NoError(t, err)
 		return list
 	}

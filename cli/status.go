@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -110,9 +109,9 @@ func printStatus(w io.Writer, t *tasks.Task) {
 
 // printWorkflow writes a workflow: its id, its nodes counted by state, and
 // a line per node in the order of its document.
-func printWorkflow(w io.Writer, wf *api.WorkflowAnswer) {
+func printWorkflow(w io.Writer, wf *wire.WorkflowAnswer) {
 	var counts []string
-	for _, st := range append(slices.Clone(tasks.States), "expired") {
+	for _, st := range append(slices.Clone(tasks.States), wire.Expired) {
 		if n := wf.States[st]; n > 0 {
 			counts = append(counts, fmt.Sprintf("%d %s", n, st))
 		}
@@ -121,7 +120,7 @@ func printWorkflow(w io.Writer, wf *api.WorkflowAnswer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSTATE\tID\tHANDLER\tERROR")
 	for _, n := range wf.Nodes {
-		state, handler, errText := "expired", "-", ""
+		state, handler, errText := string(wire.Expired), "-", ""
 		if n.Task != nil {
 			state, handler, errText = string(n.Task.State), n.Task.Name, firstLine(n.Task.Error, 60)
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/recur"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -17,7 +16,7 @@ import (
 
 func newSubmit(g *globals) *cobra.Command {
 	var (
-		req           api.SubmitRequest
+		req           wire.SubmitRequest
 		wait, jsonOut bool
 	)
 	c := &cobra.Command{
@@ -125,7 +124,7 @@ alive, and a line "warning: ..." on stderr says so (stdout is still the id).`,
 // checkSubmit validates req locally, with the daemon's own rules, so bad
 // input is reported without a round trip and nothing is written. Its errors
 // name the flag to fix.
-func checkSubmit(req api.SubmitRequest) error {
+func checkSubmit(req wire.SubmitRequest) error {
 	if req.Recurring() {
 		return checkRecurring(req)
 	}
@@ -176,7 +175,7 @@ func checkSubmit(req api.SubmitRequest) error {
 
 // checkRecurring is checkSubmit for a request with --every or --cron: the
 // rule is parsed here with the daemon's own parser.
-func checkRecurring(req api.SubmitRequest) error {
+func checkRecurring(req wire.SubmitRequest) error {
 	if req.Every != "" && req.Cron != "" {
 		return errors.New("--every and --cron both given: use one of them")
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -75,7 +75,7 @@ timeout passed first or an error occurred (unknown id, no daemon).`,
 // and reports it as `dueq wait` does: the result (the whole record with
 // jsonOut) on stdout, exit 0 succeeded, 1 failed or canceled (the error on
 // stderr), 2 timeout or error.
-func waitAndReport(c *cobra.Command, cl *api.Client, id string, timeout time.Duration, jsonOut bool) error {
+func waitAndReport(c *cobra.Command, cl *apiclient.Client, id string, timeout time.Duration, jsonOut bool) error {
 	t, err := waitFor(c.Context(), cl, id, timeout)
 	if err != nil {
 		return requestError(fmt.Errorf("wait for task %s: %w", id, err))
@@ -111,7 +111,7 @@ const PollEvery = 30 * time.Second
 
 // waitFor long-polls task id until it finishes or timeout passes (0: no
 // timeout) and returns its last record.
-func waitFor(ctx context.Context, cl *api.Client, id string, timeout time.Duration) (*tasks.Task, error) {
+func waitFor(ctx context.Context, cl *apiclient.Client, id string, timeout time.Duration) (*tasks.Task, error) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)

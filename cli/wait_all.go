@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -38,7 +38,7 @@ const getConcurrency = 8
 // whose bar it ends with a newline however the wait ends, and returns nil
 // when all succeeded, exit 1 when any failed or was canceled, exit 2 on a
 // timeout, an interrupt or an error.
-func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Duration) error {
+func waitAll(c *cobra.Command, cl *apiclient.Client, ids []string, timeout time.Duration) error {
 	// A signal ends the wait like its context does, so the bar's line is
 	// ended and the unfinished tasks are named.
 	interrupted, stopSignals := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
@@ -87,7 +87,7 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 	}
 	recheck := func(first bool) error {
 		recs, err := getAll(ctx, cl, sortedKeys(pending, ids))
-		var ae *api.Error
+		var ae *apiclient.Error
 		if err != nil && (first || errors.As(err, &ae)) && ctx.Err() == nil {
 			return err // an unknown id, a wrong token, no daemon at the start
 		}
@@ -161,7 +161,7 @@ func waitAll(c *cobra.Command, cl *api.Client, ids []string, timeout time.Durati
 
 // getAll reads the records of ids, a few at a time. A record that could
 // not be read is nil; the error is that of the first such id.
-func getAll(ctx context.Context, cl *api.Client, ids []string) ([]*tasks.Task, error) {
+func getAll(ctx context.Context, cl *apiclient.Client, ids []string) ([]*tasks.Task, error) {
 	recs := make([]*tasks.Task, len(ids))
 	errs := make([]error, len(ids))
 	next := make(chan int)

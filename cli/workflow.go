@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/wire"
 )
 
 func newWorkflow(g *globals) *cobra.Command {
@@ -94,12 +94,12 @@ func readDocument(c *cobra.Command, name string) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	doc, err := io.ReadAll(io.LimitReader(r, api.MaxBodyBytes+1))
+	doc, err := io.ReadAll(io.LimitReader(r, wire.MaxBodyBytes+1))
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: fmt.Errorf("read %s: %w", name, err)}
 	}
-	if len(doc) > api.MaxBodyBytes {
-		return nil, usagef(c, "%s is larger than %d bytes, the API's limit: split the workflow, or keep large data elsewhere and pass a reference in args", name, api.MaxBodyBytes)
+	if len(doc) > wire.MaxBodyBytes {
+		return nil, usagef(c, "%s is larger than %d bytes, the API's limit: split the workflow, or keep large data elsewhere and pass a reference in args", name, wire.MaxBodyBytes)
 	}
 	return doc, nil
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
 )
 
 // echoResult is the result of the built-in echo handler.
@@ -103,7 +103,7 @@ nodes:
 	require.Equal(t, []string{"a succeeded echo", "b succeeded echo", "c failed fail", "d failed echo"}, order, out)
 	code, out, errOut = e.run("status", d.Workflow, "--json")
 	require.Equal(t, ExitOK, code, errOut)
-	var wf api.WorkflowAnswer
+	var wf wire.WorkflowAnswer
 	require.NoError(t, json.Unmarshal([]byte(out), &wf), out)
 	require.Len(t, wf.Nodes, 4)
 	require.Equal(t, "d", wf.Nodes[3].Node)
@@ -177,7 +177,7 @@ func TestWorkflowBadInputWritesNothing(t *testing.T) {
 		{"empty", "", ExitError, "the document is empty"},
 		{"not a document", "hello", ExitError, "the document is a string"},
 		{"no nodes", "nodes: []\n", ExitError, "no nodes"},
-		{"too big", "# " + strings.Repeat("x", api.MaxBodyBytes), ExitError, "larger than 1048576 bytes"},
+		{"too big", "# " + strings.Repeat("x", wire.MaxBodyBytes), ExitError, "larger than 1048576 bytes"},
 		{"unknown handler", "nodes:\n- {name: a, task: echo}\n- {name: b, task: nosuch, after: [a]}\n", ExitError, `node b: unknown handler "nosuch"`},
 	} {
 		path := writeFile(t, "flow.yaml", tc.doc)

@@ -9,9 +9,13 @@ const DefaultAddr = "127.0.0.1:7420"
 // MaxBodyBytes caps a request body; the API answers larger bodies with 413.
 const MaxBodyBytes = 1 << 20
 
-// MaxWait caps one long poll of GET /api/v1/tasks/{id}/wait; a client polls
-// again to wait longer.
-const MaxWait = 10 * time.Minute
+// Long-poll limits of GET /api/v1/tasks/{id}/wait.
+const (
+	// DefaultWait is the wait of a long poll that gives no timeout.
+	DefaultWait = 30 * time.Second
+	// MaxWait caps one long poll; a client polls again to wait longer.
+	MaxWait = 10 * time.Minute
+)
 
 // EventsHeartbeat is how often an idle event stream (GET /api/v1/events)
 // sends a comment line, so that proxies and browsers keep it open, a dead

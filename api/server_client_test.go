@@ -3,16 +3,14 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -22,7 +20,7 @@ func TestClientRoundTrip(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 
-	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`{"a":1}`), In: "1h", Queue: "q", MaxAttempts: 2, Timeout: "3s"})
+	tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", Args: []byte(`{"a":1}`), In: "1h", Queue: "q", MaxAttempts: 2, Timeout: "3s"})
 	require.NoError(t, err)
 	require.Equal(t, tasks.Scheduled, tk.State)
 	require.Equal(t, "q", tk.Queue)
@@ -52,7 +50,7 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Equal(t, tasks.Canceled, canceled.State)
 
 	_, err = e.cl.Cancel(ctx, tk.ID)
-	var apiErr *api.Error
+	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusConflict, apiErr.Status)
 	require.ErrorIs(t, err, wire.ErrFinished)
@@ -71,17 +69,17 @@ func TestClientErrors(t *testing.T) {
 	require.ErrorIs(t, err, wire.ErrNotFound)
 	require.NotErrorIs(t, err, tasks.ErrInvalid)
 
-	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "nope"})
+	_, err = e.cl.Submit(ctx, wire.SubmitRequest{Name: "nope"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, `unknown handler "nope"`)
 
-	_, err = e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h", At: "2030-01-02T15:04:05Z"})
+	_, err = e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", In: "1h", At: "2030-01-02T15:04:05Z"})
 	require.ErrorIs(t, err, tasks.ErrInvalid)
 	require.ErrorContains(t, err, "in and at")
 
 	_, err = e.cl.List(ctx, wire.ListOptions{State: "finished"})
 	require.ErrorContains(t, err, `unknown state "finished"`)
-	var apiErr *api.Error
+	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusBadRequest, apiErr.Status)
 }
@@ -90,7 +88,7 @@ func TestClientIdempotent(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	req := api.SubmitRequest{Name: "echo", In: "1h", Key: "once"}
+	req := wire.SubmitRequest{Name: "echo", In: "1h", Key: "once"}
 	a, err := e.cl.Submit(ctx, req)
 	require.NoError(t, err)
 	b, err := e.cl.Submit(ctx, req)
@@ -105,14 +103,14 @@ func TestClientWait(t *testing.T) {
 	e.runScheduler(t)
 	ctx := context.Background()
 
-	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", Args: []byte(`[1,2]`)})
+	tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", Args: []byte(`[1,2]`)})
 	require.NoError(t, err)
 	done, err := e.cl.Wait(ctx, tk.ID, 20*time.Second)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, done.State)
 	require.JSONEq(t, `{"args":[1,2]}`, string(done.Result))
 
-	later, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
+	later, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", In: "1h"})
 	require.NoError(t, err)
 	cur, err := e.cl.Wait(ctx, later.ID, 30*time.Millisecond)
 	require.NoError(t, err, "a timeout is not an error: the state tells")
@@ -129,49 +127,18 @@ func TestClientToken(t *testing.T) {
 	e := setup(t, api.Config{Token: "tok"})
 	ctx := context.Background()
 	require.NoError(t, e.cl.Health(ctx))
-	_, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
+	_, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo"})
 	require.NoError(t, err)
 
 	for _, token := range []string{"", "wrong"} {
-		bad := &api.Client{BaseURL: e.ts.URL, Token: token}
+		bad := &apiclient.Client{BaseURL: e.ts.URL, Token: token}
 		err := bad.Health(ctx)
-		var apiErr *api.Error
+		var apiErr *apiclient.Error
 		require.ErrorAs(t, err, &apiErr)
 		require.Equal(t, http.StatusUnauthorized, apiErr.Status)
 		require.Contains(t, apiErr.Message, "--token")
 		require.NotContains(t, err.Error(), "tok\"")
 	}
-}
-
-func TestClientUnreachable(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
-	cl := &api.Client{BaseURL: "http://" + addr + "/"}
-	_, err = cl.Get(context.Background(), "x")
-	require.ErrorIs(t, err, api.ErrUnreachable)
-	require.ErrorContains(t, err, "http://"+addr)
-	require.ErrorContains(t, err, "dueq serve")
-	require.ErrorContains(t, err, "--server")
-	require.False(t, errors.Is(err, wire.ErrNotFound))
-}
-
-func TestClientNotDueq(t *testing.T) {
-	t.Parallel()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "bad gateway", http.StatusBadGateway)
-	}))
-	t.Cleanup(ts.Close)
-	cl := &api.Client{BaseURL: ts.URL}
-	err := cl.Health(context.Background())
-	var apiErr *api.Error
-	require.ErrorAs(t, err, &apiErr)
-	require.Equal(t, http.StatusBadGateway, apiErr.Status)
-	require.Contains(t, apiErr.Message, "is --server a dueq daemon?")
-	require.Contains(t, apiErr.Message, "bad gateway")
 }
 
 // GET /api/v1/tasks?queue= and Client.List's Queue list one queue's tasks,
@@ -180,11 +147,11 @@ func TestListByQueue(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	mail, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h", Queue: "mail"})
+	mail, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", In: "1h", Queue: "mail"})
 	require.NoError(t, err)
-	mailOther, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "other", In: "2h", Queue: "mail"})
+	mailOther, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "other", In: "2h", Queue: "mail"})
 	require.NoError(t, err)
-	dflt, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo", In: "1h"})
+	dflt, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo", In: "1h"})
 	require.NoError(t, err)
 
 	ids := func(opts wire.ListOptions) []string {
@@ -219,7 +186,7 @@ func TestListByQueue(t *testing.T) {
 	require.Len(t, answer.Tasks, 3, "an empty queue is no filter")
 
 	_, err = e.cl.List(ctx, wire.ListOptions{Queue: "no spaces"})
-	var apiErr *api.Error
+	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusBadRequest, apiErr.Status)
 	require.ErrorIs(t, err, tasks.ErrInvalid)

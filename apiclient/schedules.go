@@ -1,4 +1,4 @@
-package api
+package apiclient
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 )
 
 // SubmitSchedule submits a recurring task (req with Every or Cron set, see
-// SubmitRequest.ScheduleSpec) and returns the new schedule's record. Each
+// wire.SubmitRequest.ScheduleSpec) and returns the new schedule's record. Each
 // slot fires one occurrence, an ordinary task whose record names the
 // schedule, across all daemons. A request that is not recurring is refused
 // without sending it.
-func (c *Client) SubmitSchedule(ctx context.Context, req SubmitRequest) (*wire.Schedule, error) {
+func (c *Client) SubmitSchedule(ctx context.Context, req wire.SubmitRequest) (*wire.Schedule, error) {
 	if !req.Recurring() {
 		return nil, fmt.Errorf("%w: neither every nor cron given: submit a one-off task with Submit", tasks.ErrInvalid)
 	}
@@ -28,7 +28,9 @@ func (c *Client) SubmitSchedule(ctx context.Context, req SubmitRequest) (*wire.S
 
 // Schedules returns the active schedules, by next fire time.
 func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
-	var out scheduleList
+	var out struct {
+		Schedules []*wire.Schedule `json:"schedules"`
+	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/schedules", nil, &out); err != nil {
 		return nil, err
 	}

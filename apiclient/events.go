@@ -1,4 +1,4 @@
-package api
+package apiclient
 
 import (
 	"bufio"
@@ -10,10 +10,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"time"
 
-	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
 
@@ -27,24 +25,11 @@ var ErrStreamEnded = errors.New("the connection to the daemon ended")
 // EventsIdle is how long Events waits for the next line of the stream
 // before it takes the connection for dead: three of the daemon's
 // heartbeats, which it sends every 15 s on an idle stream.
-const EventsIdle = 3 * eventsHeartbeat
+const EventsIdle = 3 * wire.EventsHeartbeat
 
 // maxEventLine caps one line of the event stream; a dueq event is about
 // 200 bytes.
 const maxEventLine = 1 << 20
-
-// Retry runs a failed or canceled task again, now, with a fresh set of
-// attempts, and returns its new record (state scheduled). Any other state,
-// and a task that never ran because of its parents, gives an *Error with
-// Status 409 (errors.Is wire.ErrNotRetryable); an unknown id gives 404
-// (errors.Is wire.ErrNotFound).
-func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
-	var t tasks.Task
-	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(id)+"/retry", nil, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
 
 // Events follows the daemon's event stream (GET /api/v1/events) and calls
 // fn with each event, in the order the daemon sent them, from one

@@ -1,4 +1,10 @@
-package api
+// Package apiclient is the Go client of dueq's HTTP API: what the dueq CLI
+// uses to talk to a daemon (`dueq serve`). It links neither the engine
+// (package scheduler) nor a Redis client: requests and answers are the
+// types of packages wire and tasks, and errors match the same sentinels
+// (wire.ErrNotFound, tasks.ErrInvalid, ...) as the engine's, so code works
+// the same over HTTP and over Redis.
+package apiclient
 
 import (
 	"bytes"
@@ -18,8 +24,9 @@ import (
 	"github.com/dueq/dueq/wire"
 )
 
-// DefaultServer is the base URL of a daemon's API started with the defaults.
-const DefaultServer = "http://" + DefaultAddr
+// DefaultServer is the base URL of a daemon's API started with the
+// defaults (wire.DefaultAddr).
+const DefaultServer = "http://" + wire.DefaultAddr
 
 // ErrUnreachable is wrapped by the Client's errors when no daemon answers at
 // its BaseURL (connection refused, unknown host, dial timeout).
@@ -30,7 +37,8 @@ var ErrUnreachable = errors.New("dueq daemon not reachable")
 // http.DefaultClient. It is safe for concurrent use.
 //
 // Answers other than 2xx are returned as *Error; errors.Is matches them
-// against tasks.ErrInvalid, wire.ErrNotFound and wire.ErrFinished.
+// against tasks.ErrInvalid, wire.ErrNotFound, wire.ErrFinished and
+// wire.ErrNotRetryable.
 type Client struct {
 	// BaseURL is the daemon's address, e.g. http://127.0.0.1:7420 (the
 	// default when empty).
@@ -38,10 +46,10 @@ type Client struct {
 	// Token is sent as "Authorization: Bearer TOKEN" when not empty.
 	Token string
 	// HTTP sends the requests. Defaults to http.DefaultClient. Its Timeout,
-	// if any, must exceed the long polls of Wait (up to MaxWait).
+	// if any, must exceed the long polls of Wait (up to wire.MaxWait).
 	HTTP *http.Client
 	// Warn, when set, is called with each warning of a request the daemon
-	// accepted (WarningHeader), before the call returns: Submit,
+	// accepted (wire.WarningHeader), before the call returns: Submit,
 	// SubmitSchedule or SubmitWorkflow of a task that no live daemon
 	// serving its queue can run as things stand. The request
 	// succeeded all the same. Defaults to nil: warnings are dropped. The
@@ -55,7 +63,7 @@ type Client struct {
 // live daemon serving its queue can run is accepted, and its warning goes
 // to Warn. A recurring request (Every or Cron set)
 // goes to SubmitSchedule instead; Submit refuses it without sending it.
-func (c *Client) Submit(ctx context.Context, req SubmitRequest) (*tasks.Task, error) {
+func (c *Client) Submit(ctx context.Context, req wire.SubmitRequest) (*tasks.Task, error) {
 	if req.Recurring() {
 		return nil, fmt.Errorf("%w: every or cron given: submit a recurring task with SubmitSchedule", tasks.ErrInvalid)
 	}
@@ -94,11 +102,11 @@ type workflowIDs struct {
 }
 
 func (a *workflowIDs) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &a.ids) }
-func (a *workflowIDs) readHeader(h http.Header)     { a.id = h.Get(WorkflowHeader) }
+func (a *workflowIDs) readHeader(h http.Header)     { a.id = h.Get(wire.WorkflowHeader) }
 
 // GetWorkflow returns workflow id's nodes and their tasks.
-func (c *Client) GetWorkflow(ctx context.Context, id string) (*WorkflowAnswer, error) {
-	var a WorkflowAnswer
+func (c *Client) GetWorkflow(ctx context.Context, id string) (*wire.WorkflowAnswer, error) {
+	var a wire.WorkflowAnswer
 	if err := c.do(ctx, http.MethodGet, "/api/v1/workflows/"+url.PathEscape(id), nil, &a); err != nil {
 		return nil, err
 	}
@@ -117,7 +125,7 @@ func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
 // Wait waits up to timeout for task id to finish and returns its record.
 // When the timeout passes first it returns the current record and no error:
 // the caller tells by t.State.Finished(). A timeout of 0 or less waits until
-// the task finishes or ctx ends. Waits longer than MaxWait are made of
+// the task finishes or ctx ends. Waits longer than wire.MaxWait are made of
 // several long polls. When ctx ends it returns the last record read, if
 // any, and ctx's error.
 func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (*tasks.Task, error) {
@@ -127,9 +135,9 @@ func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (*t
 	}
 	var last *tasks.Task
 	for {
-		poll := MaxWait
+		poll := wire.MaxWait
 		if !deadline.IsZero() {
-			poll = min(time.Until(deadline), MaxWait).Truncate(time.Millisecond)
+			poll = min(time.Until(deadline), wire.MaxWait).Truncate(time.Millisecond)
 		}
 		if poll < 0 {
 			poll = 0
@@ -159,7 +167,20 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	return &t, nil
 }
 
-// List returns the tasks opts selects, in the order of scheduler.List:
+// Retry runs a failed or canceled task again, now, with a fresh set of
+// attempts, and returns its new record (state scheduled). Any other state,
+// and a task that never ran because of its parents, gives an *Error with
+// Status 409 (errors.Is wire.ErrNotRetryable); an unknown id gives 404
+// (errors.Is wire.ErrNotFound).
+func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
+	var t tasks.Task
+	if err := c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(id)+"/retry", nil, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// List returns the tasks opts selects, in the order of scheduler.Client.List:
 // those in opts.State (empty: any), of handler opts.Name (empty: any), in
 // opts.Queue (empty: any), at most opts.Limit of them (0: the server's
 // default, 100). A bad filter gives an *Error with Status 400.
@@ -273,7 +294,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return answerError(resp.StatusCode, data)
 	}
 	if c.Warn != nil {
-		for _, w := range resp.Header.Values(WarningHeader) {
+		for _, w := range resp.Header.Values(wire.WarningHeader) {
 			c.Warn(w)
 		}
 	}
@@ -287,22 +308,6 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("%s %s%s: the answer is not what a dueq daemon sends (%w): check --server", method, base, path, err)
 	}
 	return nil
-}
-
-// answerError builds the *Error of a non-2xx answer from its body.
-func answerError(status int, body []byte) *Error {
-	var eb errorBody
-	if err := json.Unmarshal(body, &eb); err == nil && eb.Error != "" {
-		return &Error{Status: status, Message: eb.Error}
-	}
-	msg := strings.TrimSpace(string(body))
-	if len(msg) > 200 {
-		msg = msg[:200] + "..."
-	}
-	if msg == "" {
-		msg = http.StatusText(status)
-	}
-	return &Error{Status: status, Message: "the server answered without a dueq error (is --server a dueq daemon?): " + msg}
 }
 
 // unreachable reports whether err means nothing answered at the address.

@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/apiclient"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -30,7 +29,7 @@ func TestClientRetry(t *testing.T) {
 	e.runScheduler(t)
 	ctx := context.Background()
 
-	tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "flaky"})
+	tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "flaky"})
 	require.NoError(t, err)
 	done, err := e.cl.Wait(ctx, tk.ID, 20*time.Second)
 	require.NoError(t, err)
@@ -51,7 +50,7 @@ func TestClientRetry(t *testing.T) {
 
 	_, err = e.cl.Retry(ctx, tk.ID)
 	require.ErrorIs(t, err, wire.ErrNotRetryable)
-	var apiErr *api.Error
+	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusConflict, apiErr.Status)
 	require.Contains(t, apiErr.Message, "succeeded")
@@ -62,7 +61,7 @@ func TestClientRetry(t *testing.T) {
 
 // collect runs cl.Events until the test ends and hands each event to the
 // returned channel; the second channel gets what Events returned.
-func collect(t *testing.T, cl *api.Client) (<-chan wire.Event, <-chan error, context.CancelFunc) {
+func collect(t *testing.T, cl *apiclient.Client) (<-chan wire.Event, <-chan error, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan wire.Event, 1000)
@@ -96,7 +95,7 @@ func subscribed(t *testing.T, e *env, events <-chan wire.Event) {
 	ctx := context.Background()
 	ids := map[string]bool{}
 	require.Eventually(t, func() bool {
-		tk, err := e.cl.Submit(ctx, api.SubmitRequest{Name: "echo"})
+		tk, err := e.cl.Submit(ctx, wire.SubmitRequest{Name: "echo"})
 		require.NoError(t, err)
 		ids[tk.ID] = true
 		for {
@@ -119,13 +118,13 @@ func TestClientEvents(t *testing.T) {
 	e := setup(t)
 	e.runScheduler(t)
 	const timeout = 100 * time.Millisecond
-	cl := &api.Client{BaseURL: e.ts.URL, HTTP: &http.Client{Timeout: timeout}}
+	cl := &apiclient.Client{BaseURL: e.ts.URL, HTTP: &http.Client{Timeout: timeout}}
 	opened := time.Now()
 	events, ended, cancel := collect(t, cl)
 	subscribed(t, e, events)
 	<-time.After(time.Until(opened.Add(2 * timeout))) // past the request timeout
 
-	tk, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
+	tk, err := e.cl.Submit(context.Background(), wire.SubmitRequest{Name: "echo"})
 	require.NoError(t, err)
 	var kinds []string
 	deadline := time.After(15 * time.Second)
@@ -160,12 +159,12 @@ func TestClientEventsToken(t *testing.T) {
 	t.Parallel()
 	e := setup(t, api.Config{Token: "s3cret"})
 	ctx := context.Background()
-	noToken := &api.Client{BaseURL: e.ts.URL}
+	noToken := &apiclient.Client{BaseURL: e.ts.URL}
 	err := noToken.Events(ctx, func(wire.Event) error { return nil })
-	var apiErr *api.Error
+	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusUnauthorized, apiErr.Status)
-	require.NotErrorIs(t, err, api.ErrStreamEnded)
+	require.NotErrorIs(t, err, apiclient.ErrStreamEnded)
 
 	// With the token the stream opens, and lasts until the context ends.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
@@ -183,7 +182,7 @@ func TestClientEventsStopsWithFnError(t *testing.T) {
 		ended <- e.cl.Events(context.Background(), func(wire.Event) error { return stop })
 	}()
 	require.Eventually(t, func() bool {
-		_, err := e.cl.Submit(context.Background(), api.SubmitRequest{Name: "echo"})
+		_, err := e.cl.Submit(context.Background(), wire.SubmitRequest{Name: "echo"})
 		require.NoError(t, err)
 		select {
 		case err := <-ended:
@@ -207,64 +206,9 @@ func TestClientEventsServerStops(t *testing.T) {
 	_ = e.srv.Stop(stopCtx)
 	select {
 	case err := <-ended:
-		require.ErrorIs(t, err, api.ErrStreamEnded)
+		require.ErrorIs(t, err, apiclient.ErrStreamEnded)
 		require.ErrorContains(t, err, "connection to the daemon ended")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream did not end when the server stopped")
-	}
-}
-
-// The parser follows the server-sent events format: \n, \r\n and \r line
-// ends, comments, multi-line data, the event name as the kind when the data
-// has none, events without data skipped, a partial event at the end
-// dropped.
-func TestClientEventsParsing(t *testing.T) {
-	t.Parallel()
-	body := ": dueq events\r\n\r\n" +
-		"event: queued\r\ndata: {\"kind\":\"queued\",\"id\":\"A\",\"queue\":\"q\",\"name\":\"echo\",\"at\":\"2030-01-02T15:04:05.123Z\"}\r\n\r\n" +
-		": ping\n\n" +
-		"event: started\ndata: {\"id\":\"A\",\n" + "data: \"name\":\"echo\"}\n\n" +
-		"event: nodata\n\n" +
-		"event: succeeded\rdata:{\"kind\":\"succeeded\",\"id\":\"A\"}\r\r" +
-		"event: resync\ndata: {\"kind\":\"resync\"}\n\n" +
-		"event: failed\ndata: {\"kind\":\"failed\",\"id\":\"B\"}\n" // no blank line: dropped
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		require.Equal(t, "/api/v1/events", r.URL.Path)
-		require.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = fmt.Fprint(w, body)
-	}))
-	t.Cleanup(ts.Close)
-	cl := &api.Client{BaseURL: ts.URL, Token: "tok"}
-	var got []wire.Event
-	err := cl.Events(context.Background(), func(ev wire.Event) error {
-		got = append(got, ev)
-		return nil
-	})
-	require.ErrorIs(t, err, api.ErrStreamEnded)
-	require.Len(t, got, 4)
-	require.Equal(t, wire.Event{Kind: "queued", ID: "A", Queue: "q", Name: "echo", At: time.Date(2030, 1, 2, 15, 4, 5, 123e6, time.UTC)}, got[0])
-	require.Equal(t, wire.Event{Kind: "started", ID: "A", Name: "echo"}, got[1])
-	require.Equal(t, wire.Event{Kind: "succeeded", ID: "A"}, got[2])
-	require.Equal(t, wire.EventResync, got[3].Kind)
-}
-
-func TestClientEventsNotAStream(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		ctype, body, want string
-	}{
-		{"application/json", `{}`, "not an event stream"},
-		{"text/event-stream", "data: hello\n\n", "not a dueq event"},
-	} {
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", tc.ctype)
-			_, _ = fmt.Fprint(w, tc.body)
-		}))
-		t.Cleanup(ts.Close)
-		err := (&api.Client{BaseURL: ts.URL}).Events(context.Background(), func(wire.Event) error { return nil })
-		require.ErrorContains(t, err, tc.want)
-		require.ErrorContains(t, err, "--server")
-		require.NotErrorIs(t, err, api.ErrStreamEnded, "reconnecting would not help")
 	}
 }

@@ -1,21 +1,19 @@
-package api
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/wire"
 )
 
-// SubmitRequest is the body of POST /api/v1/tasks, shared by the server and
-// the Client. Durations and times are strings so the wire form reads as
-// typed: In and Timeout are Go durations ("5s", "1m30s", "2h"), At is
-// RFC 3339 ("2030-01-02T15:04:05Z"). Empty fields take tasks.Spec's
+// SubmitRequest is the body of POST /api/v1/tasks, shared by the server
+// (package api) and its client (package apiclient). Durations and times
+// are strings so the wire form reads as typed: In and Timeout are Go
+// durations ("5s", "1m30s", "2h"), At is RFC 3339 ("2030-01-02T15:04:05Z"). Empty fields take tasks.Spec's
 // defaults. Fields not listed here are rejected as unknown.
 //
 // With Every or Cron the request asks for a recurring task: it
@@ -99,14 +97,14 @@ func (q SubmitRequest) Spec() (tasks.Spec, error) {
 }
 
 // ScheduleSpec converts a recurring request (Every or Cron set) into a
-// wire.ScheduleSpec. It checks what it can without the cron parser:
+// ScheduleSpec. It checks what it can without the cron parser:
 // exactly one of every and cron, every a positive duration, the misfire
 // policy, no field that does not apply to recurring tasks, and the task
 // fields as Spec would. The scheduler checks the cron spec itself. Errors
 // wrap tasks.ErrInvalid and name the field to fix.
-func (q SubmitRequest) ScheduleSpec() (wire.ScheduleSpec, error) {
-	bad := func(format string, a ...any) (wire.ScheduleSpec, error) {
-		return wire.ScheduleSpec{}, fmt.Errorf("%w: %s", tasks.ErrInvalid, fmt.Sprintf(format, a...))
+func (q SubmitRequest) ScheduleSpec() (ScheduleSpec, error) {
+	bad := func(format string, a ...any) (ScheduleSpec, error) {
+		return ScheduleSpec{}, fmt.Errorf("%w: %s", tasks.ErrInvalid, fmt.Sprintf(format, a...))
 	}
 	switch {
 	case !q.Recurring():
@@ -129,10 +127,10 @@ func (q SubmitRequest) ScheduleSpec() (wire.ScheduleSpec, error) {
 	if len(stray) > 0 {
 		return bad("%s given with every or cron: in, at, after, on_parent_failure and key do not apply to recurring tasks (each occurrence runs at its slot): leave them out", strings.Join(stray, ", "))
 	}
-	spec := wire.ScheduleSpec{
+	spec := ScheduleSpec{
 		Task:    tasks.Spec{Name: q.Name, Args: q.args(), Queue: q.Queue, MaxAttempts: q.MaxAttempts},
 		Cron:    strings.TrimSpace(q.Cron),
-		Misfire: wire.Misfire(q.Misfire),
+		Misfire: Misfire(q.Misfire),
 	}
 	if q.Every != "" {
 		d, err := time.ParseDuration(q.Every)
@@ -148,7 +146,7 @@ func (q SubmitRequest) ScheduleSpec() (wire.ScheduleSpec, error) {
 		return bad("cron is blank: give a spec such as \"*/5 * * * *\" or @hourly")
 	}
 	switch spec.Misfire {
-	case "", wire.MisfireRunOnce, wire.MisfireSkip:
+	case "", MisfireRunOnce, MisfireSkip:
 	default:
 		return bad("misfire %.30q: use run_once or skip", q.Misfire)
 	}
@@ -185,14 +183,3 @@ func parseDuration(field, s string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
-// submitFields lists SubmitRequest's JSON field names, for error messages.
-var submitFields = func() string {
-	t := reflect.TypeFor[SubmitRequest]()
-	names := make([]string, 0, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names = append(names, name)
-	}
-	return strings.Join(names, ", ")
-}()
