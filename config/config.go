@@ -5,12 +5,11 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
+	"slices"
 	"time"
 
 	"github.com/dueq/dueq/scheduler"
@@ -22,31 +21,25 @@ import (
 type Config struct {
 	// Redis says which Redis the daemon uses.
 	Redis Redis
-	// Namespace prefixes every Redis key and is its Redis Cluster hash tag:
-	// daemons share work only within one namespace. Defaults to "dueq".
-	Namespace string
 	// HTTP configures the HTTP API.
 	HTTP HTTP
-	// Workers is the number of worker loops in this daemon: how many tasks it
-	// runs at once. Defaults to the number of CPUs (also when set to 0).
-	Workers int
-	// Queues are the queues this daemon serves. Defaults to ["default"].
-	Queues []string
-	// Lease is how long a claim holds a running task without renewal; the
-	// lease is renewed every third of it, and a task whose lease expires (its
-	// daemon died) is run again elsewhere. Defaults to 15s.
-	Lease time.Duration
-	// ShutdownGrace is how long a stopping daemon lets running tasks finish
-	// before it cancels them and hands them back. Defaults to 10s; 0s cancels
-	// them at once.
+	// Namespace, Workers, Queues, Lease, ShutdownGrace, ResultTTL,
+	// MaxRecoveries and Retry are the engine's settings (the keys namespace,
+	// workers, queues, lease, shutdown_grace, result_ttl, max_recoveries,
+	// retry.base and retry.cap): the scheduler.Config fields of the same
+	// names say what each does, and scheduler.Settings gives its default and
+	// limits. A value means what it means there: 0 or "" asks for the
+	// default, except for shutdown_grace and max_recoveries, where 0 is a
+	// value and leaving the key out asks for the default. Validate fills the
+	// defaults in.
+	Namespace     string
+	Workers       int
+	Queues        []string
+	Lease         time.Duration
 	ShutdownGrace time.Duration
-	// ResultTTL is how long a finished task's record is kept. Defaults to 24h.
-	ResultTTL time.Duration
-	// MaxRecoveries is how many times a task is re-run after the daemon
-	// running it died, before the task fails. Defaults to 5.
+	ResultTTL     time.Duration
 	MaxRecoveries int
-	// Retry shapes the backoff between a failing task's attempts.
-	Retry Retry
+	Retry         Retry
 	// Log configures the daemon's logs.
 	Log Log
 	// Handlers configures the built-in handlers of the stock binary.
@@ -80,13 +73,10 @@ type HTTP struct {
 	Token string
 }
 
-// Retry shapes the exponential backoff between attempts: attempt n waits a
-// random time up to min(Cap, Base*2^(n-1)).
+// Retry shapes the exponential backoff between attempts: Base and Cap are
+// scheduler.Config's RetryBase and RetryCap.
 type Retry struct {
-	// Base is the first backoff. Defaults to 1s.
-	Base time.Duration
-	// Cap is the longest backoff. Defaults to 5m.
-	Cap time.Duration
+	Base, Cap time.Duration
 }
 
 // Log configures logging.
@@ -122,70 +112,34 @@ type Allow struct {
 	Allow []string
 }
 
-// Defaults of the configuration keys.
-const (
-	DefaultNamespace     = "dueq"
-	DefaultHTTPAddr      = "127.0.0.1:7420"
-	DefaultLease         = 15 * time.Second
-	DefaultShutdownGrace = 10 * time.Second
-	DefaultResultTTL     = 24 * time.Hour
-	DefaultMaxRecoveries = 5
-	DefaultRetryBase     = time.Second
-	DefaultRetryCap      = 5 * time.Minute
-)
+// DefaultHTTPAddr is the default of http.addr.
+const DefaultHTTPAddr = "127.0.0.1:7420"
 
-// Default returns the configuration with every default filled in.
+// Default returns the configuration with every default filled in; the
+// engine's defaults are scheduler.Config's.
 func Default() *Config {
-	return &Config{
-		Namespace:     DefaultNamespace,
-		HTTP:          HTTP{Addr: DefaultHTTPAddr},
-		Workers:       runtime.NumCPU(),
-		Queues:        []string{tasks.DefaultQueue},
-		Lease:         DefaultLease,
-		ShutdownGrace: DefaultShutdownGrace,
-		ResultTTL:     DefaultResultTTL,
-		MaxRecoveries: DefaultMaxRecoveries,
-		Retry:         Retry{Base: DefaultRetryBase, Cap: DefaultRetryCap},
-		Log:           Log{Format: "text", Level: "info"},
-		Handlers:      Handlers{Shell: ShellAllow{Allow: []tasks.ShellRule{}}, HTTP: Allow{Allow: []string{}}},
-		Schedules:     []Schedule{},
+	c := &Config{
+		HTTP:      HTTP{Addr: DefaultHTTPAddr},
+		Log:       Log{Format: "text", Level: "info"},
+		Handlers:  Handlers{Shell: ShellAllow{Allow: []tasks.ShellRule{}}, HTTP: Allow{Allow: []string{}}},
+		Schedules: []Schedule{},
 	}
+	c.setEngine(scheduler.Config{}.WithDefaults())
+	return c
 }
 
 // Validate checks c; its error names the key to fix and says what to write.
-// It sets Workers to the CPU count when it is 0.
+// It fills in the defaults that the engine's settings ask for with 0 (the
+// CPU count for workers: 0).
 func (c *Config) Validate() error {
-	if c.Workers == 0 {
-		c.Workers = runtime.NumCPU()
-	}
 	if err := c.validateHTTP(); err != nil {
 		return err
 	}
-	if len(c.Queues) == 0 {
-		return errors.New("queues: empty: list at least one queue, e.g. queues: [default]")
-	}
-	for _, d := range []struct {
-		key  string
-		v    time.Duration
-		zero bool // zero allowed
-	}{
-		{"lease", c.Lease, false}, {"shutdown_grace", c.ShutdownGrace, true}, {"result_ttl", c.ResultTTL, false},
-		{"retry.base", c.Retry.Base, false}, {"retry.cap", c.Retry.Cap, false},
-	} {
-		switch {
-		case d.v < 0:
-			return fmt.Errorf("%s: %s is negative: use a positive duration such as 15s", d.key, d.v)
-		case d.v == 0 && !d.zero:
-			return fmt.Errorf("%s: 0s is too short: use a positive duration such as 15s, or leave it out for the default", d.key)
-		}
-	}
-	if c.MaxRecoveries < 1 {
-		return fmt.Errorf("max_recoveries: %d: use 1 or more (a task is re-run at most that many times after its daemon died)", c.MaxRecoveries)
-	}
-	// The engine's own checks: namespace, queue names, workers, ranges.
-	if err := c.Scheduler(nil).WithDefaults().Validate(); err != nil {
+	e := c.Scheduler(nil).WithDefaults()
+	if err := e.Validate(); err != nil {
 		return err
 	}
+	c.setEngine(e)
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return err
 	}
@@ -259,22 +213,25 @@ func Loopback(host string) bool {
 
 // Scheduler returns the scheduler configuration of c, logging to logger.
 func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
-	grace := c.ShutdownGrace
-	if grace == 0 {
-		grace = time.Nanosecond // scheduler.Config treats 0 as "the default"
-	}
 	return scheduler.Config{
 		Namespace:     c.Namespace,
-		Queues:        append([]string(nil), c.Queues...),
+		Queues:        slices.Clone(c.Queues), // an empty list stays empty: an error, not the default
 		Workers:       c.Workers,
 		Lease:         c.Lease,
-		ShutdownGrace: grace,
+		ShutdownGrace: new(c.ShutdownGrace),
 		ResultTTL:     c.ResultTTL,
-		MaxRecoveries: c.MaxRecoveries,
+		MaxRecoveries: new(c.MaxRecoveries),
 		RetryBase:     c.Retry.Base,
 		RetryCap:      c.Retry.Cap,
 		Logger:        logger,
 	}
+}
+
+// setEngine sets the engine's settings of c from e, after WithDefaults.
+func (c *Config) setEngine(e scheduler.Config) {
+	c.Namespace, c.Queues, c.Workers = e.Namespace, e.Queues, e.Workers
+	c.Lease, c.ShutdownGrace, c.ResultTTL = e.Lease, *e.ShutdownGrace, e.ResultTTL
+	c.MaxRecoveries, c.Retry = *e.MaxRecoveries, Retry{Base: e.RetryBase, Cap: e.RetryCap}
 }
 
 // Logger returns a slog logger writing to w in c.Log.Format at c.Log.Level.

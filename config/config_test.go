@@ -105,9 +105,8 @@ schedules:
 	require.Equal(t, Schedule{Name: "tick", Task: "echo", Every: time.Minute}, c.Schedules[0])
 	require.Equal(t, 24*time.Hour, c.ResultTTL, "keys left out keep their defaults")
 
-	sc := c.Scheduler(nil)
-	require.Positive(t, sc.ShutdownGrace, "0s grace must not turn into the scheduler's default")
-	require.LessOrEqual(t, sc.ShutdownGrace, time.Millisecond)
+	sc := c.Scheduler(nil).WithDefaults()
+	require.Equal(t, time.Duration(0), *sc.ShutdownGrace, "0s grace cancels at once in the engine too")
 
 	opts, err := c.RedisOptions()
 	require.NoError(t, err)
@@ -360,5 +359,43 @@ func TestLoopback(t *testing.T) {
 		"": false, "0.0.0.0": false, "10.0.0.1": false, "example.com": false,
 	} {
 		require.Equal(t, want, Loopback(host), host)
+	}
+}
+
+// A value means in config.yaml what it means in scheduler.Config:
+// max_recoveries: 0 never re-runs a task whose daemon died, shutdown_grace:
+// 0s cancels at once, and 0 asks for the default of the settings where 0 is
+// no usable value.
+func TestZeroMeansWhatItMeansInTheEngine(t *testing.T) {
+	t.Parallel()
+	c, err := Load(writeFile(t, "max_recoveries: 0\nshutdown_grace: 0s\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, 0, c.MaxRecoveries)
+	require.Equal(t, time.Duration(0), c.ShutdownGrace)
+	sc := c.Scheduler(nil).WithDefaults()
+	require.Equal(t, 0, *sc.MaxRecoveries)
+	require.Equal(t, time.Duration(0), *sc.ShutdownGrace)
+
+	c, err = Load(writeFile(t, "namespace: ''\nworkers: 0\nlease: 0s\nresult_ttl: 0s\nretry: {base: 0s, cap: 0s}\n"), nil)
+	require.NoError(t, err)
+	c.File = ""
+	require.Equal(t, Default(), c, "0 asks for the default of the others")
+}
+
+// The engine's limits are the library's, and errors say what to write.
+func TestEngineLimitsAreTheLibrarys(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]string{
+		"max_recoveries: -1\n":       "max_recoveries: -1 is negative: use 0 or more, or leave it out for the default 5",
+		"lease: 100ms\n":             "lease: 100ms is too short: use 300ms or more, or leave it out for the default 15s",
+		"result_ttl: 500ms\n":        "result_ttl: 500ms is too short: use 1s or more, or leave it out for the default 24h",
+		"retry: {base: 100us}\n":     "retry.base: 100µs is too short: use 1ms or more, or leave it out for the default 1s",
+		"workers: 20000\n":           "workers: 20000 is out of range: use 1 to 10000, or leave it out for the CPU count",
+		"namespace: 'a b'\n":         `namespace: "a b" is not a namespace: use 1-64 letters, digits or _.-, or leave it out for the default dueq`,
+		"queues: []\n":               "queues: empty: list at least one queue, e.g. queues: [default], or leave it out for the default [default]",
+		"retry: {base: 1m, cap: 1s}": "retry.cap: 1s is less than retry.base (1m): make the cap at least the base, or leave both out for the defaults",
+	} {
+		_, err := Load(writeFile(t, file), nil)
+		require.EqualError(t, err, want, file)
 	}
 }

@@ -25,7 +25,7 @@ func (c skewedClock) Now() time.Time { return time.Now().Add(c.off) }
 // children list) while the only other loop is busy.
 func TestAnOutcomeIsWrittenWhileEveryLoopIsBusy(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2, ShutdownGrace: time.Millisecond})
+	e := setup(t, Config{Workers: 2, ShutdownGrace: new(time.Millisecond)})
 	release := make(chan struct{})
 	e.reg.Register("held", func(ctx context.Context, c *tasks.Call) (any, error) {
 		e.runs.add(c.Task.ID)

@@ -36,7 +36,7 @@ import (
 // tasks of Config.Queues with the handlers of a registry. Start it once; any
 // number of Schedulers (in one process or many) may share a Redis.
 type Scheduler struct {
-	cfg    Config
+	cfg    runConfig
 	x      *index
 	reg    *tasks.Registry
 	log    *slog.Logger
@@ -89,7 +89,7 @@ func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler
 	keys, _ := NewKeys(cfg.Namespace) // validated above
 	host, _ := os.Hostname()
 	s := &Scheduler{
-		cfg: cfg, x: newIndex(rdb, keys, cfg), reg: reg,
+		cfg: cfg.run(), x: newIndex(rdb, keys, cfg), reg: reg,
 		id:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(ulid.Make().String()[20:])),
 		nHeads: min(max(2*cfg.Workers, 4), 256),
 		work:   make(chan *tasks.Task, cfg.Workers), ready: make(chan idle, cfg.Workers),

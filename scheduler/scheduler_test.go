@@ -170,7 +170,7 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 
 func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1, MaxRecoveries: 1})
+	e := setup(t, Config{Workers: 1, MaxRecoveries: new(1)})
 	task := e.submit(tasks.Spec{Name: "record"})
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
@@ -272,7 +272,7 @@ func TestCancelRunningTaskCancelsItsHandler(t *testing.T) {
 
 func TestStopHandsRunningTasksBack(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1, ShutdownGrace: 50 * time.Millisecond})
+	e := setup(t, Config{Workers: 1, ShutdownGrace: new(50 * time.Millisecond)})
 	s, err := New(e.rdb, e.reg, e.cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))

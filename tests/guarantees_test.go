@@ -454,7 +454,7 @@ func startScheduler(t *testing.T, r *redisServer, reg *tasks.Registry, clock sch
 		}
 	})
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
-	s, err := scheduler.New(rdb, reg, scheduler.Config{Workers: 4, Lease: lease, Clock: clock, ShutdownGrace: 200 * time.Millisecond,
+	s, err := scheduler.New(rdb, reg, scheduler.Config{Workers: 4, Lease: lease, Clock: clock, ShutdownGrace: new(200 * time.Millisecond),
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
