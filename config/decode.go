@@ -112,7 +112,7 @@ func asDuration(dst *time.Duration) func(any) error {
 			return typeErr("is a %s, not a duration: write a Go duration such as 15s", kind(v))
 		}
 		if d < 0 {
-			return typeErr("%s is negative: use a positive duration such as 15s", d)
+			return typeErr("%s is negative: write a duration such as 15s", d)
 		}
 		*dst = d
 		return nil
