@@ -47,9 +47,11 @@
 -- record as it was before the claim, which the caller brings up to date
 -- (state running, started now, attempts + 1): patching the record here
 -- costs Redis more than the caller. With kind 'f', fields are the values
--- of the F fields (HMGET); a record of an older format, or of a task with
--- parents (whose outcomes are fields o:PARENT), is read whole instead, and
--- its kind is 'h' (HGETALL's field, value pairs). A candidate whose record is gone
+-- of the F fields (HMGET): those of a task's first attempt. A record of an
+-- older format, of a task with parents (whose outcomes are fields
+-- o:PARENT) or of a task that ran before (field attempts, with its errors
+-- and recoveries) is read whole instead, and its kind is 'h' (HGETALL's
+-- field, value pairs). A candidate whose record is gone
 -- (evicted, or deleted by hand) is dropped from the index and returned with
 -- no fields; the caller records it as failed (finish.lua), which tells its
 -- children.
@@ -98,7 +100,7 @@ for _, cd in ipairs(cands) do
   if #taken >= want then break end
   local h = due[cd.id] and redis.call('HMGET', cd.key, unpack(ARGV, 12, 11 + nf))
   local kind, name, attempts, run = 'f', nil, 0, 0
-  if h and (h[1] ~= format or h[5]) then
+  if h and (h[1] ~= format or h[3] or h[5]) then
     kind, h = 'h', redis.call('HGETALL', cd.key)
     for j = 1, #h, 2 do
       local f = h[j]
@@ -111,7 +113,7 @@ for _, cd in ipairs(cands) do
       end
     end
   elseif h then
-    name, attempts, run = h[2], math.floor(tonumber(h[3]) or 0), math.floor(tonumber(h[4]) or 0)
+    name, run = h[2], math.floor(tonumber(h[4]) or 0)
   end
   local ok = h and true
   if name and name ~= '' and not has(name) then

@@ -72,13 +72,12 @@ func (x *index) claimCall(ctx context.Context, pipe redis.Pipeliner, queue strin
 	return x.evalSha(ctx, pipe, claimScript, keys, args...)
 }
 
-// claimFields are the record fields a claim reads of a task in this
-// build's format (the first five in the order claim.lua reads them): all
-// its fields but those the claim overwrites, those of a finished task, and
-// its parents' outcomes (a task with parents is read whole).
+// claimFields are the record fields a claim reads of a task's first
+// attempt in this build's format, the first five in the order claim.lua
+// reads them: the claim overwrites the others, and a task with parents or
+// one that ran before is read whole.
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FDue, transport.FCreated, transport.FError, transport.FRecoveries,
-	transport.FAttemptErrors, transport.FPolicy, transport.FKey, transport.FWorkflow}
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow}
 
 var claimFieldArgs = func() []any {
 	a := make([]any, len(claimFields))
