@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -188,7 +188,7 @@ func TestDaemonOfUnknownInfoMayRunAnything(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	k, err := scheduler.NewKeys("dueq")
+	k, err := store.NewKeys("dueq")
 	require.NoError(t, err)
 	// A daemon of an older version: alive, but it publishes no info.
 	_, err = e.mr.ZAdd(k.Daemons(), float64(time.Now().UnixMilli()), "old-daemon")

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -62,7 +63,7 @@ func TestDamagedScheduleRecords(t *testing.T) {
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := scheduler.NewKeys(scheduler.Config{}.WithDefaults().Namespace)
+	keys, _ := store.NewKeys(scheduler.Config{}.WithDefaults().Namespace)
 	ctx := context.Background()
 	for field, value := range map[string]string{"args": "[\"\xff\"]", "next": "253402300800000"} {
 		e.mr.FlushAll()

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
@@ -64,7 +65,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 func (s *fuzzServer) reset(t testing.TB) {
 	t.Helper()
 	s.mr.FlushAll()
-	keys, err := scheduler.NewKeys(scheduler.Config{}.WithDefaults().Namespace)
+	keys, err := store.NewKeys(scheduler.Config{}.WithDefaults().Namespace)
 	require.NoError(t, err)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for id, st := range map[string]tasks.State{fuzzParentDone: tasks.Succeeded, fuzzParentRunning: tasks.Running} {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 )
@@ -28,41 +29,41 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 		ids = append(ids, e.submit(tasks.Spec{Name: "record", Args: json.RawMessage(strconv.Itoa(i))}).ID)
 	}
 	other := e.submit(tasks.Spec{Name: "record", Queue: "other"})
-	got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(time.Minute), 4, 4, plain(ids...))
+	got, _, err := e.claim("default", testClaimer(time.Minute), 4, ids...)
 	require.NoError(t, err)
 	require.Len(t, got, 4)
-	gotOther, _, _, err := e.client.x.claim(ctx, "other", testClaimer(time.Minute), 1, 4, plain(other.ID))
+	gotOther, _, err := e.claim("other", testClaimer(time.Minute), 1, other.ID)
 	require.NoError(t, err)
 	require.Len(t, gotOther, 1)
 
-	stale := *got[1].task
+	stale := *got[1].Task
 	stale.Run++ // a claim this worker no longer holds
-	_, err = e.client.Cancel(ctx, got[2].id)
+	_, err = e.client.Cancel(ctx, got[2].ID)
 	require.NoError(t, err)
-	child := e.submit(tasks.Spec{Name: "record", After: []string{got[3].id}})
+	child := e.submit(tasks.Spec{Name: "record", After: []string{got[3].ID}})
 	later := e.submit(tasks.Spec{Name: "record", In: time.Hour})
 
-	fs := []*finishing{
-		{task: got[0].task, state: tasks.Succeeded, result: []byte(`"zero"`), ran: true},
-		{task: &stale, state: tasks.Succeeded},
-		{task: got[2].task, state: tasks.Succeeded},
-		{task: got[3].task, state: tasks.Failed, err: "broke"},
-		{task: gotOther[0].task, state: tasks.Succeeded},
+	fs := []*store.Finishing{
+		{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`"zero"`), Ran: true},
+		{Task: &stale, State: tasks.Succeeded},
+		{Task: got[2].Task, State: tasks.Succeeded},
+		{Task: got[3].Task, State: tasks.Failed, Err: "broke"},
+		{Task: gotOther[0].Task, State: tasks.Succeeded},
 	}
-	hs, err := e.client.x.finishBatch(ctx, fs, 4)
+	hs, err := e.finish(fs, 4)
 	require.NoError(t, err)
-	require.Equal(t, finishDone, fs[0].status)
-	require.Equal(t, finishRefused, fs[1].status)
-	require.Equal(t, finishFinal, fs[2].status, "canceled while running: nothing to write")
-	require.Equal(t, finishKids, fs[3].status)
-	require.Equal(t, []string{"default " + child.ID}, fs[3].kids)
-	require.Equal(t, finishDone, fs[4].status)
-	require.Equal(t, map[string][]head{"default": {{id: later.ID, due: later.DueAt.UnixMilli()}}, "other": {}}, hs,
+	require.Equal(t, store.FinishDone, fs[0].Status)
+	require.Equal(t, store.FinishRefused, fs[1].Status)
+	require.Equal(t, store.FinishFinal, fs[2].Status, "canceled while running: nothing to write")
+	require.Equal(t, store.FinishKids, fs[3].Status)
+	require.Equal(t, []string{"default " + child.ID}, fs[3].Kids)
+	require.Equal(t, store.FinishDone, fs[4].Status)
+	require.Equal(t, map[string][]store.Head{"default": {{ID: later.ID, Due: later.DueAt.UnixMilli()}}, "other": {}}, hs,
 		"the heads of each queue of the batch")
 
-	_, err = e.client.x.finishBatch(ctx, fs[3:4], 0)
+	_, err = e.finish(fs[3:4], 0)
 	require.NoError(t, err)
-	require.Equal(t, finishDone, fs[3].status, "sent again with its children's keys")
+	require.Equal(t, store.FinishDone, fs[3].Status, "sent again with its children's keys")
 
 	for id, want := range map[string]tasks.State{
 		ids[0]: tasks.Succeeded, ids[1]: tasks.Running, ids[2]: tasks.Canceled, ids[3]: tasks.Failed,
@@ -204,9 +205,9 @@ func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
 	parent := mk(tasks.Spec{Name: "record", Key: "k", In: time.Hour})
 	same := mk(tasks.Spec{Name: "record", Key: "k"})
 	child := mk(tasks.Spec{Name: "record", After: []string{parent.ID}})
-	out, err := e.client.x.submitBatch(ctx, []*tasks.Task{parent, same, child}, e.client.newQueue)
+	out, err := e.store.Submit(ctx, store.SubmitParams{Tasks: []*tasks.Task{parent, same, child}, NewQueue: e.client.newQueue})
 	require.NoError(t, err)
-	require.Equal(t, []submitted{{id: parent.ID, created: true}, {id: parent.ID}, {id: child.ID, created: true}}, out)
+	require.Equal(t, []store.Submitted{{ID: parent.ID, Created: true}, {ID: parent.ID}, {ID: child.ID, Created: true}}, out)
 	require.False(t, parent.CreatedAt.IsZero(), "the times Redis gave it")
 	require.Equal(t, parent.CreatedAt.Add(time.Hour), parent.DueAt)
 	rec, err := e.client.Get(ctx, child.ID)
@@ -231,20 +232,21 @@ func (g pipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 
 // finishCount is the number of tasks a pipeline finishes.
 func finishCount(cmds []redis.Cmder) int {
-	return scriptArg(cmds, finishScript, 5) // ARGV[6]: N
+	return scriptArg(cmds, "finish", 5) // ARGV[6]: N
 }
 
 // submitCount is the number of tasks a pipeline submits.
 func submitCount(cmds []redis.Cmder) int {
-	return scriptArg(cmds, submitScript, 0) // ARGV[1]: N
+	return scriptArg(cmds, "submit", 0) // ARGV[1]: N
 }
 
-// scriptArg sums the numeric ARGV[i+1] of a pipeline's calls of sc.
-func scriptArg(cmds []redis.Cmder, s *script, i int) int {
+// scriptArg sums the numeric ARGV[i+1] of a pipeline's calls of script
+// name.
+func scriptArg(cmds []redis.Cmder, name string, i int) int {
 	n := 0
 	for _, c := range cmds {
 		a := c.Args()
-		if len(a) < 3 || a[0] != "evalsha" || (a[1] != s.plain.Hash() && a[1] != s.flagged.Hash()) {
+		if len(a) < 3 || a[0] != "evalsha" || store.ScriptName(fmt.Sprint(a[1])) != name {
 			continue
 		}
 		nkeys, _ := strconv.Atoi(fmt.Sprint(a[2]))
@@ -283,23 +285,23 @@ func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 	ctx := context.Background()
 	for _, old := range []bool{false, true} {
 		p := e.submit(tasks.Spec{Name: "record"})
-		got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(time.Minute), 1, 4, plain(p.ID))
+		got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		child := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
 		if old { // a format 1 record: no count
-			e.mr.HDel(e.client.x.keys.Task(p.ID), transport.FKids)
-			e.mr.HSet(e.client.x.keys.Task(p.ID), transport.FVersion, "1")
+			e.mr.HDel(e.keys.Task(p.ID), transport.FKids)
+			e.mr.HSet(e.keys.Task(p.ID), transport.FVersion, "1")
 		} else {
-			require.Equal(t, "1", e.mr.HGet(e.client.x.keys.Task(p.ID), transport.FKids))
+			require.Equal(t, "1", e.mr.HGet(e.keys.Task(p.ID), transport.FKids))
 		}
-		f := &finishing{task: got[0].task, state: tasks.Succeeded, result: []byte(`1`), ran: true}
-		_, err = e.client.x.finishBatch(ctx, []*finishing{f}, 0)
+		f := &store.Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
+		_, err = e.finish([]*store.Finishing{f}, 0)
 		require.NoError(t, err)
-		require.Equal(t, finishKids, f.status, "old record: %v", old)
-		_, err = e.client.x.finishBatch(ctx, []*finishing{f}, 0)
+		require.Equal(t, store.FinishKids, f.Status, "old record: %v", old)
+		_, err = e.finish([]*store.Finishing{f}, 0)
 		require.NoError(t, err)
-		require.Equal(t, finishDone, f.status)
+		require.Equal(t, store.FinishDone, f.Status)
 		rec, err := e.client.Get(ctx, child.ID)
 		require.NoError(t, err)
 		require.Equal(t, tasks.Scheduled, rec.State, "released")

@@ -16,6 +16,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -116,9 +117,17 @@ func noops(b *testing.B, c *Client, n int) []*tasks.Task {
 	return ts
 }
 
+// benchStore returns a store of the default namespace on rdb, for calling
+// the scripts as a daemon does.
+func benchStore(rdb *redis.Client) *store.Store {
+	cfg := Config{}.WithDefaults()
+	keys, _ := store.NewKeys(cfg.Namespace)
+	return store.New(rdb, keys, cfg.ResultTTL, cfg.Clock)
+}
+
 // claimAll claims ts 8 per call, as a daemon with 8 idle loops does, and
 // returns them running.
-func claimAll(b *testing.B, c *Client, ts []*tasks.Task) []*tasks.Task {
+func claimAll(b *testing.B, st *store.Store, ts []*tasks.Task) []*tasks.Task {
 	b.Helper()
 	out := make([]*tasks.Task, 0, len(ts))
 	for lo := 0; lo < len(ts); lo += 8 {
@@ -126,12 +135,13 @@ func claimAll(b *testing.B, c *Client, ts []*tasks.Task) []*tasks.Task {
 		for _, t := range ts[lo:min(lo+8, len(ts))] {
 			ids = append(ids, t.ID)
 		}
-		got, _, _, err := c.x.claim(context.Background(), "default", testClaimer(time.Minute), len(ids), 16, plain(ids...))
-		if err != nil || len(got) != len(ids) {
-			b.Fatal("claim", err, len(got))
+		r, err := st.Claim(context.Background(), store.ClaimParams{Queue: "default", Claimer: testClaimer(time.Minute),
+			Want: len(ids), Heads: 16, Candidates: store.Plain(ids...)})
+		if err != nil || len(r.Got) != len(ids) {
+			b.Fatal("claim", err, len(r.Got))
 		}
-		for _, g := range got {
-			out = append(out, g.task)
+		for _, g := range r.Got {
+			out = append(out, g.Task)
 		}
 	}
 	return out
@@ -149,7 +159,7 @@ func BenchmarkClaim(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer scriptCost(b, rdb)()
-	claimAll(b, c, ts)
+	claimAll(b, benchStore(rdb), ts)
 }
 
 // BenchmarkFinish measures completions written 8 per call, as a daemon's
@@ -160,21 +170,22 @@ func BenchmarkFinish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := claimAll(b, c, noops(b, c, b.N))
+	st := benchStore(rdb)
+	ts := claimAll(b, st, noops(b, c, b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer scriptCost(b, rdb)()
 	for lo := 0; lo < len(ts); lo += 8 {
-		fs := make([]*finishing, 0, 8)
+		fs := make([]*store.Finishing, 0, 8)
 		for _, t := range ts[lo:min(lo+8, len(ts))] {
-			fs = append(fs, &finishing{task: t, state: tasks.Succeeded, ran: true, result: []byte("null")})
+			fs = append(fs, &store.Finishing{Task: t, State: tasks.Succeeded, Ran: true, Result: []byte("null")})
 		}
-		if _, err := c.x.finishBatch(context.Background(), fs, 0); err != nil {
+		if _, err := st.Finish(context.Background(), store.FinishParams{Tasks: fs}); err != nil {
 			b.Fatal("finish", err)
 		}
 		for _, f := range fs {
-			if f.status != finishDone {
-				b.Fatal("finish refused", f.task.ID)
+			if f.Status != store.FinishDone {
+				b.Fatal("finish refused", f.Task.ID)
 			}
 		}
 	}
@@ -189,6 +200,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	st := benchStore(rdb)
 	ids := make([]string, 0, b.N)
 	for range b.N {
 		t, err := c.Submit(ctx, tasks.Spec{Name: "noop"})
@@ -201,13 +213,13 @@ func BenchmarkClaimFinish(b *testing.B) {
 	b.ResetTimer()
 	defer scriptCost(b, rdb)()
 	for _, id := range ids {
-		got, _, _, err := c.x.claim(ctx, "default", testClaimer(15*time.Second), 1, 16, plain(id))
-		if err != nil || len(got) != 1 || got[0].err != nil {
-			b.Fatal("claim", err, got)
+		r, err := st.Claim(ctx, store.ClaimParams{Queue: "default", Claimer: testClaimer(15 * time.Second), Want: 1, Heads: 16, Candidates: store.Plain(id)})
+		if err != nil || len(r.Got) != 1 || r.Got[0].Err != nil {
+			b.Fatal("claim", err, r.Got)
 		}
-		f := &finishing{task: got[0].task, state: tasks.Succeeded, ran: true, result: []byte("null")}
-		if _, err := c.x.finishBatch(ctx, []*finishing{f}, 16); err != nil || f.status != finishDone {
-			b.Fatal("finish", err, f.status)
+		f := &store.Finishing{Task: r.Got[0].Task, State: tasks.Succeeded, Ran: true, Result: []byte("null")}
+		if _, err := st.Finish(ctx, store.FinishParams{Tasks: []*store.Finishing{f}, Heads: 16}); err != nil || f.Status != store.FinishDone {
+			b.Fatal("finish", err, f.Status)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -20,7 +21,9 @@ import (
 // safe for concurrent use. A submitted task is durable as soon as Submit
 // returns (as durable as the Redis behind it).
 type Client struct {
-	x       *index
+	st      *store.Store
+	rdb     redis.UniversalClient
+	keys    store.Keys
 	cfg     Config
 	queues  sync.Map // queue names this client has added to the queue set
 	sub     *submitter
@@ -35,9 +38,9 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, _ := NewKeys(cfg.Namespace) // validated above
-	c := &Client{x: newIndex(rdb, keys, cfg), cfg: cfg}
-	c.sub = &submitter{x: c.x, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
+	keys, _ := store.NewKeys(cfg.Namespace) // validated above
+	c := &Client{st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, cfg: cfg}
+	c.sub = &submitter{st: c.st, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
 	c.waiters = newWaiters(rdb, keys.EventsChannel(), cfg.Logger)
 	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
 	return c, nil
@@ -74,12 +77,12 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 	t := newTask(spec)
 	res, err := c.sub.submit(ctx, t)
 	if err == nil {
-		err = res.err
+		err = res.Err
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	id, created := res.id, res.created
+	id, created := res.ID, res.Created
 	if !created || len(t.Parents) > 0 {
 		// The script decided its state (waiting, or scheduled with the
 		// outcomes of parents that had finished): read what it wrote.
@@ -106,20 +109,20 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 		}
 		ts[i] = newTask(specs[i])
 	}
-	out, err := c.x.submitBatch(ctx, ts, c.newQueue)
+	out, err := c.st.Submit(ctx, store.SubmitParams{Tasks: ts, NewQueue: c.newQueue})
 	if err != nil {
 		return nil, err
 	}
 	var refused error
 	for i, t := range ts {
-		if out[i].err != nil {
-			refused = cmp.Or(refused, fmt.Errorf("spec %d: %w", i, out[i].err))
+		if out[i].Err != nil {
+			refused = cmp.Or(refused, fmt.Errorf("spec %d: %w", i, out[i].Err))
 			ts[i] = nil
 			continue
 		}
 		c.queues.Store(t.Queue, true)
-		if !out[i].created || len(t.Parents) > 0 {
-			if ts[i], err = c.Get(ctx, out[i].id); err != nil {
+		if !out[i].Created || len(t.Parents) > 0 {
+			if ts[i], err = c.Get(ctx, out[i].ID); err != nil {
 				return nil, err
 			}
 		}
@@ -155,7 +158,7 @@ func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	return c.x.get(ctx, id)
+	return c.st.Get(ctx, id)
 }
 
 // Cancel cancels a scheduled, waiting or running task and returns its record.
@@ -165,16 +168,16 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	prev, canceled, err := c.x.cancel(ctx, id)
+	r, err := c.st.Cancel(ctx, store.CancelParams{ID: id})
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.x.get(ctx, id)
+	t, err := c.st.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !canceled {
-		return t, fmt.Errorf("cancel %s: it is %s: %w", id, prev, wire.ErrFinished)
+	if !r.Canceled {
+		return t, fmt.Errorf("cancel %s: it is %s: %w", id, r.Prev, wire.ErrFinished)
 	}
 	return t, nil
 }
@@ -190,27 +193,24 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	for range maxKidsTries {
-		t, err := c.x.get(ctx, id)
+	for range store.MaxKidsTries {
+		t, err := c.st.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if err := Retryable(t); err != nil {
 			return t, fmt.Errorf("retry %s: %w", id, err)
 		}
-		k := c.x.keys
-		prev, err := c.x.run(ctx, retryScript,
-			[]string{k.Task(id), k.Due(t.Queue), k.Done(t.State), k.Companion(t.Key, t.Workflow, id), k.Kids(id)},
-			id, string(t.State), k.Announce(t.Queue), k.EventsChannel()).Text()
+		retried, err := c.st.Retry(ctx, store.RetryParams{Task: t})
 		if err != nil {
-			return nil, fmt.Errorf("retry %s: %w", id, err)
+			return nil, err
 		}
-		if prev == string(t.State) {
-			return c.x.get(ctx, id)
+		if retried {
+			return c.st.Get(ctx, id)
 		}
 		// Its state changed between the read and the script: read again.
 	}
-	return nil, fmt.Errorf("retry %s: its state kept changing; tried %d times", id, maxKidsTries)
+	return nil, fmt.Errorf("retry %s: its state kept changing; tried %d times", id, store.MaxKidsTries)
 }
 
 // Retryable returns nil when Retry would run t again, else why not, as an
@@ -243,7 +243,7 @@ func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
 	tick := time.NewTicker(c.cfg.SafetyWait)
 	defer tick.Stop()
 	for {
-		t, err := c.x.get(ctx, id)
+		t, err := c.st.Get(ctx, id)
 		if err != nil || t.State.Finished() {
 			return t, err
 		}

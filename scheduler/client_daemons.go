@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -18,12 +19,12 @@ import (
 // when unknown; never an error for a bad record). It costs two round trips
 // to Redis.
 func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
-	pipe := c.x.rdb.Pipeline()
+	pipe := c.rdb.Pipeline()
 	r := c.readDaemons(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read the daemon list: %w", err)
 	}
-	pipe = c.x.rdb.Pipeline()
+	pipe = c.rdb.Pipeline()
 	r.readInfo(ctx, pipe)
 	if r.info != nil {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -37,7 +38,7 @@ func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
 // share its round trips: readDaemons queues Redis's time and the daemon
 // set, readInfo the info of the daemons alive by that time.
 type daemonRead struct {
-	keys   Keys
+	keys   store.Keys
 	window time.Duration // how recently a live daemon was seen
 	now    *redis.TimeCmd
 	set    *redis.ZSliceCmd
@@ -49,8 +50,8 @@ type daemonRead struct {
 // within the hour (the lease keepers trim it): few enough to read whole and
 // filter by Redis's own time.
 func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) *daemonRead {
-	return &daemonRead{keys: c.x.keys, window: 3 * c.cfg.SafetyWait,
-		now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.x.keys.Daemons(), 0, -1)}
+	return &daemonRead{keys: c.keys, window: 3 * c.cfg.SafetyWait,
+		now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.keys.Daemons(), 0, -1)}
 }
 
 // readInfo picks the daemons alive by Redis's time and queues the read of

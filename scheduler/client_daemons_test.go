@@ -62,7 +62,7 @@ func TestDaemonsShowsABadOrMissingInfoAsUnknown(t *testing.T) {
 	e := setup(t, Config{})
 	ctx := context.Background()
 	now := time.Now()
-	k := e.client.x.keys
+	k := e.keys
 	for id, seen := range map[string]time.Time{"garbled": now, "silent": now, "listless": now, "gone": now.Add(-time.Minute)} {
 		require.NoError(t, e.rdb.ZAdd(ctx, k.Daemons(), redis.Z{Score: float64(seen.UnixMilli()), Member: id}).Err())
 	}

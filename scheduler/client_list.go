@@ -41,7 +41,7 @@ func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task
 			return nil, err
 		}
 	}
-	k := c.x.keys
+	k := c.keys
 	type source struct {
 		key   string
 		state tasks.State
@@ -77,9 +77,9 @@ func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task
 				err error
 			)
 			if src.rev {
-				ids, err = c.x.rdb.ZRevRange(ctx, src.key, start, start+chunk-1).Result()
+				ids, err = c.rdb.ZRevRange(ctx, src.key, start, start+chunk-1).Result()
 			} else {
-				ids, err = c.x.rdb.ZRange(ctx, src.key, start, start+chunk-1).Result()
+				ids, err = c.rdb.ZRange(ctx, src.key, start, start+chunk-1).Result()
 			}
 			if err != nil {
 				return nil, fmt.Errorf("list %s: %w", src.key, err)
@@ -121,10 +121,10 @@ func (c *Client) matching(ctx context.Context, ids []string, st tasks.State, opt
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	pipe := c.x.rdb.Pipeline()
+	pipe := c.rdb.Pipeline()
 	fields := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		fields[i] = pipe.HMGet(ctx, c.x.keys.Task(id), transport.FState, transport.FName, transport.FQueue)
+		fields[i] = pipe.HMGet(ctx, c.keys.Task(id), transport.FState, transport.FName, transport.FQueue)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read the state, name and queue of %d tasks: %w", len(ids), err)
@@ -156,7 +156,7 @@ func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, erro
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ts, err := c.x.records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	ts, err := c.st.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, erro
 
 // knownQueues returns the queues that have had tasks, sorted.
 func (c *Client) knownQueues(ctx context.Context) ([]string, error) {
-	qs, err := c.x.rdb.SMembers(ctx, c.x.keys.Queues()).Result()
+	qs, err := c.rdb.SMembers(ctx, c.keys.Queues()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read the queue list: %w", err)
 	}

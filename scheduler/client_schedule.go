@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"regexp"
@@ -12,19 +11,10 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/recur"
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/transport"
 	"github.com/dueq/dueq/wire"
-)
-
-var (
-	//go:embed schedule.lua
-	scheduleLua string
-	//go:embed unschedule.lua
-	unscheduleLua    string
-	scheduleScript   = newScript("", scheduleLua)
-	unscheduleScript = newScript("", unscheduleLua)
 )
 
 var scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -32,6 +22,9 @@ var scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // ValidScheduleName reports whether name can name a schedule: 1-64 letters,
 // digits or _.-.
 func ValidScheduleName(name string) bool { return scheduleNameRE.MatchString(name) }
+
+// IsScheduleID reports whether id names a schedule rather than a task.
+func IsScheduleID(id string) bool { return store.IsScheduleID(id) }
 
 // maxRaceTries bounds the retries of a schedule write that lost a race
 // with another writer of the same schedule.
@@ -63,7 +56,7 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec wire.ScheduleSpec) (*w
 	}
 	for range maxRaceTries {
 		s, err := c.upsertSchedule(ctx, spec, t)
-		if errors.Is(err, errRace) {
+		if errors.Is(err, store.ErrRace) {
 			continue
 		}
 		if err != nil {
@@ -74,16 +67,17 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec wire.ScheduleSpec) (*w
 	return nil, fmt.Errorf("schedule %s: other writers kept changing it; tried %d times", spec.Name, maxRaceTries)
 }
 
-var errRace = errors.New("lost a race")
-
-func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t tasks.Spec) (*schedule, error) {
-	if err := c.x.syncClock(ctx); err != nil {
+// upsertSchedule writes spec's schedule unless the one of its name runs the
+// same spec; an error wrapping store.ErrRace means another writer changed
+// it meanwhile.
+func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t tasks.Spec) (*store.Schedule, error) {
+	if err := c.st.SyncClock(ctx); err != nil {
 		return nil, err
 	}
-	now := c.x.clock.Now().UTC().Truncate(time.Millisecond)
-	var old *schedule
+	now := c.st.Clock().Now().UTC().Truncate(time.Millisecond)
+	var old *store.Schedule
 	if spec.Name != "" {
-		sid, err := c.x.rdb.HGet(ctx, c.x.keys.ScheduleNames(), spec.Name).Result()
+		sid, err := c.rdb.HGet(ctx, c.keys.ScheduleNames(), spec.Name).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("read schedule %s: %w", spec.Name, err)
 		}
@@ -93,41 +87,24 @@ func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t t
 			}
 		}
 	}
-	s := &schedule{Schedule: wire.Schedule{ID: "S" + ulid.Make().String(), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
+	s := &store.Schedule{Schedule: wire.Schedule{ID: "S" + ulid.Make().String(), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
 		Every: spec.Every, Cron: strings.TrimSpace(spec.Cron), Misfire: spec.Misfire, State: wire.ScheduleActive,
-		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout}, anchor: now, rev: 1}
+		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout}, Anchor: now, Rev: 1}
 	if old != nil {
-		if old.State == wire.ScheduleActive && old.sameSpec(s) {
+		if old.State == wire.ScheduleActive && old.SameSpec(s) {
 			return old, nil
 		}
-		s.ID, s.CreatedAt, s.rev = old.ID, old.CreatedAt, old.rev+1
+		s.ID, s.CreatedAt, s.Rev = old.ID, old.CreatedAt, old.Rev+1
 	}
 	var err error
-	if s.rule, err = recur.Parse(s.Every, s.Cron, s.anchor); err != nil {
+	if s.Rule, err = recur.Parse(s.Every, s.Cron, s.Anchor); err != nil {
 		return nil, fmt.Errorf("%w: %v", tasks.ErrInvalid, err)
 	}
-	s.NextAt = s.rule.Next(now)
-	occ := s.occurrence(s.NextAt, now)
-	s.pending = occ.ID
-
-	k := c.x.keys
-	oldKey, oldDue, oldID, oldRev := k.Schedule(s.ID), k.Schedules(), "", int64(0)
-	if old != nil {
-		oldRev = old.rev
-		if old.pending != "" {
-			oldKey, oldDue, oldID = k.Task(old.pending), k.Due(old.Queue), old.pending
-		}
-	}
-	fields := encodeSchedule(s)
-	args := append([]any{s.ID, s.Name, oldRev, oldID, occ.ID, transport.Ms(occ.DueAt), k.Announce(s.Queue), s.Queue, len(fields)}, fields...)
-	args = append(args, transport.EncodeRecord(occ)...)
-	err = c.x.run(ctx, scheduleScript, []string{k.Schedule(s.ID), k.Schedules(), k.ScheduleNames(),
-		oldKey, oldDue, k.Task(occ.ID), k.Due(s.Queue), k.Queues()}, args...).Err()
-	switch {
-	case err != nil && strings.Contains(err.Error(), "DUEQ_RACE"):
-		return nil, errRace
-	case err != nil:
-		return nil, fmt.Errorf("write schedule %s: %w", s.ID, err)
+	s.NextAt = s.Rule.Next(now)
+	occ := s.Occurrence(s.NextAt, now)
+	s.Pending = occ.ID
+	if err := c.st.WriteSchedule(ctx, store.ScheduleParams{Schedule: s, Old: old, Occurrence: occ}); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -143,30 +120,30 @@ func (c *Client) GetSchedule(ctx context.Context, id string) (*wire.Schedule, er
 
 // schedule reads schedule id's record, or returns an error wrapping
 // wire.ErrNotFound.
-func (c *Client) schedule(ctx context.Context, id string) (*schedule, error) {
-	if !IsScheduleID(id) {
+func (c *Client) schedule(ctx context.Context, id string) (*store.Schedule, error) {
+	if !store.IsScheduleID(id) {
 		return nil, fmt.Errorf("schedule %.80q: %w", id, wire.ErrNotFound)
 	}
-	h, err := c.x.rdb.HGetAll(ctx, c.x.keys.Schedule(id)).Result()
+	h, err := c.rdb.HGetAll(ctx, c.keys.Schedule(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read schedule %s: %w", id, err)
 	}
 	if len(h) == 0 {
 		return nil, fmt.Errorf("schedule %s: %w", id, wire.ErrNotFound)
 	}
-	return decodeSchedule(id, h)
+	return store.DecodeSchedule(id, h)
 }
 
 // Schedules lists the active schedules by next fire time.
 func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
-	ids, err := c.x.rdb.ZRange(ctx, c.x.keys.Schedules(), 0, -1).Result()
+	ids, err := c.rdb.ZRange(ctx, c.keys.Schedules(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	pipe := c.x.rdb.Pipeline()
+	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, c.x.keys.Schedule(id))
+		cmds[i] = pipe.HGetAll(ctx, c.keys.Schedule(id))
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -178,7 +155,7 @@ func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
 		if len(cmds[i].Val()) == 0 {
 			continue
 		}
-		s, err := decodeSchedule(id, cmds[i].Val())
+		s, err := store.DecodeSchedule(id, cmds[i].Val())
 		if err != nil {
 			c.cfg.Logger.Warn("skipping a corrupt schedule", "err", err)
 			continue
@@ -200,18 +177,12 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule,
 		if s.State != wire.ScheduleActive {
 			return &s.Schedule, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, wire.ErrFinished)
 		}
-		k := c.x.keys
-		occKey, occDue := k.Schedule(id), k.Schedules()
-		if s.pending != "" {
-			occKey, occDue = k.Task(s.pending), k.Due(s.Queue)
-		}
-		err = c.x.run(ctx, unscheduleScript, []string{k.Schedule(id), k.Schedules(), k.ScheduleNames(), occKey, occDue, k.Done(tasks.Canceled)},
-			id, s.pending, c.cfg.ResultTTL.Milliseconds(), k.EventsChannel()).Err()
-		if err != nil && strings.Contains(err.Error(), "DUEQ_RACE") {
+		err = c.st.Unschedule(ctx, store.UnscheduleParams{Schedule: s})
+		if errors.Is(err, store.ErrRace) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cancel schedule %s: %w", id, err)
+			return nil, err
 		}
 		return c.GetSchedule(ctx, id)
 	}

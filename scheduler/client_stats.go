@@ -24,8 +24,8 @@ const StrandedSample = 200
 // a third, for the names of the sampled due tasks (see wire.Stranded),
 // when some task is due.
 func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
-	k := c.x.keys
-	pipe := c.x.rdb.Pipeline()
+	k := c.keys
+	pipe := c.rdb.Pipeline()
 	queueSet := pipe.SMembers(ctx, k.Queues())
 	dr := c.readDaemons(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -35,7 +35,7 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	sort.Strings(queues)
 	now := strconv.FormatInt(dr.now.Val().UnixMilli(), 10)
 
-	pipe = c.x.rdb.Pipeline()
+	pipe = c.rdb.Pipeline()
 	due := make([]*redis.IntCmd, len(queues))
 	lease := make([]*redis.IntCmd, len(queues))
 	sample := make([]*redis.StringSliceCmd, len(queues))
@@ -88,12 +88,12 @@ func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.
 			return out, nil // a daemon of unknown info may run anything
 		}
 	}
-	pipe := c.x.rdb.Pipeline()
+	pipe := c.rdb.Pipeline()
 	names := make([][]*redis.StringCmd, len(queues))
 	n := 0
 	for i := range queues {
 		for _, id := range sample[i].Val() {
-			names[i] = append(names[i], pipe.HGet(ctx, c.x.keys.Task(id), transport.FName))
+			names[i] = append(names[i], pipe.HGet(ctx, c.keys.Task(id), transport.FName))
 			n++
 		}
 	}

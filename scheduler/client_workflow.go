@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,14 +9,9 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
-)
-
-var (
-	//go:embed workflow.lua
-	workflowLua    string
-	workflowScript = newScript("", workflowLua)
 )
 
 // SubmittedWorkflow is what SubmitWorkflow wrote: the workflow's id
@@ -41,17 +35,16 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (Submitte
 	for _, n := range w.Nodes {
 		ids[n.Name] = ulid.Make().String()
 	}
-	kids := map[string][]any{} // parent id → children entries
+	kids := map[string][]string{} // parent id → children ids, in node order
 	for _, n := range w.Nodes {
 		if n.Spec.Key != "" {
 			return SubmittedWorkflow{}, fmt.Errorf("%w: node %s: idempotency keys are for single tasks, not workflow nodes", tasks.ErrInvalid, n.Name)
 		}
 		for _, p := range n.After {
-			kids[ids[p]] = append(kids[ids[p]], n.Spec.Queue+" "+ids[n.Name])
+			kids[ids[p]] = append(kids[ids[p]], ids[n.Name])
 		}
 	}
-	keys := []string{c.x.keys.Queues(), c.x.keys.Waiting(), c.x.keys.Workflow(wid)}
-	args := []any{len(w.Nodes), c.x.keys.Announce(""), c.x.keys.EventsChannel()}
+	ts := make([]*tasks.Task, 0, len(w.Nodes))
 	for _, n := range w.Nodes {
 		id := ids[n.Name]
 		t := newTask(n.Spec)
@@ -63,19 +56,11 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (Submitte
 		if t.Pending > 0 {
 			t.State = tasks.Waiting
 		}
-		for _, e := range kids[id] {
-			_, cid, _ := strings.Cut(e.(string), " ")
-			t.Children = append(t.Children, cid) // its record counts them
-		}
-		fields := newRecord(t)
-		keys = append(keys, c.x.keys.Task(id), c.x.keys.Due(t.Queue), c.x.keys.Kids(id))
-		args = append(args, id, n.Name, t.Queue, t.Name, string(t.State), dueArg(t), len(fields))
-		args = append(args, fields...)
-		args = append(args, len(kids[id]))
-		args = append(args, kids[id]...)
+		t.Children = kids[id] // its record counts them
+		ts = append(ts, t)
 	}
-	if err := c.x.run(ctx, workflowScript, keys, args...).Err(); err != nil {
-		return SubmittedWorkflow{}, fmt.Errorf("submit workflow of %d tasks: %w", len(w.Nodes), err)
+	if err := c.st.SubmitWorkflow(ctx, store.WorkflowParams{ID: wid, Tasks: ts}); err != nil {
+		return SubmittedWorkflow{}, err
 	}
 	return SubmittedWorkflow{ID: wid, Tasks: ids}, nil
 }
@@ -96,7 +81,7 @@ func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, er
 	if !ValidWorkflowID(id) {
 		return nil, fmt.Errorf("workflow %.80q: %w", id, wire.ErrNotFound)
 	}
-	m, err := c.x.rdb.HGetAll(ctx, c.x.keys.Workflow(id)).Result()
+	m, err := c.rdb.HGetAll(ctx, c.keys.Workflow(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read workflow %s: %w", id, err)
 	}
@@ -114,7 +99,7 @@ func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, er
 	for i, n := range nodes {
 		ids[i] = n.ID
 	}
-	ts, err := c.x.records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	ts, err := c.st.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
 	if err != nil {
 		return nil, err
 	}

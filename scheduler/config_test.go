@@ -45,10 +45,10 @@ func TestNoRecoveriesFailsATaskWhoseDaemonDied(t *testing.T) {
 	e := setup(t, Config{Workers: 1, MaxRecoveries: new(0)})
 	task := e.submit(tasks.Spec{Name: "record"})
 	// A daemon claims it and dies: its lease has expired.
-	got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(time.Minute), 1, 4, plain(task.ID))
+	got, _, err := e.claim("default", testClaimer(time.Minute), 1, task.ID)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
-	_, err = e.mr.ZAdd(e.client.x.keys.Lease("default"), 1, task.ID)
+	_, err = e.mr.ZAdd(e.keys.Lease("default"), 1, task.ID)
 	require.NoError(t, err)
 	s := e.start()
 	done := e.wait(task.ID, 10*time.Second)

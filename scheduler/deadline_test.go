@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/internal/store"
 )
 
 // A wait sleeps on the runtime timer until preciseWindow before its
@@ -38,7 +40,7 @@ func TestDeadlineWakesEarlyOnceThenOnTime(t *testing.T) {
 func TestAnAnnouncementReplacesTheDueTimeKnown(t *testing.T) {
 	t.Parallel()
 	h := heads{}
-	h.set("q", []head{{id: "a", due: 100}, {id: "b", due: 3600000}})
-	h.add("q", []head{{id: "b", due: 50}}, 4)
-	require.Equal(t, []head{{id: "b", due: 50}, {id: "a", due: 100}}, h["q"])
+	h.set("q", []store.Head{{ID: "a", Due: 100}, {ID: "b", Due: 3600000}})
+	h.add("q", []store.Head{{ID: "b", Due: 50}}, 4)
+	require.Equal(t, []store.Head{{ID: "b", Due: 50}, {ID: "a", Due: 100}}, h["q"])
 }

@@ -225,7 +225,7 @@ func TestParentFinishingWakesNoLoopUnlessAChildIsReady(t *testing.T) {
 	e := depsSetup(t, Config{Workers: 2})
 	ctx := context.Background()
 	s := e.start()
-	ps := e.rdb.Subscribe(ctx, e.client.x.keys.Announce("default"))
+	ps := e.rdb.Subscribe(ctx, e.keys.Announce("default"))
 	defer ps.Close()
 	_, err := ps.Receive(ctx) // subscribed
 	require.NoError(t, err)

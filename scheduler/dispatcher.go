@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/transport"
 )
 
@@ -17,9 +18,9 @@ import (
 // final outcome of its last task for the dispatcher to write, or the fresh
 // heads of the queue its last task's re-queue returned (none at start).
 type idle struct {
-	fin   *finishing
+	fin   *store.Finishing
 	queue string
-	heads []head
+	heads []store.Head
 	fresh bool
 }
 
@@ -39,10 +40,10 @@ type dispatcher struct {
 	heads    heads
 	leases   map[string]int64 // earliest lease deadline per queue, ms; absent: none
 	idle     int
-	pending  []*finishing // outcomes handed in by loops, not written yet
-	stale    bool         // re-read the heads before deciding
+	pending  []*store.Finishing // outcomes handed in by loops, not written yet
+	stale    bool               // re-read the heads before deciding
 	// schedules caches the schedules of occurrences this daemon claimed.
-	schedules map[string]*schedule
+	schedules map[string]*store.Schedule
 	foreign   foreign // due tasks whose handler this daemon does not have
 
 	// waiting is true while the dispatcher is blocked in wait (for tests).
@@ -50,14 +51,14 @@ type dispatcher struct {
 
 	// announcements, filled by the subscriber goroutine
 	mu     sync.Mutex
-	ann    map[string][]head
+	ann    map[string][]store.Head
 	resync bool
 	wake   chan struct{}
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*schedule{},
-		foreign: foreign{}, ann: map[string][]head{}, wake: make(chan struct{}, 1)}
+	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*store.Schedule{},
+		foreign: foreign{}, ann: map[string][]store.Head{}, wake: make(chan struct{}, 1)}
 }
 
 // maxAnnounced bounds the announcements kept per queue between two looks.
@@ -66,7 +67,7 @@ const maxAnnounced = 64
 // onMessage folds an announcement into the pending ones and wakes the
 // dispatcher. It runs on the subscriber's goroutine.
 func (d *dispatcher) onMessage(channel, payload string) {
-	queue, ok := strings.CutPrefix(channel, d.s.x.keys.Announce(""))
+	queue, ok := strings.CutPrefix(channel, d.s.keys.Announce(""))
 	if !ok {
 		d.s.onCancelMessage(channel, payload)
 		return
@@ -79,7 +80,7 @@ func (d *dispatcher) onMessage(channel, payload string) {
 	d.s.counters.announced.Add(1)
 	d.mu.Lock()
 	if len(d.ann[queue]) < maxAnnounced {
-		d.ann[queue] = append(d.ann[queue], head{id: a.ID, due: a.DueMs})
+		d.ann[queue] = append(d.ann[queue], store.Head{ID: a.ID, Due: a.DueMs})
 	} else {
 		d.resync = true // too many to keep: re-read the index instead
 	}
@@ -108,7 +109,7 @@ func (d *dispatcher) poke() {
 func (d *dispatcher) takeNews() {
 	d.mu.Lock()
 	ann, resync := d.ann, d.resync
-	d.ann, d.resync = map[string][]head{}, false
+	d.ann, d.resync = map[string][]store.Head{}, false
 	d.mu.Unlock()
 	if resync {
 		d.stale = true
@@ -121,7 +122,7 @@ func (d *dispatcher) takeNews() {
 // setHeads replaces queue's heads with hs, without the foreign tasks. With
 // prune, hs is a read that reached past every known foreign task, so those
 // not in it have left the index and are forgotten.
-func (d *dispatcher) setHeads(queue string, hs []head, prune bool) {
+func (d *dispatcher) setHeads(queue string, hs []store.Head, prune bool) {
 	if prune {
 		d.foreign.prune(queue, hs)
 	}
@@ -196,8 +197,8 @@ func (d *dispatcher) drain(ctx context.Context) bool {
 		if err := d.flush(context.WithoutCancel(ctx), ""); err != nil {
 			s.redisError(err)
 			for _, f := range d.pending {
-				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.task.ID, "err", err)
-				s.untrack(f.task)
+				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.Task.ID, "err", err)
+				s.untrack(f.Task)
 			}
 			d.pending = nil
 		}
@@ -225,7 +226,7 @@ func (d *dispatcher) step(ctx context.Context) error {
 	if d.stale {
 		return d.peek(ctx)
 	}
-	now := s.x.clock.Now().UnixMilli()
+	now := s.st.Clock().Now().UnixMilli()
 	for q, at := range d.leases {
 		if at <= now {
 			d.stale = true
@@ -246,15 +247,15 @@ func (d *dispatcher) step(ctx context.Context) error {
 // trip.
 func (d *dispatcher) peek(ctx context.Context) error {
 	s := d.s
-	pipe := s.x.rdb.Pipeline()
+	pipe := s.rdb.Pipeline()
 	dueCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
 	leaseCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
 	for i, q := range s.cfg.Queues {
-		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Due(q), 0, int64(s.nHeads+len(d.foreign[q])-1))
-		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.x.keys.Lease(q), 0, 0)
+		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Due(q), 0, int64(s.nHeads+len(d.foreign[q])-1))
+		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Lease(q), 0, 0)
 	}
 	var timeCmd *redis.TimeCmd
-	if _, _, waiting := d.heads.earliest(); waiting || len(d.leases) > 0 || s.x.clock.stale() {
+	if _, _, waiting := d.heads.earliest(); waiting || len(d.leases) > 0 || s.st.Clock().Stale() {
 		timeCmd = pipe.Time(ctx) // a deadline to wait for: Redis's time steers the wait
 	}
 	sent := s.cfg.Clock.Now()
@@ -262,13 +263,13 @@ func (d *dispatcher) peek(ctx context.Context) error {
 		return err
 	}
 	if timeCmd != nil {
-		s.x.clock.observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro(), false)
+		s.st.Clock().Observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro(), false)
 	}
 	s.counters.peeks.Add(1)
 	for i, q := range s.cfg.Queues {
-		hs := make([]head, 0, len(dueCmds[i].Val()))
+		hs := make([]store.Head, 0, len(dueCmds[i].Val()))
 		for _, z := range dueCmds[i].Val() {
-			hs = append(hs, head{id: z.Member.(string), due: int64(z.Score)})
+			hs = append(hs, store.Head{ID: z.Member.(string), Due: int64(z.Score)})
 		}
 		d.setHeads(q, hs, true)
 		delete(d.leases, q)
@@ -285,7 +286,7 @@ func (d *dispatcher) peek(ctx context.Context) error {
 // is now: the local clock corrected by the offset seen in Redis's replies.
 func (d *dispatcher) wait(ctx context.Context) {
 	s := d.s
-	now := s.x.clock.Now()
+	now := s.st.Clock().Now()
 	next, safety := now.Add(s.cfg.SafetyWait), true
 	if _, due, ok := d.heads.earliest(); ok && transport.FromMs(due).Before(next) {
 		next, safety = transport.FromMs(due), false

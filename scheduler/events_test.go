@@ -124,7 +124,7 @@ func TestRetryRunsAFailedTaskAgainWithFreshAttempts(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "fails-first", Key: "once"})
 	failed := e.wait(task.ID, 10*time.Second)
 	require.Equal(t, tasks.Failed, failed.State)
-	ttl := e.mr.TTL(e.client.x.keys.Task(task.ID))
+	ttl := e.mr.TTL(e.keys.Task(task.ID))
 	require.Positive(t, ttl, "a finished record expires")
 
 	again, err := e.client.Retry(ctx, task.ID)

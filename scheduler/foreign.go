@@ -1,5 +1,7 @@
 package scheduler
 
+import "github.com/dueq/dueq/internal/store"
+
 // foreign is, per queue, the due tasks a daemon knows it cannot run: it
 // does not have their handler. They are left due for a daemon that has it
 // (claim.lua refuses them to this one), kept out of this daemon's heads so
@@ -14,14 +16,14 @@ type foreign map[string]map[string]bool
 const maxForeign = 1000
 
 // filter is hs without queue's foreign tasks.
-func (f foreign) filter(queue string, hs []head) []head {
+func (f foreign) filter(queue string, hs []store.Head) []store.Head {
 	ids := f[queue]
 	if len(ids) == 0 {
 		return hs
 	}
 	out := hs[:0:0]
 	for _, h := range hs {
-		if !ids[h.id] {
+		if !ids[h.ID] {
 			out = append(out, h)
 		}
 	}
@@ -54,14 +56,14 @@ func (f foreign) learn(queue string, ids []string) (added, full bool) {
 
 // prune forgets the foreign tasks of queue missing from hs, a read that
 // reached past all of them: they have left the index.
-func (f foreign) prune(queue string, hs []head) {
+func (f foreign) prune(queue string, hs []store.Head) {
 	known := f[queue]
 	if len(known) == 0 {
 		return
 	}
 	seen := make(map[string]bool, len(hs))
 	for _, h := range hs {
-		seen[h.id] = true
+		seen[h.ID] = true
 	}
 	for id := range known {
 		if !seen[id] {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -60,7 +61,7 @@ func TestALeaseIsRenewedOnlyUnderItsClaim(t *testing.T) {
 	s := e.start()
 	task := e.submit(tasks.Spec{Name: "block"})
 	e.waitRun(task.ID, 5*time.Second)
-	e.mr.HSet(e.client.x.keys.Task(task.ID), "run", "99") // another claim holds it now
+	e.mr.HSet(e.keys.Task(task.ID), "run", "99") // another claim holds it now
 	require.Eventually(t, func() bool { return s.Counters().LostClaims == 1 }, 5*time.Second, time.Millisecond)
 	// Nobody renews it now: the lease expires, and the task is re-queued and
 	// runs again, under a claim of its own.
@@ -152,10 +153,10 @@ func TestAThawedRunDoesNotCutOffItsDaemonsNewerClaim(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "twice"})
 	e.waitRun(task.ID, 5*time.Second)
 	// Its lease lapses, as if the daemon had frozen, and it is recovered.
-	e.mr.ZAdd(e.client.x.keys.Lease("default"), 1, task.ID)
-	n, err := e.client.x.recover(context.Background(), "default", task.ID, 5)
+	e.mr.ZAdd(e.keys.Lease("default"), 1, task.ID)
+	n, err := e.store.Recover(context.Background(), store.RecoverParams{Queue: "default", ID: task.ID, MaxRecoveries: 5})
 	require.NoError(t, err)
-	require.EqualValues(t, recoverRequeued, n)
+	require.EqualValues(t, store.RecoverRequeued, n)
 	require.Eventually(t, func() bool { return e.runs.count(task.ID) == 2 }, 5*time.Second, time.Millisecond, "claimed again here")
 	close(first) // the old run ends now
 	done := e.wait(task.ID, 10*time.Second)
@@ -209,7 +210,7 @@ func TestAVanishedScheduledParentReleasesItsChild(t *testing.T) {
 	e := setup(t, Config{Workers: 1})
 	p := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
 	child := e.submit(tasks.Spec{Name: "record", After: []string{p.ID}})
-	e.mr.Del(e.client.x.keys.Task(p.ID))
+	e.mr.Del(e.keys.Task(p.ID))
 	s := e.start()
 	var done *tasks.Task
 	require.Eventually(t, func() bool { // Wait would answer "not found" until it is recorded

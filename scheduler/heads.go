@@ -1,28 +1,32 @@
 package scheduler
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/dueq/dueq/internal/store"
+)
 
 // heads is what a daemon knows of the front of each queue's timing index:
 // the first entries, in due order. It is refreshed by every claim, finish and
 // re-read, and by announcements; it may be stale (a head another daemon
 // claimed), which a claim corrects, but never misses an earlier task unless a
 // message was lost, which the safety wait bounds.
-type heads map[string][]head
+type heads map[string][]store.Head
 
 // set replaces a queue's entries with a fresh read.
-func (h heads) set(queue string, hs []head) { h[queue] = hs }
+func (h heads) set(queue string, hs []store.Head) { h[queue] = hs }
 
 // add merges announced entries into a queue's, keeping due order and at most
 // limit entries. An announcement is newer than what was known of its task
 // (a task canceled and retried, or re-queued, is due at another time now),
 // so its due time replaces the one known.
-func (h heads) add(queue string, announced []head, limit int) {
+func (h heads) add(queue string, announced []store.Head, limit int) {
 	cur := h[queue]
 	for _, a := range announced {
 		known := false
 		for i, c := range cur {
-			if c.id == a.id {
-				cur[i].due, known = a.due, true
+			if c.ID == a.ID {
+				cur[i].Due, known = a.Due, true
 				break
 			}
 		}
@@ -31,10 +35,10 @@ func (h heads) add(queue string, announced []head, limit int) {
 		}
 	}
 	sort.SliceStable(cur, func(i, j int) bool {
-		if cur[i].due != cur[j].due {
-			return cur[i].due < cur[j].due
+		if cur[i].Due != cur[j].Due {
+			return cur[i].Due < cur[j].Due
 		}
-		return cur[i].id < cur[j].id
+		return cur[i].ID < cur[j].ID
 	})
 	if len(cur) > limit {
 		cur = cur[:limit]
@@ -49,8 +53,8 @@ func (h heads) earliest() (queue string, due int64, ok bool) {
 		if len(hs) == 0 {
 			continue
 		}
-		if !ok || hs[0].due < due || (hs[0].due == due && q < queue) {
-			queue, due, ok = q, hs[0].due, true
+		if !ok || hs[0].Due < due || (hs[0].Due == due && q < queue) {
+			queue, due, ok = q, hs[0].Due, true
 		}
 	}
 	return queue, due, ok
@@ -60,10 +64,10 @@ func (h heads) earliest() (queue string, due int64, ok bool) {
 func (h heads) dueBy(queue string, now int64, n int) []string {
 	var ids []string
 	for _, e := range h[queue] {
-		if e.due > now || len(ids) == n {
+		if e.Due > now || len(ids) == n {
 			break
 		}
-		ids = append(ids, e.id)
+		ids = append(ids, e.ID)
 	}
 	return ids
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -41,7 +42,7 @@ func (k *LeaseKeeper) Start(ctx context.Context) {
 	}
 	ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	k.done = make(chan struct{})
-	if err := k.housekeep(ctx, k.s.x.clock.Now(), nil); err != nil { // nothing runs yet
+	if err := k.housekeep(ctx, k.s.st.Clock().Now(), nil); err != nil { // nothing runs yet
 		k.s.redisError(err)
 	}
 	go k.run(ctx)
@@ -75,7 +76,7 @@ func (k *LeaseKeeper) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if err := k.housekeep(ctx, s.x.clock.Now(), s.claimedTasks()); err != nil {
+		if err := k.housekeep(ctx, s.st.Clock().Now(), s.claimedTasks()); err != nil {
 			s.redisError(err)
 		}
 	}
@@ -90,26 +91,26 @@ func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.
 	if now.Sub(k.infoAt) >= infoEvery {
 		info = k.info
 	}
-	lost, err := s.x.keepalive(ctx, s.id, info, s.cfg.Lease, rs)
+	lost, err := s.st.Keepalive(ctx, store.KeepaliveParams{Daemon: s.id, Info: info, Lease: s.cfg.Lease, Tasks: rs})
 	if err != nil {
 		return err
 	}
 	if info != nil {
 		k.infoAt = now
 	}
-	if s.refusing.Load() && s.x.run(ctx, writableScript, nil).Err() == nil {
+	if s.refusing.Load() && s.st.Writable(ctx) == nil {
 		s.redisOK(true) // Redis takes writes again, even with nothing to write
 	}
 	s.lostClaims(lost)
 	if now.Sub(k.trimmedAt) < time.Minute {
 		return nil
 	}
-	pipe := s.x.rdb.Pipeline()
+	pipe := s.rdb.Pipeline()
 	oldest := strconv.FormatInt(now.Add(-s.cfg.ResultTTL).UnixMilli(), 10)
 	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
-		pipe.ZRemRangeByScore(ctx, s.x.keys.Done(st), "-inf", "("+oldest)
+		pipe.ZRemRangeByScore(ctx, s.keys.Done(st), "-inf", "("+oldest)
 	}
-	pipe.ZRemRangeByScore(ctx, s.x.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-daemonInfoTTL).UnixMilli(), 10))
+	pipe.ZRemRangeByScore(ctx, s.keys.Daemons(), "-inf", strconv.FormatInt(now.Add(-store.DaemonInfoTTL).UnixMilli(), 10))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}

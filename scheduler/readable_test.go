@@ -81,7 +81,7 @@ func TestEventsAboutADamagedRecordAllParse(t *testing.T) {
 	evs, err := e.client.Events(ctx)
 	require.NoError(t, err)
 	tk := e.submit(tasks.Spec{Name: "record"}) // due now; no daemon runs yet
-	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(tk.ID), transport.FName, "").Err())
+	require.NoError(t, e.rdb.HSet(ctx, e.keys.Task(tk.ID), transport.FName, "").Err())
 	e.start()
 	var kinds []string
 	timeout := time.After(10 * time.Second)

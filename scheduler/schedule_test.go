@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -21,7 +22,7 @@ func (e *env) pendingOf(id string) string {
 	e.t.Helper()
 	s, err := e.client.schedule(context.Background(), id)
 	require.NoError(e.t, err)
-	return s.pending
+	return s.Pending
 }
 
 // fakeClock is a Clock a test sets.
@@ -40,7 +41,7 @@ func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
 	ctx := context.Background()
 	sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Every: 200 * time.Millisecond})
 	require.NoError(t, err)
-	require.True(t, IsScheduleID(sc.ID))
+	require.True(t, store.IsScheduleID(sc.ID))
 	require.Eventually(t, func() bool { return len(e.runs.order()) >= 6 }, 10*time.Second, 5*time.Millisecond)
 	_, err = e.client.CancelSchedule(ctx, sc.ID)
 	require.NoError(t, err)
@@ -48,7 +49,7 @@ func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
 	ran := e.runs.order()
 	var fires []int64
 	for _, id := range ran {
-		sid, fire, ok := parseOccurrence(id)
+		sid, fire, ok := store.ParseOccurrence(id)
 		require.True(t, ok, id)
 		require.Equal(t, sc.ID, sid)
 		require.Equal(t, 1, e.runs.count(id), "slot %s ran more than once", id)
@@ -73,14 +74,14 @@ func TestCancelScheduleStopsFutureOccurrences(t *testing.T) {
 	sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Cron: "@hourly"})
 	require.NoError(t, err)
 	pending := e.pendingOf(sc.ID)
-	require.Equal(t, occurrenceID(sc.ID, sc.NextAt), pending)
+	require.Equal(t, store.OccurrenceID(sc.ID, sc.NextAt), pending)
 	got, err := e.client.CancelSchedule(ctx, sc.ID)
 	require.NoError(t, err)
 	require.Equal(t, wire.ScheduleCanceled, got.State)
 	occ, err := e.client.Get(ctx, pending)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Canceled, occ.State)
-	due, err := e.rdb.ZCard(ctx, e.client.x.keys.Due("default")).Result()
+	due, err := e.rdb.ZCard(ctx, e.keys.Due("default")).Result()
 	require.NoError(t, err)
 	require.Zero(t, due)
 	list, err := e.client.Schedules(ctx)
@@ -132,7 +133,7 @@ func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
 	list, err := e.client.Schedules(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	due, err := e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
+	due, err := e.rdb.ZRange(ctx, e.keys.Due("default"), 0, -1).Result()
 	require.NoError(t, err)
 	require.Equal(t, []string{againPending}, due)
 
@@ -141,10 +142,10 @@ func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ids[0], changed.ID)
 	require.Equal(t, 4, changed.NextAt.Hour())
-	due, err = e.rdb.ZRange(ctx, e.client.x.keys.Due("default"), 0, -1).Result()
+	due, err = e.rdb.ZRange(ctx, e.keys.Due("default"), 0, -1).Result()
 	require.NoError(t, err)
 	require.Equal(t, []string{e.pendingOf(changed.ID)}, due, "the old slot is gone")
-	require.False(t, e.mr.Exists(e.client.x.keys.Task(againPending)))
+	require.False(t, e.mr.Exists(e.keys.Task(againPending)))
 }
 
 func TestMisfirePolicies(t *testing.T) {
@@ -168,7 +169,7 @@ func TestMisfirePolicies(t *testing.T) {
 			clock.Set(t0.Add(5*time.Hour + 30*time.Minute))
 			e.mr.SetTime(t0.Add(5*time.Hour + 30*time.Minute))
 			e.start()
-			missed := e.wait(occurrenceID(sc.ID, t0.Add(time.Hour)), 5*time.Second)
+			missed := e.wait(store.OccurrenceID(sc.ID, t0.Add(time.Hour)), 5*time.Second)
 			require.Equal(t, c.state, missed.State)
 			if c.misfire == wire.MisfireSkip {
 				require.Contains(t, missed.Error, "misfire is skip")
@@ -177,9 +178,9 @@ func TestMisfirePolicies(t *testing.T) {
 			now, err := e.client.GetSchedule(ctx, sc.ID)
 			require.NoError(t, err)
 			require.Equal(t, t0.Add(6*time.Hour), now.NextAt, "the next slot after now")
-			require.True(t, e.mr.Exists(e.client.x.keys.Task(occurrenceID(sc.ID, t0.Add(6*time.Hour)))))
+			require.True(t, e.mr.Exists(e.keys.Task(store.OccurrenceID(sc.ID, t0.Add(6*time.Hour)))))
 			for h := 2; h <= 5; h++ {
-				require.False(t, e.mr.Exists(e.client.x.keys.Task(occurrenceID(sc.ID, t0.Add(time.Duration(h)*time.Hour)))))
+				require.False(t, e.mr.Exists(e.keys.Task(store.OccurrenceID(sc.ID, t0.Add(time.Duration(h)*time.Hour)))))
 			}
 		})
 	}

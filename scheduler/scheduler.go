@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/internal/rediserr"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -37,7 +38,9 @@ import (
 // number of Schedulers (in one process or many) may share a Redis.
 type Scheduler struct {
 	cfg    runConfig
-	x      *index
+	st     *store.Store
+	rdb    redis.UniversalClient
+	keys   store.Keys
 	reg    *tasks.Registry
 	log    *slog.Logger
 	id     string
@@ -48,7 +51,7 @@ type Scheduler struct {
 	disp  *dispatcher
 	sub   *subscriber
 	keep  *LeaseKeeper
-	cl    claimer // who this daemon's claims are for: its id, handlers and lease
+	cl    store.Claimer // who this daemon's claims are for: its id, handlers and lease
 
 	mu         sync.Mutex
 	started    bool
@@ -86,10 +89,10 @@ func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler
 	if reg == nil {
 		return nil, errors.New("scheduler: no handler registry")
 	}
-	keys, _ := NewKeys(cfg.Namespace) // validated above
+	keys, _ := store.NewKeys(cfg.Namespace) // validated above
 	host, _ := os.Hostname()
 	s := &Scheduler{
-		cfg: cfg.run(), x: newIndex(rdb, keys, cfg), reg: reg,
+		cfg: cfg.run(), st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, reg: reg,
 		id:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(ulid.Make().String()[20:])),
 		nHeads: min(max(2*cfg.Workers, 4), 256),
 		work:   make(chan *tasks.Task, cfg.Workers), ready: make(chan idle, cfg.Workers),
@@ -112,21 +115,21 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("scheduler: already started")
 	}
-	if err := s.x.rdb.SAdd(ctx, s.x.keys.Queues(), anys(s.cfg.Queues)...).Err(); err != nil {
+	if err := s.rdb.SAdd(ctx, s.keys.Queues(), anys(s.cfg.Queues)...).Err(); err != nil {
 		return fmt.Errorf("scheduler: reach Redis: %w", err)
 	}
-	if err := s.x.prepare(ctx); err != nil {
+	if err := s.st.Prepare(ctx); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	s.started = true
 	names := s.reg.Names()
-	s.cl = newClaimer(s.id, names, s.cfg.Lease)
+	s.cl = store.NewClaimer(s.id, names, s.cfg.Lease)
 	s.keep.info, _ = json.Marshal(wire.DaemonInfo{Queues: s.cfg.Queues, Handlers: names, Workers: s.cfg.Workers}) // strings and an int always marshal
-	channels := []string{s.x.keys.CancelChannel()}
+	channels := []string{s.keys.CancelChannel()}
 	for _, q := range s.cfg.Queues {
-		channels = append(channels, s.x.keys.Announce(q))
+		channels = append(channels, s.keys.Announce(q))
 	}
-	s.sub = subscribe(s.x.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
+	s.sub = subscribe(s.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
 
 	claimCtx, stopClaims := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopClaims = stopClaims
@@ -187,7 +190,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 	_ = s.keep.Stop(ctx)
 	s.sub.close()
-	if rerr := s.x.rdb.ZRem(context.WithoutCancel(ctx), s.x.keys.Daemons(), s.id).Err(); rerr != nil {
+	if rerr := s.rdb.ZRem(context.WithoutCancel(ctx), s.keys.Daemons(), s.id).Err(); rerr != nil {
 		s.log.Warn("could not remove this daemon from the daemon list", "err", rerr)
 	}
 	s.log.Info("scheduler stopped")
@@ -197,7 +200,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 // onCancelMessage cancels the handler of a task canceled through the API, if
 // this daemon runs it.
 func (s *Scheduler) onCancelMessage(channel, id string) {
-	if channel != s.x.keys.CancelChannel() {
+	if channel != s.keys.CancelChannel() {
 		return
 	}
 	s.mu.Lock()
@@ -292,7 +295,7 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, r := range rs {
-		if _, _, err := s.x.requeue(ctx, r.task, 0, "", true, 1); err != nil {
+		if _, err := s.st.Requeue(ctx, store.RequeueParams{Task: r.task, GiveBack: true, Heads: 1}); err != nil {
 			s.log.Error("could not hand back a running task; it runs again when its lease expires", "id", r.task.ID, "err", err)
 		}
 	}

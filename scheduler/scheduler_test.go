@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -59,7 +61,7 @@ func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(time.Minute), 1, 4, plain(task.ID))
+			got, _, err := e.claim("default", testClaimer(time.Minute), 1, task.ID)
 			if err == nil && len(got) == 1 {
 				won.Add(1)
 			}
@@ -77,11 +79,11 @@ func TestClaimSkipsTasksNotYetDue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	got, hs, _, err := e.client.x.claim(context.Background(), "default", testClaimer(time.Minute), 1, 4, plain(task.ID))
+	got, hs, err := e.claim("default", testClaimer(time.Minute), 1, task.ID)
 	require.NoError(t, err)
 	require.Empty(t, got)
 	require.Len(t, hs, 1)
-	require.Equal(t, task.ID, hs[0].id)
+	require.Equal(t, task.ID, hs[0].ID)
 }
 
 func TestDelayedTaskRunsNotBeforeItsDueTime(t *testing.T) {
@@ -119,19 +121,28 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	// re-read it causes: a task that re-read found would need no wake.
 	require.Eventually(t, func() bool { return s.Counters().SafetyWakes > 0 && s.disp.idleWaiting() }, 5*time.Second, time.Millisecond)
 	before := s.Counters().SafetyWakes
-	// The real submit script, with its announcement sent where nobody listens.
+	// The real submit script, with its announcement sent where nobody
+	// listens: a hook renames the channels it is given.
 	task := newTask(tasks.Spec{Name: "record", Args: json.RawMessage(`{}`), Queue: "default", MaxAttempts: 1, OnParentFailure: tasks.PolicyFail})
-	keys, args := e.client.x.submitCall([]*tasks.Task{task}, func(*tasks.Task) bool { return false })
-	elsewhere, _ := NewKeys("elsewhere")
-	for i, a := range args {
-		switch a {
-		case e.client.x.keys.Announce(""):
-			args[i] = elsewhere.Announce("")
-		case e.client.x.keys.EventsChannel():
-			args[i] = elsewhere.EventsChannel()
+	elsewhere, _ := store.NewKeys("elsewhere")
+	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rdb.AddHook(pipelineGate{before: func(cmds []redis.Cmder) {
+		for _, c := range cmds {
+			for i, a := range c.Args() {
+				switch a {
+				case e.keys.Announce(""):
+					c.Args()[i] = elsewhere.Announce("")
+				case e.keys.EventsChannel():
+					c.Args()[i] = elsewhere.EventsChannel()
+				}
+			}
 		}
-	}
-	require.NoError(t, e.client.x.run(context.Background(), submitScript, keys, args...).Err())
+	}})
+	out, err := store.New(rdb, e.keys, time.Hour, e.cfg.WithDefaults().Clock).Submit(context.Background(),
+		store.SubmitParams{Tasks: []*tasks.Task{task}, NewQueue: func(*tasks.Task) bool { return false }})
+	require.NoError(t, err)
+	require.True(t, out[0].Created)
 	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
 	require.Greater(t, s.Counters().SafetyWakes, before)
 	require.Zero(t, s.Counters().Announced)
@@ -157,7 +168,7 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	e := setup(t, Config{Workers: 1})
 	task := e.submit(tasks.Spec{Name: "record"})
 	// A daemon claims it with a short lease and dies.
-	got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(300*time.Millisecond), 1, 4, plain(task.ID))
+	got, _, err := e.claim("default", testClaimer(300*time.Millisecond), 1, task.ID)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s := e.start()
@@ -174,15 +185,15 @@ func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "record"})
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		got, _, _, err := e.client.x.claim(ctx, "default", testClaimer(0), 1, 4, plain(task.ID))
+		got, _, err := e.claim("default", testClaimer(0), 1, task.ID)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		n, err := e.client.x.recover(ctx, "default", task.ID, 1)
+		n, err := e.store.Recover(ctx, store.RecoverParams{Queue: "default", ID: task.ID, MaxRecoveries: 1})
 		require.NoError(t, err)
 		if i == 0 {
-			require.EqualValues(t, recoverRequeued, n)
+			require.EqualValues(t, store.RecoverRequeued, n)
 		} else {
-			require.EqualValues(t, recoverFailed, n)
+			require.EqualValues(t, store.RecoverFailed, n)
 		}
 	}
 	rec, err := e.client.Get(ctx, task.ID)
@@ -198,10 +209,10 @@ func TestRunningTaskLeaseIsRenewed(t *testing.T) {
 	task := e.submit(tasks.Spec{Name: "block"})
 	s := e.start()
 	e.waitRun(task.ID, 5*time.Second)
-	first, err := e.rdb.ZScore(context.Background(), e.client.x.keys.Lease("default"), task.ID).Result()
+	first, err := e.rdb.ZScore(context.Background(), e.keys.Lease("default"), task.ID).Result()
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		sc, err := e.rdb.ZScore(context.Background(), e.client.x.keys.Lease("default"), task.ID).Result()
+		sc, err := e.rdb.ZScore(context.Background(), e.keys.Lease("default"), task.ID).Result()
 		return err == nil && sc > first
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Zero(t, s.Counters().Recovered)
@@ -302,7 +313,7 @@ func TestStopBeforeStartIsHarmless(t *testing.T) {
 func TestCorruptRecordIsFailedAndDoesNotBlockTheQueue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
-	k := e.client.x.keys
+	k := e.keys
 	now := float64(time.Now().UnixMilli())
 	e.mr.HSet(k.Task("bad-1"), "v", "99", "name", "record", "queue", "default", "state", "scheduled")
 	_, err := e.mr.ZAdd(k.Due("default"), now-2, "bad-1")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -51,7 +52,7 @@ var settings = []Setting{
 			}
 		},
 		check: func(s Setting, c *Config) error {
-			if _, err := NewKeys(c.Namespace); err != nil {
+			if _, err := store.NewKeys(c.Namespace); err != nil {
 				return fmt.Errorf("namespace: %q is not a namespace: use %s, or leave it out for %s", c.Namespace, s.Accepts, s.defaultPhrase())
 			}
 			return nil

@@ -10,16 +10,20 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
-// env is one test's Redis, registry and client.
+// env is one test's Redis, registry and client, and a store of its
+// namespace for calling the scripts directly.
 type env struct {
 	t      *testing.T
 	mr     *miniredis.Miniredis
 	rdb    *redis.Client
 	reg    *tasks.Registry
 	client *Client
+	store  *store.Store
+	keys   store.Keys
 	cfg    Config
 	runs   *runLog
 	gate   chan struct{} // "gated" tasks return once it is closed
@@ -83,6 +87,10 @@ func setup(t *testing.T, cfg Config) *env {
 	var err error
 	e.client, err = NewClient(rdb, cfg)
 	require.NoError(t, err)
+	full := cfg.WithDefaults()
+	e.keys, err = store.NewKeys(full.Namespace)
+	require.NoError(t, err)
+	e.store = store.New(rdb, e.keys, full.ResultTTL, full.Clock)
 	t.Cleanup(func() { _ = e.client.Close() })
 	return e
 }
@@ -136,6 +144,20 @@ func (e *env) waitRun(id string, d time.Duration) {
 
 // testClaimer claims, under lease, the tasks of the test handlers, as a
 // daemon named "test".
-func testClaimer(lease time.Duration) claimer {
-	return newClaimer("test", []string{"record", "block", "gated", "parents", "noop"}, lease)
+func testClaimer(lease time.Duration) store.Claimer {
+	return store.NewClaimer("test", []string{"record", "block", "gated", "parents", "noop"}, lease)
+}
+
+// claim claims up to want of ids in queue for cl with claim.lua, as a
+// daemon does, and returns what it got and 4 heads of the queue.
+func (e *env) claim(queue string, cl store.Claimer, want int, ids ...string) ([]store.Claimed, []store.Head, error) {
+	r, err := e.store.Claim(context.Background(), store.ClaimParams{Queue: queue, Claimer: cl, Want: want, Heads: 4, Candidates: store.Plain(ids...)})
+	return r.Got, r.Heads, err
+}
+
+// finish writes fs with one finish.lua call, as a daemon does, and returns
+// nHeads heads of each of their queues.
+func (e *env) finish(fs []*store.Finishing, nHeads int) (map[string][]store.Head, error) {
+	r, err := e.store.Finish(context.Background(), store.FinishParams{Tasks: fs, Heads: nHeads})
+	return r.Heads, err
 }

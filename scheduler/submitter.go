@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -17,7 +18,7 @@ import (
 // It runs no goroutine while idle: the first submit to find it idle starts
 // one, which sends groups until none is waiting and then ends.
 type submitter struct {
-	x        *index
+	st       *store.Store
 	newQueue func(*tasks.Task) bool // whether a task's queue may be missing from the queue set
 	known    func(*tasks.Task)      // a task's queue is in the queue set now
 
@@ -30,7 +31,7 @@ type submitter struct {
 type submitReq struct {
 	ctx  context.Context
 	task *tasks.Task
-	res  submitted
+	res  store.Submitted
 	err  error // Redis could not be reached
 	done chan struct{}
 }
@@ -38,7 +39,7 @@ type submitReq struct {
 // submit sends t with whatever other submits are waiting. If ctx ends
 // while t is on its way, submit returns ctx's error and t may or may not
 // have been stored, as with any request whose answer was not read.
-func (s *submitter) submit(ctx context.Context, t *tasks.Task) (submitted, error) {
+func (s *submitter) submit(ctx context.Context, t *tasks.Task) (store.Submitted, error) {
 	r := &submitReq{ctx: ctx, task: t, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, r)
@@ -51,7 +52,7 @@ func (s *submitter) submit(ctx context.Context, t *tasks.Task) (submitted, error
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
-		return submitted{}, ctx.Err()
+		return store.Submitted{}, ctx.Err()
 	}
 }
 
@@ -59,7 +60,7 @@ func (s *submitter) submit(ctx context.Context, t *tasks.Task) (submitted, error
 func (s *submitter) run() {
 	for {
 		s.mu.Lock()
-		n := min(len(s.queue), submitPerCall)
+		n := min(len(s.queue), store.SubmitPerCall)
 		if n == 0 {
 			s.running = false
 			s.mu.Unlock()
@@ -88,13 +89,13 @@ func (s *submitter) send(group []*submitReq) {
 	for i, r := range group {
 		ts[i] = r.task
 	}
-	out, err := s.x.submitBatch(context.WithoutCancel(group[0].ctx), ts, s.newQueue)
+	out, err := s.st.Submit(context.WithoutCancel(group[0].ctx), store.SubmitParams{Tasks: ts, NewQueue: s.newQueue})
 	for i, r := range group {
 		switch {
-		case out[i].id != "":
+		case out[i].ID != "":
 			r.res = out[i]
 			s.known(r.task)
-		case out[i].err != nil:
+		case out[i].Err != nil:
 			r.res = out[i]
 		default:
 			r.err = err // its round trip failed

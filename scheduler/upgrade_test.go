@@ -21,7 +21,7 @@ import (
 func TestTasksOfOlderRecordFormatsRunAfterAnUpgrade(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 2, ResultTTL: time.Hour})
-	k := e.client.x.keys
+	k := e.keys
 	past := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
 	record := func(id string, fields ...string) {
 		base := []string{"name", "upgrade", "queue", "default", "created", past, "max_attempts", "1", "opf", "fail"}

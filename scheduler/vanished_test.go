@@ -45,7 +45,7 @@ func TestScheduledTaskWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 
 	task := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
 	require.Equal(t, wire.EventQueued, nextEvent(t, stream, task.ID).Kind)
-	require.True(t, e.mr.Del(e.client.x.keys.Task(task.ID)), "the record was there to delete")
+	require.True(t, e.mr.Del(e.keys.Task(task.ID)), "the record was there to delete")
 
 	ev := nextEvent(t, stream, task.ID)
 	require.Equal(t, wire.EventFailed, ev.Kind)
@@ -59,10 +59,10 @@ func TestScheduledTaskWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 	require.Zero(t, e.runs.count(task.ID), "nothing is left to run")
 	require.Eventually(t, func() bool { return s.Counters().Vanished == 1 }, 5*time.Second, time.Millisecond)
 
-	_, err = e.rdb.ZScore(ctx, e.client.x.keys.Done(tasks.Failed), task.ID).Result()
+	_, err = e.rdb.ZScore(ctx, e.keys.Done(tasks.Failed), task.ID).Result()
 	require.NoError(t, err, "it is in the failed set")
-	require.Zero(t, e.rdb.ZCard(ctx, e.client.x.keys.Due("default")).Val(), "it left the index")
-	ttl := e.mr.TTL(e.client.x.keys.Task(task.ID))
+	require.Zero(t, e.rdb.ZCard(ctx, e.keys.Due("default")).Val(), "it left the index")
+	ttl := e.mr.TTL(e.keys.Task(task.ID))
 	require.Positive(t, ttl, "the new record expires like any finished one")
 	require.LessOrEqual(t, ttl, 24*time.Hour)
 }
@@ -80,13 +80,13 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	child := e.submit(tasks.Spec{Name: "parents", After: []string{parent.ID}})
 	e.waitRun(parent.ID, 5*time.Second)
 
-	require.True(t, e.mr.Del(e.client.x.keys.Task(parent.ID)))
+	require.True(t, e.mr.Del(e.keys.Task(parent.ID)))
 	// Let two leases go by, so a daemon that stopped renewing the lease of
 	// a task without a record would have lost it: its heartbeat's time is
 	// the daemon's score in the daemon set, by Redis's clock.
 	gone := time.Now().UnixMilli()
 	require.Eventually(t, func() bool {
-		at, err := e.rdb.ZScore(ctx, e.client.x.keys.Daemons(), s.ID()).Result()
+		at, err := e.rdb.ZScore(ctx, e.keys.Daemons(), s.ID()).Result()
 		return err == nil && int64(at) > gone+2*s.cfg.Lease.Milliseconds()
 	}, 10*time.Second, time.Millisecond)
 	require.Zero(t, s.Counters().LostClaims, "its daemon still holds the claim")
@@ -110,7 +110,7 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	require.Contains(t, rec.Error, "its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept")
 	require.Equal(t, 1, e.runs.count(parent.ID), "it ran once: no recovery re-ran it")
 	require.Equal(t, []string{child.ID}, rec.Children)
-	require.Positive(t, e.mr.TTL(e.client.x.keys.Task(parent.ID)))
+	require.Positive(t, e.mr.TTL(e.keys.Task(parent.ID)))
 	require.Eventually(t, func() bool { return s.Counters().Vanished == 1 }, 5*time.Second, time.Millisecond)
 	require.Zero(t, s.Counters().LostClaims)
 	require.Zero(t, s.Counters().Recovered)
@@ -121,10 +121,10 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 // claim.
 func (e *env) claimExpired(id string) {
 	e.t.Helper()
-	got, _, _, err := e.client.x.claim(context.Background(), "default", testClaimer(0), 1, 4, plain(id))
+	got, _, err := e.claim("default", testClaimer(0), 1, id)
 	require.NoError(e.t, err)
 	require.Len(e.t, got, 1)
-	require.NoError(e.t, got[0].err)
+	require.NoError(e.t, got[0].Err)
 }
 
 // A running task whose record vanishes and whose daemon stops renewing its
@@ -135,7 +135,7 @@ func TestExpiredLeaseWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 	ctx := context.Background()
 	task := e.submit(tasks.Spec{Name: "record"})
 	e.claimExpired(task.ID)
-	require.True(t, e.mr.Del(e.client.x.keys.Task(task.ID)))
+	require.True(t, e.mr.Del(e.keys.Task(task.ID)))
 	s := e.start()
 
 	rec := e.waitState(task.ID, tasks.Failed, 10*time.Second)
@@ -143,10 +143,10 @@ func TestExpiredLeaseWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Counters().Vanished == 1 }, 5*time.Second, time.Millisecond)
 	require.Zero(t, s.Counters().Recovered, "it was not re-run: there is nothing to run")
 	require.Zero(t, e.runs.count(task.ID))
-	require.Zero(t, e.rdb.ZCard(ctx, e.client.x.keys.Lease("default")).Val(), "its lease is gone")
-	_, err := e.rdb.ZScore(ctx, e.client.x.keys.Done(tasks.Failed), task.ID).Result()
+	require.Zero(t, e.rdb.ZCard(ctx, e.keys.Lease("default")).Val(), "its lease is gone")
+	_, err := e.rdb.ZScore(ctx, e.keys.Done(tasks.Failed), task.ID).Result()
 	require.NoError(t, err, "it is in the failed set")
-	require.Positive(t, e.mr.TTL(e.client.x.keys.Task(task.ID)))
+	require.Positive(t, e.mr.TTL(e.keys.Task(task.ID)))
 }
 
 // The children of such a task hear that it failed: a run child runs with
@@ -158,7 +158,7 @@ func TestExpiredLeaseWhoseRecordVanishedReleasesItsChildren(t *testing.T) {
 	runs := e.submit(tasks.Spec{Name: "parents", After: []string{task.ID}, OnParentFailure: tasks.PolicyRun})
 	fails := e.submit(tasks.Spec{Name: "parents", After: []string{task.ID}})
 	e.claimExpired(task.ID)
-	require.True(t, e.mr.Del(e.client.x.keys.Task(task.ID)))
+	require.True(t, e.mr.Del(e.keys.Task(task.ID)))
 	s := e.start()
 
 	done := e.wait(runs.ID, 10*time.Second)
@@ -173,6 +173,6 @@ func TestExpiredLeaseWhoseRecordVanishedReleasesItsChildren(t *testing.T) {
 	require.Equal(t, tasks.Failed, failed.State)
 	require.Contains(t, failed.Error, task.ID)
 	require.Zero(t, e.runs.count(fails.ID))
-	require.Zero(t, e.rdb.ZCard(context.Background(), e.client.x.keys.Waiting()).Val(), "no child is left waiting")
+	require.Zero(t, e.rdb.ZCard(context.Background(), e.keys.Waiting()).Val(), "no child is left waiting")
 	require.Eventually(t, func() bool { return s.Counters().Vanished == 1 }, 5*time.Second, time.Millisecond)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -52,7 +53,7 @@ func (s *Scheduler) execute(t *tasks.Task) idle {
 func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle {
 	bg := context.WithoutCancel(ctx)
 	var (
-		hs  []head
+		hs  []store.Head
 		ok  bool
 		rec error
 	)
@@ -62,7 +63,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 	if run {
 		began := s.cfg.Clock.Now()
 		if o := s.cfg.Observer; o != nil {
-			o.Started(t, s.x.clock.Now().Sub(t.DueAt))
+			o.Started(t, s.st.Clock().Now().Sub(t.DueAt))
 		}
 		result, err = s.call(ctx, t)
 		r.ended.Store(true)
@@ -73,7 +74,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 	r.ended.Store(true)
 	switch {
 	case !run: // a parent's outcome decided it: finish without running
-		return idle{fin: &finishing{task: t, state: doom, err: reason}}
+		return idle{fin: &store.Finishing{Task: t, State: doom, Err: reason}}
 	case r.canceled.Load():
 		return idle{} // cancel.lua recorded it; nothing to write
 	case r.lost.Load():
@@ -85,7 +86,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 			s.log.Info("handed a task back at shutdown", "id", t.ID, "name", t.Name)
 		}
 	case err == nil:
-		return idle{fin: &finishing{task: t, state: tasks.Succeeded, result: result, ran: true}}
+		return idle{fin: &store.Finishing{Task: t, State: tasks.Succeeded, Result: result, Ran: true}}
 	case t.Attempts < t.MaxAttempts:
 		ok, hs, rec = s.requeue(bg, t, r, s.backoff(t.Attempts), err.Error(), false)
 		if ok {
@@ -94,7 +95,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 		}
 	default:
 		s.log.Warn("task failed", "id", t.ID, "name", t.Name, "attempts", t.Attempts, "err", err)
-		return idle{fin: &finishing{task: t, state: tasks.Failed, result: result, err: err.Error(), ran: true}}
+		return idle{fin: &store.Finishing{Task: t, State: tasks.Failed, Result: result, Err: err.Error(), Ran: true}}
 	}
 	switch {
 	case rec != nil:
@@ -116,10 +117,12 @@ const requeueTries = 10
 // reached, the loop tries again with backoff, as long as it takes, holding
 // the claim and so the lease: a refusal must not turn into a lease
 // recovery, which would give the attempt back. At shutdown it tries once.
-func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, delay time.Duration, errMsg string, giveBack bool) (ok bool, hs []head, err error) {
+func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, delay time.Duration, errMsg string, giveBack bool) (ok bool, hs []store.Head, err error) {
 	backoff := time.Duration(0)
 	for try := 1; ; try++ {
-		ok, hs, err = s.x.requeue(ctx, t, delay, errMsg, giveBack, s.nHeads)
+		var rep store.RequeueReply
+		rep, err = s.st.Requeue(ctx, store.RequeueParams{Task: t, Delay: delay, Err: errMsg, GiveBack: giveBack, Heads: s.nHeads})
+		ok, hs = rep.OK, rep.Heads
 		if err == nil {
 			s.redisOK(true)
 			return ok, hs, nil

@@ -184,8 +184,8 @@ func TestNoClaimWithoutAFreeLoop(t *testing.T) {
 	rec, err := e.client.Get(context.Background(), waiting.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Scheduled, rec.State, "no loop is free: it is not claimed")
-	require.False(t, e.mr.Exists(e.client.x.keys.Lease("default")) &&
-		slices.Contains(mustMembers(t, e, e.client.x.keys.Lease("default")), waiting.ID), "and holds no lease")
+	require.False(t, e.mr.Exists(e.keys.Lease("default")) &&
+		slices.Contains(mustMembers(t, e, e.keys.Lease("default")), waiting.ID), "and holds no lease")
 	close(e.gate)
 	for _, id := range []string{h.ID, p.ID, b.ID, c.ID} {
 		rec := e.wait(id, 10*time.Second)
@@ -259,8 +259,8 @@ func TestHandlerSeesTheDaemonThatRunsIt(t *testing.T) {
 	})
 	tk := e.submit(tasks.Spec{Name: "who", In: time.Hour})
 	// As after an attempt that another daemon handed back.
-	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(tk.ID), transport.FDaemon, "other-daemon").Err())
-	require.NoError(t, e.rdb.ZAdd(ctx, e.client.x.keys.Due(tasks.DefaultQueue), redisZ(tk.ID)).Err())
+	require.NoError(t, e.rdb.HSet(ctx, e.keys.Task(tk.ID), transport.FDaemon, "other-daemon").Err())
+	require.NoError(t, e.rdb.ZAdd(ctx, e.keys.Due(tasks.DefaultQueue), redisZ(tk.ID)).Err())
 	s := e.start()
 	select {
 	case <-done:

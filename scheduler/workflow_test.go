@@ -29,7 +29,7 @@ func TestAWorkflowsNodeMapExpiresAfterItsLastNode(t *testing.T) {
 	}}
 	sw, err := e.client.SubmitWorkflow(ctx, w)
 	require.NoError(t, err)
-	key := e.client.x.keys.Workflow(sw.ID)
+	key := e.keys.Workflow(sw.ID)
 	nodes, err := e.client.GetWorkflow(ctx, sw.ID)
 	require.NoError(t, err)
 	require.Equal(t, []string{"first", "later"}, []string{nodes[0].Name, nodes[1].Name})
@@ -74,13 +74,13 @@ func TestCorruptWorkflowNodeLetsItsMapExpire(t *testing.T) {
 	sw, err := e.client.SubmitWorkflow(ctx, &deps.Workflow{Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record"}}}})
 	require.NoError(t, err)
 	id := sw.Tasks["a"]
-	require.NoError(t, e.rdb.HSet(ctx, e.client.x.keys.Task(id), transport.FImmutable, "[").Err()) // damaged
+	require.NoError(t, e.rdb.HSet(ctx, e.keys.Task(id), transport.FImmutable, "[").Err()) // damaged
 	e.start()
 	require.Eventually(t, func() bool {
-		st, _ := e.rdb.HGet(ctx, e.client.x.keys.Task(id), transport.FState).Result()
+		st, _ := e.rdb.HGet(ctx, e.keys.Task(id), transport.FState).Result()
 		return st == string(tasks.Failed)
 	}, 10*time.Second, 5*time.Millisecond)
-	key := e.client.x.keys.Workflow(sw.ID)
+	key := e.keys.Workflow(sw.ID)
 	open, _ := e.rdb.HGet(ctx, key, "#open").Result()
 	require.Equal(t, time.Hour, e.mr.TTL(key), "the only node failed: the map should expire (#open is %s)", open)
 }
@@ -100,7 +100,7 @@ func TestWorkflowMapCountsEachNodeOnce(t *testing.T) {
 		{Name: "later", Spec: tasks.Spec{Name: "record", In: time.Hour}},
 	}})
 	require.NoError(t, err)
-	key := e.client.x.keys.Workflow(sw.ID)
+	key := e.keys.Workflow(sw.ID)
 	sched := e.start()
 	require.Equal(t, tasks.Failed, e.wait(sw.Tasks["c"], 10*time.Second).State)
 	e.waitRun(sw.Tasks["g"], 10*time.Second)
@@ -140,7 +140,7 @@ func TestARetryJustBeforeTheMapExpiresReopensIt(t *testing.T) {
 	_, err = e.client.Retry(ctx, sw.Tasks["b"])
 	require.NoError(t, err)
 	require.Equal(t, tasks.Failed, e.wait(sw.Tasks["b"], 10*time.Second).State, "it ran again")
-	key := e.client.x.keys.Workflow(sw.ID)
+	key := e.keys.Workflow(sw.ID)
 	require.Equal(t, time.Hour, e.mr.TTL(key), "reopened, and closed again by b's new end")
 	_, err = e.client.GetWorkflow(ctx, sw.ID)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestAWideWorkflowIsWrittenOnMiniredis(t *testing.T) {
 		w.Nodes = append(w.Nodes, deps.Node{Name: fmt.Sprintf("n%d", i), Spec: tasks.Spec{Name: "record"}})
 	}
 	msgs := e.mr.NewSubscriber()
-	msgs.Subscribe(e.client.x.keys.EventsChannel())
+	msgs.Subscribe(e.keys.EventsChannel())
 	got := make(chan string, 1)
 	go func() { got <- (<-msgs.Messages()).Message }() // miniredis delivers while the script runs
 	// Its Lua is slow under the race detector: wait for the answer.

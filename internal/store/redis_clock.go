@@ -1,4 +1,4 @@
-package scheduler
+package store
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// redisClock is Redis's clock as this process sees it: the local clock
+// RedisClock is Redis's clock as this process sees it: the local clock
 // plus the offset observed in Redis's replies. The scripts decide with
 // Redis's own clock (TIME): what is due, which lease expired, when a task
 // started and finished. This clock only steers a daemon's waits, so an
@@ -19,8 +19,8 @@ import (
 // most half the round trip. The estimate is the sample of the shortest
 // round trip in the last offsetFresh (as NTP does), so a slow reply (a
 // claim queued behind another script) does not pull it off.
-type redisClock struct {
-	local Clock
+type RedisClock struct {
+	local interface{ Now() time.Time }
 
 	mu       sync.Mutex
 	offset   time.Duration // to add to the local clock
@@ -32,7 +32,7 @@ type redisClock struct {
 
 // Now is Redis's time by the estimate (the local time until a reply has
 // been seen).
-func (c *redisClock) Now() time.Time {
+func (c *RedisClock) Now() time.Time {
 	c.mu.Lock()
 	off := c.offset
 	c.mu.Unlock()
@@ -49,18 +49,18 @@ const offsetFresh = 30 * time.Second
 // once (a clock was set).
 const offsetJump = 50 * time.Millisecond
 
-// stale reports whether the offset needs a new sample.
-func (c *redisClock) stale() bool {
+// Stale reports whether the offset needs a new sample.
+func (c *RedisClock) Stale() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.seen || c.local.Now().Sub(c.latestAt) > offsetFresh
 }
 
-// observe takes Redis's time, in µs, from the reply to a request sent at
+// Observe takes Redis's time, in µs, from the reply to a request sent at
 // sent and answered at recv by the local clock. With exact (a claim found
 // nothing due that the estimate thought due: the estimate is off), the
 // sample replaces the estimate whatever its round trip.
-func (c *redisClock) observe(sent, recv time.Time, redisUs int64, exact bool) {
+func (c *RedisClock) Observe(sent, recv time.Time, redisUs int64, exact bool) {
 	if redisUs <= 0 {
 		return
 	}
@@ -75,17 +75,17 @@ func (c *redisClock) observe(sent, recv time.Time, redisUs int64, exact bool) {
 	}
 }
 
-// syncClock reads Redis's time when the estimate is stale, for a decision
+// SyncClock reads Redis's time when the estimate is stale, for a decision
 // made with it (the first slot of a schedule).
-func (x *index) syncClock(ctx context.Context) error {
-	if !x.clock.stale() {
+func (s *Store) SyncClock(ctx context.Context) error {
+	if !s.clock.Stale() {
 		return nil
 	}
-	sent := x.clock.local.Now()
-	t, err := x.rdb.Time(ctx).Result()
+	sent := s.clock.local.Now()
+	t, err := s.rdb.Time(ctx).Result()
 	if err != nil {
 		return fmt.Errorf("read Redis's time: %w", err)
 	}
-	x.clock.observe(sent, x.clock.local.Now(), t.UnixMicro(), false)
+	s.clock.Observe(sent, s.clock.local.Now(), t.UnixMicro(), false)
 	return nil
 }

@@ -1,33 +1,17 @@
-package scheduler
+package store
 
 import (
 	"fmt"
 	"strconv"
 )
 
-// parseAck reads the {ok, heads} reply of requeue.
-func parseAck(op, id string, res []any, err error) (bool, []head, error) {
-	if err != nil {
-		return false, nil, fmt.Errorf("%s %s: %w", op, id, err)
-	}
-	if len(res) != 2 {
-		return false, nil, fmt.Errorf("%s %s: unexpected reply %v", op, id, res)
-	}
-	n, _ := res[0].(int64)
-	heads, err := parseHeads(res[1])
-	if err != nil {
-		return false, nil, fmt.Errorf("%s %s: %w", op, id, err)
-	}
-	return n == 1, heads, nil
-}
-
 // parseHeads reads a ZRANGE ... WITHSCORES reply made inside a script.
-func parseHeads(v any) ([]head, error) {
+func parseHeads(v any) ([]Head, error) {
 	flat, ok := v.([]any)
 	if !ok || len(flat)%2 != 0 {
 		return nil, fmt.Errorf("unexpected index heads %v", v)
 	}
-	hs := make([]head, 0, len(flat)/2)
+	hs := make([]Head, 0, len(flat)/2)
 	for i := 0; i < len(flat); i += 2 {
 		id, _ := flat[i].(string)
 		s, _ := flat[i+1].(string)
@@ -35,7 +19,7 @@ func parseHeads(v any) ([]head, error) {
 		if err != nil || id == "" {
 			return nil, fmt.Errorf("unexpected index entry %v %v", flat[i], flat[i+1])
 		}
-		hs = append(hs, head{id: id, due: int64(f)})
+		hs = append(hs, Head{ID: id, Due: int64(f)})
 	}
 	return hs, nil
 }

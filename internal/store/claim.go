@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// ErrReply marks a script's reply that cannot be read: what the script
+// wrote is unknown.
+var ErrReply = errors.New("unexpected reply")
+
+// Claimer is who claims: a daemon's id, the handlers it has (as claim.lua
+// reads them) and its lease.
+type Claimer struct {
+	Daemon   string
+	Lease    time.Duration
+	handlers string
+}
+
+// NewClaimer returns the claimer for daemon with handlers names.
+func NewClaimer(daemon string, names []string, lease time.Duration) Claimer {
+	return Claimer{Daemon: daemon, Lease: lease, handlers: "\n" + strings.Join(names, "\n") + "\n"}
+}
+
+// Candidate is a task a claim names. For an occurrence of an active
+// schedule, Next is the occurrence of the schedule's next slot, which the
+// claim writes if absent, and Rev the schedule revision it was made from.
+type Candidate struct {
+	ID   string
+	Next *tasks.Task
+	Rev  int64
+}
+
+// Plain makes candidates of ids that are not occurrences.
+func Plain(ids ...string) []Candidate {
+	cs := make([]Candidate, len(ids))
+	for i, id := range ids {
+		cs[i] = Candidate{ID: id}
+	}
+	return cs
+}
+
+// ClaimParams asks claim.lua to take, for Claimer, up to Want of the
+// Candidates that are still due in Queue, and to return Heads head
+// entries, reading Extra more due entries (the due tasks the caller knows
+// it cannot run, to look past them).
+type ClaimParams struct {
+	Queue       string
+	Claimer     Claimer
+	Want, Heads int
+	Extra       int
+	Candidates  []Candidate
+}
+
+// Claimed is one task a claim took: its record, or why it could not be read.
+type Claimed struct {
+	ID   string
+	Task *tasks.Task
+	Err  error // the record is gone (Task is nil) or corrupt; the task is out of the index
+}
+
+// ClaimReply is what a claim.lua call answered.
+type ClaimReply struct {
+	Got     []Claimed
+	Heads   []Head
+	Stale   []string // occurrences refused for an out-of-date schedule
+	Foreign []string // due tasks whose handler the claimer does not have
+	NowUs   int64    // Redis's time
+}
+
+// claimFields are the record fields a claim reads of a task's first
+// attempt in this build's format, the first five in the order claim.lua
+// reads them: the claim overwrites the others, and a task with parents or
+// one that ran before is read whole.
+var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow}
+
+var claimFieldArgs = func() []any {
+	a := make([]any, len(claimFields))
+	for i, f := range claimFields {
+		a[i] = f
+	}
+	return a
+}()
+
+// build builds claim.lua's KEYS and ARGV, in the order its header
+// documents.
+func (p ClaimParams) build(k Keys) *call {
+	keys := make([]string, 0, 3+len(p.Candidates))
+	keys = append(keys, k.Due(p.Queue), k.Lease(p.Queue), k.Schedules())
+	args := make([]any, 0, 11+len(claimFields)+2*len(p.Candidates))
+	args = append(args, p.Claimer.Lease.Milliseconds(), p.Want, p.Heads, len(p.Candidates), k.EventsChannel(), p.Queue,
+		p.Claimer.Daemon, p.Claimer.handlers, p.Extra, transport.Version, len(claimFields))
+	args = append(args, claimFieldArgs...)
+	for _, c := range p.Candidates {
+		keys = append(keys, k.Task(c.ID))
+		if c.Next == nil {
+			args = append(args, c.ID, "t")
+			continue
+		}
+		n := c.Next
+		fields := transport.EncodeRecord(n)
+		keys = append(keys, k.Schedule(n.Schedule), k.Task(n.ID), k.Due(n.Queue))
+		args = append(args, c.ID, "o", c.Rev, n.ID, transport.Ms(n.DueAt), k.Announce(n.Queue), len(fields))
+		args = append(args, fields...)
+	}
+	return &call{script: claimScript, keys: keys, args: args}
+}
+
+// Claim takes due tasks with one claim.lua call: each is claimed by
+// exactly one claimer across every daemon.
+func (s *Store) Claim(ctx context.Context, p ClaimParams) (ClaimReply, error) {
+	r := s.FinishAndClaim(ctx, FinishParams{}, p)
+	return r.Claim, r.ClaimErr
+}
+
+// FinishClaimReply is what a FinishAndClaim round trip answered, with the
+// error of each call. A finish error wrapping ErrReply means the outcomes
+// may or may not have been written; any other means they were not.
+type FinishClaimReply struct {
+	Finish    FinishReply
+	FinishErr error
+	Claim     ClaimReply
+	ClaimErr  error
+}
+
+// FinishAndClaim writes outcomes (finish.lua; none when f has no tasks)
+// and claims due tasks (claim.lua; none when c.Queue is "") in one
+// pipelined round trip. A claim's reply also corrects the store's estimate
+// of Redis's clock.
+func (s *Store) FinishAndClaim(ctx context.Context, f FinishParams, c ClaimParams) (r FinishClaimReply) {
+	var (
+		calls          []*call
+		fcall, ccall   *call
+		finishedQueues []string
+	)
+	if len(f.Tasks) > 0 {
+		fcall, finishedQueues = f.build(s.keys, s.resultTTL.Milliseconds())
+		calls = append(calls, fcall)
+	}
+	if c.Queue != "" {
+		ccall = c.build(s.keys)
+		calls = append(calls, ccall)
+	}
+	if len(calls) == 0 {
+		return r
+	}
+	if err := s.send(ctx, calls...); err != nil {
+		r.FinishErr, r.ClaimErr = err, err
+		return r
+	}
+	if fcall != nil {
+		r.Finish, r.FinishErr = parseFinish(fcall.cmd, f.Tasks, finishedQueues)
+	}
+	if ccall != nil {
+		r.Claim, r.ClaimErr = parseClaim(c.Queue, c.Claimer.Daemon, ccall.cmd)
+		if r.ClaimErr == nil {
+			s.clock.Observe(ccall.sent, ccall.recv, r.Claim.NowUs, notYetDue(c.Candidates, r.Claim))
+		}
+	}
+	return r
+}
+
+// notYetDue reports whether a claim found a candidate still in the index
+// but not due by Redis's clock: the estimate of that clock woke its caller
+// early, and the sample of the reply should replace it. (A candidate
+// another daemon took first is no such sign.)
+func notYetDue(cands []Candidate, r ClaimReply) bool {
+	if len(r.Got) > 0 || len(cands) == 0 {
+		return false
+	}
+	now := r.NowUs / 1000
+	for _, h := range r.Heads {
+		if h.Due > now {
+			for _, c := range cands {
+				if c.ID == h.ID {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// parseClaim reads a claim.lua reply for queue, claimed by daemon.
+func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	if len(res) < 4 || (len(res)-4)%4 != 0 {
+		return r, fmt.Errorf("claim from queue %s: %w of %d items", queue, ErrReply, len(res))
+	}
+	if r.Heads, err = parseHeads(res[0]); err != nil {
+		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	r.Stale, r.Foreign = strs(res[1]), strs(res[3])
+	r.NowUs, _ = res[2].(int64)
+	r.Got = make([]Claimed, 0, (len(res)-4)/4)
+	for i := 4; i < len(res); i += 4 {
+		id, _ := res[i].(string)
+		run, _ := res[i+1].(int64)
+		kind, _ := res[i+2].(string)
+		c := Claimed{ID: id}
+		fields, ok := res[i+3].([]any)
+		var h map[string]string
+		switch {
+		case !ok || (kind == "f" && len(fields) != len(claimFields)):
+			c.Err = fmt.Errorf("%w %s: unexpected reply", transport.ErrCorrupt, id)
+		case len(fields) == 0:
+			c.Err = fmt.Errorf("%w %s: the index named it but its record is gone; dropped from the index", transport.ErrCorrupt, id)
+		case kind == "f":
+			h = make(map[string]string, len(claimFields)+2)
+			for j, f := range claimFields {
+				if v, ok := fields[j].(string); ok {
+					h[f] = v
+				}
+			}
+			h[transport.FQueue], h[transport.FState] = queue, string(tasks.Scheduled)
+		default:
+			h = pairs(fields)
+		}
+		if h != nil {
+			if c.Task, c.Err = transport.DecodeRecord(id, h); c.Err != nil {
+				// Enough of the record to fail it under this claim.
+				c.Task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey], Workflow: h[transport.FWorkflow]}
+			} else {
+				// What the claim wrote: the record came back as it was.
+				c.Task.State = tasks.Running
+				c.Task.StartedAt = transport.FromMs(r.NowUs / 1000)
+				c.Task.Attempts++
+				c.Task.Daemon = daemon
+			}
+			c.Task.Run = run
+		}
+		r.Got = append(r.Got, c)
+	}
+	return r, nil
+}

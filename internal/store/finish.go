@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// FinishChunk is the most tasks one finish.lua call writes.
+const FinishChunk = 256
+
+// Finishing is one task's final outcome on its way to finish.lua. Finish
+// sets its Status, and, when its children list changed, its Kids.
+type Finishing struct {
+	Task   *tasks.Task
+	State  tasks.State // succeeded, failed or canceled
+	Result []byte
+	Err    string
+	Kids   []string // its children list as last read ("QUEUE ID"); most tasks have none
+	Tries  int      // calls that found the children list changed (the caller counts them)
+	Ran    bool     // its handler ran (it counts as succeeded or failed)
+
+	Status FinishStatus // after a call: what it did
+}
+
+// FinishStatus is what finish.lua did with one task.
+type FinishStatus int
+
+// Results of finish.lua for one task.
+const (
+	FinishRefused  FinishStatus = 0  // the worker no longer holds the claim
+	FinishDone     FinishStatus = 1  // written
+	FinishFinal    FinishStatus = 2  // already final under this claim: nothing to write
+	FinishVanished FinishStatus = 3  // written, but its record had vanished: written anew from the outcome
+	FinishKids     FinishStatus = -1 // its children list changed: Kids holds it; call again
+)
+
+// FinishParams asks finish.lua to write the final outcomes of Tasks (at
+// most FinishChunk), and to return Heads head entries of each of their
+// queues (0 for none).
+type FinishParams struct {
+	Tasks []*Finishing
+	Heads int
+}
+
+// FinishReply is what finish.lua answered besides each task's Status: the
+// heads of each queue of its tasks.
+type FinishReply struct {
+	Heads map[string][]Head
+}
+
+// build builds finish.lua's KEYS and ARGV, in the order its header
+// documents, and returns the queues whose heads it returns, in reply
+// order.
+func (p FinishParams) build(k Keys, ttl int64) (*call, []string) {
+	var queues []string
+	qn := map[string]int{}
+	for _, f := range p.Tasks {
+		if qn[f.Task.Queue] == 0 {
+			queues = append(queues, f.Task.Queue)
+			qn[f.Task.Queue] = len(queues)
+		}
+	}
+	keys := make([]string, 0, 4+2*len(queues)+3*len(p.Tasks))
+	keys = append(keys, k.Waiting(), k.Done(tasks.Succeeded), k.Done(tasks.Failed), k.Done(tasks.Canceled))
+	for _, q := range queues {
+		keys = append(keys, k.Due(q), k.Lease(q))
+	}
+	args := make([]any, 0, 6+len(queues)+10*len(p.Tasks))
+	args = append(args, ttl, p.Heads, k.EventsChannel(), k.Announce(""), len(queues), len(p.Tasks))
+	for _, q := range queues {
+		args = append(args, q)
+	}
+	for _, f := range p.Tasks {
+		t := f.Task
+		keys = append(keys, k.Task(t.ID), k.Companion(t.Key, t.Workflow, t.ID), k.Kids(t.ID))
+		keys = append(keys, k.childKeys(f.Kids)...)
+		clearErr, ran := "0", "0"
+		if t.Error != "" {
+			clearErr = "1"
+		}
+		if f.Ran {
+			ran = "1"
+		}
+		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.State), string(f.Result), f.Err, transport.EventWord(t.Name), clearErr, len(f.Kids), ran)
+	}
+	return &call{script: finishScript, keys: keys, args: args}, queues
+}
+
+// Finish writes final outcomes with one finish.lua call.
+func (s *Store) Finish(ctx context.Context, p FinishParams) (FinishReply, error) {
+	r := s.FinishAndClaim(ctx, p, ClaimParams{})
+	return r.Finish, r.FinishErr
+}
+
+// parseFinish reads finish.lua's reply into each task's Status (and Kids,
+// when its children list changed) and returns the heads of queues. A reply
+// that cannot be read is an error wrapping ErrReply.
+func parseFinish(cmd *redis.Cmd, fs []*Finishing, queues []string) (FinishReply, error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return FinishReply{}, fmt.Errorf("finish %d tasks: %w", len(fs), err)
+	}
+	if len(res) != len(queues)+len(fs) {
+		return FinishReply{}, fmt.Errorf("finish %d tasks: %w of %d items", len(fs), ErrReply, len(res))
+	}
+	heads := make(map[string][]Head, len(queues))
+	for i, q := range queues {
+		if heads[q], err = parseHeads(res[i]); err != nil {
+			return FinishReply{}, fmt.Errorf("finish %d tasks: %w: %w", len(fs), ErrReply, err)
+		}
+	}
+	for i, f := range fs {
+		switch v := res[len(queues)+i].(type) {
+		case int64:
+			f.Status = FinishStatus(v)
+		case []any:
+			f.Status, f.Kids = FinishKids, strs(v)
+		default:
+			return FinishReply{}, fmt.Errorf("finish %s: %w %v", f.Task.ID, ErrReply, v)
+		}
+	}
+	return FinishReply{Heads: heads}, nil
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// script is one of the store's Lua scripts, in two forms. The flagged
+// form starts with a "#!lua" line, so Redis 7 decides before running it
+// whether it may write: when Redis is out of memory (maxmemory with
+// noeviction) or a read-only replica, the whole call is refused and
+// nothing of it is done. Without that line Redis refuses only the first
+// write that would grow memory and lets a script that already wrote go
+// on, so a refusal could leave half a transition behind. The plain form is
+// for a Redis that does not read the line (the embedded Redis; Redis 6).
+type script struct {
+	name           string // its file's name without .lua, for ScriptName
+	flagged, plain *redis.Script
+}
+
+// scripts are all the scripts made, by the hashes of both their forms.
+var scripts = map[string]*script{}
+
+// newScript makes script name of src, with in front the functions of the
+// prelude it calls (preludeFor); flags are Redis's script flags for the
+// flagged form ("" for none, which refuses the call when Redis cannot take
+// writes).
+func newScript(name, flags, src string) *script {
+	src = preludeFor(preludeLua, src) + src
+	line := "#!lua"
+	if flags != "" {
+		line += " flags=" + flags
+	}
+	s := &script{name: name, flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src)}
+	scripts[s.flagged.Hash()], scripts[s.plain.Hash()] = s, s
+	return s
+}
+
+// ScriptName names the script of hash sha ("submit", "claim", "finish",
+// ... as its .lua file is named), or returns "" when it is none of the
+// store's: for tests and tools that watch the EVALSHA calls a client sends.
+func ScriptName(sha string) string {
+	if s := scripts[sha]; s != nil {
+		return s.name
+	}
+	return ""
+}
+
+// preludeFor returns the functions of prelude that src calls, directly or
+// through another of them, each with the comment above it, in prelude
+// order. Every call of a script defines its functions again, so a script
+// carries only those it uses.
+func preludeFor(prelude, src string) string {
+	type fn struct{ name, text string }
+	var fns []fn
+	for _, m := range preludeFunc.FindAllStringSubmatchIndex(prelude, -1) {
+		fns = append(fns, fn{name: prelude[m[2]:m[3]], text: prelude[m[0]:m[1]]})
+	}
+	used := map[string]bool{}
+	for uses := src; ; {
+		added := ""
+		for _, f := range fns {
+			if !used[f.name] && regexp.MustCompile(`\b`+f.name+`\(`).MatchString(uses) {
+				used[f.name] = true
+				added += f.text
+			}
+		}
+		if added == "" {
+			break
+		}
+		uses = added
+	}
+	var b strings.Builder
+	for _, f := range fns {
+		if used[f.name] {
+			b.WriteString(f.text)
+		}
+	}
+	return b.String()
+}
+
+// preludeFunc matches one function of the prelude: its comment lines, and
+// "local function NAME(" to the "end" that closes it at the start of a line.
+var preludeFunc = regexp.MustCompile(`(?ms)(?:^--[^\n]*\n)*^local function (\w+)\(.*?^end\n`)
+
+// Whether the Redis of a store reads script flags, learned once.
+const (
+	flagsUnknown = iota
+	flagsRead
+	flagsIgnored
+)
+
+// prepare learns, at the first call, whether Redis reads script flags.
+func (s *Store) prepare(ctx context.Context) error {
+	if s.flags.Load() != flagsUnknown {
+		return nil
+	}
+	err := s.rdb.Eval(ctx, "#!lua flags=no-writes\nreturn 1", nil).Err()
+	switch {
+	case err == nil:
+		s.flags.Store(flagsRead)
+	case strings.Contains(err.Error(), "Error compiling script"):
+		s.flags.Store(flagsIgnored)
+	default:
+		return fmt.Errorf("reach Redis: %w", err)
+	}
+	return nil
+}
+
+// Prepare learns whether Redis reads script flags, which every script
+// call needs to know; a first call does it by itself. Its error says
+// Redis could not be reached.
+func (s *Store) Prepare(ctx context.Context) error { return s.prepare(ctx) }
+
+// form is the form of sc this store's Redis runs; call prepare first.
+func (s *Store) form(sc *script) *redis.Script {
+	if s.flags.Load() == flagsIgnored {
+		return sc.plain
+	}
+	return sc.flagged
+}
+
+// call is one script call: the script, its KEYS and ARGV in the order
+// the script's header documents (built by the params of its method), and,
+// once sent, its reply and when it went and came back by the local clock.
+type call struct {
+	script     *script
+	keys       []string
+	args       []any
+	cmd        *redis.Cmd
+	sent, recv time.Time
+}
+
+// send sends calls in one pipelined round trip, each by its script's hash.
+// This is the one place that handles NOSCRIPT (Redis restarted, or its
+// scripts were flushed): a call so answered did not run, so the scripts
+// of those calls are loaded and those calls alone are sent again, once;
+// the others ran and are not repeated. Each call's reply, or its error,
+// is in its cmd. The error returned means nothing was sent.
+func (s *Store) send(ctx context.Context, calls ...*call) error {
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	todo := calls
+	for try := 0; ; try++ {
+		pipe := s.rdb.Pipeline()
+		for _, c := range todo {
+			c.cmd = s.form(c.script).EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+		sent := s.clock.local.Now()
+		_, _ = pipe.Exec(ctx) // each command's own error is read by its caller
+		recv := s.clock.local.Now()
+		var again []*call
+		for _, c := range todo {
+			c.sent, c.recv = sent, recv
+			if try == 0 && isNoScript(c.cmd.Err()) {
+				again = append(again, c)
+			}
+		}
+		if len(again) == 0 {
+			return nil
+		}
+		if err := s.load(ctx, again); err != nil {
+			for _, c := range again {
+				c.cmd.SetErr(err)
+			}
+			return nil
+		}
+		todo = again
+	}
+}
+
+// run sends one call and returns its command, whose error is a failure to
+// reach Redis or the script's own.
+func (s *Store) run(ctx context.Context, c *call) *redis.Cmd {
+	if err := s.send(ctx, c); err != nil {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(err)
+		return cmd
+	}
+	return c.cmd
+}
+
+// load loads the scripts of calls into Redis, each once.
+func (s *Store) load(ctx context.Context, calls []*call) error {
+	loaded := map[*script]bool{}
+	for _, c := range calls {
+		if loaded[c.script] {
+			continue
+		}
+		loaded[c.script] = true
+		if err := s.form(c.script).Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load script %s into Redis: %w", c.script.name, err)
+		}
+	}
+	return nil
+}
+
+// isNoScript reports whether err says Redis had not loaded a script (after
+// a restart or SCRIPT FLUSH): the call did not run.
+func isNoScript(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
+}

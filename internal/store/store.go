@@ -1,0 +1,195 @@
+// Package store is dueq's Redis store: the names of every key (Keys), the
+// Lua scripts, one per state transition, each in its own .lua file with
+// its KEYS and ARGV documented in its header, and one Go method per script
+// (Store.Submit runs submit.lua, Store.Claim claim.lua, ...). Each method
+// takes a params struct whose one builder writes the script's KEYS and
+// ARGV in the order its header documents, and returns a typed reply. The
+// store also keeps what it learned of its Redis: whether it reads script
+// flags, and the offset of its clock (RedisClock).
+//
+// Every script call goes through one path (send), which loads the scripts
+// Redis has forgotten (NOSCRIPT) and sends again only the calls that did
+// not run, whether they went alone or pipelined with others.
+package store
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+	"github.com/dueq/dueq/wire"
+)
+
+// The Lua scripts, one per state transition; each file documents its KEYS
+// and ARGV, and each is loaded with the functions of the prelude it calls
+// in front.
+var (
+	//go:embed prelude.lua
+	preludeLua string
+	//go:embed submit.lua
+	submitLua string
+	//go:embed claim.lua
+	claimLua string
+	//go:embed finish.lua
+	finishLua string
+	//go:embed requeue.lua
+	requeueLua string
+	//go:embed recover.lua
+	recoverLua string
+	//go:embed cancel.lua
+	cancelLua string
+	//go:embed retry.lua
+	retryLua string
+	//go:embed keepalive.lua
+	keepaliveLua string
+	//go:embed schedule.lua
+	scheduleLua string
+	//go:embed unschedule.lua
+	unscheduleLua string
+	//go:embed workflow.lua
+	workflowLua string
+
+	submitScript     = newScript("submit", "", submitLua)
+	claimScript      = newScript("claim", "", claimLua)
+	finishScript     = newScript("finish", "", finishLua)
+	requeueScript    = newScript("requeue", "", requeueLua)
+	recoverScript    = newScript("recover", "", recoverLua)
+	cancelScript     = newScript("cancel", "", cancelLua)
+	retryScript      = newScript("retry", "", retryLua)
+	keepaliveScript  = newScript("keepalive", "allow-oom", keepaliveLua)
+	scheduleScript   = newScript("schedule", "", scheduleLua)
+	unscheduleScript = newScript("unschedule", "", unscheduleLua)
+	workflowScript   = newScript("workflow", "", workflowLua)
+	// writableScript writes nothing, but Redis runs it only when it takes
+	// writes: the lease keeper asks it while Redis refuses them.
+	writableScript = newScript("writable", "", "return 1")
+)
+
+// Store runs the scripts of one namespace on one Redis, and reads its
+// records. It is safe for concurrent use. Its only state is what it
+// learned of its Redis: whether Redis reads script flags, and the offset
+// of Redis's clock.
+type Store struct {
+	rdb       redis.UniversalClient
+	keys      Keys
+	resultTTL time.Duration
+	clock     *RedisClock
+	flags     atomic.Int32
+}
+
+// New returns the store of keys' namespace on rdb. resultTTL is how long
+// finished records are kept; local is the clock of this process, which
+// the store corrects by the offset of Redis's (Clock).
+func New(rdb redis.UniversalClient, keys Keys, resultTTL time.Duration, local interface{ Now() time.Time }) *Store {
+	return &Store{rdb: rdb, keys: keys, resultTTL: resultTTL, clock: &RedisClock{local: local}}
+}
+
+// Keys returns the names of the store's keys.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Redis returns the store's Redis client, for reads of its own.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Clock returns Redis's clock as the store sees it.
+func (s *Store) Clock() *RedisClock { return s.clock }
+
+// Head is one entry of a timing index: a task id and its due time.
+type Head struct {
+	ID  string
+	Due int64 // ms
+}
+
+// MaxKidsTries bounds the retries of a script whose task gained children
+// between reading its children list and finishing it (and of a retry
+// whose task changed state meanwhile).
+const MaxKidsTries = 8
+
+// childKeys gives the keys the scripts need for each entry of a children
+// list ("QUEUE ID"): the child's record and its queue's due index.
+func (k Keys) childKeys(kids []string) []string {
+	keys := make([]string, 0, 2*len(kids))
+	for _, e := range kids {
+		q, id, _ := strings.Cut(e, " ")
+		keys = append(keys, k.Task(id), k.Due(q))
+	}
+	return keys
+}
+
+// childIDs returns the ids of a children list's entries.
+func childIDs(kids []string) []string {
+	ids := make([]string, len(kids))
+	for i, e := range kids {
+		_, ids[i], _ = strings.Cut(e, " ")
+	}
+	return ids
+}
+
+// Expired lists up to limit tasks of queue whose lease ended by now.
+func (s *Store) Expired(ctx context.Context, queue string, now int64, limit int) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, s.keys.Lease(queue), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now, 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read expired leases of queue %s: %w", queue, err)
+	}
+	return ids, nil
+}
+
+// Get reads one record, or returns an error wrapping wire.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*tasks.Task, error) {
+	ts, err := s.Records(ctx, []string{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ts[0] == nil {
+		return nil, fmt.Errorf("task %s: %w", id, wire.ErrNotFound)
+	}
+	return ts[0], nil
+}
+
+// Records reads several records and their children in one round trip; an
+// expired record is nil. A corrupt one is an error, or, with skip set, is
+// passed to skip and left nil.
+func (s *Store) Records(ctx context.Context, ids []string, skip func(error)) ([]*tasks.Task, error) {
+	pipe := s.rdb.Pipeline()
+	hs := make([]*redis.MapStringStringCmd, len(ids))
+	kids := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		hs[i] = pipe.HGetAll(ctx, s.keys.Task(id))
+		kids[i] = pipe.LRange(ctx, s.keys.Kids(id), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d records: %w", len(ids), err)
+	}
+	out := make([]*tasks.Task, len(ids))
+	for i, id := range ids {
+		if len(hs[i].Val()) == 0 {
+			continue
+		}
+		t, err := transport.DecodeRecord(id, hs[i].Val())
+		if err != nil && skip != nil {
+			skip(err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.Children = childIDs(kids[i].Val())
+		out[i] = t
+	}
+	return out, nil
+}
+
+// Writable reports, with a nil error, that Redis takes writes: it runs a
+// script that writes nothing but that Redis refuses while it refuses
+// writes (out of memory, a read-only replica).
+func (s *Store) Writable(ctx context.Context) error {
+	return s.run(ctx, &call{script: writableScript}).Err()
+}

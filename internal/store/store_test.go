@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/oklog/ulid/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+)
+
+// env is one test's Redis and a store of namespace dueq on it, with the
+// calls its pipelines sent.
+type env struct {
+	mr    *miniredis.Miniredis
+	rdb   *redis.Client
+	store *Store
+	trips *tripLog
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	trips := &tripLog{}
+	rdb.AddHook(trips)
+	keys, err := NewKeys("dueq")
+	require.NoError(t, err)
+	return &env{mr: mr, rdb: rdb, store: New(rdb, keys, time.Hour, systemClock{}), trips: trips}
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// tripLog records, per pipeline sent, the names of the scripts it called
+// (EVALSHA) and the other commands' names.
+type tripLog struct {
+	mu    sync.Mutex
+	trips [][]string
+}
+
+func (*tripLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (l *tripLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		l.add([]redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+
+func (l *tripLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		l.add(cmds)
+		return next(ctx, cmds)
+	}
+}
+
+func (l *tripLog) add(cmds []redis.Cmder) {
+	var names []string
+	for _, c := range cmds {
+		a := c.Args()
+		switch name := fmt.Sprint(a[0]); {
+		case name == "evalsha":
+			names = append(names, ScriptName(fmt.Sprint(a[1])))
+		case name == "script":
+			names = append(names, fmt.Sprint("load ", a[1] == "load"))
+		default:
+			names = append(names, name)
+		}
+	}
+	l.mu.Lock()
+	l.trips = append(l.trips, names)
+	l.mu.Unlock()
+}
+
+// since returns the trips after the first n.
+func (l *tripLog) since(n int) [][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]string(nil), l.trips[n:]...)
+}
+
+func (l *tripLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.trips)
+}
+
+// newTask returns a new task of handler "t" in queue, due now.
+func newTask(queue string) *tasks.Task {
+	return &tasks.Task{ID: ulid.Make().String(), Name: "t", Args: json.RawMessage(`{}`), Queue: queue,
+		State: tasks.Scheduled, MaxAttempts: 1, OnParentFailure: tasks.PolicyFail}
+}
+
+// submit stores ts and requires each to be created.
+func (e *env) submit(t *testing.T, ts ...*tasks.Task) {
+	t.Helper()
+	out, err := e.store.Submit(context.Background(), SubmitParams{Tasks: ts, NewQueue: func(*tasks.Task) bool { return true }})
+	require.NoError(t, err)
+	for i, o := range out {
+		require.NoError(t, o.Err)
+		require.True(t, o.Created, "task %d", i)
+	}
+}
+
+// A call Redis had forgotten the script of is loaded and sent again, alone
+// or in a pipeline, and a call that ran is not sent twice.
+func TestForgottenScriptsAreLoadedAndOnlyTheirCallsSentAgain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	a, b := newTask("default"), newTask("default")
+	e.submit(t, a, b)
+
+	require.NoError(t, e.rdb.ScriptFlush(ctx).Err())
+	n := e.trips.len()
+	r, err := e.store.Cancel(ctx, CancelParams{ID: a.ID})
+	require.NoError(t, err)
+	require.True(t, r.Canceled)
+	require.Equal(t, [][]string{{"hmget", "lrange"}, {"cancel"}, {"load true"}, {"cancel"}}, e.trips.since(n), "a single call")
+
+	// Pipelined, with the claim's script loaded and the finish's not: the
+	// claim ran, and only the finish is sent again.
+	require.NoError(t, e.rdb.ScriptFlush(ctx).Err())
+	cl := NewClaimer("d", []string{"t"}, time.Minute)
+	got, err := e.store.Claim(ctx, ClaimParams{Queue: "default", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(b.ID)})
+	require.NoError(t, err)
+	require.Len(t, got.Got, 1)
+	c := newTask("default")
+	e.submit(t, c)
+	n = e.trips.len()
+	fin := &Finishing{Task: got.Got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
+	res := e.store.FinishAndClaim(ctx, FinishParams{Tasks: []*Finishing{fin}},
+		ClaimParams{Queue: "default", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(c.ID)})
+	require.NoError(t, res.FinishErr)
+	require.NoError(t, res.ClaimErr)
+	require.Equal(t, FinishDone, fin.Status)
+	require.Len(t, res.Claim.Got, 1, "claimed once")
+	require.Equal(t, [][]string{{"finish", "claim"}, {"load true"}, {"finish"}}, e.trips.since(n))
+	rec, err := e.store.Get(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, rec.State)
+}
+
+// A bulk submit whose round trip holds several calls loads the script once
+// and sends its calls again, in order.
+func TestABulkSubmitReloadsItsScriptOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	e.submit(t, newTask("default")) // learns the script flags
+	require.NoError(t, e.rdb.ScriptFlush(ctx).Err())
+	ts := make([]*tasks.Task, 2*SubmitPerCall+1)
+	for i := range ts {
+		ts[i] = newTask("default")
+	}
+	n := e.trips.len()
+	e.submit(t, ts...)
+	require.Equal(t, [][]string{{"submit", "submit", "submit"}, {"load true"}, {"submit", "submit", "submit"}}, e.trips.since(n))
+	ids, err := e.rdb.ZRange(ctx, e.store.Keys().Due("default"), 1, -1).Result()
+	require.NoError(t, err)
+	require.Len(t, ids, len(ts))
+	for i, id := range ids {
+		require.Equal(t, ts[i].ID, id, "in submit order")
+	}
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/transport"
+)
+
+// Submitted is submit.lua's answer for one task: its id (the first task's,
+// when its idempotency key was taken), whether this call created it, or why
+// it was refused (an unknown parent, wrapping tasks.ErrInvalid).
+type Submitted struct {
+	ID      string
+	Created bool
+	Err     error
+}
+
+// How submits are grouped: tasks per submit.lua call, and calls per
+// pipelined round trip. A call of SubmitPerCall tasks keeps Redis busy for
+// well under a millisecond, so other clients are not held up.
+const (
+	SubmitPerCall  = 100
+	submitPerTrip  = 10
+	submitPerChunk = SubmitPerCall * submitPerTrip
+)
+
+// SubmitParams asks submit.lua to store new Tasks, in order. NewQueue
+// reports whether a task's queue may be missing from the queue set; the
+// queue set learns a queue from the first task of it that NewQueue says so
+// of.
+type SubmitParams struct {
+	Tasks    []*tasks.Task
+	NewQueue func(*tasks.Task) bool
+}
+
+// submitCall is the part of a SubmitParams that one submit.lua call
+// writes: tasks, from the whole's task first on, and for each whether its
+// queue is to be added to the queue set.
+type submitCall struct {
+	first    int
+	tasks    []*tasks.Task
+	newQueue []bool
+	call     *call // built of the others
+}
+
+// Submit stores new tasks, SubmitPerCall tasks per submit.lua call and
+// submitPerTrip calls per pipelined round trip; out[i] answers p.Tasks[i],
+// and a created task gets the times Redis gave it. The next round trip's
+// calls are built while one is on its way, and round trips go one after
+// another, so the order holds. err is a failure to reach Redis: the tasks
+// of the failed round trip and after it have no answer.
+func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, err error) {
+	ts := p.Tasks
+	out = make([]Submitted, len(ts))
+	added := map[string]bool{}
+	build := func(lo int) []submitCall {
+		chunk := ts[lo:min(lo+submitPerChunk, len(ts))]
+		calls := make([]submitCall, 0, submitPerTrip)
+		for c := 0; c < len(chunk); c += SubmitPerCall {
+			sc := submitCall{first: lo + c, tasks: chunk[c:min(c+SubmitPerCall, len(chunk))]}
+			for _, t := range sc.tasks {
+				add := !added[t.Queue] && p.NewQueue(t)
+				added[t.Queue] = added[t.Queue] || add
+				sc.newQueue = append(sc.newQueue, add)
+			}
+			sc.call = sc.build(s.keys)
+			calls = append(calls, sc)
+		}
+		return calls
+	}
+	if len(ts) <= submitPerChunk {
+		return out, s.submitTrip(ctx, build(0), out)
+	}
+	trips := make(chan []submitCall, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(trips)
+		for lo := 0; lo < len(ts); lo += submitPerChunk {
+			select {
+			case trips <- build(lo):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for calls := range trips {
+		if err := s.submitTrip(ctx, calls, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// submitTrip sends calls in one pipelined round trip and reads each reply
+// into out.
+func (s *Store) submitTrip(ctx context.Context, scs []submitCall, out []Submitted) error {
+	calls := make([]*call, len(scs))
+	for i, sc := range scs {
+		calls[i] = sc.call
+	}
+	if err := s.send(ctx, calls...); err != nil {
+		return err
+	}
+	for _, sc := range scs {
+		nowUs, err := parseSubmit(sc.tasks, sc.call.cmd, out[sc.first:])
+		if err != nil {
+			return err
+		}
+		s.clock.Observe(sc.call.sent, sc.call.recv, nowUs, false)
+	}
+	return nil
+}
+
+// build builds one submit.lua call's KEYS and ARGV, in the order the
+// script's header documents.
+func (sc submitCall) build(k Keys) *call {
+	ts := sc.tasks
+	keys := make([]string, 0, 2+3*len(ts))
+	keys = append(keys, k.Queues(), k.Waiting())
+	args := make([]any, 0, 4+len(ts)*9)
+	args = append(args, len(ts), k.EventsChannel(), k.Announce(""), transport.Version)
+	for i, t := range ts {
+		newQueue, opf := "0", ""
+		if sc.newQueue[i] {
+			newQueue = "1"
+		}
+		if len(t.Parents) > 0 && t.OnParentFailure != tasks.PolicyFail {
+			opf = string(t.OnParentFailure)
+		}
+		keys = append(keys, k.Task(t.ID), k.Due(t.Queue), k.Idem(t.Key, t.ID))
+		args = append(args, t.ID, dueArg(t), newQueue, t.Key, len(t.Parents), t.Queue, opf, t.Name,
+			transport.EncodeImmutable(t))
+		for _, p := range t.Parents {
+			keys = append(keys, k.Task(p), k.Kids(p))
+			args = append(args, p)
+		}
+	}
+	return &call{script: submitScript, keys: keys, args: args}
+}
+
+// parseSubmit reads the reply of one submit.lua call for ts into out, and
+// the times Redis gave them; it returns Redis's time in µs.
+func parseSubmit(ts []*tasks.Task, cmd *redis.Cmd, out []Submitted) (int64, error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return 0, fmt.Errorf("submit %d tasks: %w", len(ts), err)
+	}
+	if len(res) != 1+3*len(ts) {
+		return 0, fmt.Errorf("submit %d tasks: unexpected reply of %d items", len(ts), len(res))
+	}
+	nowUs, _ := res[0].(int64)
+	created := time.UnixMicro(nowUs).UTC().Truncate(time.Millisecond)
+	for i, t := range ts {
+		id, _ := res[1+3*i].(string)
+		switch code := res[2+3*i].(type) {
+		case int64:
+			out[i] = Submitted{ID: id, Created: code == 1}
+			if due, _ := res[3+3*i].(int64); code == 1 {
+				t.CreatedAt = created
+				t.DueAt = transport.FromMs(due)
+			}
+		case string:
+			p, _ := strings.CutPrefix(code, "DUEQ_NOPARENT ")
+			out[i] = Submitted{Err: fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, p)}
+		default:
+			return 0, fmt.Errorf("submit %s: unexpected reply %v", t.Name, res[2+3*i])
+		}
+	}
+	return nowUs, nil
+}
+
+// dueArg is how submit.lua and workflow.lua are told a new task's due
+// time: -N, N ms from now by Redis's clock, for a task due after a delay
+// (or now), else its time in ms since the epoch.
+func dueArg(t *tasks.Task) int64 {
+	if t.DueAt.IsZero() {
+		return -t.Delay.Milliseconds()
+	}
+	return max(transport.Ms(t.DueAt), 1) // 0 would read as "now"
+}
