@@ -25,22 +25,15 @@
 local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue')
 local st = cur[1]
 if not st then return {'', 0} end
-if st == 'succeeded' or st == 'failed' or st == 'canceled' then return {st, 0} end
+if is_final(st) then return {st, 0} end
 if kids_changed(KEYS[7], tonumber(ARGV[5])) then
   return {st, -1, redis.call('LRANGE', KEYS[7], 0, -1)}
 end
-local nowms = clock()
-redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished', int(nowms))
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
-redis.call('ZADD', KEYS[4], int(nowms), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-companion_done(KEYS[1], KEYS[5], ARGV[2])
-if tonumber(ARGV[5]) > 0 then
-  release(KEYS[7], 8, KEYS[6], ARGV[6], ARGV[1], cur[2], 'canceled', '', 'canceled', nowms)
-  redis.call('PEXPIRE', KEYS[7], ARGV[2])
-end
-redis.call('PUBLISH', ARGV[3], 'canceled ' .. ARGV[1] .. ' ' .. word(cur[3]) .. ' ' .. word(cur[2]))
+local b = ended(clock(), ARGV[2], KEYS[6], ARGV[6])
+finalize(b, KEYS[1], KEYS[5], KEYS[7], 8, tonumber(ARGV[5]), ARGV[1], cur[3], cur[2], 'canceled', KEYS[4], {}, '', 'canceled')
+flush_ended(b, ARGV[3])
 if st == 'running' then redis.call('PUBLISH', ARGV[4], ARGV[1]) end
 return {st, 1}

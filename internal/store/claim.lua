@@ -129,10 +129,7 @@ for _, cd in ipairs(cands) do
     elseif sc[1] == 'active' then
       if redis.call('EXISTS', cd.nkey) == 0 then
         redis.call('HSET', cd.nkey, unpack(ARGV, cd.fa, cd.fb))
-        redis.call('ZADD', cd.ndkey, cd.ndue, cd.nid)
-        if redis.call('ZRANGE', cd.ndkey, 0, 0)[1] == cd.nid then
-          redis.call('PUBLISH', cd.nchan, cd.ndue .. ' ' .. cd.nid)
-        end
+        enter(cd.ndkey, cd.ndue, cd.nid, cd.nchan)
       end
       redis.call('HSET', cd.skey, 'next', cd.ndue, 'pending', cd.nid)
       redis.call('ZADD', KEYS[3], cd.ndue, string.match(cd.id, '^(.-)%-'))

@@ -43,12 +43,11 @@
 -- (evicted, or deleted by hand) and was written anew from the outcome; or,
 -- when the task's children list no longer holds C entries, that list: call
 -- again for that task with its keys.
-local nowms = clock()
-local now, ttl, nh = int(nowms), ARGV[1], tonumber(ARGV[2])
+local nh = tonumber(ARGV[2])
 local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
+local b = ended(clock(), ARGV[1], KEYS[1], ARGV[4])
 local doneKeys = {succeeded = KEYS[2], failed = KEYS[3], canceled = KEYS[4]}
-local final = {succeeded = true, failed = true, canceled = true}
-local leased, done, status, lines = {}, {}, {}, {}
+local leased, status = {}, {}
 local a, k = 7 + nq, 5 + 2 * nq
 for i = 1, n do
   local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -60,7 +59,7 @@ for i = 1, n do
   local cur = redis.call('HMGET', key, 'state', 'run', 'kids', 'v')
   local vanished = not cur[1]
   if vanished then cur = {'running', run, false, false} end
-  if cur[2] ~= run or (cur[1] ~= 'running' and not final[cur[1]]) then
+  if cur[2] ~= run or (cur[1] ~= 'running' and not is_final(cur[1])) then
     status[i] = 0
   elseif cur[1] ~= 'running' then
     status[i] = 2
@@ -79,35 +78,24 @@ for i = 1, n do
         err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
       end
     end
-    local f = {'state', state, 'finished', now}
+    local f = {}
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
     if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end
     if ran and state == 'failed' then f[#f + 1] = 'aerr'; f[#f + 1] = attempt_errors(key, err) end
-    redis.call('HSET', key, unpack(f))
     if err == '' and clear == '1' then redis.call('HDEL', key, 'error') end
     if not ran and not vanished then -- undo the claim's attempt and start
-      local n = tonumber(redis.call('HGET', key, 'attempts')) or 1
-      redis.call('HSET', key, 'attempts', int(math.max(n - 1, 0)))
+      redis.call('HSET', key, 'attempts', given_back(redis.call('HGET', key, 'attempts')))
       redis.call('HDEL', key, 'started', 'daemon')
     end
-    redis.call('PEXPIRE', key, ttl)
-    companion_done(key, comp, ttl)
-    if nk > 0 then
-      release(kids, first, KEYS[1], ARGV[4], id, name, state, result, err, tonumber(now))
-      redis.call('PEXPIRE', kids, ttl)
-    end
-    local l, d = leased[q] or {}, done[state] or {}
-    leased[q], done[state] = l, d
+    finalize(b, key, comp, kids, first, nk, id, ARGV[6 + q], name, state, doneKeys[state], f, result, err)
+    local l = leased[q] or {}
+    leased[q] = l
     l[#l + 1] = id
-    d[#d + 1] = now
-    d[#d + 1] = id
-    lines[#lines + 1] = state .. ' ' .. id .. ' ' .. ARGV[6 + q] .. ' ' .. name
     status[i] = vanished and 3 or 1
   end
 end
 for q, ids in pairs(leased) do redis.call('ZREM', KEYS[4 + 2 * q], unpack(ids)) end
-for state, zs in pairs(done) do redis.call('ZADD', doneKeys[state], unpack(zs)) end
-if #lines > 0 then redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n')) end
+flush_ended(b, ARGV[3])
 local out = {}
 for q = 1, nq do out[q] = nh > 0 and redis.call('ZRANGE', KEYS[3 + 2 * q], 0, nh - 1, 'WITHSCORES') or {} end
 for i = 1, n do out[nq + i] = status[i] end

@@ -26,6 +26,44 @@ local function word(s)
   return s
 end
 
+-- given_back is a record's attempts field (a string, or nil for none
+-- written: 1) with the attempt of a claim given back (a hand-back, a
+-- recovery, a child stopped by its parents), never below 0.
+local function given_back(attempts)
+  return int(math.max((tonumber(attempts) or 1) - 1, 0))
+end
+
+-- is_final reports whether a task in state has finished: succeeded, failed
+-- or canceled (tasks.State.Finished).
+local function is_final(state)
+  return state == 'succeeded' or state == 'failed' or state == 'canceled'
+end
+
+-- announce_head publishes "DUE ID" on channel when one of the entries just
+-- added to due index dkey (dues maps each of their ids to its due time, as
+-- written) is the index's head now: a loop waiting for an earlier head
+-- needs no wake-up, and it learns of later tasks from the heads its next
+-- claim returns. With n, it reads the index's first n entries with their
+-- scores, and returns them, instead of the first alone.
+local function announce_head(dkey, dues, channel, n)
+  local front
+  if n then
+    front = redis.call('ZRANGE', dkey, 0, n - 1, 'WITHSCORES')
+  else
+    front = redis.call('ZRANGE', dkey, 0, 0)
+  end
+  local head = front[1]
+  if head and dues[head] then redis.call('PUBLISH', channel, dues[head] .. ' ' .. head) end
+  return front
+end
+
+-- enter adds id to due index dkey at due (ms, as written) and announces it
+-- when it became the head (announce_head, which returns the first n entries).
+local function enter(dkey, due, id, channel, n)
+  redis.call('ZADD', dkey, due, id)
+  return announce_head(dkey, {[id] = due}, channel, n)
+end
+
 -- due_time reads a new task's due time as submit.lua and workflow.lua are
 -- given it (ms since the epoch, or -N for N ms from now) and returns it as
 -- written: N ms after nowms, or the time given, but never before nowms
@@ -110,7 +148,10 @@ end
 -- Nothing else wakes any loop: a parent finishing releases no one else.
 
 -- doomed reports whether a parent's final state stops a child with
--- on_parent_failure opf from running (deps.Verdict decides how).
+-- on_parent_failure opf ('run', 'skip', or '' or nil for the default,
+-- fail) from running. It is the Lua of deps.Verdict, which decides how the
+-- child then ends: a parent that failed or was canceled stops it unless
+-- opf is run (TestDoomedAgreesWithVerdict runs both on every pair).
 local function doomed(state, opf)
   return (state == 'canceled' or state == 'failed') and opf ~= 'run'
 end
@@ -169,12 +210,59 @@ local function release(kids, first, waiting, announce, pid, name, state, result,
         due = string.format('%d', due)
         redis.call('HSET', ch, 'state', 'scheduled', 'due', due)
         redis.call('ZREM', waiting, cid)
-        redis.call('ZADD', cdue, due, cid)
-        if redis.call('ZRANGE', cdue, 0, 0)[1] == cid then
-          redis.call('PUBLISH', announce .. q, due .. ' ' .. cid)
-        end
+        enter(cdue, due, cid, announce .. q)
       end
     end
   end
 end
 
+-- A task ends the same way whichever script ends it (finish.lua,
+-- cancel.lua, recover.lua), as one of the batch of tasks its call ends:
+-- ended makes the batch, finalize ends each task, and flush_ended writes
+-- the batch's finished sets and its events message.
+
+-- ended returns a batch for the tasks a call ends at nowms (Redis's time,
+-- ms): their records, companion keys and children lists expire ttl ms
+-- later, and their children are released through the waiting set and the
+-- announce channel prefix ({ns}:announce:).
+local function ended(nowms, ttl, waiting, announce)
+  return {nowms = nowms, now = int(nowms), ttl = ttl, waiting = waiting, announce = announce,
+    sets = {}, done = {}, lines = {}}
+end
+
+-- finalize ends task id of queue, named name, in state (succeeded, failed
+-- or canceled) as one of batch b: its record at key gets the state, its
+-- finish time, the field, value pairs of f and its result TTL; its
+-- companion key comp is done with it (companion_done); its nk children,
+-- whose keys start at KEYS[first], get its outcome (result and err) and
+-- its children list kids the TTL; and flush_ended adds it to done, the
+-- finished set of its state, and a line "STATE ID QUEUE NAME" to the
+-- events message.
+local function finalize(b, key, comp, kids, first, nk, id, queue, name, state, done, f, result, err)
+  local h = {'state', state, 'finished', b.now}
+  for i = 1, #f do h[#h + 1] = f[i] end
+  redis.call('HSET', key, unpack(h))
+  redis.call('PEXPIRE', key, b.ttl)
+  companion_done(key, comp, b.ttl)
+  if nk > 0 then
+    release(kids, first, b.waiting, b.announce, id, name, state, result, err, b.nowms)
+    redis.call('PEXPIRE', kids, b.ttl)
+  end
+  local zs = b.done[done]
+  if not zs then
+    zs = {}
+    b.done[done] = zs
+    b.sets[#b.sets + 1] = done
+  end
+  zs[#zs + 1] = b.now
+  zs[#zs + 1] = id
+  b.lines[#b.lines + 1] = state .. ' ' .. id .. ' ' .. word(queue) .. ' ' .. word(name)
+end
+
+-- flush_ended adds the tasks of batch b to their finished sets (score: the
+-- finish time) and publishes its events message on channel, when b ended
+-- any task.
+local function flush_ended(b, channel)
+  for _, set in ipairs(b.sets) do redis.call('ZADD', set, unpack(b.done[set])) end
+  if #b.lines > 0 then redis.call('PUBLISH', channel, table.concat(b.lines, '\n')) end
+end

@@ -40,15 +40,12 @@ if not cur[1] then
   end
   local err = 'its record vanished from Redis while it ran (evicted, or deleted by hand), and its daemon stopped renewing its lease'
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HSET', KEYS[1], 'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[8],
-    'state', 'failed', 'finished', now, 'recoveries', 1, 'error', err)
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  redis.call('ZADD', KEYS[4], now, ARGV[1])
-  if tonumber(ARGV[6]) > 0 then
-    release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], '?', 'failed', '', err, nowms)
-    redis.call('PEXPIRE', KEYS[7], ARGV[3])
-  end
-  redis.call('PUBLISH', ARGV[5], 'failed ' .. ARGV[1] .. ' ' .. ARGV[8] .. ' ?')
+  -- A record of its own, with no companion key: what the vanished one
+  -- named is unknown.
+  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7])
+  finalize(b, KEYS[1], KEYS[1], KEYS[7], 8, tonumber(ARGV[6]), ARGV[1], ARGV[8], '?', 'failed', KEYS[4],
+    {'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[8], 'recoveries', 1, 'error', err}, '', err)
+  flush_ended(b, ARGV[5])
   return {3}
 end
 if cur[1] ~= 'running' then
@@ -62,23 +59,15 @@ if n > tonumber(ARGV[2]) then
   end
   local err = 'its daemon stopped while running it ' .. n .. ' times (max_recoveries is ' .. ARGV[2] .. ')'
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HSET', KEYS[1], 'state', 'failed', 'finished', now, 'recoveries', n, 'error', err)
-  redis.call('ZADD', KEYS[4], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  companion_done(KEYS[1], KEYS[5], ARGV[3])
-  if tonumber(ARGV[6]) > 0 then
-    release(KEYS[7], 8, KEYS[6], ARGV[7], ARGV[1], cur[3], 'failed', '', err, nowms)
-    redis.call('PEXPIRE', KEYS[7], ARGV[3])
-  end
-  redis.call('PUBLISH', ARGV[5], 'failed ' .. ARGV[1] .. ' ' .. word(cur[4]) .. ' ' .. word(cur[3]))
+  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7])
+  finalize(b, KEYS[1], KEYS[5], KEYS[7], 8, tonumber(ARGV[6]), ARGV[1], cur[4], cur[3], 'failed', KEYS[4],
+    {'recoveries', n, 'error', err}, '', err)
+  flush_ended(b, ARGV[5])
   return {2}
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'recoveries', n)
-redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', now, 'attempts', int(math.max((tonumber(cur[5]) or 1) - 1, 0)))
-redis.call('ZADD', KEYS[3], now, ARGV[1])
-if redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1] then
-  redis.call('PUBLISH', ARGV[4], now .. ' ' .. ARGV[1])
-end
+redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', now, 'attempts', given_back(cur[5]))
+enter(KEYS[3], now, ARGV[1], ARGV[4])
 redis.call('PUBLISH', ARGV[5], 'retrying ' .. ARGV[1] .. ' ' .. word(cur[4]) .. ' ' .. word(cur[3]))
 return {1}

@@ -27,12 +27,10 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[4], 'aerr', attempt_errors(KEYS[1], ARGV[4]))
 end
 if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[1], 'attempts', int(math.max((tonumber(cur[3]) or 1) - 1, 0)))
+  redis.call('HSET', KEYS[1], 'attempts', given_back(cur[3]))
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], due, ARGV[1])
-local heads = redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[6]) - 1, 'WITHSCORES')
-if heads[1] == ARGV[1] then redis.call('PUBLISH', ARGV[7], due .. ' ' .. ARGV[1]) end
+local heads = enter(KEYS[3], due, ARGV[1], ARGV[7], tonumber(ARGV[6]))
 local kind = ARGV[5] == '1' and 'queued' or 'retrying'
 redis.call('PUBLISH', ARGV[8], kind .. ' ' .. ARGV[1] .. ' ' .. ARGV[9] .. ' ' .. ARGV[10])
 return {1, heads}

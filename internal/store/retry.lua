@@ -24,9 +24,6 @@ redis.call('PERSIST', KEYS[1])
 companion_reopened(KEYS[1], KEYS[4])
 redis.call('PERSIST', KEYS[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-if redis.call('ZRANGE', KEYS[2], 0, 0)[1] == ARGV[1] then
-  redis.call('PUBLISH', ARGV[3], now .. ' ' .. ARGV[1])
-end
+enter(KEYS[2], now, ARGV[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'retrying ' .. ARGV[1] .. ' ' .. word(cur[2]) .. ' ' .. word(cur[3]))
 return cur[1]

@@ -43,9 +43,6 @@ redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
 redis.call('SADD', KEYS[8], ARGV[8])
 if redis.call('EXISTS', KEYS[6]) == 0 then
   redis.call('HSET', KEYS[6], unpack(ARGV, 10 + n))
-  redis.call('ZADD', KEYS[7], ARGV[6], ARGV[5])
-  if redis.call('ZRANGE', KEYS[7], 0, 0)[1] == ARGV[5] then
-    redis.call('PUBLISH', ARGV[7], ARGV[6] .. ' ' .. ARGV[5])
-  end
+  enter(KEYS[7], ARGV[6], ARGV[5], ARGV[7])
 end
 return 1

@@ -7,21 +7,63 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// defined lists the functions src defines, in order.
+func defined(src string) []string {
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^local function (\w+)\(`).FindAllStringSubmatch(src, -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
+
 // Each script carries the prelude functions it calls, and those they call,
-// and no others.
+// and no others, in prelude order.
 func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 	t.Parallel()
-	defined := func(src string) []string {
-		var names []string
-		for _, m := range regexp.MustCompile(`(?m)^local function (\w+)\(`).FindAllStringSubmatch(src, -1) {
-			names = append(names, m[1])
-		}
-		return names
+	finishes := []string{"companion_done", "doomed", "outcome", "release", "ended", "finalize", "flush_ended"}
+	for _, c := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"submit", submitLua, []string{"clock", "int", "is_final", "announce_head", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}},
+		{"claim", claimLua, []string{"clock", "int", "word", "announce_head", "enter"}},
+		{"finish", finishLua, []string{"clock", "int", "word", "given_back", "is_final", "announce_head", "enter", "attempt_errors",
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+		{"requeue", requeueLua, []string{"clock", "int", "given_back", "announce_head", "enter", "attempt_errors"}},
+		{"recover", recoverLua, []string{"clock", "int", "word", "given_back", "announce_head", "enter",
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+		{"cancel", cancelLua, []string{"clock", "int", "word", "is_final", "announce_head", "enter",
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+		{"retry", retryLua, []string{"clock", "int", "word", "announce_head", "enter", "companion_reopened"}},
+		{"keepalive", keepaliveLua, []string{"clock", "int"}},
+		{"schedule", scheduleLua, []string{"announce_head", "enter"}},
+		{"unschedule", unscheduleLua, append([]string{"clock", "int", "word", "announce_head", "enter"}, finishes...)},
+		{"workflow", workflowLua, []string{"clock", "int", "announce_head", "enter", "due_time", "joined", "chunked"}},
+	} {
+		require.Equal(t, c.want, defined(preludeFor(preludeLua, c.src)), c.name)
 	}
-	require.Equal(t, []string{"clock", "int", "attempt_errors", "companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release"}, defined(preludeFor(preludeLua, finishLua)),
-		"release calls doomed")
-	require.Equal(t, []string{"clock", "int", "word"}, defined(preludeFor(preludeLua, claimLua)))
-	require.Equal(t, []string{"clock", "int", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}, defined(preludeFor(preludeLua, submitLua)))
 	require.Empty(t, defined(preludeFor(preludeLua, "return 1")))
 	require.Len(t, preludeFunc.FindAllString(preludeLua, -1), len(defined(preludeLua)), "every function of the prelude is found whole")
+}
+
+// The prelude defines each function once, and no script defines one of
+// the prelude's again: shared logic (finalize a task, announce a new head,
+// the doom policy) is written once.
+func TestThePreludeHasNoRepeats(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, name := range defined(preludeLua) {
+		require.False(t, seen[name], "%s is defined twice", name)
+		seen[name] = true
+	}
+	for name, src := range map[string]string{"submit": submitLua, "claim": claimLua, "finish": finishLua, "requeue": requeueLua,
+		"recover": recoverLua, "cancel": cancelLua, "retry": retryLua, "keepalive": keepaliveLua, "schedule": scheduleLua,
+		"unschedule": unscheduleLua, "workflow": workflowLua} {
+		for _, f := range defined(src) {
+			require.False(t, seen[f], "%s.lua defines the prelude's %s again", name, f)
+		}
+		for _, pattern := range []string{`'ZRANGE', \w+(\[[^]]*\])?, 0, 0\)`, `'canceled' or`, `'failed' or`} {
+			require.NotRegexp(t, pattern, src, "%s.lua repeats what the prelude does", name)
+		}
+	}
 }

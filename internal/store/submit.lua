@@ -73,7 +73,7 @@ for _ = 1, tonumber(ARGV[1]) do
         missing = pid
         break
       end
-      if st == 'succeeded' or st == 'failed' or st == 'canceled' then
+      if is_final(st) then
         outcomes[#outcomes + 1] = 'o:' .. pid
         outcomes[#outcomes + 1] = outcome(pid, p[2], st, p[3], p[4])
         if doomed(st, opf) then stop = true end
@@ -131,10 +131,7 @@ end
 for _, dkey in ipairs(order) do
   local e = indexed[dkey]
   chunked('ZADD', dkey, e.zadd, 1, #e.zadd)
-  local head = redis.call('ZRANGE', dkey, 0, 0)[1]
-  if head and e.ids[head] then
-    redis.call('PUBLISH', e.announce, e.ids[head] .. ' ' .. head)
-  end
+  announce_head(dkey, e.ids, e.announce)
 end
 if #events > 0 then redis.call('PUBLISH', ARGV[2], joined(events)) end
 return out

@@ -26,11 +26,11 @@ if cur[3] and cur[3] ~= '' and redis.call('HGET', KEYS[3], cur[3]) == ARGV[1] th
 end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
   redis.call('ZREM', KEYS[5], ARGV[2])
-  local now = int(clock())
-  redis.call('HSET', KEYS[4], 'state', 'canceled', 'finished', now, 'error', 'its schedule was canceled')
-  redis.call('ZADD', KEYS[6], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[4], ARGV[3])
   local o = redis.call('HMGET', KEYS[4], 'queue', 'name')
-  redis.call('PUBLISH', ARGV[4], 'canceled ' .. ARGV[2] .. ' ' .. word(o[1]) .. ' ' .. word(o[2]))
+  -- An occurrence has neither companion key nor children.
+  local b = ended(clock(), ARGV[3])
+  finalize(b, KEYS[4], KEYS[4], nil, 0, 0, ARGV[2], o[1], o[2], 'canceled', KEYS[6],
+    {'error', 'its schedule was canceled'}, '', '')
+  flush_ended(b, ARGV[4])
 end
 return 1

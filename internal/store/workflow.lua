@@ -45,10 +45,7 @@ for i = 1, n do
   if st == 'waiting' then
     redis.call('ZADD', KEYS[2], score, id)
   else
-    redis.call('ZADD', KEYS[3 * i + 2], score, id)
-    if redis.call('ZRANGE', KEYS[3 * i + 2], 0, 0)[1] == id then
-      redis.call('PUBLISH', ARGV[2] .. q, score .. ' ' .. id)
-    end
+    enter(KEYS[3 * i + 2], score, id, ARGV[2] .. q)
   end
 end
 chunked('HSET', KEYS[3], nodes, 1, #nodes)
