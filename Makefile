@@ -32,4 +32,4 @@ lint: fmt-check vet ## gofmt, go vet, and staticcheck when installed
 	@command -v staticcheck >/dev/null && staticcheck ./... || echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"
 
 bench: ## Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./scheduler/
+	$(GO) test -run '^$$' -bench . -benchmem ./scheduler/ ./client/

@@ -14,7 +14,7 @@ import (
 // noticed within it.
 const daemonCacheTTL = time.Second
 
-// daemonCache holds the live daemons (scheduler.Client.Daemons) for
+// daemonCache holds the live daemons (client.Client.Daemons) for
 // daemonCacheTTL. Concurrent readers of an expired cache wait for one read.
 type daemonCache struct {
 	read func(context.Context) ([]wire.Daemon, error)

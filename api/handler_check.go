@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -28,7 +28,7 @@ func (s *Server) checkHandler(ctx context.Context, queue, handler, what string) 
 	if err != nil {
 		return "", fmt.Errorf("read the live daemons: %w", err)
 	}
-	r := scheduler.ReachOf(ds, queue, handler)
+	r := client.ReachOf(ds, queue, handler)
 	switch {
 	case r.Runs:
 		return "", nil

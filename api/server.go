@@ -1,5 +1,5 @@
 // Package api is dueq's HTTP API server: the Server that `dueq serve` runs
-// in front of a scheduler.Client. Requests and answers are JSON, of the
+// in front of a client.Client. Requests and answers are JSON, of the
 // types of package wire; every error answer is a 4xx or 5xx status with a
 // body {"error": "..."} that says what to fix. Its Go client is package
 // apiclient, which links neither this package nor the engine.
@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -92,7 +92,7 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Server serves the HTTP API of one daemon over a scheduler.Client. Create it
+// Server serves the HTTP API of one daemon over a client.Client. Create it
 // with New; serve it with Start and Stop, or mount Handler in a server of
 // your own. It is safe for concurrent use.
 //
@@ -103,7 +103,7 @@ func loopbackHost(host string) bool {
 // alive; one that no live daemon serving its queue can run is accepted with
 // a warning (the answer's "warning" field and the wire.WarningHeader).
 type Server struct {
-	c       *scheduler.Client
+	c       *client.Client
 	reg     *tasks.Registry
 	daemons *daemonCache
 	health  func(context.Context) error
@@ -131,7 +131,7 @@ type Server struct {
 // health (nil: always healthy). It validates cfg (after WithDefaults); the
 // error names the config key to fix, e.g. a non-loopback http.addr without
 // http.token.
-func New(c *scheduler.Client, reg *tasks.Registry, health func(context.Context) error, cfg Config) (*Server, error) {
+func New(c *client.Client, reg *tasks.Registry, health func(context.Context) error, cfg Config) (*Server, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -16,9 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/dashboard"
 	"github.com/dueq/dueq/deps"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -161,7 +161,7 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) {
 // get serves GET /api/v1/tasks/{id}; for a schedule id, the schedule's
 // record.
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	if scheduler.IsScheduleID(r.PathValue("id")) {
+	if client.IsScheduleID(r.PathValue("id")) {
 		s.getSchedule(w, r)
 		return
 	}
@@ -178,7 +178,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 // server stops. The caller tells which by the record's state.
 func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if scheduler.IsScheduleID(id) {
+	if client.IsScheduleID(id) {
 		s.fail(w, r, badRequest("%s is a schedule, which never finishes: wait for one of its occurrences, whose records name it in \"schedule\" (GET /api/v1/tasks?name=TASK lists them)", id))
 		return
 	}
@@ -213,7 +213,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 // 409 when the task had already finished. For a schedule id it cancels the
 // schedule (see cancelSchedule).
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	if scheduler.IsScheduleID(r.PathValue("id")) {
+	if client.IsScheduleID(r.PathValue("id")) {
 		s.cancelSchedule(w, r)
 		return
 	}

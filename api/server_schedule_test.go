@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -19,7 +19,7 @@ func schedule(t *testing.T, b []byte) *wire.Schedule {
 	t.Helper()
 	var sc wire.Schedule
 	require.NoError(t, json.Unmarshal(b, &sc), "body: %s", b)
-	require.True(t, scheduler.IsScheduleID(sc.ID), "body: %s", b)
+	require.True(t, client.IsScheduleID(sc.ID), "body: %s", b)
 	return &sc
 }
 

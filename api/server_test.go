@@ -20,6 +20,7 @@ import (
 
 	"github.com/dueq/dueq/api"
 	"github.com/dueq/dueq/apiclient"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -30,7 +31,7 @@ type env struct {
 	mr  *miniredis.Miniredis
 	rdb *redis.Client
 	reg *tasks.Registry
-	sc  *scheduler.Client
+	sc  *client.Client
 	srv *api.Server
 	ts  *httptest.Server
 	cl  *apiclient.Client // talks to ts with cfg's token
@@ -56,7 +57,7 @@ func setup(t *testing.T, cfgs ...api.Config) *env {
 	e.reg.Register("echo", echo)
 	e.reg.Register("other", echo)
 	var err error
-	e.sc, err = scheduler.NewClient(e.rdb, scheduler.Config{})
+	e.sc, err = client.New(e.rdb, client.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.sc.Close() })
 	e.srv, err = api.New(e.sc, e.reg, nil, cfg)
@@ -483,7 +484,7 @@ func (e *env) failFast(t *testing.T) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	sc, err := scheduler.NewClient(rdb, scheduler.Config{})
+	sc, err := client.New(rdb, client.Config{})
 	require.NoError(t, err)
 	srv, err := api.New(sc, e.reg, nil, api.Config{})
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
@@ -49,7 +50,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	reg.Register("echo", func(_ context.Context, c *tasks.Call) (any, error) {
 		return map[string]any{"args": c.Task.Args}, nil
 	})
-	sc, err := scheduler.NewClient(s.rdb, scheduler.Config{})
+	sc, err := client.New(s.rdb, client.Config{})
 	require.NoError(f, err)
 	f.Cleanup(func() { _ = sc.Close() })
 	srv, err := api.New(sc, reg, nil, api.Config{Logger: slog.New(slog.DiscardHandler)})

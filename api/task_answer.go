@@ -6,14 +6,14 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
 
 // taskAnswer is a task record as the API answers it: the fields of
 // tasks.Task plus "retryable", whether POST /api/v1/tasks/{id}/retry would
-// accept it (scheduler.Retryable, the rule Retry applies), and "warning"
+// accept it (client.Retryable, the rule Retry applies), and "warning"
 // when a submit has one.
 type taskAnswer struct {
 	t       *tasks.Task
@@ -25,7 +25,7 @@ func (a taskAnswer) MarshalJSON() ([]byte, error) {
 	return withFields(a.t, struct {
 		Retryable bool   `json:"retryable"`
 		Warning   string `json:"warning,omitempty"`
-	}{scheduler.Retryable(a.t) == nil, a.warning})
+	}{client.Retryable(a.t) == nil, a.warning})
 }
 
 // scheduleAnswer is a schedule's record with the warning of its submit.
@@ -109,8 +109,8 @@ func (n workflowNode) MarshalJSON() ([]byte, error) {
 }
 
 // newWorkflowAnswer builds the answer of GET /api/v1/workflows/{id} from
-// the nodes scheduler.Client.GetWorkflow read.
-func newWorkflowAnswer(id string, nodes []scheduler.WorkflowNode) workflowAnswer {
+// the nodes client.Client.GetWorkflow read.
+func newWorkflowAnswer(id string, nodes []client.WorkflowNode) workflowAnswer {
 	a := workflowAnswer{ID: id, States: map[tasks.State]int{}, Nodes: make([]workflowNode, len(nodes))}
 	for i, n := range nodes {
 		a.Nodes[i] = workflowNode{Node: n.Name, ID: n.ID, Task: n.Task}

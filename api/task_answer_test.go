@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -19,7 +19,7 @@ func TestWorkflowAnswerIsTheWireAnswerWithRetryable(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2030, 1, 2, 15, 4, 5, 123e6, time.UTC)
 	done := &tasks.Task{ID: "T1", Name: "echo", Queue: "q", State: tasks.Succeeded, CreatedAt: at, DueAt: at, MaxAttempts: 1}
-	a := newWorkflowAnswer("W1", []scheduler.WorkflowNode{{Name: "a", ID: "T1", Task: done}, {Name: "b", ID: "T2"}})
+	a := newWorkflowAnswer("W1", []client.WorkflowNode{{Name: "a", ID: "T1", Task: done}, {Name: "b", ID: "T2"}})
 	b, err := json.Marshal(a)
 	require.NoError(t, err)
 	require.Equal(t, `{"id":"W1","states":{"expired":1,"succeeded":1},"nodes":[{"node":"a","id":"T1","task":{"id":"T1","name":"echo","args":null,"queue":"q","state":"succeeded","attempts":0,"max_attempts":1,"parents":[],"children":[],"on_parent_failure":"","due_at":"2030-01-02T15:04:05.123Z","created_at":"2030-01-02T15:04:05.123Z","started_at":null,"finished_at":null,"retryable":false}},{"node":"b","id":"T2","task":null}]}`, string(b))

@@ -180,7 +180,7 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 	return &t, nil
 }
 
-// List returns the tasks opts selects, in the order of scheduler.Client.List:
+// List returns the tasks opts selects, in the order of client.Client.List:
 // those in opts.State (empty: any), of handler opts.Name (empty: any), in
 // opts.Queue (empty: any), at most opts.Limit of them (0: the server's
 // default, 100). A bad filter gives an *Error with Status 400.

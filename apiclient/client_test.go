@@ -125,7 +125,7 @@ func TestLinksNeitherTheEngineNorRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
-	banned := []string{"github.com/redis/go-redis", "github.com/dueq/dueq/scheduler", "github.com/alicebob/miniredis", "github.com/dueq/dueq/api"}
+	banned := []string{"github.com/redis/go-redis", "github.com/dueq/dueq/scheduler", "github.com/dueq/dueq/client", "github.com/alicebob/miniredis", "github.com/dueq/dueq/api"}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, b := range banned {
 			if dep == b || strings.HasPrefix(dep, b+"/") {

@@ -13,7 +13,7 @@ import (
 // Error is a non-2xx answer of the API, as the Client returns it. Message is
 // the body's "error" text, which says what to fix.
 //
-// errors.Is matches an Error against the sentinels a scheduler.Client would
+// errors.Is matches an Error against the sentinels a client.Client would
 // return for the same problem: 400 is tasks.ErrInvalid, 404 is
 // wire.ErrNotFound and 409 is wire.ErrFinished (from a cancel) or
 // wire.ErrNotRetryable (from a retry), so code works the same over HTTP

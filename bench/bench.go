@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -185,7 +186,7 @@ func (r *run) produce(ctx context.Context, n int, spec func(i int) tasks.Spec) (
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
-	c, err := scheduler.NewClient(r.client(), scheduler.Config{Logger: r.log})
+	c, err := client.New(r.client(), client.Config{Logger: r.log})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -215,7 +215,7 @@ func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error 
 // submit rate. Then, on top of that index, 1,000 tasks due over 2 s: the
 // mean claim round trip and their lateness, to compare across index sizes.
 func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error {
-	c, err := scheduler.NewClient(r.client(), scheduler.Config{Logger: r.log})
+	c, err := client.New(r.client(), client.Config{Logger: r.log})
 	if err != nil {
 		return err
 	}

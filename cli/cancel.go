@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 )
 
 func newCancel(g *globals) *cobra.Command {
@@ -21,7 +21,7 @@ schedule: no occurrence fires after it; one already running finishes.
 Canceling a schedule twice is refused (exit 2).`,
 		Args: args(1, 1, "one task or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
-			if scheduler.IsScheduleID(a[0]) {
+			if client.IsScheduleID(a[0]) {
 				sc, err := g.client().CancelSchedule(c.Context(), a[0])
 				if err != nil {
 					return requestError(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -61,10 +62,10 @@ func setup(t *testing.T, o options) *env {
 		require.NoError(t, s.Start(context.Background()))
 		t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	}
-	client, err := scheduler.NewClient(rdb, cfg)
+	cl, err := client.New(rdb, client.Config{Logger: logger})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
-	srv, err := api.New(client, reg, nil, api.Config{Addr: "127.0.0.1:0", Token: o.token, Logger: logger})
+	t.Cleanup(func() { _ = cl.Close() })
+	srv, err := api.New(cl, reg, nil, api.Config{Addr: "127.0.0.1:0", Token: o.token, Logger: logger})
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/internal/rediserr"
 	"github.com/dueq/dueq/metrics"
@@ -34,7 +35,7 @@ type Daemon struct {
 	rdb      *redis.Client
 	embedded *miniredis.Miniredis // nil with a configured Redis
 	sched    *scheduler.Scheduler
-	client   *scheduler.Client
+	client   *client.Client
 	api      *api.Server
 	stopOnce sync.Once
 	stopErr  error
@@ -74,10 +75,10 @@ func StartDaemon(ctx context.Context, cfg *config.Config, reg *tasks.Registry, l
 	if err := d.connect(ctx); err != nil {
 		return nil, err
 	}
-	scfg := cfg.Scheduler(logger)
-	if d.client, err = scheduler.NewClient(d.rdb, scfg); err != nil {
+	if d.client, err = client.New(d.rdb, cfg.Client(logger)); err != nil {
 		return nil, err
 	}
+	scfg := cfg.Scheduler(logger)
 	m := metrics.New(d.client.Stats)
 	scfg.Observer = m
 	if d.sched, err = scheduler.New(d.rdb, reg, scfg); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/api"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
@@ -54,10 +55,10 @@ func setupDaemon(t *testing.T) *daemon {
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	client, err := scheduler.NewClient(rdb, cfg)
+	cl, err := client.New(rdb, client.Config{Logger: logger})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
-	srv, err := api.New(client, reg, nil, api.Config{Addr: "127.0.0.1:0", Logger: logger})
+	t.Cleanup(func() { _ = cl.Close() })
+	srv, err := api.New(cl, reg, nil, api.Config{Addr: "127.0.0.1:0", Logger: logger})
 	require.NoError(t, err)
 
 	var (

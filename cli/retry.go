@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 )
 
 func newRetry(g *globals) *cobra.Command {
@@ -25,7 +25,7 @@ as is an unknown id.`,
   dueq retry 01JD6Q2V5M8X3N4P7R9S0T1U2V && dueq wait 01JD6Q2V5M8X3N4P7R9S0T1U2V`,
 		Args: args(1, 1, "one task id"),
 		RunE: func(c *cobra.Command, a []string) error {
-			if scheduler.IsScheduleID(a[0]) {
+			if client.IsScheduleID(a[0]) {
 				return usagef(c, "%s is a schedule: retry one of its occurrences instead (dueq list shows them; their records name the schedule)", a[0])
 			}
 			t, err := g.client().Retry(c.Context(), a[0])

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -17,13 +17,13 @@ func TestSubmitScheduleStatusCancel(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	id := e.submit("echo", `{"a":1}`, "--every", "8s", "--queue", "q", "--max-attempts", "2", "--timeout", "1m", "--misfire", "skip")
-	require.True(t, scheduler.IsScheduleID(id), id)
+	require.True(t, client.IsScheduleID(id), id)
 
 	code, out, errOut := e.run("submit", "sleep", `{"ms":1}`, "--cron", "CRON_TZ=Europe/Berlin 0 3 * * *", "--json")
 	require.Equal(t, ExitOK, code, errOut)
 	var cron wire.Schedule
 	require.NoError(t, json.Unmarshal([]byte(out), &cron), out)
-	require.True(t, scheduler.IsScheduleID(cron.ID), out)
+	require.True(t, client.IsScheduleID(cron.ID), out)
 	require.Equal(t, "CRON_TZ=Europe/Berlin 0 3 * * *", cron.Cron)
 	require.Equal(t, wire.MisfireRunOnce, cron.Misfire)
 	berlin, err := time.LoadLocation("Europe/Berlin")

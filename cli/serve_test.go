@@ -21,9 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/apiclient"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/internal/testutil"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -358,10 +358,10 @@ func TestDaemonWithItsAddressTakenClaimsNothing(t *testing.T) {
 	mr := embedded(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	client, err := scheduler.NewClient(rdb, scheduler.Config{})
+	cl, err := client.New(rdb, client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
-	due, err := client.Submit(context.Background(), tasks.Spec{Name: "echo"})
+	t.Cleanup(func() { _ = cl.Close() })
+	due, err := cl.Submit(context.Background(), tasks.Spec{Name: "echo"})
 	require.NoError(t, err)
 
 	cfg := testConfig()
@@ -380,11 +380,11 @@ func TestDaemonWithItsAddressTakenClaimsNothing(t *testing.T) {
 	require.Contains(t, errOut, "dueq: http.addr "+addr+": cannot listen there")
 	require.NotContains(t, errOut, "scheduler started")
 
-	rec, err := client.Get(context.Background(), due.ID)
+	rec, err := cl.Get(context.Background(), due.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Scheduled, rec.State, "a daemon that could not start claimed the task")
 	require.Zero(t, rec.Attempts)
-	live, err := client.Daemons(context.Background())
+	live, err := cl.Daemons(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, live, "no daemon registered itself")
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -82,7 +82,7 @@ func printStats(out io.Writer, st *wire.Stats) error {
 		}
 	}
 	if len(st.Stranded) > 0 {
-		fmt.Fprintf(out, "\nstranded (among the first %d due tasks of each queue):\n", scheduler.StrandedSample)
+		fmt.Fprintf(out, "\nstranded (among the first %d due tasks of each queue):\n", client.StrandedSample)
 		for _, s := range st.Stranded {
 			fmt.Fprintf(out, "  %s\n", s)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -29,7 +29,7 @@ and handler, and the error of a failed node. For a schedule id (S...) it
 shows the schedule: its task, rule, state and next fire time.`,
 		Args: args(1, 1, "one task, workflow or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
-			if scheduler.ValidWorkflowID(a[0]) {
+			if client.ValidWorkflowID(a[0]) {
 				wf, err := g.client().GetWorkflow(c.Context(), a[0])
 				if err != nil {
 					return requestError(err)
@@ -40,7 +40,7 @@ shows the schedule: its task, rule, state and next fire time.`,
 				printWorkflow(c.OutOrStdout(), wf)
 				return nil
 			}
-			if scheduler.IsScheduleID(a[0]) {
+			if client.IsScheduleID(a[0]) {
 				sc, err := g.client().GetSchedule(c.Context(), a[0])
 				if err != nil {
 					return requestError(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dueq/dueq/apiclient"
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -40,7 +40,7 @@ timeout passed first or an error occurred (unknown id, no daemon).`,
 			var ids []string
 			seen := make(map[string]bool, len(a))
 			for _, id := range a {
-				if scheduler.IsScheduleID(id) {
+				if client.IsScheduleID(id) {
 					return usagef(c, "%s is a schedule, which never finishes: wait for one of its occurrences (dueq list shows them; their records name the schedule)", id)
 				}
 				if !seen[id] {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -225,6 +226,12 @@ func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
 		RetryCap:      c.Retry.Cap,
 		Logger:        logger,
 	}
+}
+
+// Client returns the configuration of a client of c's daemons (the HTTP
+// API's), logging to logger.
+func (c *Config) Client(logger *slog.Logger) client.Config {
+	return client.Config{Namespace: c.Namespace, ResultTTL: c.ResultTTL, Logger: logger}
 }
 
 // setEngine sets the engine's settings of c from e, after WithDefaults.

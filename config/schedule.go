@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/recur"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -160,7 +160,7 @@ func (c *Config) validateSchedules() error {
 }
 
 // ScheduleSpecs returns the schedules as the specs that
-// scheduler.Client.SubmitSchedule upserts by name, in the order of the
+// client.Client.SubmitSchedule upserts by name, in the order of the
 // file. Its error names the entry at fault (Load has already checked them).
 func (c *Config) ScheduleSpecs() ([]wire.ScheduleSpec, error) {
 	if err := c.validateSchedules(); err != nil {
@@ -179,7 +179,7 @@ func (s Schedule) spec(at string) (wire.ScheduleSpec, error) {
 	switch {
 	case s.Name == "":
 		return zero, fmt.Errorf("%s.name: missing: give each schedule a unique name such as nightly-report", at)
-	case !scheduler.ValidScheduleName(s.Name):
+	case !client.ValidScheduleName(s.Name):
 		return zero, fmt.Errorf("%s.name: %.80q: use 1-64 letters, digits or _.-", at, s.Name)
 	case s.Task == "":
 		return zero, fmt.Errorf("%s.task: missing: name the handler to run, such as echo", at)

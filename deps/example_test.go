@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -38,12 +39,12 @@ func Example() {
 	daemon, _ := scheduler.New(rdb, reg, cfg)
 	_ = daemon.Start(ctx)
 	defer daemon.Stop(ctx)
-	client, _ := scheduler.NewClient(rdb, cfg)
-	defer client.Close()
+	c, _ := client.New(rdb, client.Config{Logger: cfg.Logger})
+	defer c.Close()
 
-	world, _ := client.Submit(ctx, tasks.Spec{Name: "world"})
-	hello, _ := client.Submit(ctx, tasks.Spec{Name: "hello", After: []string{world.ID}})
-	done, _ := client.Wait(ctx, hello.ID)
+	world, _ := c.Submit(ctx, tasks.Spec{Name: "world"})
+	hello, _ := c.Submit(ctx, tasks.Spec{Name: "hello", After: []string{world.ID}})
+	done, _ := c.Wait(ctx, hello.ID)
 	fmt.Println(done.State, string(done.Result))
 	// Output: succeeded "Hello, World!"
 }

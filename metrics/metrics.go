@@ -99,7 +99,7 @@ type Metrics struct {
 var _ scheduler.Observer = (*Metrics)(nil)
 
 // New returns the metrics of a daemon whose task counts stats reads (a
-// scheduler.Client's Stats). stats is called at every scrape, with a 2s
+// client.Client's Stats). stats is called at every scrape, with a 2s
 // timeout; when it fails, the scrape still answers, with dueq_up 0.
 func New(stats func(context.Context) (*wire.Stats, error)) *Metrics {
 	m := &Metrics{

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -24,7 +25,7 @@ type env struct {
 	t      *testing.T
 	mr     *miniredis.Miniredis
 	rdb    *redis.Client
-	client *scheduler.Client
+	client *client.Client
 	m      *Metrics
 	url    string // of the metrics endpoint
 }
@@ -36,13 +37,13 @@ func setup(t *testing.T) *env {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	client, err := scheduler.NewClient(rdb, scheduler.Config{})
+	cl, err := client.New(rdb, client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
-	m := New(client.Stats)
+	t.Cleanup(func() { _ = cl.Close() })
+	m := New(cl.Stats)
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, mr: mr, rdb: rdb, client: client, m: m, url: srv.URL + "/metrics"}
+	return &env{t: t, mr: mr, rdb: rdb, client: cl, m: m, url: srv.URL + "/metrics"}
 }
 
 // start runs a scheduler with reg's handlers, observed by e's metrics, until

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -109,4 +110,21 @@ func TestConfigErrorsNameTheKeyAndTheFix(t *testing.T) {
 	} {
 		require.EqualError(t, tc.cfg.Validate(), tc.want)
 	}
+}
+
+// A client's settings are the daemon's where both have them: the same
+// defaults, and the same errors for the same values.
+func TestAClientHasTheDaemonsDefaultsAndLimits(t *testing.T) {
+	t.Parallel()
+	d, c := Config{}.WithDefaults(), client.Config{}.WithDefaults()
+	require.Equal(t, clientConfig(d), client.Config{Namespace: c.Namespace, ResultTTL: c.ResultTTL, SafetyWait: c.SafetyWait, Logger: d.Logger, Clock: d.Clock})
+	for _, cfg := range []Config{
+		{Namespace: "bad ns"}, {ResultTTL: 500 * time.Millisecond}, {ResultTTL: -time.Hour},
+		{SafetyWait: time.Millisecond}, {SafetyWait: -time.Second},
+	} {
+		want := cfg.Validate()
+		require.Error(t, want)
+		require.EqualError(t, clientConfig(cfg).Validate(), want.Error())
+	}
+	require.NoError(t, clientConfig(Config{ResultTTL: time.Second, SafetyWait: 10 * time.Millisecond}).Validate())
 }

@@ -108,19 +108,6 @@ func TestChildSubmittedAfterItsParentFinished(t *testing.T) {
 	require.Equal(t, []string{c.ID}, rp.Children)
 }
 
-func TestUnknownParentIsRejectedAndNothingIsWritten(t *testing.T) {
-	t.Parallel()
-	e := depsSetup(t, Config{})
-	p := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	before := e.mr.Keys()
-	_, err := e.client.Submit(context.Background(), tasks.Spec{Name: "parents", After: []string{p.ID, "NO-SUCH-TASK"}, Key: "k"})
-	require.ErrorIs(t, err, tasks.ErrInvalid)
-	require.ErrorContains(t, err, "parent NO-SUCH-TASK not found")
-	require.Equal(t, before, e.mr.Keys())
-	_, err = e.client.Submit(context.Background(), tasks.Spec{Name: "parents", After: []string{p.ID, p.ID}})
-	require.ErrorIs(t, err, tasks.ErrInvalid)
-}
-
 func TestFailurePoliciesApplyDownTheGraph(t *testing.T) {
 	t.Parallel()
 	e := depsSetup(t, Config{Workers: 4})
@@ -279,39 +266,4 @@ func TestWorkflowIsWrittenAtOnceAndRuns(t *testing.T) {
 	fetch, err := e.client.Get(context.Background(), ids["fetch"])
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{ids["left"], ids["right"]}, fetch.Children)
-}
-
-func TestRejectedWorkflowWritesNothing(t *testing.T) {
-	t.Parallel()
-	e := depsSetup(t, Config{})
-	for name, w := range map[string]*deps.Workflow{
-		"cycle": {Nodes: []deps.Node{
-			{Name: "a", Spec: tasks.Spec{Name: "record"}, After: []string{"c"}},
-			{Name: "b", Spec: tasks.Spec{Name: "record"}, After: []string{"a"}},
-			{Name: "c", Spec: tasks.Spec{Name: "record"}, After: []string{"b"}},
-		}},
-		"unknown": {Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record"}, After: []string{"zz"}}}},
-		"duplicate": {Nodes: []deps.Node{
-			{Name: "a", Spec: tasks.Spec{Name: "record"}}, {Name: "a", Spec: tasks.Spec{Name: "record"}},
-		}},
-		"bad spec": {Nodes: []deps.Node{{Name: "a", Spec: tasks.Spec{Name: "record", In: -time.Second}}}},
-	} {
-		_, err := e.client.SubmitWorkflow(context.Background(), w)
-		require.ErrorIs(t, err, tasks.ErrInvalid, name)
-		if name == "cycle" {
-			require.ErrorIs(t, err, deps.ErrCycle)
-			require.ErrorContains(t, err, "->")
-		}
-	}
-	require.Empty(t, e.mr.Keys())
-}
-
-func TestSubmitReturnsTheChildAsStored(t *testing.T) {
-	t.Parallel()
-	e := depsSetup(t, Config{})
-	p := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	c := e.submit(tasks.Spec{Name: "parents", After: []string{p.ID}})
-	require.Equal(t, tasks.Waiting, c.State)
-	require.Equal(t, 1, c.Pending)
-	require.Equal(t, []string{p.ID}, c.Parents)
 }

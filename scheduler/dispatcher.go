@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/backoff"
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/transport"
 )
@@ -148,7 +149,7 @@ func (d *dispatcher) learnForeign(queue string, ids []string) (full bool) {
 func (d *dispatcher) run(ctx context.Context) {
 	defer close(d.s.work)
 	s := d.s
-	backoff := time.Duration(0)
+	wait := time.Duration(0)
 	for {
 		d.collectIdle()
 		if ctx.Err() != nil {
@@ -170,19 +171,19 @@ func (d *dispatcher) run(ctx context.Context) {
 		err := d.step(ctx)
 		switch {
 		case err == errWait:
-			backoff = 0
+			wait = 0
 			s.redisOK(false)
 			d.wait(ctx)
 		case err != nil && ctx.Err() == nil:
 			// A read that succeeds says nothing of the writes Redis may
 			// still refuse (out of memory, a read-only replica): only a step
 			// that wrote, or found nothing to do, ends the backoff.
-			backoff = nextBackoff(backoff)
+			wait = backoff.Next(wait)
 			s.redisError(err)
 			d.stale = true
-			sleepCtx(ctx, backoff)
+			backoff.Sleep(ctx, wait)
 		case err == nil && !peek:
-			backoff = 0
+			wait = 0
 			s.redisOK(true)
 		}
 	}

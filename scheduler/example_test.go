@@ -11,6 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -46,13 +47,13 @@ func Example() {
 	}
 	defer daemon.Stop(ctx)
 
-	client, _ := scheduler.NewClient(rdb, cfg)
-	defer client.Close()
-	now, _ := client.Submit(ctx, tasks.Spec{Name: "greet", Args: json.RawMessage(`{"name":"World"}`)})
-	later, _ := client.Submit(ctx, tasks.Spec{Name: "greet", Args: json.RawMessage(`{"name":"later"}`), In: 50 * time.Millisecond})
+	c, _ := client.New(rdb, client.Config{Logger: cfg.Logger})
+	defer c.Close()
+	now, _ := c.Submit(ctx, tasks.Spec{Name: "greet", Args: json.RawMessage(`{"name":"World"}`)})
+	later, _ := c.Submit(ctx, tasks.Spec{Name: "greet", Args: json.RawMessage(`{"name":"later"}`), In: 50 * time.Millisecond})
 
 	for _, id := range []string{now.ID, later.ID} {
-		done, err := client.Wait(ctx, id)
+		done, err := c.Wait(ctx, id)
 		if err != nil {
 			panic(err)
 		}

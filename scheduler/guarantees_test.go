@@ -12,7 +12,6 @@ import (
 
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/wire"
 )
 
 // skewedClock is the system clock off by a fixed offset.
@@ -165,19 +164,6 @@ func TestAThawedRunDoesNotCutOffItsDaemonsNewerClaim(t *testing.T) {
 	require.Equal(t, 2, e.runs.count(task.ID), "the new claim kept its lease: no third run")
 	require.Equal(t, 1, done.Recoveries)
 	require.EqualValues(t, 1, s.Counters().LostClaims)
-}
-
-// A client whose clock is far behind schedules a recurring task's first
-// slot by Redis's clock.
-func TestASkewedClientSchedulesByRedisClock(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	c, err := NewClient(e.rdb, Config{Clock: skewedClock{-50 * time.Second}})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	sc, err := c.SubmitSchedule(context.Background(), wire.ScheduleSpec{Every: time.Minute, Task: tasks.Spec{Name: "record"}})
-	require.NoError(t, err)
-	require.Greater(t, time.Until(sc.NextAt), 55*time.Second, "an every-minute schedule's first slot is a minute away")
 }
 
 // A small step of a daemon's clock (under the jump that resets its

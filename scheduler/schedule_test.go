@@ -3,8 +3,6 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +18,9 @@ import (
 // record in Redis names it.
 func (e *env) pendingOf(id string) string {
 	e.t.Helper()
-	s, err := e.client.schedule(context.Background(), id)
+	h, err := e.rdb.HGetAll(context.Background(), e.keys.Schedule(id)).Result()
+	require.NoError(e.t, err)
+	s, err := store.DecodeSchedule(id, h)
 	require.NoError(e.t, err)
 	return s.Pending
 }
@@ -67,30 +67,6 @@ func TestEveryScheduleFiresEachSlotOnceAcrossDaemons(t *testing.T) {
 	require.GreaterOrEqual(t, len(named), 6)
 }
 
-func TestCancelScheduleStopsFutureOccurrences(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	ctx := context.Background()
-	sc, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Task: tasks.Spec{Name: "record"}, Cron: "@hourly"})
-	require.NoError(t, err)
-	pending := e.pendingOf(sc.ID)
-	require.Equal(t, store.OccurrenceID(sc.ID, sc.NextAt), pending)
-	got, err := e.client.CancelSchedule(ctx, sc.ID)
-	require.NoError(t, err)
-	require.Equal(t, wire.ScheduleCanceled, got.State)
-	occ, err := e.client.Get(ctx, pending)
-	require.NoError(t, err)
-	require.Equal(t, tasks.Canceled, occ.State)
-	due, err := e.rdb.ZCard(ctx, e.keys.Due("default")).Result()
-	require.NoError(t, err)
-	require.Zero(t, due)
-	list, err := e.client.Schedules(ctx)
-	require.NoError(t, err)
-	require.Empty(t, list)
-	_, err = e.client.CancelSchedule(ctx, sc.ID)
-	require.ErrorIs(t, err, wire.ErrFinished)
-}
-
 func TestCronWithSecondsRunsAndNamesItsSchedule(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
@@ -103,49 +79,6 @@ func TestCronWithSecondsRunsAndNamesItsSchedule(t *testing.T) {
 	require.Equal(t, tasks.Succeeded, first.State)
 	require.JSONEq(t, `{"tick":true}`, string(first.Result))
 	require.Equal(t, sc.ID, first.Schedule)
-}
-
-func TestNamedSchedulesUpsertWithoutDuplicates(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	ctx := context.Background()
-	spec := wire.ScheduleSpec{Name: "nightly", Task: tasks.Spec{Name: "record"}, Cron: "0 3 * * *"}
-	var wg sync.WaitGroup
-	ids := make([]string, 5)
-	for i := range ids { // five daemons starting at once
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := e.client.SubmitSchedule(ctx, spec)
-			if err == nil {
-				ids[i] = s.ID
-			}
-		}()
-	}
-	wg.Wait()
-	for _, id := range ids {
-		require.Equal(t, ids[0], id)
-	}
-	again, err := e.client.SubmitSchedule(ctx, spec) // a restart
-	require.NoError(t, err)
-	require.Equal(t, ids[0], again.ID)
-	againPending := e.pendingOf(again.ID)
-	list, err := e.client.Schedules(ctx)
-	require.NoError(t, err)
-	require.Len(t, list, 1)
-	due, err := e.rdb.ZRange(ctx, e.keys.Due("default"), 0, -1).Result()
-	require.NoError(t, err)
-	require.Equal(t, []string{againPending}, due)
-
-	spec.Cron = "0 4 * * *" // the config changed
-	changed, err := e.client.SubmitSchedule(ctx, spec)
-	require.NoError(t, err)
-	require.Equal(t, ids[0], changed.ID)
-	require.Equal(t, 4, changed.NextAt.Hour())
-	due, err = e.rdb.ZRange(ctx, e.keys.Due("default"), 0, -1).Result()
-	require.NoError(t, err)
-	require.Equal(t, []string{e.pendingOf(changed.ID)}, due, "the old slot is gone")
-	require.False(t, e.mr.Exists(e.keys.Task(againPending)))
 }
 
 func TestMisfirePolicies(t *testing.T) {
@@ -184,25 +117,4 @@ func TestMisfirePolicies(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestInvalidSchedulesAreRejectedWithoutPanicOrWrites(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	for name, spec := range map[string]wire.ScheduleSpec{
-		"no rule":       {Task: tasks.Spec{Name: "record"}},
-		"both":          {Task: tasks.Spec{Name: "record"}, Every: time.Second, Cron: "* * * * *"},
-		"tz only":       {Task: tasks.Spec{Name: "record"}, Cron: "TZ=Europe/Berlin"},
-		"bad cron":      {Task: tasks.Spec{Name: "record"}, Cron: "61 * * * *"},
-		"tiny interval": {Task: tasks.Spec{Name: "record"}, Every: time.Millisecond},
-		"with in":       {Task: tasks.Spec{Name: "record", In: time.Second}, Every: time.Second},
-		"bad misfire":   {Task: tasks.Spec{Name: "record"}, Every: time.Second, Misfire: "sometimes"},
-		"bad name":      {Name: "a b", Task: tasks.Spec{Name: "record"}, Every: time.Second},
-		"bad task":      {Task: tasks.Spec{Name: ""}, Every: time.Second},
-	} {
-		_, err := e.client.SubmitSchedule(context.Background(), spec)
-		require.ErrorIs(t, err, tasks.ErrInvalid, name)
-		require.False(t, strings.Contains(err.Error(), "panic:"), name)
-	}
-	require.Empty(t, e.mr.Keys())
 }

@@ -7,6 +7,9 @@
 // at-least-once: a task whose daemon dies is re-run after its lease expires.
 // Correctness never rests on a pub/sub message arriving: every wait is capped
 // by Config.SafetyWait and every (re)subscribe re-reads the index.
+//
+// The engine runs tasks; programs submit, wait for and inspect them with
+// package client, and every key and script is package store's.
 package scheduler
 
 import (
@@ -49,7 +52,7 @@ type Scheduler struct {
 	work  chan *tasks.Task // dispatcher → loops
 	ready chan idle        // loops → dispatcher
 	disp  *dispatcher
-	sub   *subscriber
+	sub   *store.Subscriber
 	keep  *LeaseKeeper
 	cl    store.Claimer // who this daemon's claims are for: its id, handlers and lease
 
@@ -129,7 +132,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	for _, q := range s.cfg.Queues {
 		channels = append(channels, s.keys.Announce(q))
 	}
-	s.sub = subscribe(s.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
+	s.sub = store.Subscribe(s.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
 
 	claimCtx, stopClaims := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopClaims = stopClaims
@@ -189,7 +192,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		s.handBackAll(context.WithoutCancel(ctx))
 	}
 	_ = s.keep.Stop(ctx)
-	s.sub.close()
+	s.sub.Close()
 	if rerr := s.rdb.ZRem(context.WithoutCancel(ctx), s.keys.Daemons(), s.id).Err(); rerr != nil {
 		s.log.Warn("could not remove this daemon from the daemon list", "err", rerr)
 	}

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/internal/store"
+	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -49,41 +48,6 @@ func TestFleetClaimsEachTaskExactlyOnce(t *testing.T) {
 	for _, id := range ids {
 		require.Equal(t, 1, e.runs.count(id), "task %s", id)
 	}
-}
-
-func TestClaimScriptGivesATaskToOneClaimer(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	task := e.submit(tasks.Spec{Name: "record"})
-	var won atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, _, err := e.claim("default", testClaimer(time.Minute), 1, task.ID)
-			if err == nil && len(got) == 1 {
-				won.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	require.EqualValues(t, 1, won.Load())
-	rec, err := e.client.Get(context.Background(), task.ID)
-	require.NoError(t, err)
-	require.Equal(t, tasks.Running, rec.State)
-	require.EqualValues(t, 1, rec.Run)
-}
-
-func TestClaimSkipsTasksNotYetDue(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	task := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	got, hs, err := e.claim("default", testClaimer(time.Minute), 1, task.ID)
-	require.NoError(t, err)
-	require.Empty(t, got)
-	require.Len(t, hs, 1)
-	require.Equal(t, task.ID, hs[0].ID)
 }
 
 func TestDelayedTaskRunsNotBeforeItsDueTime(t *testing.T) {
@@ -123,11 +87,10 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 	before := s.Counters().SafetyWakes
 	// The real submit script, with its announcement sent where nobody
 	// listens: a hook renames the channels it is given.
-	task := newTask(tasks.Spec{Name: "record", Args: json.RawMessage(`{}`), Queue: "default", MaxAttempts: 1, OnParentFailure: tasks.PolicyFail})
 	elsewhere, _ := store.NewKeys("elsewhere")
 	rdb := redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	rdb.AddHook(pipelineGate{before: func(cmds []redis.Cmder) {
+	rdb.AddHook(testutil.PipelineGate{Before: func(cmds []redis.Cmder) {
 		for _, c := range cmds {
 			for i, a := range c.Args() {
 				switch a {
@@ -139,10 +102,11 @@ func TestLostAnnouncementDelaysATaskOnlyUpToTheSafetyCap(t *testing.T) {
 			}
 		}
 	}})
-	out, err := store.New(rdb, e.keys, time.Hour, e.cfg.WithDefaults().Clock).Submit(context.Background(),
-		store.SubmitParams{Tasks: []*tasks.Task{task}, NewQueue: func(*tasks.Task) bool { return false }})
+	c, err := client.New(rdb, clientConfig(e.cfg))
 	require.NoError(t, err)
-	require.True(t, out[0].Created)
+	t.Cleanup(func() { _ = c.Close() })
+	task, err := c.Submit(context.Background(), tasks.Spec{Name: "record"})
+	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
 	require.Greater(t, s.Counters().SafetyWakes, before)
 	require.Zero(t, s.Counters().Announced)
@@ -179,30 +143,6 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	require.EqualValues(t, 1, s.Counters().Recovered)
 }
 
-func TestTaskThatKeepsLosingItsDaemonFails(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1, MaxRecoveries: new(1)})
-	task := e.submit(tasks.Spec{Name: "record"})
-	ctx := context.Background()
-	for i := 0; i < 2; i++ {
-		got, _, err := e.claim("default", testClaimer(0), 1, task.ID)
-		require.NoError(t, err)
-		require.Len(t, got, 1)
-		n, err := e.store.Recover(ctx, store.RecoverParams{Queue: "default", ID: task.ID, MaxRecoveries: 1})
-		require.NoError(t, err)
-		if i == 0 {
-			require.EqualValues(t, store.RecoverRequeued, n)
-		} else {
-			require.EqualValues(t, store.RecoverFailed, n)
-		}
-	}
-	rec, err := e.client.Get(ctx, task.ID)
-	require.NoError(t, err)
-	require.Equal(t, tasks.Failed, rec.State)
-	require.Contains(t, rec.Error, "max_recoveries")
-	require.Zero(t, e.runs.count(task.ID))
-}
-
 func TestRunningTaskLeaseIsRenewed(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1, Lease: 300 * time.Millisecond})
@@ -234,17 +174,6 @@ func TestFinishedRecordAndKeyExpireAfterResultTTL(t *testing.T) {
 	require.ErrorIs(t, err, wire.ErrNotFound)
 	again := e.submit(tasks.Spec{Name: "record", Key: "nightly"})
 	require.NotEqual(t, task.ID, again.ID, "the key expired with the record")
-}
-
-func TestIdempotencyKeyReturnsTheFirstTask(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	first := e.submit(tasks.Spec{Name: "record", Key: "k1", In: time.Hour})
-	keys := len(e.mr.Keys())
-	second := e.submit(tasks.Spec{Name: "record", Key: "k1", Args: json.RawMessage(`{"other":true}`)})
-	require.Equal(t, first.ID, second.ID)
-	require.JSONEq(t, `{}`, string(second.Args))
-	require.Len(t, e.mr.Keys(), keys, "the second submit wrote nothing")
 }
 
 func TestCancelBeforeDueMeansItNeverRuns(t *testing.T) {
@@ -332,26 +261,6 @@ func TestCorruptRecordIsFailedAndDoesNotBlockTheQueue(t *testing.T) {
 	}
 }
 
-func TestInvalidSpecsAreRejectedAndWriteNothing(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	for name, spec := range map[string]tasks.Spec{
-		"no name":          {},
-		"bad name":         {Name: "has space"},
-		"bad queue":        {Name: "record", Queue: "a b"},
-		"bad args":         {Name: "record", Args: json.RawMessage(`{"a":`)},
-		"negative in":      {Name: "record", In: -time.Second},
-		"in and at":        {Name: "record", In: time.Second, At: time.Now()},
-		"negative timeout": {Name: "record", Timeout: -time.Second},
-		"max attempts":     {Name: "record", MaxAttempts: -1},
-		"long key":         {Name: "record", Key: string(make([]byte, 300))},
-	} {
-		_, err := e.client.Submit(context.Background(), spec)
-		require.ErrorIs(t, err, tasks.ErrInvalid, name)
-	}
-	require.Empty(t, e.mr.Keys())
-}
-
 func TestConfigErrorsNameTheField(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
@@ -366,120 +275,4 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		_, err := New(e.rdb, e.reg, *cfg)
 		require.ErrorContains(t, err, want)
 	}
-}
-
-// wire.ListOptions.Queue lists one queue's tasks, in every state, alone or with
-// the other filters; a bad queue name is invalid input.
-func TestListByQueue(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	ctx := context.Background()
-	mailDue := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "mail"})
-	mailChild := e.submit(tasks.Spec{Name: "other-name", Queue: "mail", After: []string{mailDue.ID}})
-	mailCanceled := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "mail"})
-	_, err := e.client.Cancel(ctx, mailCanceled.ID)
-	require.NoError(t, err)
-	otherDue := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	otherCanceled := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	_, err = e.client.Cancel(ctx, otherCanceled.ID)
-	require.NoError(t, err)
-
-	ids := func(opts wire.ListOptions) []string {
-		t.Helper()
-		list, err := e.client.List(ctx, opts)
-		require.NoError(t, err)
-		out := []string{}
-		for _, task := range list {
-			out = append(out, task.ID)
-		}
-		return out
-	}
-	require.Equal(t, []string{mailDue.ID, mailChild.ID, mailCanceled.ID}, ids(wire.ListOptions{Queue: "mail"}), "scheduled, waiting, finished")
-	require.Equal(t, []string{otherDue.ID, otherCanceled.ID}, ids(wire.ListOptions{Queue: tasks.DefaultQueue}))
-	require.Equal(t, []string{mailCanceled.ID}, ids(wire.ListOptions{Queue: "mail", State: tasks.Canceled}))
-	require.Equal(t, []string{mailChild.ID}, ids(wire.ListOptions{Queue: "mail", State: tasks.Waiting}))
-	require.Equal(t, []string{mailChild.ID}, ids(wire.ListOptions{Queue: "mail", Name: "other-name"}))
-	require.Equal(t, []string{mailDue.ID}, ids(wire.ListOptions{Queue: "mail", Limit: 1}))
-	require.Equal(t, []string{mailDue.ID, mailChild.ID}, ids(wire.ListOptions{Queue: "mail", Limit: 2}))
-	require.Empty(t, ids(wire.ListOptions{Queue: "nosuch"}), "a queue without tasks lists nothing")
-	require.Equal(t, []string{otherCanceled.ID, mailCanceled.ID}, ids(wire.ListOptions{State: tasks.Canceled}), "newest first")
-	require.Len(t, ids(wire.ListOptions{Limit: 4}), 4)
-
-	for _, bad := range []string{"no spaces", strings.Repeat("q", 65), "a/b"} {
-		_, err := e.client.List(ctx, wire.ListOptions{Queue: bad})
-		require.ErrorIs(t, err, tasks.ErrInvalid, bad)
-		require.ErrorContains(t, err, "a queue name is 1-64 letters, digits or _.-", bad)
-	}
-}
-
-func TestListAndStats(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 1})
-	s := e.start()
-	ctx := context.Background()
-	done := e.submit(tasks.Spec{Name: "record"})
-	e.wait(done.ID, 5*time.Second)
-	later := e.submit(tasks.Spec{Name: "record", In: time.Hour, Queue: "other"})
-	canceled := e.submit(tasks.Spec{Name: "other-name", In: time.Hour})
-	_, err := e.client.Cancel(ctx, canceled.ID)
-	require.NoError(t, err)
-
-	all, err := e.client.List(ctx, wire.ListOptions{})
-	require.NoError(t, err)
-	require.Len(t, all, 3)
-	sched, err := e.client.List(ctx, wire.ListOptions{State: tasks.Scheduled})
-	require.NoError(t, err)
-	require.Len(t, sched, 1)
-	require.Equal(t, later.ID, sched[0].ID)
-	named, err := e.client.List(ctx, wire.ListOptions{Name: "other-name"})
-	require.NoError(t, err)
-	require.Len(t, named, 1)
-	require.Equal(t, canceled.ID, named[0].ID)
-	one, err := e.client.List(ctx, wire.ListOptions{Limit: 1})
-	require.NoError(t, err)
-	require.Len(t, one, 1)
-	_, err = e.client.List(ctx, wire.ListOptions{State: "sleeping"})
-	require.ErrorIs(t, err, tasks.ErrInvalid)
-	_, err = e.client.List(ctx, wire.ListOptions{Limit: -1})
-	require.ErrorIs(t, err, tasks.ErrInvalid)
-
-	st, err := e.client.Stats(ctx)
-	require.NoError(t, err)
-	require.EqualValues(t, 1, st.States[tasks.Succeeded])
-	require.EqualValues(t, 1, st.States[tasks.Canceled])
-	require.EqualValues(t, 1, st.States[tasks.Scheduled])
-	require.EqualValues(t, 1, st.Queues["other"].Scheduled)
-	require.Contains(t, st.Daemons, s.ID())
-}
-
-func TestSubmitManyWritesEveryTaskOrNone(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Workers: 4})
-	ctx := context.Background()
-	specs := make([]tasks.Spec, 2500) // three pipelines
-	for i := range specs {
-		specs[i] = tasks.Spec{Name: "record", Args: json.RawMessage(fmt.Sprint(i))}
-	}
-	specs[7].Key = "bulk-key"
-	before := e.submit(tasks.Spec{Name: "record", Key: "bulk-key", In: time.Hour})
-	require.NoError(t, e.rdb.ScriptFlush(ctx).Err()) // the bulk path reloads a script Redis forgot
-	ts, err := e.client.SubmitMany(ctx, specs)
-	require.NoError(t, err)
-	require.Len(t, ts, len(specs))
-	require.Equal(t, before.ID, ts[7].ID, "a used key returns the first task")
-	e.start()
-	for i, task := range ts {
-		if i == 7 {
-			continue
-		}
-		done := e.wait(task.ID, 20*time.Second)
-		require.Equal(t, tasks.Succeeded, done.State)
-		require.JSONEq(t, fmt.Sprint(i), string(done.Result))
-	}
-
-	keys := len(e.mr.Keys())
-	_, err = e.client.SubmitMany(ctx, []tasks.Spec{{Name: "record"}, {Name: "record", In: -time.Second}})
-	require.ErrorIs(t, err, tasks.ErrInvalid)
-	require.ErrorContains(t, err, "spec 1")
-	require.Len(t, e.mr.Keys(), keys, "nothing written")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
@@ -21,7 +22,7 @@ type env struct {
 	mr     *miniredis.Miniredis
 	rdb    *redis.Client
 	reg    *tasks.Registry
-	client *Client
+	client *client.Client
 	store  *store.Store
 	keys   store.Keys
 	cfg    Config
@@ -85,7 +86,7 @@ func setup(t *testing.T, cfg Config) *env {
 		return "done", nil
 	})
 	var err error
-	e.client, err = NewClient(rdb, cfg)
+	e.client, err = client.New(rdb, clientConfig(cfg))
 	require.NoError(t, err)
 	full := cfg.WithDefaults()
 	e.keys, err = store.NewKeys(full.Namespace)
@@ -93,6 +94,12 @@ func setup(t *testing.T, cfg Config) *env {
 	e.store = store.New(rdb, e.keys, full.ResultTTL, full.Clock)
 	t.Cleanup(func() { _ = e.client.Close() })
 	return e
+}
+
+// clientConfig is the configuration of a client of the daemons that cfg
+// configures.
+func clientConfig(cfg Config) client.Config {
+	return client.Config{Namespace: cfg.Namespace, ResultTTL: cfg.ResultTTL, SafetyWait: cfg.SafetyWait, Logger: cfg.Logger, Clock: cfg.Clock}
 }
 
 // start runs a Scheduler with e's config and registry until the test ends.
@@ -153,11 +160,4 @@ func testClaimer(lease time.Duration) store.Claimer {
 func (e *env) claim(queue string, cl store.Claimer, want int, ids ...string) ([]store.Claimed, []store.Head, error) {
 	r, err := e.store.Claim(context.Background(), store.ClaimParams{Queue: queue, Claimer: cl, Want: want, Heads: 4, Candidates: store.Plain(ids...)})
 	return r.Got, r.Heads, err
-}
-
-// finish writes fs with one finish.lua call, as a daemon does, and returns
-// nHeads heads of each of their queues.
-func (e *env) finish(fs []*store.Finishing, nHeads int) (map[string][]store.Head, error) {
-	r, err := e.store.Finish(context.Background(), store.FinishParams{Tasks: fs, Heads: nHeads})
-	return r.Heads, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dueq/dueq/deps"
+	"github.com/dueq/dueq/internal/backoff"
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
@@ -118,7 +119,7 @@ const requeueTries = 10
 // the claim and so the lease: a refusal must not turn into a lease
 // recovery, which would give the attempt back. At shutdown it tries once.
 func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, delay time.Duration, errMsg string, giveBack bool) (ok bool, hs []store.Head, err error) {
-	backoff := time.Duration(0)
+	wait := time.Duration(0)
 	for try := 1; ; try++ {
 		var rep store.RequeueReply
 		rep, err = s.st.Requeue(ctx, store.RequeueParams{Task: t, Delay: delay, Err: errMsg, GiveBack: giveBack, Heads: s.nHeads})
@@ -131,8 +132,8 @@ func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, 
 			return ok, hs, err
 		}
 		s.redisError(err)
-		backoff = nextBackoff(backoff)
-		if !sleepCtx(s.handlerCtx, backoff) {
+		wait = backoff.Next(wait)
+		if !backoff.Sleep(s.handlerCtx, wait) {
 			return ok, hs, err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dueq/dueq/scheduler"
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -98,13 +98,13 @@ func TestKill9UnderLoadEveryTaskSucceedsOnce(t *testing.T) {
 		ds = append(ds, startDaemon(t, r.URL, "--workers", "4", "--config", cfg))
 	}
 	rdb := r.client(t)
-	client, err := scheduler.NewClient(rdb, scheduler.Config{})
+	cl, err := client.New(rdb, client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
+	t.Cleanup(func() { _ = cl.Close() })
 	const n = 2000
 	ctx := context.Background()
 	for i := range n {
-		_, err := client.Submit(ctx, tasks.Spec{Name: "sleep", Args: json.RawMessage(`{"ms":5}`),
+		_, err := cl.Submit(ctx, tasks.Spec{Name: "sleep", Args: json.RawMessage(`{"ms":5}`),
 			In: time.Duration(i) * 2 * time.Millisecond}) // due over 4 s
 		require.NoError(t, err)
 	}
@@ -116,7 +116,7 @@ func TestKill9UnderLoadEveryTaskSucceedsOnce(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return succeeded() == n }, 90*time.Second, 20*time.Millisecond,
 		"succeeded %d of %d", succeeded(), n)
-	st, err := client.Stats(ctx)
+	st, err := cl.Stats(ctx)
 	require.NoError(t, err)
 	require.Zero(t, st.States[tasks.Failed])
 	require.Zero(t, st.States[tasks.Scheduled]+st.States[tasks.Running])

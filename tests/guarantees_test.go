@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
@@ -209,10 +210,10 @@ func TestAThawedDaemonNeitherRenewsNorFinishesALeaseItLost(t *testing.T) {
 	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 30*time.Second, 20*time.Millisecond,
 		"A's first start ends")
 	a.stop(t)
-	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	cl, err := client.New(r.client(t), client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
-	final, err := client.Get(context.Background(), id)
+	t.Cleanup(func() { _ = cl.Close() })
+	final, err := cl.Get(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, final.State)
 	require.Contains(t, string(final.Result), "third")
@@ -478,21 +479,21 @@ func TestSkewedDaemonClocksNeverStartATaskEarly(t *testing.T) {
 	reg.Register("mark", s.handler(0))
 	startScheduler(t, r, reg, offsetClock(3*time.Second), 0)
 	startScheduler(t, r, reg, offsetClock(-3*time.Second), 0)
-	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	cl, err := client.New(r.client(t), client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
+	t.Cleanup(func() { _ = cl.Close() })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	var ids []string
 	for range 10 {
-		tk, err := client.Submit(ctx, tasks.Spec{Name: "mark", In: 5 * time.Second})
+		tk, err := cl.Submit(ctx, tasks.Spec{Name: "mark", In: 5 * time.Second})
 		require.NoError(t, err)
 		ids = append(ids, tk.ID)
 	}
 	var early []string
 	for _, id := range ids {
-		rec, err := client.Wait(ctx, id)
+		rec, err := cl.Wait(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, tasks.Succeeded, rec.State, rec.Error)
 		at := s.of(id)
@@ -513,17 +514,17 @@ func TestADaemonWithAFastClockNeverStealsAHealthyLease(t *testing.T) {
 	reg := tasks.NewRegistry()
 	reg.Register("hold", s.handler(5*time.Second))
 	startScheduler(t, r, reg, nil, 2*time.Second) // the healthy daemon, on the system clock
-	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	cl, err := client.New(r.client(t), client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
+	t.Cleanup(func() { _ = cl.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	tk, err := client.Submit(ctx, tasks.Spec{Name: "hold"})
+	tk, err := cl.Submit(ctx, tasks.Spec{Name: "hold"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(s.of(tk.ID)) == 1 }, 10*time.Second, 10*time.Millisecond, "the healthy daemon starts it")
 
 	startScheduler(t, r, reg, offsetClock(20*time.Second), 2*time.Second) // joins while the task runs
-	rec, err := client.Wait(ctx, tk.ID)
+	rec, err := cl.Wait(ctx, tk.ID)
 	require.NoError(t, err)
 	assert.Zero(t, rec.Recoveries, "the task's lease was taken from the healthy daemon running it (recoveries %d)", rec.Recoveries)
 	assert.Equal(t, 1, len(s.of(tk.ID)), "the task ran %d times", len(s.of(tk.ID)))

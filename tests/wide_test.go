@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/client"
 	"github.com/dueq/dueq/deps"
-	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -20,22 +20,22 @@ func TestVeryWideGraphsOnRealRedis(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
 	d := startDaemon(t, r.URL, "--workers", "8")
-	client, err := scheduler.NewClient(r.client(t), scheduler.Config{})
+	cl, err := client.New(r.client(t), client.Config{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Close() })
+	t.Cleanup(func() { _ = cl.Close() })
 	ctx := context.Background()
 
 	parents := make([]string, 4500)
 	for i := range parents {
-		p, err := client.Submit(ctx, tasks.Spec{Name: "echo"})
+		p, err := cl.Submit(ctx, tasks.Spec{Name: "echo"})
 		require.NoError(t, err)
 		parents[i] = p.ID
 	}
 	require.Eventually(t, func() bool {
-		st, err := client.Stats(ctx)
+		st, err := cl.Stats(ctx)
 		return err == nil && st.States[tasks.Succeeded] == int64(len(parents))
 	}, 60*time.Second, 20*time.Millisecond)
-	child, err := client.Submit(ctx, tasks.Spec{Name: "echo", After: parents}) // 9000 outcome values
+	child, err := cl.Submit(ctx, tasks.Spec{Name: "echo", After: parents}) // 9000 outcome values
 	require.NoError(t, err)
 	rec := waitDone(t, d.URL, child.ID)
 	require.Equal(t, "succeeded", rec.State)
@@ -44,9 +44,9 @@ func TestVeryWideGraphsOnRealRedis(t *testing.T) {
 	for i := range 8500 {
 		w.Nodes = append(w.Nodes, deps.Node{Name: fmt.Sprintf("n%d", i), Spec: tasks.Spec{Name: "echo"}, After: []string{"root"}})
 	}
-	sw, err := client.SubmitWorkflow(ctx, w)
+	sw, err := cl.SubmitWorkflow(ctx, w)
 	require.NoError(t, err)
-	root, err := client.Get(ctx, sw.Tasks["root"])
+	root, err := cl.Get(ctx, sw.Tasks["root"])
 	require.NoError(t, err)
 	require.Len(t, root.Children, 8500)
 }

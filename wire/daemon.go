@@ -12,7 +12,7 @@ type Daemon struct {
 	// info key is missing (a daemon of an older version) or unreadable.
 	// Such a daemon may serve any queue with any handler, so it is never
 	// the reason for a refusal, a warning or a stranded task (see
-	// scheduler.Reach).
+	// client.Reach).
 	Info *DaemonInfo `json:"info"`
 }
 

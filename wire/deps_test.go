@@ -15,7 +15,7 @@ func TestLinksNeitherTheEngineNorRedis(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"github.com/redis/go-redis", "github.com/dueq/dueq/scheduler", "github.com/alicebob/miniredis"} {
+		for _, banned := range []string{"github.com/redis/go-redis", "github.com/dueq/dueq/scheduler", "github.com/dueq/dueq/client", "github.com/alicebob/miniredis"} {
 			if strings.HasPrefix(dep, banned) {
 				t.Errorf("package wire links %s: move what needs it out of wire, since the HTTP client imports wire", dep)
 			}

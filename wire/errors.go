@@ -3,7 +3,7 @@ package wire
 import "errors"
 
 // The sentinel errors that callers test with errors.Is. The engine
-// (scheduler.Client) wraps them with what failed and for which id; the
+// (client.Client) wraps them with what failed and for which id; the
 // HTTP client's errors match them by status (404 is ErrNotFound, a 409 is
 // ErrFinished or ErrNotRetryable), so code works the same over HTTP and
 // over Redis. Bad input is tasks.ErrInvalid.

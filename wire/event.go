@@ -16,7 +16,7 @@ const (
 )
 
 // Event is something that happened to a task, across every daemon and
-// client on the namespace: what scheduler.Client.Events streams, and the
+// client on the namespace: what client.Client.Events streams, and the
 // data of each event of GET /api/v1/events. Events are fire-and-forget
 // (Redis pub/sub): a reader that is away, or falls behind, misses them;
 // EventResync says so.

@@ -2,7 +2,7 @@ package wire
 
 import "github.com/dueq/dueq/tasks"
 
-// ListOptions filters a listing of tasks (scheduler.Client.List, GET
+// ListOptions filters a listing of tasks (client.Client.List, GET
 // /api/v1/tasks?state=&name=&queue=&limit=). The zero value lists up to
 // 100 tasks of any state.
 type ListOptions struct {

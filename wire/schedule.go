@@ -24,7 +24,7 @@ const (
 	ScheduleCanceled = "canceled"
 )
 
-// ScheduleSpec asks for a recurring task (scheduler.Client.SubmitSchedule;
+// ScheduleSpec asks for a recurring task (client.Client.SubmitSchedule;
 // SubmitRequest.ScheduleSpec builds one). Exactly one of Every and Cron.
 type ScheduleSpec struct {
 	// Name, when set, makes the schedule upsert by name: config schedules

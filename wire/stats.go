@@ -14,14 +14,14 @@ type QueueStats struct {
 
 // Stats counts tasks by state and queue, names the daemons alive with what
 // they serve and run, and reports the due tasks no live daemon will run:
-// what scheduler.Client.Stats returns, GET /api/v1/stats answers and
+// what client.Client.Stats returns, GET /api/v1/stats answers and
 // `dueq stats` shows.
 type Stats struct {
 	States  map[tasks.State]int64 `json:"states"`
 	Queues  map[string]QueueStats `json:"queues"`
 	Daemons []string              `json:"daemons"` // ids of daemons seen within 3 safety waits
 	// DaemonInfo is the daemons of Daemons, in the same order, with their
-	// queues, handlers and workers (see scheduler.Client.Daemons).
+	// queues, handlers and workers (see client.Client.Daemons).
 	DaemonInfo []Daemon `json:"daemon_info"`
 	// Stranded lists, by queue and handler, due tasks whose handler no live
 	// daemon serving their queue has. They stay scheduled until
@@ -35,10 +35,10 @@ type Stranded struct {
 	Queue   string `json:"queue"`
 	Handler string `json:"handler"`
 	// Count is how many of the queue's sampled due tasks (its first
-	// scheduler.StrandedSample by due time) are of this handler: a count
+	// client.StrandedSample by due time) are of this handler: a count
 	// of that sample, so a queue with more due tasks may hold more of them.
 	Count int `json:"count"`
-	// Reason says why no live daemon runs them (scheduler.Reach.Problem).
+	// Reason says why no live daemon runs them (client.Reach.Problem).
 	Reason string `json:"reason"`
 }
 

@@ -1,4 +1,9 @@
-package scheduler
+// Package client is dueq's Go client: it submits tasks, workflows and
+// recurring schedules to the daemons of a namespace, and reads, waits for,
+// cancels and retries them, talking to Redis directly (the HTTP API serves
+// one; Go programs use one to submit work to daemons). It does not run
+// tasks: package scheduler does.
+package client
 
 import (
 	"cmp"
@@ -16,24 +21,24 @@ import (
 	"github.com/dueq/dueq/wire"
 )
 
-// Client submits, inspects and cancels tasks, talking to Redis directly. The
-// HTTP API serves one; Go programs use one to submit work to daemons. It is
-// safe for concurrent use. A submitted task is durable as soon as Submit
-// returns (as durable as the Redis behind it).
+// Client submits, inspects and cancels tasks, talking to Redis directly. It
+// is safe for concurrent use. A submitted task is durable as soon as Submit
+// returns (as durable as the Redis behind it). A Client holds at most one
+// pub/sub connection, to the events channel, opened by the first Wait or
+// Events and shared by all of them.
 type Client struct {
-	st      *store.Store
-	rdb     redis.UniversalClient
-	keys    store.Keys
-	cfg     Config
-	queues  sync.Map // queue names this client has added to the queue set
-	sub     *submitter
-	waiters *waiters
-	events  *eventHub
+	st     *store.Store
+	rdb    redis.UniversalClient
+	keys   store.Keys
+	cfg    Config
+	queues sync.Map // queue names this client has added to the queue set
+	sub    *submitter
+	events *eventHub
 }
 
-// NewClient returns a client of cfg's namespace; it uses cfg's Namespace,
-// ResultTTL, SafetyWait and Clock.
-func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
+// New returns a client of cfg's namespace on rdb. It validates cfg (after
+// WithDefaults) and names the setting to fix.
+func New(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -41,16 +46,15 @@ func NewClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	keys, _ := store.NewKeys(cfg.Namespace) // validated above
 	c := &Client{st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, cfg: cfg}
 	c.sub = &submitter{st: c.st, newQueue: c.newQueue, known: func(t *tasks.Task) { c.queues.Store(t.Queue, true) }}
-	c.waiters = newWaiters(rdb, keys.EventsChannel(), cfg.Logger)
 	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
 	return c, nil
 }
 
-// Close releases the client's pub/sub connections, if Wait or Events
-// opened them, and ends its event streams.
+// Close releases the client's pub/sub connection, if Wait or Events opened
+// it, and ends its event streams. It is safe to call twice.
 func (c *Client) Close() error {
 	c.events.close()
-	return c.waiters.close()
+	return nil
 }
 
 // Submit validates spec and stores a new task; it returns the task's record.
@@ -235,7 +239,7 @@ func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	done, cancel, err := c.waiters.watch(id)
+	done, cancel, err := c.events.watch(id)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package scheduler
+package client
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -16,7 +17,7 @@ import (
 // startOther runs a second daemon on e's Redis with its own registry: it
 // serves queue "other" with one loop and has only "hold", which holds its
 // loop until the test ends.
-func (e *env) startOther() *Scheduler {
+func (e *env) startOther() *scheduler.Scheduler {
 	e.t.Helper()
 	reg := tasks.NewRegistry()
 	release := make(chan struct{})
@@ -28,14 +29,14 @@ func (e *env) startOther() *Scheduler {
 		}
 		return "held", nil
 	})
-	s := e.startWith(reg, Config{Workers: 1, Queues: []string{"other"}})
+	s := e.startWith(reg, scheduler.Config{Workers: 1, Queues: []string{"other"}})
 	e.t.Cleanup(func() { close(release) }) // runs before Stop
 	return s
 }
 
 func TestDaemonsListsEachDaemonsQueuesAndHandlers(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2})
+	e := setup(t, scheduler.Config{Workers: 2})
 	a, b := e.start(), e.startOther()
 	ctx := context.Background()
 
@@ -44,7 +45,7 @@ func TestDaemonsListsEachDaemonsQueuesAndHandlers(t *testing.T) {
 	require.Len(t, ds, 2)
 	byID := map[string]wire.Daemon{ds[0].ID: ds[0], ds[1].ID: ds[1]}
 	require.Less(t, ds[0].ID, ds[1].ID, "sorted by id")
-	require.Equal(t, &wire.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"block", "gated", "record"}, Workers: 2}, byID[a.ID()].Info)
+	require.Equal(t, &wire.DaemonInfo{Queues: []string{"default"}, Handlers: []string{"record"}, Workers: 2}, byID[a.ID()].Info)
 	require.Equal(t, &wire.DaemonInfo{Queues: []string{"other"}, Handlers: []string{"hold"}, Workers: 1}, byID[b.ID()].Info)
 	for _, d := range ds {
 		require.WithinDuration(t, time.Now(), d.LastSeen, 10*time.Second)
@@ -59,7 +60,7 @@ func TestDaemonsListsEachDaemonsQueuesAndHandlers(t *testing.T) {
 
 func TestDaemonsShowsABadOrMissingInfoAsUnknown(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	ctx := context.Background()
 	now := time.Now()
 	k := e.keys
@@ -91,7 +92,7 @@ func TestDaemonsShowsABadOrMissingInfoAsUnknown(t *testing.T) {
 
 func TestStatsReportsDueTasksNoLiveDaemonRuns(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2})
+	e := setup(t, scheduler.Config{Workers: 2})
 	e.start()
 	e.startOther()
 	ctx := context.Background()
@@ -122,7 +123,7 @@ func TestStatsReportsDueTasksNoLiveDaemonRuns(t *testing.T) {
 
 func TestStatsCountsStrandedTasksOfASample(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	specs := make([]tasks.Spec, StrandedSample+50)
 	for i := range specs {
 		specs[i] = tasks.Spec{Name: "ghost", Queue: "nobody"}
@@ -164,7 +165,7 @@ func TestReachOf(t *testing.T) {
 
 func TestRetryableFollowsRetry(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 2})
+	e := setup(t, scheduler.Config{Workers: 2})
 	e.reg.Register("fail", func(context.Context, *tasks.Call) (any, error) { return nil, errors.New("boom") })
 	e.start()
 	ctx := context.Background()
