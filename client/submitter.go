@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
@@ -15,6 +16,12 @@ import (
 // a fan-out) cost Redis one request per group instead of one per task, and
 // Redis CPU per request, not per command, is what bounds a fleet.
 //
+// Under load it also waits for company: when the last group held several
+// submits and fewer than that are waiting, it waits up to groupWait for as
+// many to arrive (the callers of the group just answered are on their way
+// back). So groups keep the size the load gives them instead of splitting
+// into two halves that alternate; a lone caller never waits.
+//
 // It runs no goroutine while idle: the first submit to find it idle starts
 // one, which sends groups until none is waiting and then ends.
 type submitter struct {
@@ -25,6 +32,17 @@ type submitter struct {
 	mu      sync.Mutex
 	queue   []*submitReq
 	running bool
+	last    int           // the size of the last group sent; 0 after an idle spell
+	more    chan struct{} // a submit joined the queue (buffered 1)
+	wait    time.Duration // the longest wait for company, groupWait
+}
+
+// groupWait is the longest a group waits for company: a few round trips
+// of a loaded Redis, well under a millisecond.
+const groupWait = 200 * time.Microsecond
+
+func newSubmitter(st *store.Store, newQueue func(*tasks.Task) bool, known func(*tasks.Task)) *submitter {
+	return &submitter{st: st, newQueue: newQueue, known: known, more: make(chan struct{}, 1), wait: groupWait}
 }
 
 // submitReq is one waiting submit and, once done is closed, its answer.
@@ -49,6 +67,10 @@ func (s *submitter) submit(ctx context.Context, t *tasks.Task) (store.Submitted,
 	}
 	s.mu.Unlock()
 	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+	select {
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
@@ -59,13 +81,15 @@ func (s *submitter) submit(ctx context.Context, t *tasks.Task) (store.Submitted,
 // run sends the waiting submits, a group at a time, until none is left.
 func (s *submitter) run() {
 	for {
+		s.gather()
 		s.mu.Lock()
 		n := min(len(s.queue), store.SubmitPerCall)
 		if n == 0 {
-			s.running = false
+			s.running, s.last = false, 0
 			s.mu.Unlock()
 			return
 		}
+		s.last = n
 		group := make([]*submitReq, 0, n)
 		for _, r := range s.queue[:n] {
 			if r.ctx.Err() == nil { // its caller has gone: do not store it
@@ -75,6 +99,30 @@ func (s *submitter) run() {
 		s.queue = append(s.queue[:0], s.queue[n:]...)
 		s.mu.Unlock()
 		s.send(group)
+	}
+}
+
+// gather waits, up to s.wait, until as many submits wait as the last
+// group held; it returns at once when the last group was a lone submit or
+// there was none (no load).
+func (s *submitter) gather() {
+	var timer *time.Timer
+	for {
+		s.mu.Lock()
+		n, want := len(s.queue), min(s.last, store.SubmitPerCall)
+		s.mu.Unlock()
+		if n >= want || want < 2 {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-s.more:
+		case <-timer.C:
+			return
+		}
 	}
 }
 

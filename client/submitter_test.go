@@ -115,3 +115,62 @@ func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{child.ID}, rec.Children)
 }
+
+// tripCount counts the pipelines a client sends: each submit group is one.
+type tripCount struct{ n atomic.Int64 }
+
+func (*tripCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*tripCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (c *tripCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// Under load a group waits for company: after a group of four, the next
+// one waits until four submits are there (here the wait is long enough
+// to see it), so it goes as one round trip, not four.
+func TestSubmitGroupsWaitForCompanyUnderLoad(t *testing.T) {
+	t.Parallel()
+	e := setup(t, scheduler.Config{})
+	trips := &tripCount{}
+	e.rdb.AddHook(trips)
+	e.submit(tasks.Spec{Name: "record"}) // loads the script
+	e.client.sub.wait = time.Hour
+	e.client.sub.mu.Lock()
+	e.client.sub.last = 4 // as if the last group held four
+	e.client.sub.mu.Unlock()
+	before := trips.n.Load()
+	var wg sync.WaitGroup
+	ids := make(chan string, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids <- e.submit(tasks.Spec{Name: "record"}).ID
+		}()
+		time.Sleep(time.Millisecond) // arriving one by one, as callers do
+	}
+	wg.Wait()
+	close(ids)
+	require.Equal(t, int64(1), trips.n.Load()-before, "four submits, one round trip")
+	for id := range ids {
+		_, err := e.client.Get(context.Background(), id)
+		require.NoError(t, err)
+	}
+}
+
+// A lone submit never waits for company, however long the wait may be:
+// with no group before it, it is sent at once.
+func TestALoneSubmitIsSentAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, scheduler.Config{})
+	e.client.sub.wait = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 { // one after another: each the only one
+		_, err := e.client.Submit(ctx, tasks.Spec{Name: "record"})
+		require.NoError(t, err, "a lone submit waited for company")
+	}
+}
