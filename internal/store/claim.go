@@ -190,6 +190,29 @@ func notYetDue(cands []Candidate, r ClaimReply) bool {
 	return false
 }
 
+// parseClaimHeads reads the heads of a claim.lua reply: {ids due by
+// nowMs, separated by spaces[, next id, its due time]}.
+func parseClaimHeads(v any, nowMs int64) ([]Head, error) {
+	flat, ok := v.([]any)
+	if !ok || (len(flat) != 1 && len(flat) != 3) {
+		return nil, fmt.Errorf("unexpected index heads %v", v)
+	}
+	due, _ := flat[0].(string)
+	ids := strings.Fields(due)
+	hs := make([]Head, 0, len(ids)+1)
+	for _, id := range ids {
+		hs = append(hs, Head{ID: id, Due: nowMs})
+	}
+	if len(flat) == 3 {
+		next, err := parseHeads(flat[1:])
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, next...)
+	}
+	return hs, nil
+}
+
 // parseClaim reads a claim.lua reply for queue, claimed by daemon.
 func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) {
 	res, err := cmd.Slice()
@@ -199,11 +222,11 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) 
 	if len(res) < 4 || (len(res)-4)%4 != 0 {
 		return r, fmt.Errorf("claim from queue %s: %w of %d items", queue, ErrReply, len(res))
 	}
-	if r.Heads, err = parseHeads(res[0]); err != nil {
+	r.NowUs, _ = res[2].(int64)
+	if r.Heads, err = parseClaimHeads(res[0], r.NowUs/1000); err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
 	}
 	r.Stale, r.Foreign = strs(res[1]), strs(res[3])
-	r.NowUs, _ = res[2].(int64)
 	r.Got = make([]Claimed, 0, (len(res)-4)/4)
 	for i := 4; i < len(res); i += 4 {
 		id, _ := res[i].(string)

@@ -37,11 +37,13 @@
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
--- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads is the front of the index after the claim ({id, due, ...}):
--- the entries due by now, up to ARGV[3] + ARGV[9] of them, with now as
--- their due time, and then, if they were all, the next entry not yet due
--- with its real due time; stale lists the occurrences refused for an
--- out-of-date schedule; now is Redis's time in µs; foreign lists the
+-- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads
+-- is the front of the index after the claim, {due, next, next's due}: due
+-- is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of them,
+-- in one string, separated by spaces (one reply value instead of two per
+-- entry: building replies is most of a claim's cost), and then, if they
+-- were all, the next entry not yet due with its due time; stale lists the
+-- occurrences refused for an out-of-date schedule; now is Redis's time in µs; foreign lists the
 -- candidates whose handler the caller does not have (left due, for a daemon
 -- that has it). Per task claimed: run is its claim token, and fields its
 -- record as it was before the claim, which the caller brings up to date
@@ -94,7 +96,7 @@ local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, 
 local due = {}
 for _, id in ipairs(front) do due[id] = true end
 local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, false, {}
-local deadline = nowms + tonumber(ARGV[1]) -- a number: redis.call writes it whole (it has 13 digits)
+local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would be formatted per entry
 
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
@@ -153,18 +155,16 @@ for _, cd in ipairs(cands) do
 end
 if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
-local heads = {}
+local ahead, limit = {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
 for _, id in ipairs(front) do
-  if due[id] and #heads < 2 * (tonumber(ARGV[3]) + tonumber(ARGV[9])) then
-    heads[#heads + 1] = id
-    heads[#heads + 1] = now
-  end
+  if due[id] and #ahead < limit then ahead[#ahead + 1] = id end
 end
+local heads = {table.concat(ahead, ' ')}
 if #front < window then
   local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
   if nxt[1] then
-    heads[#heads + 1] = nxt[1]
-    heads[#heads + 1] = nxt[2]
+    heads[2] = nxt[1]
+    heads[3] = nxt[2]
   end
 end
 if #events > 0 then redis.call('PUBLISH', ARGV[5], table.concat(events, '\n')) end
