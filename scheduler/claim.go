@@ -175,6 +175,7 @@ func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]s
 	if len(got) == 0 {
 		s.counters.claimMisses.Add(1)
 	}
+	d.lastClaim, d.lastClaimAt = 0, time.Now()
 	for _, c := range got {
 		switch {
 		case c.Err != nil && c.Task == nil: // its record vanished: finish.lua records it as failed, and tells its children
@@ -196,6 +197,7 @@ func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]s
 		}
 		s.counters.claimed.Add(1)
 		d.idle--
+		d.lastClaim++
 		s.work <- c.Task // buffered for every loop: never blocks
 	}
 }
