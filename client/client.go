@@ -124,7 +124,9 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 			ts[i] = nil
 			continue
 		}
-		c.queues.Store(t.Queue, true)
+		if out[i].Created {
+			c.queues.Store(t.Queue, true)
+		}
 		if !out[i].Created || len(t.Parents) > 0 {
 			if ts[i], err = c.Get(ctx, out[i].ID); err != nil {
 				return nil, err

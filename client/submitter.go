@@ -142,7 +142,9 @@ func (s *submitter) send(group []*submitReq) {
 		switch {
 		case out[i].ID != "":
 			r.res = out[i]
-			s.known(r.task)
+			if out[i].Created {
+				s.known(r.task)
+			}
 		case out[i].Err != nil:
 			r.res = out[i]
 		default:

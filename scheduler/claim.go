@@ -178,6 +178,9 @@ func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]s
 	d.lastClaim, d.lastClaimAt = 0, time.Now()
 	for _, c := range got {
 		switch {
+		case c.Alien:
+			s.log.Error("dropped a due entry whose key is not a task record", "queue", queue, "err", c.Err)
+			continue
 		case c.Err != nil && c.Task == nil: // its record vanished: finish.lua records it as failed, and tells its children
 			d.pending = append(d.pending, &store.Finishing{Task: &tasks.Task{ID: c.ID, Name: "?", Queue: queue}, State: tasks.Failed,
 				Err: "its record vanished from Redis while it was scheduled (evicted, or deleted by hand); it cannot run"})

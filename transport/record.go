@@ -1,5 +1,5 @@
 // Package transport encodes what dueq keeps in Redis and sends over pub/sub:
-// task records (a Redis hash whose args, result and id lists are JSON) and the
+// task records (a Redis hash; see Version for its fields) and the
 // short messages of the announce, done and cancel channels.
 //
 // Records carry a format version in field "v". A record that is corrupt or of
@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dueq/dueq/tasks"
 )
@@ -163,10 +162,16 @@ type immutable struct {
 	Node        string          `json:"n"`
 }
 
-// EncodeImmutable returns the value of t's field FImmutable.
+// EncodeImmutable returns the value of t's field FImmutable. Parents come
+// first, so `{"p":` at its start tells a task that has parents.
 func EncodeImmutable(t *tasks.Task) string {
 	b := make([]byte, 0, 32+len(t.Args))
-	b = append(b, `{"a":`...)
+	b = append(b, '{')
+	if len(t.Parents) > 0 { // first: a claim tells a task with parents by its first bytes
+		b = append(append(b, `"p":`...), mustJSON(t.Parents)...)
+		b = append(b, ',')
+	}
+	b = append(b, `"a":`...)
 	if len(t.Args) == 0 {
 		b = append(b, "null"...)
 	} else {
@@ -177,9 +182,6 @@ func EncodeImmutable(t *tasks.Task) string {
 	}
 	if t.Timeout != 0 {
 		b = strconv.AppendInt(append(b, `,"t":`...), t.Timeout.Milliseconds(), 10)
-	}
-	if len(t.Parents) > 0 {
-		b = append(append(b, `,"p":`...), mustJSON(t.Parents)...)
 	}
 	for _, s := range []struct{ name, v string }{{"s", t.Schedule}, {"n", t.Node}} {
 		if s.v != "" {
@@ -245,7 +247,10 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		if !ok {
 			return nil, bad("no field %s", FImmutable)
 		}
-		if !utf8.ValidString(x) || json.Unmarshal([]byte(x), &im) != nil || im.Args == nil {
+		if err := tasks.CheckJSON("field "+FImmutable, []byte(x)); err != nil {
+			return nil, bad("%s", err)
+		}
+		if json.Unmarshal([]byte(x), &im) != nil || im.Args == nil {
 			return nil, bad("field %s is not the JSON of a task's args and settings", FImmutable)
 		}
 		if im.MaxAttempts < 0 || im.MaxAttempts > maxField || im.Timeout < 0 || im.Timeout > maxField {
@@ -266,7 +271,11 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 			}
 		}
 	}
-	if err := tasks.CheckJSON("field "+FArgs, im.Args); err != nil {
+	argsField := "field " + FArgs
+	if v == Version {
+		argsField = "field " + FImmutable + " (args)"
+	}
+	if err := tasks.CheckJSON(argsField, im.Args); err != nil {
 		return nil, bad("%s", err)
 	}
 	t.Args, t.Parents, t.Schedule, t.Node = im.Args, im.Parents, im.Schedule, im.Node
@@ -294,6 +303,9 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	}
 	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(n[0]), FromMs(n[1]), FromMs(n[2]), FromMs(n[3])
 	t.Attempts, t.Pending, t.Recoveries = int(n[4]), int(n[5]), int(n[7])
+	if len(t.Parents) == 0 {
+		t.Pending = 0 // a count of nothing: no parents to wait for
+	}
 	t.MaxAttempts, t.Timeout = int(maxAttempts), time.Duration(timeout)*time.Millisecond
 	if s, ok := h[FAttemptErrors]; ok {
 		if err := json.Unmarshal([]byte(s), &t.AttemptErrors); err != nil {

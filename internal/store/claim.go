@@ -65,6 +65,10 @@ type Claimed struct {
 	ID   string
 	Task *tasks.Task
 	Err  error // the record is gone (Task is nil) or corrupt; the task is out of the index
+	// Alien: its key holds another type of value than a record (written by
+	// hand); it is out of the index and left alone, for nothing can be
+	// written there.
+	Alien bool
 }
 
 // ClaimReply is what a claim.lua call answered.
@@ -77,11 +81,11 @@ type ClaimReply struct {
 }
 
 // claimFields are the record fields a claim reads of a task's first
-// attempt in this build's format, the first five in the order claim.lua
+// attempt in this build's format, the first six in the order claim.lua
 // reads them: the claim overwrites the others, and a task with parents or
 // one that ran before is read whole.
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow}
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow, transport.FPolicy}
 
 var claimFieldArgs = func() []any {
 	a := make([]any, len(claimFields))
@@ -191,20 +195,23 @@ func notYetDue(cands []Candidate, r ClaimReply) bool {
 }
 
 // parseClaimHeads reads the heads of a claim.lua reply: {ids due by
-// nowMs, separated by spaces[, next id, its due time]}.
+// nowMs, separated by spaces, due ids that hold white space[, next id,
+// its due time]}.
 func parseClaimHeads(v any, nowMs int64) ([]Head, error) {
 	flat, ok := v.([]any)
-	if !ok || (len(flat) != 1 && len(flat) != 3) {
+	if !ok || (len(flat) != 2 && len(flat) != 4) {
 		return nil, fmt.Errorf("unexpected index heads %v", v)
 	}
 	due, _ := flat[0].(string)
-	ids := strings.Fields(due)
-	hs := make([]Head, 0, len(ids)+1)
-	for _, id := range ids {
-		hs = append(hs, Head{ID: id, Due: nowMs})
+	ids, odd := strings.Split(due, " "), strs(flat[1])
+	hs := make([]Head, 0, len(ids)+len(odd)+1)
+	for _, id := range append(ids, odd...) {
+		if id != "" {
+			hs = append(hs, Head{ID: id, Due: nowMs})
+		}
 	}
-	if len(flat) == 3 {
-		next, err := parseHeads(flat[1:])
+	if len(flat) == 4 {
+		next, err := parseHeads(flat[2:])
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +243,9 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) 
 		fields, ok := res[i+3].([]any)
 		var h map[string]string
 		switch {
+		case kind == "e":
+			msg, _ := res[i+3].(string)
+			c.Err, c.Alien = fmt.Errorf("%w %s: its key holds no record (%s); dropped from the index and left in Redis", transport.ErrCorrupt, id, msg), true
 		case !ok || (kind == "f" && len(fields) != len(claimFields)):
 			c.Err = fmt.Errorf("%w %s: unexpected reply", transport.ErrCorrupt, id)
 		case len(fields) == 0:
@@ -252,7 +262,13 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) 
 			h = pairs(fields)
 		}
 		if h != nil {
-			if c.Task, c.Err = transport.DecodeRecord(id, h); c.Err != nil {
+			c.Task, c.Err = transport.DecodeRecord(id, h)
+			if c.Err == nil && kind == "f" && len(c.Task.Parents) > 0 {
+				// Read without its parents' outcomes: the record does not
+				// say it has parents the way this build writes it (damaged).
+				c.Err = fmt.Errorf("%w %s: it has parents, but no count of them (field %s)", transport.ErrCorrupt, id, transport.FPending)
+			}
+			if c.Err != nil {
 				// Enough of the record to fail it under this claim.
 				c.Task = &tasks.Task{ID: id, Name: h[transport.FName], Queue: queue, Key: h[transport.FKey], Workflow: h[transport.FWorkflow]}
 			} else {

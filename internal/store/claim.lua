@@ -29,8 +29,9 @@
 --         the caller knows it cannot run, to look past them
 -- ARGV[10] the record format this build writes (transport.Version)
 -- ARGV[11] F, the number of record fields a claim reads
--- ARGV[12..11+F] those fields, of which the first five are v, name,
---         attempts, run and pending (present only in a task with parents)
+-- ARGV[12..11+F] those fields, of which the first six are v, name,
+--         attempts, run, pending and x (both tell a task with parents:
+--         pending is present, x starts with its parents, '{"p":')
 -- ARGV[12+F..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
@@ -38,11 +39,13 @@
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed.
 -- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads
--- is the front of the index after the claim, {due, next, next's due}: due
--- is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of them,
--- in one string, separated by spaces (one reply value instead of two per
--- entry: building replies is most of a claim's cost), and then, if they
--- were all, the next entry not yet due with its due time; stale lists the
+-- is the front of the index after the claim, {due, odd, next, next's due}:
+-- due is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of
+-- them, in one string, separated by spaces (one reply value instead of two
+-- per entry: building replies is most of a claim's cost), odd lists those
+-- of them whose id holds white space (written by hand: they are claimed
+-- as damaged records), and then, if they were all, the next entry not yet
+-- due with its due time; stale lists the
 -- occurrences refused for an out-of-date schedule; now is Redis's time in µs; foreign lists the
 -- candidates whose handler the caller does not have (left due, for a daemon
 -- that has it). Per task claimed: run is its claim token, and fields its
@@ -53,10 +56,14 @@
 -- older format, of a task with parents (whose outcomes are fields
 -- o:PARENT) or of a task that ran before (field attempts, with its errors
 -- and recoveries) is read whole instead, and its kind is 'h' (HGETALL's
--- field, value pairs). A candidate whose record is gone
--- (evicted, or deleted by hand) is dropped from the index and returned with
--- no fields; the caller records it as failed (finish.lua), which tells its
--- children.
+-- field, value pairs). A candidate whose record is gone (evicted, or
+-- deleted by hand) is dropped from the index and returned with no fields;
+-- the caller records it as failed (finish.lua), which tells its children.
+-- A candidate whose key is not a hash (written by hand) is dropped from
+-- the index and left alone: its kind is 'e' and fields is Redis's error.
+-- A claim token too large to write back as digits is damage: it counts
+-- as 0, so the record's own field fails to decode and the task is failed
+-- under the new token.
 --
 -- The front is read without scores: turning a score into a reply inside a
 -- script costs Redis more than all the rest of a claim. A candidate is due
@@ -100,9 +107,11 @@ local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would 
 
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
-  local h = due[cd.id] and redis.call('HMGET', cd.key, unpack(ARGV, 12, 11 + nf))
+  local h = due[cd.id] and redis.pcall('HMGET', cd.key, unpack(ARGV, 12, 11 + nf))
   local kind, name, attempts, run = 'f', nil, 0, 0
-  if h and (h[1] ~= format or h[3] or h[5]) then
+  if h and h.err then
+    kind, h = 'e', h.err -- not a hash: dropped from the index, left for a person to see
+  elseif h and (h[1] ~= format or h[3] or h[5] or string.sub(h[6] or '', 1, 5) == '{"p":') then
     kind, h = 'h', redis.call('HGETALL', cd.key)
     for j = 1, #h, 2 do
       local f = h[j]
@@ -117,13 +126,14 @@ for _, cd in ipairs(cands) do
   elseif h then
     name, run = h[2], math.floor(tonumber(h[4]) or 0)
   end
+  if run >= 2 ^ 52 then run = 0 end -- damaged: a token must write back as digits
   local ok = h and true
   if name and name ~= '' and not has(name) then
     ok = false -- a task for a daemon that has its handler: it stays due
     foreign = foreign or {}
     foreign[#foreign + 1] = cd.id
   end
-  if ok and #h > 0 and cd.kind == 'o' then
+  if ok and kind ~= 'e' and #h > 0 and cd.kind == 'o' then
     local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
     if sc[1] == 'active' and sc[2] ~= cd.rev then
       ok = false
@@ -144,7 +154,7 @@ for _, cd in ipairs(cands) do
     out[#out + 1] = run + 1
     out[#out + 1] = kind
     out[#out + 1] = h
-    if #h > 0 then
+    if kind ~= 'e' and #h > 0 then
       events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
       redis.call('HSET', cd.key, 'state', 'running', 'started', now,
         'attempts', attempts + 1, 'run', run + 1, 'daemon', ARGV[7])
@@ -155,16 +165,18 @@ for _, cd in ipairs(cands) do
 end
 if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
 if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
-local ahead, limit = {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
+local ahead, odd, limit = {}, {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
 for _, id in ipairs(front) do
-  if due[id] and #ahead < limit then ahead[#ahead + 1] = id end
+  if due[id] and #ahead + #odd < limit then
+    if string.find(id, '%s') then odd[#odd + 1] = id else ahead[#ahead + 1] = id end
+  end
 end
-local heads = {table.concat(ahead, ' ')}
+local heads = {table.concat(ahead, ' '), odd}
 if #front < window then
   local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
   if nxt[1] then
-    heads[2] = nxt[1]
-    heads[3] = nxt[2]
+    heads[3] = nxt[1]
+    heads[4] = nxt[2]
   end
 end
 if #events > 0 then redis.call('PUBLISH', ARGV[5], table.concat(events, '\n')) end

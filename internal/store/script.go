@@ -206,3 +206,9 @@ func (s *Store) load(ctx context.Context, calls []*call) error {
 func isNoScript(err error) bool {
 	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
+
+// isWrongType reports whether err says a key holds another type of value
+// than the command reads: a key of the namespace written by hand.
+func isWrongType(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE")
+}

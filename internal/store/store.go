@@ -14,6 +14,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	_ "embed"
 	"fmt"
 	"strconv"
@@ -165,11 +166,20 @@ func (s *Store) Records(ctx context.Context, ids []string, skip func(error)) ([]
 		hs[i] = pipe.HGetAll(ctx, s.keys.Task(id))
 		kids[i] = pipe.LRange(ctx, s.keys.Kids(id), 0, -1)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read %d records: %w", len(ids), err)
-	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
 	out := make([]*tasks.Task, len(ids))
 	for i, id := range ids {
+		if err := errors.Join(hs[i].Err(), kids[i].Err()); err != nil {
+			if !isWrongType(err) {
+				return nil, fmt.Errorf("read %d records: %w", len(ids), err)
+			}
+			err = fmt.Errorf("%w %s: its key holds no record (%v)", transport.ErrCorrupt, id, err)
+			if skip == nil {
+				return nil, err
+			}
+			skip(err) // a key of another type, written by hand
+			continue
+		}
 		if len(hs[i].Val()) == 0 {
 			continue
 		}

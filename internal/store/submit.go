@@ -32,8 +32,9 @@ const (
 
 // SubmitParams asks submit.lua to store new Tasks, in order. NewQueue
 // reports whether a task's queue may be missing from the queue set; the
-// queue set learns a queue from the first task of it that NewQueue says so
-// of.
+// queue set learns a queue from the first task of it created in a call
+// that NewQueue says so of (so the caller marks a queue known only once a
+// task of it was created).
 type SubmitParams struct {
 	Tasks    []*tasks.Task
 	NewQueue func(*tasks.Task) bool
@@ -58,16 +59,13 @@ type submitCall struct {
 func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, err error) {
 	ts := p.Tasks
 	out = make([]Submitted, len(ts))
-	added := map[string]bool{}
 	build := func(lo int) []submitCall {
 		chunk := ts[lo:min(lo+submitPerChunk, len(ts))]
 		calls := make([]submitCall, 0, submitPerTrip)
 		for c := 0; c < len(chunk); c += SubmitPerCall {
 			sc := submitCall{first: lo + c, tasks: chunk[c:min(c+SubmitPerCall, len(chunk))]}
 			for _, t := range sc.tasks {
-				add := !added[t.Queue] && p.NewQueue(t)
-				added[t.Queue] = added[t.Queue] || add
-				sc.newQueue = append(sc.newQueue, add)
+				sc.newQueue = append(sc.newQueue, p.NewQueue(t))
 			}
 			sc.call = sc.build(s.keys)
 			calls = append(calls, sc)
@@ -131,7 +129,7 @@ func (sc submitCall) build(k Keys) *call {
 		if sc.newQueue[i] {
 			newQueue = "1"
 		}
-		if len(t.Parents) > 0 && t.OnParentFailure != tasks.PolicyFail {
+		if t.OnParentFailure != tasks.PolicyFail {
 			opf = string(t.OnParentFailure)
 		}
 		keys = append(keys, k.Task(t.ID), k.Due(t.Queue), k.Idem(t.Key, t.ID))

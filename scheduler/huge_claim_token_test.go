@@ -9,17 +9,16 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 )
 
 // A record whose claim token (field run) is a number too large for a
-// count is corrupt, and its claim fails it with that reason. claim.lua
-// reads the token as a Lua number and writes run + 1 back as "1e+20", so
-// the failing finish is refused under a token that matches nothing; the
-// task then sits running until its lease expires, is recovered, claimed
-// and refused again, and ends failed "because its daemon stopped" after
-// max_recoveries leases. (Real Redis: its Lua formats the number.)
+// count is corrupt, and its claim fails it with that reason, rather than
+// writing the token back as "1e+20", refusing its own finish and sending
+// the task round lease recoveries. (Real Redis: its Lua formats the
+// number.)
 func TestARecordWithAHugeClaimTokenFailsAsCorrupt(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: testutil.RedisServer(t)})
@@ -28,10 +27,8 @@ func TestARecordWithAHugeClaimTokenFailsAsCorrupt(t *testing.T) {
 	reg := tasks.NewRegistry()
 	reg.Register("record", func(context.Context, *tasks.Call) (any, error) { return nil, nil })
 	cfg := Config{Workers: 1, Lease: 500 * time.Millisecond, MaxRecoveries: new(1), SafetyWait: 200 * time.Millisecond}
-	c, err := NewClient(rdb, cfg)
+	k, err := store.NewKeys("dueq")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	k := c.x.keys
 	past := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
 	require.NoError(t, rdb.HSet(ctx, k.Task("01HUGERUN"), "v", "3", "name", "record", "queue", "default",
 		"state", "scheduled", "x", `{"a":{},"m":1}`, "due", past, "created", past, "run", "100000000000000000000").Err())

@@ -19,7 +19,7 @@ import (
 func TestAFormat3RecordWithParentsButNoPendingIsNotRunPastItsFailedParent(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	k := e.client.x.keys
+	k := e.keys
 	past := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
 	e.mr.HSet(k.Task("01CHILDNOPENDING"), "v", "3", "name", "record", "queue", "default", "state", "scheduled",
 		"x", `{"a":{},"m":1,"p":["01PARENTFAILED"]}`, "due", past, "created", past,

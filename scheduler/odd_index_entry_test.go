@@ -20,7 +20,7 @@ import (
 func TestADueEntryWhoseIDHoldsASpaceDoesNotBlockItsQueue(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
-	k := e.client.x.keys
+	k := e.keys
 	s := e.start()
 	require.Eventually(t, func() bool { return s.disp.idleWaiting() }, 5*time.Second, time.Millisecond)
 	// A task the daemon knows of, and just before it in the index an

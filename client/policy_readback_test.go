@@ -1,4 +1,4 @@
-package scheduler
+package client
 
 import (
 	"context"
@@ -6,16 +6,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
 
 // Submit answers the task's record, and the record reads back the same:
-// a task given on_parent_failure without parents keeps it. Format 2 wrote
-// every policy but fail; format 3's submit sends and writes it only for a
-// task with parents, so Submit answers "skip" and Get "fail".
+// a task given on_parent_failure without parents keeps it.
 func TestATaskWithOnParentFailureButNoParentsReadsBackAsSubmitted(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, scheduler.Config{})
 	for _, p := range []tasks.Policy{tasks.PolicySkip, tasks.PolicyRun} {
 		sub := e.submit(tasks.Spec{Name: "record", OnParentFailure: p})
 		got, err := e.client.Get(context.Background(), sub.ID)
