@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dueq/dueq/tasks"
 )
@@ -203,6 +204,18 @@ func appendString(b []byte, s string) []byte {
 	return append(append(append(b, '"'), s...), '"')
 }
 
+// invalidAt returns the offset of the first byte of s that is not UTF-8.
+func invalidAt(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return i
+			}
+		}
+	}
+	return len(s)
+}
+
 func mustJSON(v []string) string {
 	b, _ := json.Marshal(v) // a []string always marshals
 	return string(b)
@@ -247,8 +260,8 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		if !ok {
 			return nil, bad("no field %s", FImmutable)
 		}
-		if err := tasks.CheckJSON("field "+FImmutable, []byte(x)); err != nil {
-			return nil, bad("%s", err)
+		if !utf8.ValidString(x) { // its args' depth is checked below, on their own
+			return nil, bad("field %s holds invalid UTF-8 at byte %d", FImmutable, invalidAt(x))
 		}
 		if json.Unmarshal([]byte(x), &im) != nil || im.Args == nil {
 			return nil, bad("field %s is not the JSON of a task's args and settings", FImmutable)
