@@ -14,8 +14,8 @@ package store
 
 import (
 	"context"
-	"errors"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
