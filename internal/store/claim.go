@@ -82,10 +82,11 @@ type ClaimReply struct {
 
 // claimFields are the record fields a claim reads of a task's first
 // attempt in this build's format, the first six in the order claim.lua
-// reads them: the claim overwrites the others, and a task with parents or
-// one that ran before is read whole.
+// reads them: the claim overwrites the others, a task with parents or one
+// that ran before is read whole, and on_parent_failure means nothing to a
+// task without parents (its claimed copy has the default).
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow, transport.FPolicy}
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow}
 
 var claimFieldArgs = func() []any {
 	a := make([]any, len(claimFields))
@@ -195,7 +196,7 @@ func notYetDue(cands []Candidate, r ClaimReply) bool {
 }
 
 // parseClaimHeads reads the heads of a claim.lua reply: {ids due by
-// nowMs, separated by spaces, due ids that hold white space[, next id,
+// nowMs, separated by spaces, due ids that hold a space[, next id,
 // its due time]}.
 func parseClaimHeads(v any, nowMs int64) ([]Head, error) {
 	flat, ok := v.([]any)

@@ -43,7 +43,7 @@
 -- due is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of
 -- them, in one string, separated by spaces (one reply value instead of two
 -- per entry: building replies is most of a claim's cost), odd lists those
--- of them whose id holds white space (written by hand: they are claimed
+-- of them whose id holds a space (written by hand: they are claimed
 -- as damaged records), and then, if they were all, the next entry not yet
 -- due with its due time; stale lists the
 -- occurrences refused for an out-of-date schedule; now is Redis's time in µs; foreign lists the
@@ -168,7 +168,7 @@ if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
 local ahead, odd, limit = {}, {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
 for _, id in ipairs(front) do
   if due[id] and #ahead + #odd < limit then
-    if string.find(id, '%s') then odd[#odd + 1] = id else ahead[#ahead + 1] = id end
+    if string.find(id, ' ', 1, true) then odd[#odd + 1] = id else ahead[#ahead + 1] = id end
   end
 end
 local heads = {table.concat(ahead, ' '), odd}

@@ -78,7 +78,7 @@ for i = 1, n do
         err = (err ~= '' and err .. '; ' or '') .. 'its record vanished from Redis while it ran (evicted, or deleted by hand): only its outcome was kept'
       end
     end
-    local f = {}
+    local f = final_fields(b, state)
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
     if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end
     if ran and state == 'failed' then f[#f + 1] = 'aerr'; f[#f + 1] = attempt_errors(key, err) end

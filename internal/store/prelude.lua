@@ -230,18 +230,23 @@ local function ended(nowms, ttl, waiting, announce)
     sets = {}, done = {}, lines = {}}
 end
 
--- finalize ends task id of queue, named name, in state (succeeded, failed
--- or canceled) as one of batch b: its record at key gets the state, its
--- finish time, the field, value pairs of f and its result TTL; its
+-- final_fields returns the start of the fields finalize writes: the state
+-- and the finish time of batch b; the caller adds its own pairs to it.
+local function final_fields(b, state)
+  return {'state', state, 'finished', b.now}
+end
+
+-- finalize ends task id of queue, named name (both as events lines write
+-- them: word() of what a record holds), in state (succeeded, failed or
+-- canceled) as one of batch b: its record at key gets the field, value
+-- pairs of f (final_fields and the caller's own) and its result TTL; its
 -- companion key comp is done with it (companion_done); its nk children,
 -- whose keys start at KEYS[first], get its outcome (result and err) and
 -- its children list kids the TTL; and flush_ended adds it to done, the
 -- finished set of its state, and a line "STATE ID QUEUE NAME" to the
 -- events message.
 local function finalize(b, key, comp, kids, first, nk, id, queue, name, state, done, f, result, err)
-  local h = {'state', state, 'finished', b.now}
-  for i = 1, #f do h[#h + 1] = f[i] end
-  redis.call('HSET', key, unpack(h))
+  redis.call('HSET', key, unpack(f))
   redis.call('PEXPIRE', key, b.ttl)
   companion_done(key, comp, b.ttl)
   if nk > 0 then
@@ -256,7 +261,7 @@ local function finalize(b, key, comp, kids, first, nk, id, queue, name, state, d
   end
   zs[#zs + 1] = b.now
   zs[#zs + 1] = id
-  b.lines[#b.lines + 1] = state .. ' ' .. id .. ' ' .. word(queue) .. ' ' .. word(name)
+  b.lines[#b.lines + 1] = state .. ' ' .. id .. ' ' .. queue .. ' ' .. name
 end
 
 -- flush_ended adds the tasks of batch b to their finished sets (score: the

@@ -20,7 +20,7 @@ func defined(src string) []string {
 // and no others, in prelude order.
 func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 	t.Parallel()
-	finishes := []string{"companion_done", "doomed", "outcome", "release", "ended", "finalize", "flush_ended"}
+	finishes := []string{"companion_done", "doomed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}
 	for _, c := range []struct {
 		name, src string
 		want      []string
@@ -28,12 +28,12 @@ func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 		{"submit", submitLua, []string{"clock", "int", "is_final", "announce_head", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}},
 		{"claim", claimLua, []string{"clock", "int", "word", "announce_head", "enter"}},
 		{"finish", finishLua, []string{"clock", "int", "word", "given_back", "is_final", "announce_head", "enter", "attempt_errors",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"requeue", requeueLua, []string{"clock", "int", "given_back", "announce_head", "enter", "attempt_errors"}},
 		{"recover", recoverLua, []string{"clock", "int", "word", "given_back", "announce_head", "enter",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"cancel", cancelLua, []string{"clock", "int", "word", "is_final", "announce_head", "enter",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"retry", retryLua, []string{"clock", "int", "word", "announce_head", "enter", "companion_reopened"}},
 		{"keepalive", keepaliveLua, []string{"clock", "int"}},
 		{"schedule", scheduleLua, []string{"announce_head", "enter"}},
