@@ -127,6 +127,7 @@ func (d *dispatcher) finished(fs []*store.Finishing) {
 				"id", f.Task.ID, "tries", f.Tries)
 		}
 		s.untrack(f.Task)
+		delete(d.parents, f.Task.ID)
 	}
 	d.pending = append(again, d.pending[len(fs):]...)
 }
@@ -201,6 +202,9 @@ func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]s
 		s.counters.claimed.Add(1)
 		d.idle--
 		d.lastClaim++
+		if c.Parent {
+			d.parents[c.ID] = true
+		}
 		s.work <- c.Task // buffered for every loop: never blocks
 	}
 }
@@ -271,7 +275,8 @@ func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64
 const claimWait = 200 * time.Microsecond
 
 // gather waits for company before a claim: when the last claim handed
-// several tasks to loops (a backlog) and tasks are still due, it waits
+// several tasks to loops (a backlog), tasks are still due and no outcome
+// handed in is a parent's (children wait for those), it waits
 // until every loop is free again, but no later than claimWait after that
 // claim. Loops that ran short tasks are back within that time, and one
 // claim for all of them costs Redis much less than a claim for each few;
@@ -280,7 +285,10 @@ const claimWait = 200 * time.Microsecond
 // nothing due, it returns at once. The outcomes handed in meanwhile wait
 // with the loops: they go with that claim.
 func (d *dispatcher) gather(ctx context.Context) {
-	if d.lastClaim < 2 || d.idle >= d.s.cfg.Workers || d.stale {
+	if d.idle >= d.s.cfg.Workers && len(d.pending) == 0 {
+		clear(d.parents) // nothing runs here: forget those retried or handed back
+	}
+	if d.lastClaim < 2 || d.idle >= d.s.cfg.Workers || d.stale || d.releasing() {
 		return
 	}
 	if _, due, ok := d.heads.earliest(); !ok || due > d.s.st.Clock().Now().UnixMilli() {
@@ -302,4 +310,15 @@ func (d *dispatcher) gather(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// releasing reports whether a pending outcome is a parent's: its children
+// wait for it, so it is written at once, not held for company.
+func (d *dispatcher) releasing() bool {
+	for _, f := range d.pending {
+		if d.parents[f.Task.ID] {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,8 @@ type dispatcher struct {
 	lastClaim   int
 	lastClaimAt time.Time
 	claimWait   time.Duration
+	// parents are the running tasks claimed here that may have children.
+	parents map[string]bool
 
 	// waiting is true while the dispatcher is blocked in wait (for tests).
 	waiting atomic.Bool
@@ -64,7 +66,7 @@ type dispatcher struct {
 
 func newDispatcher(s *Scheduler) *dispatcher {
 	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*store.Schedule{},
-		foreign: foreign{}, ann: map[string][]store.Head{}, wake: make(chan struct{}, 1), claimWait: claimWait}
+		foreign: foreign{}, ann: map[string][]store.Head{}, wake: make(chan struct{}, 1), claimWait: claimWait, parents: map[string]bool{}}
 }
 
 // maxAnnounced bounds the announcements kept per queue between two looks.

@@ -98,3 +98,29 @@ func TestALoneTaskIsClaimedWithoutWaitingForCompany(t *testing.T) {
 		require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
 	}
 }
+
+// A parent's outcome is never held for company: its children wait for it.
+// Three loops take two tasks that block and a parent with a child, and
+// another task becomes due meanwhile. When the parent ends, the daemon
+// would wait for company (as long as it takes) before claiming that task,
+// but the parent's outcome is written at once, and its child runs while
+// the others block. (A child submitted after its parent was claimed is not
+// known to the claim: that parent's outcome may wait, up to 200 us after
+// its claim.)
+func TestAParentsOutcomeIsNotHeldForCompany(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{ShutdownGrace: new(time.Duration(0))}) // the blocked tasks end with the test
+	running, err := e.client.SubmitMany(context.Background(), []tasks.Spec{{Name: "block"}, {Name: "block"}, {Name: "gated"}})
+	require.NoError(t, err)
+	parent := running[2]
+	child := e.submit(tasks.Spec{Name: "record", After: []string{parent.ID}})
+	later := e.submit(tasks.Spec{Name: "record", In: 300 * time.Millisecond})
+	e.startGathering(3)
+	for _, r := range running {
+		e.waitRun(r.ID, 5*time.Second)
+	}
+	<-time.After(time.Until(later.DueAt.Add(20 * time.Millisecond))) // due, with every loop busy
+	close(e.gate)
+	require.Equal(t, tasks.Succeeded, e.wait(child.ID, 5*time.Second).State, "the child ran while the others blocked")
+	require.Equal(t, tasks.Succeeded, e.wait(later.ID, 5*time.Second).State)
+}

@@ -65,6 +65,10 @@ type Claimed struct {
 	ID   string
 	Task *tasks.Task
 	Err  error // the record is gone (Task is nil) or corrupt; the task is out of the index
+	// Parent: the task may have children (its record counts some, or is
+	// of format 1, which does not count them), so its outcome releases
+	// someone.
+	Parent bool
 	// Alien: its key holds another type of value than a record (written by
 	// hand); it is out of the index and left alone, for nothing can be
 	// written there.
@@ -86,7 +90,7 @@ type ClaimReply struct {
 // that ran before is read whole, and on_parent_failure means nothing to a
 // task without parents (its claimed copy has the default).
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow}
+	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow, transport.FKids}
 
 var claimFieldArgs = func() []any {
 	a := make([]any, len(claimFields))
@@ -263,6 +267,7 @@ func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) 
 			h = pairs(fields)
 		}
 		if h != nil {
+			c.Parent = h[transport.FKids] != "" || !transport.CountsKids(h[transport.FVersion])
 			c.Task, c.Err = transport.DecodeRecord(id, h)
 			if c.Err == nil && kind == "f" && len(c.Task.Parents) > 0 {
 				// Read without its parents' outcomes: the record does not
