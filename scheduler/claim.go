@@ -23,6 +23,9 @@ func (d *dispatcher) flush(ctx context.Context, queue string) error {
 		return err
 	}
 	fp := store.FinishParams{Tasks: d.pending[:min(len(d.pending), store.FinishChunk)], Heads: s.nHeads}
+	for _, f := range fp.Tasks {
+		f.Parent = f.Parent || d.parents[f.Task.ID]
+	}
 	if queue != "" {
 		fp.Heads = 0 // the heads re-read after a task come with the claim
 	}
@@ -118,7 +121,8 @@ func (d *dispatcher) finished(fs []*store.Finishing) {
 			}
 		case store.FinishRefused:
 			s.lostClaim(f.Task)
-		case store.FinishKids:
+		case store.FinishParent, store.FinishKids:
+			f.Parent = true
 			if f.Tries++; f.Tries < store.MaxKidsTries {
 				again = append(again, f)
 				continue

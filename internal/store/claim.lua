@@ -27,12 +27,7 @@
 --         newlines ("\nNAME\nNAME\n"): it claims only tasks it can run
 -- ARGV[9] how many more due entries than ARGV[3] to read: the due tasks
 --         the caller knows it cannot run, to look past them
--- ARGV[10] the record format this build writes (transport.Version)
--- ARGV[11] F, the number of record fields a claim reads
--- ARGV[12..11+F] those fields, of which the first six are v, name,
---         attempts, run, pending and x (both tell a task with parents:
---         pending is present, x starts with its parents, '{"p":')
--- ARGV[12+F..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
+-- ARGV[10..] per candidate: id, kind ('t' plain, 'o' occurrence); for an
 --           occurrence then: schedule revision, next occurrence id, its due
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
@@ -82,9 +77,15 @@ local function has(name)
   end
   return k
 end
-local format, nf = ARGV[10], tonumber(ARGV[11])
+-- The record fields a claim reads of a first attempt, and the record
+-- format this build writes, are written into this script from Go
+-- (claimFields, transport.Version): a value in the script's text costs
+-- Redis nothing per call, one in ARGV a string to convert. The first six
+-- are v, name, attempts, run, pending and x (both tell a task with
+-- parents: pending is present, x starts with its parents, '{"p":').
+local format = 'RECORD_FORMAT'
 local cands = {}
-local a, k = 12 + nf, 4
+local a, k = 10, 4
 for i = 1, nc do
   local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
   a, k = a + 2, k + 1
@@ -107,7 +108,7 @@ local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would 
 
 for _, cd in ipairs(cands) do
   if #taken >= want then break end
-  local h = due[cd.id] and redis.pcall('HMGET', cd.key, unpack(ARGV, 12, 11 + nf))
+  local h = due[cd.id] and redis.pcall('HMGET', cd.key, 'CLAIM_FIELDS')
   local kind, name, attempts, run = 'f', nil, 0, 0
   if h and h.err then
     kind, h = 'e', h.err -- not a hash: dropped from the index, left for a person to see
@@ -157,7 +158,7 @@ for _, cd in ipairs(cands) do
     if kind ~= 'e' and #h > 0 then
       events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
       redis.call('HSET', cd.key, 'state', 'running', 'started', now,
-        'attempts', attempts + 1, 'run', run + 1, 'daemon', ARGV[7])
+        'attempts', int(attempts + 1), 'run', int(run + 1), 'daemon', ARGV[7])
       lease[#lease + 1] = deadline
       lease[#lease + 1] = cd.id
     end

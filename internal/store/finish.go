@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,11 @@ type Finishing struct {
 	Kids   []string // its children list as last read ("QUEUE ID"); most tasks have none
 	Tries  int      // calls that found the children list changed (the caller counts them)
 	Ran    bool     // its handler ran (it counts as succeeded or failed)
+	// Parent: the task may have children (Claimed.Parent), so its children
+	// list is passed. A task finished without it that turns out to have
+	// children is left alone with Status FinishParent: call again with
+	// Parent set.
+	Parent bool
 
 	Status FinishStatus // after a call: what it did
 }
@@ -36,7 +42,19 @@ const (
 	FinishDone     FinishStatus = 1  // written
 	FinishFinal    FinishStatus = 2  // already final under this claim: nothing to write
 	FinishVanished FinishStatus = 3  // written, but its record had vanished: written anew from the outcome
+	FinishParent   FinishStatus = 4  // it has children but Parent was not set: set it and call again
 	FinishKids     FinishStatus = -1 // its children list changed: Kids holds it; call again
+)
+
+// Flags of a task's finish.lua values, summed.
+const (
+	finishFlagClear     = 1  // an earlier attempt left an error to clear
+	finishFlagRan       = 2  // its handler ran (else a doomed child: the claim's attempt is undone)
+	finishFlagCompanion = 4  // its companion key is passed
+	finishFlagKids      = 8  // its children list is passed
+	finishFlagResult    = 16 // its result JSON follows
+	finishFlagNull      = 32 // its result is null (no value follows)
+	finishFlagErr       = 64 // its error follows
 )
 
 // FinishParams asks finish.lua to write the final outcomes of Tasks (at
@@ -65,28 +83,54 @@ func (p FinishParams) build(k Keys, ttl int64) (*call, []string) {
 			qn[f.Task.Queue] = len(queues)
 		}
 	}
-	keys := make([]string, 0, 4+2*len(queues)+3*len(p.Tasks))
+	keys := make([]string, 0, 4+2*len(queues)+len(p.Tasks))
 	keys = append(keys, k.Waiting(), k.Done(tasks.Succeeded), k.Done(tasks.Failed), k.Done(tasks.Canceled))
 	for _, q := range queues {
 		keys = append(keys, k.Due(q), k.Lease(q))
 	}
-	args := make([]any, 0, 6+len(queues)+10*len(p.Tasks))
+	args := make([]any, 0, 6+len(queues)+2*len(p.Tasks))
 	args = append(args, ttl, p.Heads, k.EventsChannel(), k.Announce(""), len(queues), len(p.Tasks))
 	for _, q := range queues {
 		args = append(args, q)
 	}
 	for _, f := range p.Tasks {
 		t := f.Task
-		keys = append(keys, k.Task(t.ID), k.Companion(t.Key, t.Workflow, t.ID), k.Kids(t.ID))
-		keys = append(keys, k.childKeys(f.Kids)...)
-		clearErr, ran := "0", "0"
+		keys = append(keys, k.Task(t.ID))
+		flags := 0
 		if t.Error != "" {
-			clearErr = "1"
+			flags |= finishFlagClear
 		}
 		if f.Ran {
-			ran = "1"
+			flags |= finishFlagRan
 		}
-		args = append(args, qn[t.Queue], t.ID, t.Run, string(f.State), string(f.Result), f.Err, transport.EventWord(t.Name), clearErr, len(f.Kids), ran)
+		if t.Key != "" || t.Workflow != "" {
+			flags |= finishFlagCompanion
+			keys = append(keys, k.Companion(t.Key, t.Workflow, t.ID))
+		}
+		if f.Parent || len(f.Kids) > 0 {
+			flags |= finishFlagKids
+			keys = append(keys, k.Kids(t.ID))
+			keys = append(keys, k.childKeys(f.Kids)...)
+		}
+		switch string(f.Result) {
+		case "":
+		case "null":
+			flags |= finishFlagNull
+		default:
+			flags |= finishFlagResult
+		}
+		if f.Err != "" {
+			flags |= finishFlagErr
+		}
+		head := strconv.Itoa(qn[t.Queue]) + " " + strconv.FormatInt(t.Run, 10) + " " + string(f.State) + " " +
+			strconv.Itoa(flags) + " " + strconv.Itoa(len(f.Kids)) + " " + transport.EventWord(t.Name) + " " + t.ID
+		args = append(args, head)
+		if flags&finishFlagResult != 0 {
+			args = append(args, string(f.Result))
+		}
+		if f.Err != "" {
+			args = append(args, f.Err)
+		}
 	}
 	return &call{script: finishScript, keys: keys, args: args}, queues
 }

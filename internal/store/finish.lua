@@ -13,11 +13,12 @@
 --                                  {ns}:done:canceled (zsets, score = finish ms)
 -- KEYS[5..4+2Q] per queue q = 1..Q: its due index {ns}:due:QUEUE (only read,
 --               for the heads), then its lease set {ns}:lease:QUEUE
--- then per task, in ARGV order: its hash {ns}:t:ID, its companion key
+-- then per task, in ARGV order: its hash {ns}:t:ID; its companion key
 --               (its idempotency key {ns}:key:KEY or its workflow's node
---               map {ns}:wf:WID, or its hash again when neither), its
---               children list {ns}:kids:ID, then per child the caller
---               passed, in list order: the child's hash, its queue's due index
+--               map {ns}:wf:WID) when it has one; its children list
+--               {ns}:kids:ID when the caller passes it (the task may have
+--               children), then per child the caller passed, in list
+--               order: the child's hash, its queue's due index
 -- ARGV[1] result TTL, ms
 -- ARGV[2] head entries to return per queue, or 0 for none (the caller
 --         claims from the queue in the same round trip and learns them there)
@@ -26,12 +27,16 @@
 -- ARGV[5] Q, the number of queues
 -- ARGV[6] N, the number of tasks
 -- ARGV[7..6+Q] the queue names, in queue order
--- ARGV[7+Q..] per task, 10 values: its queue's number q, id, claim token (the
---           record's run field at the claim), new state, result JSON or '',
---           error or '', task name, '1' when an earlier attempt left an error
---           to clear else '0', the number of children C the caller passed
---           keys for, '1' when its handler ran else '0' (a child stopped by
---           a parent's outcome: the claim's attempt and start are undone)
+-- ARGV[7+Q..] per task, one value "q RUN STATE FLAGS C NAME ID" and then
+--           its result JSON and its error when FLAGS says they follow: its
+--           queue's number q, claim token (the record's run field at the
+--           claim), new state, FLAGS (a sum of finishFlag* in finish.go),
+--           the number of children C the caller passed keys for, task
+--           name (as events lines write it) and id (the rest: an id
+--           written by hand may hold spaces). Every value costs Redis
+--           about as much as a short script statement, so what most
+--           finishes share (no result, no error, no companion key) is a
+--           flag rather than a value.
 -- The finish time is Redis's clock.
 -- Publishes one events message for the call: a line "STATE ID QUEUE
 -- NAME" per task finished.
@@ -50,12 +55,23 @@ local doneKeys = {succeeded = KEYS[2], failed = KEYS[3], canceled = KEYS[4]}
 local leased, status = {}, {}
 local a, k = 7 + nq, 5 + 2 * nq
 for i = 1, n do
-  local q, id, run, state = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local result, err, name, clear = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
-  local nk, ran = tonumber(ARGV[a + 8]), ARGV[a + 9] == '1'
-  local key, comp, kids = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local first = k + 3
-  a, k = a + 10, k + 3 + 2 * nk
+  local q, run, state, fl, nk, name, id = string.match(ARGV[a], '^(%d+) (%d+) (%a+) (%d+) (%d+) (%S+) (.*)$')
+  q, fl, nk = tonumber(q), tonumber(fl), tonumber(nk)
+  local clear, ran = flag(fl, 1), flag(fl, 2)
+  local result, err = '', ''
+  a = a + 1
+  if flag(fl, 16) then
+    result, a = ARGV[a], a + 1
+  elseif flag(fl, 32) then
+    result = 'null'
+  end
+  if flag(fl, 64) then err, a = ARGV[a], a + 1 end
+  local key, comp, kids = KEYS[k], KEYS[k], false
+  k = k + 1
+  if flag(fl, 4) then comp, k = KEYS[k], k + 1 end
+  if flag(fl, 8) then kids, k = KEYS[k], k + 1 end
+  local first = k
+  k = k + 2 * nk
   local cur = redis.call('HMGET', key, 'state', 'run', 'kids', 'v')
   local vanished = not cur[1]
   if vanished then cur = {'running', run, false, false} end
@@ -63,7 +79,9 @@ for i = 1, n do
     status[i] = 0
   elseif cur[1] ~= 'running' then
     status[i] = 2
-  elseif kids_changed(kids, nk, cur[3], cur[4]) then
+  elseif not kids and may_have_kids(cur[3], cur[4]) then
+    status[i] = 4
+  elseif kids and kids_changed(kids, nk, cur[3], cur[4]) then
     status[i] = redis.call('LRANGE', kids, 0, -1)
   else
     if vanished then
@@ -82,7 +100,7 @@ for i = 1, n do
     if result ~= '' then f[#f + 1] = 'result'; f[#f + 1] = result end
     if err ~= '' then f[#f + 1] = 'error'; f[#f + 1] = err end
     if ran and state == 'failed' then f[#f + 1] = 'aerr'; f[#f + 1] = attempt_errors(key, err) end
-    if err == '' and clear == '1' then redis.call('HDEL', key, 'error') end
+    if err == '' and clear then redis.call('HDEL', key, 'error') end
     if not ran and not vanished then -- undo the claim's attempt and start
       redis.call('HSET', key, 'attempts', given_back(redis.call('HGET', key, 'attempts')))
       redis.call('HDEL', key, 'started', 'daemon')

@@ -50,12 +50,16 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 	require.Equal(t, FinishDone, fs[0].Status)
 	require.Equal(t, FinishRefused, fs[1].Status)
 	require.Equal(t, FinishFinal, fs[2].Status, "canceled while running: nothing to write")
-	require.Equal(t, FinishKids, fs[3].Status)
-	require.Equal(t, []string{"default " + child.ID}, fs[3].Kids)
+	require.Equal(t, FinishParent, fs[3].Status, "it has a child, but was sent as a task without children")
 	require.Equal(t, FinishDone, fs[4].Status)
 	require.Equal(t, map[string][]Head{"default": {{ID: later.ID, Due: later.DueAt.UnixMilli()}}, "other": {}}, hs,
 		"the heads of each queue of the batch")
 
+	fs[3].Parent = true
+	_, err = e.finish(fs[3:4], 0)
+	require.NoError(t, err)
+	require.Equal(t, FinishKids, fs[3].Status, "sent again with its children list, it learns the list")
+	require.Equal(t, []string{"default " + child.ID}, fs[3].Kids)
 	_, err = e.finish(fs[3:4], 0)
 	require.NoError(t, err)
 	require.Equal(t, FinishDone, fs[3].Status, "sent again with its children's keys")
@@ -94,6 +98,10 @@ func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 			require.Equal(t, "1", e.mr.HGet(e.store.Keys().Task(p.ID), transport.FKids))
 		}
 		f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
+		_, err = e.finish([]*Finishing{f}, 0)
+		require.NoError(t, err)
+		require.Equal(t, FinishParent, f.Status, "old record: %v", old)
+		f.Parent = true
 		_, err = e.finish([]*Finishing{f}, 0)
 		require.NoError(t, err)
 		require.Equal(t, FinishKids, f.Status, "old record: %v", old)

@@ -18,6 +18,13 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- flag reports whether the sum of flags fl (each a power of two) holds f.
+-- (Arithmetic: Lua 5.1 has no bit operators, nor every Redis a bit
+-- library.)
+local function flag(fl, f)
+  return math.floor(fl / f) % 2 == 1
+end
+
 -- word returns s as a field of an events line ("KIND ID QUEUE NAME"), or
 -- '?' when it is missing, empty or holds white space (a damaged record), so
 -- that every line published parses.
@@ -172,6 +179,14 @@ local function kids_changed(kids, n, count, v)
   if c then return c ~= n end
   if counts_kids(v) and not count then return n ~= 0 end
   return redis.call('LLEN', kids) ~= n -- a damaged count: measure the list
+end
+
+-- may_have_kids reports whether a record whose kids and v fields are count
+-- and v may have children: it counts some, its count is damaged, or its
+-- format does not count them (format 1).
+local function may_have_kids(count, v)
+  if count then return tonumber(count) ~= 0 end
+  return not counts_kids(v)
 end
 
 -- kid_added counts a child added to the children list of the record at

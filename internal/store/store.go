@@ -59,7 +59,7 @@ var (
 	workflowLua string
 
 	submitScript     = newScript("submit", "", submitLua)
-	claimScript      = newScript("claim", "", claimLua)
+	claimScript      = newScript("claim", "", claimSource(claimLua))
 	finishScript     = newScript("finish", "", finishLua)
 	requeueScript    = newScript("requeue", "", requeueLua)
 	recoverScript    = newScript("recover", "", recoverLua)
