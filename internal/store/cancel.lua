@@ -32,7 +32,7 @@ end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
-local b = ended(clock(), ARGV[2], KEYS[6], ARGV[6])
+local b = ended(clock(), ARGV[2], KEYS[6], ARGV[6], KEYS)
 finalize(b, KEYS[1], KEYS[5], KEYS[7], 8, tonumber(ARGV[5]), ARGV[1], word(cur[3]), word(cur[2]), 'canceled', KEYS[4],
   final_fields(b, 'canceled'), '', 'canceled')
 flush_ended(b, ARGV[3])

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
@@ -145,35 +144,51 @@ type FinishClaimReply struct {
 }
 
 // FinishAndClaim writes outcomes (finish.lua; none when f has no tasks)
-// and claims due tasks (claim.lua; none when c.Queue is "") in one
-// pipelined round trip. A claim's reply also corrects the store's estimate
-// of Redis's clock.
+// and claims due tasks (claim.lua; none when c.Queue is "") in one round
+// trip, and in one script call when it does both (finish_claim.lua). A
+// claim's reply also corrects the store's estimate of Redis's clock.
 func (s *Store) FinishAndClaim(ctx context.Context, f FinishParams, c ClaimParams) (r FinishClaimReply) {
 	var (
-		calls          []*call
 		fcall, ccall   *call
 		finishedQueues []string
 	)
 	if len(f.Tasks) > 0 {
 		fcall, finishedQueues = f.build(s.keys, s.resultTTL.Milliseconds())
-		calls = append(calls, fcall)
 	}
 	if c.Queue != "" {
 		ccall = c.build(s.keys)
-		calls = append(calls, ccall)
 	}
-	if len(calls) == 0 {
+	var finishReply, claimReply any
+	var finishErr, claimErr error
+	switch {
+	case fcall == nil && ccall == nil:
 		return r
-	}
-	if err := s.send(ctx, calls...); err != nil {
-		r.FinishErr, r.ClaimErr = err, err
-		return r
+	case fcall != nil && ccall != nil:
+		both := &call{script: finishClaimScript, keys: append(slices.Clip(fcall.keys), ccall.keys...)}
+		both.args = make([]any, 0, 2+len(fcall.args)+len(ccall.args))
+		both.args = append(append(append(both.args, len(fcall.keys), len(fcall.args)), fcall.args...), ccall.args...)
+		res, err := s.run(ctx, both).Slice()
+		if err == nil && len(res) != 2 {
+			err = fmt.Errorf("%w of %d items", ErrReply, len(res))
+		}
+		if err != nil {
+			finishErr, claimErr = err, err
+		} else {
+			finishReply, claimReply = res[0], res[1]
+		}
+		ccall.sent, ccall.recv = both.sent, both.recv
+	case fcall != nil:
+		cmd := s.run(ctx, fcall)
+		finishReply, finishErr = cmd.Val(), cmd.Err()
+	default:
+		cmd := s.run(ctx, ccall)
+		claimReply, claimErr = cmd.Val(), cmd.Err()
 	}
 	if fcall != nil {
-		r.Finish, r.FinishErr = parseFinish(fcall.cmd, f.Tasks, finishedQueues)
+		r.Finish, r.FinishErr = parseFinish(finishReply, finishErr, f.Tasks, finishedQueues)
 	}
 	if ccall != nil {
-		r.Claim, r.ClaimErr = parseClaim(c.Queue, c.Claimer.Daemon, ccall.cmd)
+		r.Claim, r.ClaimErr = parseClaim(c.Queue, c.Claimer.Daemon, claimReply, claimErr)
 		if r.ClaimErr == nil {
 			s.clock.Observe(ccall.sent, ccall.recv, r.Claim.NowUs, notYetDue(c.Candidates, r.Claim))
 		}
@@ -229,10 +244,13 @@ func parseClaimHeads(v any, nowMs int64) ([]Head, error) {
 }
 
 // parseClaim reads a claim.lua reply for queue, claimed by daemon.
-func parseClaim(queue, daemon string, cmd *redis.Cmd) (r ClaimReply, err error) {
-	res, err := cmd.Slice()
+func parseClaim(queue, daemon string, v any, err error) (r ClaimReply, _ error) {
 	if err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	res, ok := v.([]any)
+	if !ok {
+		return r, fmt.Errorf("claim from queue %s: %w %T", queue, ErrReply, v)
 	}
 	if len(res) < 4 || (len(res)-4)%4 != 0 {
 		return r, fmt.Errorf("claim from queue %s: %w of %d items", queue, ErrReply, len(res))

@@ -10,6 +10,10 @@
 -- "Now" is Redis's clock (TIME), whatever the caller's clock says, so no
 -- daemon starts a task early or takes a lease that has not expired.
 --
+-- This file defines claim_batch, which the claim script calls with its
+-- call's KEYS and ARGV and Redis's time (store.go), and finish_claim.lua
+-- with its share of its own.
+--
 -- KEYS[1]   due index       {ns}:due:QUEUE
 -- KEYS[2]   lease set       {ns}:lease:QUEUE (zset, score = lease deadline ms)
 -- KEYS[3]   schedule set    {ns}:schedules
@@ -32,7 +36,7 @@
 --           ms, its queue's announce channel, number F of field values, F
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
--- claimed.
+-- claimed (or, given a table lines, adds those lines to it).
 -- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads
 -- is the front of the index after the claim, {due, odd, next, next's due}:
 -- due is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of
@@ -64,124 +68,129 @@
 -- script costs Redis more than all the rest of a claim. A candidate is due
 -- when it is among the first max(ARGV[3], ARGV[4]) + ARGV[9] entries due
 -- by now.
-local nowms, nowus = clock()
-local now = int(nowms)
-local want, nc = tonumber(ARGV[2]), tonumber(ARGV[4])
-local handlers, known = ARGV[8], {}
--- has reports whether the claimer has the handler name (once per name).
-local function has(name)
-  local k = known[name]
-  if k == nil then
-    k = string.find(handlers, '\n' .. name .. '\n', 1, true) ~= nil
-    known[name] = k
+local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
+  local now = int(nowms)
+  local want, nc = tonumber(ARGV[2]), tonumber(ARGV[4])
+  local handlers, known = ARGV[8], {}
+  -- has reports whether the claimer has the handler name (once per name).
+  local function has(name)
+    local k = known[name]
+    if k == nil then
+      k = string.find(handlers, '\n' .. name .. '\n', 1, true) ~= nil
+      known[name] = k
+    end
+    return k
   end
-  return k
-end
--- The record fields a claim reads of a first attempt, and the record
--- format this build writes, are written into this script from Go
--- (claimFields, transport.Version): a value in the script's text costs
--- Redis nothing per call, one in ARGV a string to convert. The first six
--- are v, name, attempts, run, pending and x (both tell a task with
--- parents: pending is present, x starts with its parents, '{"p":').
-local format = 'RECORD_FORMAT'
-local cands = {}
-local a, k = 10, 4
-for i = 1, nc do
-  local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
-  a, k = a + 2, k + 1
-  if cd.kind == 'o' then
-    cd.rev, cd.nid, cd.ndue, cd.nchan = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-    local nf = tonumber(ARGV[a + 4])
-    cd.fa, cd.fb = a + 5, a + 4 + nf
-    a = a + 5 + nf
-    cd.skey, cd.nkey, cd.ndkey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-    k = k + 3
+  -- The record fields a claim reads of a first attempt, and the record
+  -- format this build writes, are written into this script from Go
+  -- (claimFields, transport.Version): a value in the script's text costs
+  -- Redis nothing per call, one in ARGV a string to convert. The first six
+  -- are v, name, attempts, run, pending and x (both tell a task with
+  -- parents: pending is present, x starts with its parents, '{"p":').
+  local format = 'RECORD_FORMAT'
+  local cands = {}
+  local a, k = 10, 4
+  for i = 1, nc do
+    local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
+    a, k = a + 2, k + 1
+    if cd.kind == 'o' then
+      cd.rev, cd.nid, cd.ndue, cd.nchan = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+      local nf = tonumber(ARGV[a + 4])
+      cd.fa, cd.fb = a + 5, a + 4 + nf
+      a = a + 5 + nf
+      cd.skey, cd.nkey, cd.ndkey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+      k = k + 3
+    end
+    cands[i] = cd
   end
-  cands[i] = cd
-end
-local window = math.max(tonumber(ARGV[3]), nc) + tonumber(ARGV[9])
-local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, window)
-local due = {}
-for _, id in ipairs(front) do due[id] = true end
-local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, false, {}
-local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would be formatted per entry
+  local window = math.max(tonumber(ARGV[3]), nc) + tonumber(ARGV[9])
+  local front = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, window)
+  local due = {}
+  for _, id in ipairs(front) do due[id] = true end
+  local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, false, {}
+  local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would be formatted per entry
 
-for _, cd in ipairs(cands) do
-  if #taken >= want then break end
-  local h = due[cd.id] and redis.pcall('HMGET', cd.key, 'CLAIM_FIELDS')
-  local kind, name, attempts, run = 'f', nil, 0, 0
-  if h and h.err then
-    kind, h = 'e', h.err -- not a hash: dropped from the index, left for a person to see
-  elseif h and (h[1] ~= format or h[3] or h[5] or string.sub(h[6] or '', 1, 5) == '{"p":') then
-    kind, h = 'h', redis.call('HGETALL', cd.key)
-    for j = 1, #h, 2 do
-      local f = h[j]
-      if f == 'name' then
-        name = h[j + 1]
-      elseif f == 'attempts' then
-        attempts = math.floor(tonumber(h[j + 1]) or 0)
-      elseif f == 'run' then
-        run = math.floor(tonumber(h[j + 1]) or 0)
+  for _, cd in ipairs(cands) do
+    if #taken >= want then break end
+    local h = due[cd.id] and redis.pcall('HMGET', cd.key, 'CLAIM_FIELDS')
+    local kind, name, attempts, run = 'f', nil, 0, 0
+    if h and h.err then
+      kind, h = 'e', h.err -- not a hash: dropped from the index, left for a person to see
+    elseif h and (h[1] ~= format or h[3] or h[5] or string.sub(h[6] or '', 1, 5) == '{"p":') then
+      kind, h = 'h', redis.call('HGETALL', cd.key)
+      for j = 1, #h, 2 do
+        local f = h[j]
+        if f == 'name' then
+          name = h[j + 1]
+        elseif f == 'attempts' then
+          attempts = math.floor(tonumber(h[j + 1]) or 0)
+        elseif f == 'run' then
+          run = math.floor(tonumber(h[j + 1]) or 0)
+        end
+      end
+    elseif h then
+      name, run = h[2], math.floor(tonumber(h[4]) or 0)
+    end
+    if run >= 2 ^ 52 then run = 0 end -- damaged: a token must write back as digits
+    local ok = h and true
+    if name and name ~= '' and not has(name) then
+      ok = false -- a task for a daemon that has its handler: it stays due
+      foreign = foreign or {}
+      foreign[#foreign + 1] = cd.id
+    end
+    if ok and kind ~= 'e' and #h > 0 and cd.kind == 'o' then
+      local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
+      if sc[1] == 'active' and sc[2] ~= cd.rev then
+        ok = false
+        stale[#stale + 1] = cd.id
+      elseif sc[1] == 'active' then
+        if redis.call('EXISTS', cd.nkey) == 0 then
+          redis.call('HSET', cd.nkey, unpack(ARGV, cd.fa, cd.fb))
+          enter(cd.ndkey, cd.ndue, cd.nid, cd.nchan)
+        end
+        redis.call('HSET', cd.skey, 'next', cd.ndue, 'pending', cd.nid)
+        redis.call('ZADD', KEYS[3], cd.ndue, string.match(cd.id, '^(.-)%-'))
       end
     end
-  elseif h then
-    name, run = h[2], math.floor(tonumber(h[4]) or 0)
-  end
-  if run >= 2 ^ 52 then run = 0 end -- damaged: a token must write back as digits
-  local ok = h and true
-  if name and name ~= '' and not has(name) then
-    ok = false -- a task for a daemon that has its handler: it stays due
-    foreign = foreign or {}
-    foreign[#foreign + 1] = cd.id
-  end
-  if ok and kind ~= 'e' and #h > 0 and cd.kind == 'o' then
-    local sc = redis.call('HMGET', cd.skey, 'state', 'rev')
-    if sc[1] == 'active' and sc[2] ~= cd.rev then
-      ok = false
-      stale[#stale + 1] = cd.id
-    elseif sc[1] == 'active' then
-      if redis.call('EXISTS', cd.nkey) == 0 then
-        redis.call('HSET', cd.nkey, unpack(ARGV, cd.fa, cd.fb))
-        enter(cd.ndkey, cd.ndue, cd.nid, cd.nchan)
+    if ok then
+      taken[#taken + 1] = cd.id
+      due[cd.id] = false
+      out[#out + 1] = cd.id
+      out[#out + 1] = run + 1
+      out[#out + 1] = kind
+      out[#out + 1] = h
+      if kind ~= 'e' and #h > 0 then
+        events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
+        redis.call('HSET', cd.key, 'state', 'running', 'started', now,
+          'attempts', int(attempts + 1), 'run', int(run + 1), 'daemon', ARGV[7])
+        lease[#lease + 1] = deadline
+        lease[#lease + 1] = cd.id
       end
-      redis.call('HSET', cd.skey, 'next', cd.ndue, 'pending', cd.nid)
-      redis.call('ZADD', KEYS[3], cd.ndue, string.match(cd.id, '^(.-)%-'))
     end
   end
-  if ok then
-    taken[#taken + 1] = cd.id
-    due[cd.id] = false
-    out[#out + 1] = cd.id
-    out[#out + 1] = run + 1
-    out[#out + 1] = kind
-    out[#out + 1] = h
-    if kind ~= 'e' and #h > 0 then
-      events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
-      redis.call('HSET', cd.key, 'state', 'running', 'started', now,
-        'attempts', int(attempts + 1), 'run', int(run + 1), 'daemon', ARGV[7])
-      lease[#lease + 1] = deadline
-      lease[#lease + 1] = cd.id
+  if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
+  if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
+  local ahead, odd, limit = {}, {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
+  for _, id in ipairs(front) do
+    if due[id] and #ahead + #odd < limit then
+      if string.find(id, ' ', 1, true) then odd[#odd + 1] = id else ahead[#ahead + 1] = id end
     end
   end
-end
-if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
-if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
-local ahead, odd, limit = {}, {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
-for _, id in ipairs(front) do
-  if due[id] and #ahead + #odd < limit then
-    if string.find(id, ' ', 1, true) then odd[#odd + 1] = id else ahead[#ahead + 1] = id end
+  local heads = {table.concat(ahead, ' '), odd}
+  if #front < window then
+    local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+    if nxt[1] then
+      heads[3] = nxt[1]
+      heads[4] = nxt[2]
+    end
   end
-end
-local heads = {table.concat(ahead, ' '), odd}
-if #front < window then
-  local nxt = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
-  if nxt[1] then
-    heads[3] = nxt[1]
-    heads[4] = nxt[2]
+  if lines then
+    for _, l in ipairs(events) do lines[#lines + 1] = l end
+  elseif #events > 0 then
+    redis.call('PUBLISH', ARGV[5], table.concat(events, '\n'))
   end
+  out[1] = heads
+  out[2] = stale
+  out[4] = foreign or {}
+  return out
 end
-if #events > 0 then redis.call('PUBLISH', ARGV[5], table.concat(events, '\n')) end
-out[1] = heads
-out[2] = stale
-out[4] = foreign or {}
-return out

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 )
@@ -144,10 +142,13 @@ func (s *Store) Finish(ctx context.Context, p FinishParams) (FinishReply, error)
 // parseFinish reads finish.lua's reply into each task's Status (and Kids,
 // when its children list changed) and returns the heads of queues. A reply
 // that cannot be read is an error wrapping ErrReply.
-func parseFinish(cmd *redis.Cmd, fs []*Finishing, queues []string) (FinishReply, error) {
-	res, err := cmd.Slice()
+func parseFinish(v any, err error, fs []*Finishing, queues []string) (FinishReply, error) {
 	if err != nil {
 		return FinishReply{}, fmt.Errorf("finish %d tasks: %w", len(fs), err)
+	}
+	res, ok := v.([]any)
+	if !ok {
+		return FinishReply{}, fmt.Errorf("finish %d tasks: %w %T", len(fs), ErrReply, v)
 	}
 	if len(res) != len(queues)+len(fs) {
 		return FinishReply{}, fmt.Errorf("finish %d tasks: %w of %d items", len(fs), ErrReply, len(res))

@@ -133,6 +133,15 @@ local function joined(t)
   return table.concat(parts, '\n')
 end
 
+-- slice returns t[i..j] as a table of its own (a loop: unpack takes only
+-- about 8000 values), for a script that hands parts of its KEYS and ARGV
+-- to the functions of two scripts (finish_claim.lua).
+local function slice(t, i, j)
+  local s = {}
+  for n = i, j do s[#s + 1] = t[n] end
+  return s
+end
+
 -- chunked calls cmd on key with t[i..j], 1000 values at a time: Lua's unpack
 -- takes only about 8000 (an even size keeps field/value pairs together).
 local function chunked(cmd, key, t, i, j)
@@ -206,14 +215,14 @@ local function outcome(pid, name, state, result, err)
 end
 
 -- release hands a finished parent's outcome to its children. first is the
--- KEYS index of the first child's keys: two per child, in the list's order,
--- its record and its queue's due index.
-local function release(kids, first, waiting, announce, pid, name, state, result, err, now)
+-- index in keys (the calling script's KEYS) of the first child's keys: two
+-- per child, in the list's order, its record and its queue's due index.
+local function release(keys, kids, first, waiting, announce, pid, name, state, result, err, now)
   local o = outcome(pid, name, state, result, err)
   local entries = redis.call('LRANGE', kids, 0, -1)
   for i, e in ipairs(entries) do
     local q, cid = string.match(e, '^(%S+) (%S+)$')
-    local ch, cdue = KEYS[first + 2 * i - 2], KEYS[first + 2 * i - 1]
+    local ch, cdue = keys[first + 2 * i - 2], keys[first + 2 * i - 1]
     local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending')
     if q and c[1] == 'waiting' then
       local left = (tonumber(c[4]) or 1) - 1
@@ -239,9 +248,10 @@ end
 -- ended returns a batch for the tasks a call ends at nowms (Redis's time,
 -- ms): their records, companion keys and children lists expire ttl ms
 -- later, and their children are released through the waiting set and the
--- announce channel prefix ({ns}:announce:).
-local function ended(nowms, ttl, waiting, announce)
-  return {nowms = nowms, now = int(nowms), ttl = ttl, waiting = waiting, announce = announce,
+-- announce channel prefix ({ns}:announce:); keys is the caller's KEYS, which
+-- the indexes finalize is given refer to.
+local function ended(nowms, ttl, waiting, announce, keys)
+  return {nowms = nowms, now = int(nowms), ttl = ttl, waiting = waiting, announce = announce, keys = keys,
     sets = {}, done = {}, lines = {}}
 end
 
@@ -265,7 +275,7 @@ local function finalize(b, key, comp, kids, first, nk, id, queue, name, state, d
   redis.call('PEXPIRE', key, b.ttl)
   companion_done(key, comp, b.ttl)
   if nk > 0 then
-    release(kids, first, b.waiting, b.announce, id, name, state, result, err, b.nowms)
+    release(b.keys, kids, first, b.waiting, b.announce, id, name, state, result, err, b.nowms)
     redis.call('PEXPIRE', kids, b.ttl)
   end
   local zs = b.done[done]
@@ -281,8 +291,13 @@ end
 
 -- flush_ended adds the tasks of batch b to their finished sets (score: the
 -- finish time) and publishes its events message on channel, when b ended
--- any task.
-local function flush_ended(b, channel)
+-- any task; given a table lines, it adds the message's lines to it
+-- instead, for a caller that publishes one message for several steps.
+local function flush_ended(b, channel, lines)
   for _, set in ipairs(b.sets) do redis.call('ZADD', set, unpack(b.done[set])) end
-  if #b.lines > 0 then redis.call('PUBLISH', channel, table.concat(b.lines, '\n')) end
+  if lines then
+    for _, l in ipairs(b.lines) do lines[#lines + 1] = l end
+  elseif #b.lines > 0 then
+    redis.call('PUBLISH', channel, table.concat(b.lines, '\n'))
+  end
 end

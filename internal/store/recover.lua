@@ -42,7 +42,7 @@ if not cur[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   -- A record of its own, with no companion key: what the vanished one
   -- named is unknown.
-  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7])
+  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7], KEYS)
   local f = final_fields(b, 'failed')
   for _, v in ipairs({'v', '1', 'name', '?', 'args', 'null', 'queue', ARGV[8], 'recoveries', 1, 'error', err}) do f[#f + 1] = v end
   finalize(b, KEYS[1], KEYS[1], KEYS[7], 8, tonumber(ARGV[6]), ARGV[1], ARGV[8], '?', 'failed', KEYS[4], f, '', err)
@@ -60,7 +60,7 @@ if n > tonumber(ARGV[2]) then
   end
   local err = 'its daemon stopped while running it ' .. n .. ' times (max_recoveries is ' .. ARGV[2] .. ')'
   redis.call('ZREM', KEYS[2], ARGV[1])
-  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7])
+  local b = ended(nowms, ARGV[3], KEYS[6], ARGV[7], KEYS)
   local f = final_fields(b, 'failed')
   f[5], f[6], f[7], f[8] = 'recoveries', n, 'error', err
   finalize(b, KEYS[1], KEYS[5], KEYS[7], 8, tonumber(ARGV[6]), ARGV[1], word(cur[4]), word(cur[3]), 'failed', KEYS[4], f, '', err)

@@ -26,8 +26,11 @@ func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 		want      []string
 	}{
 		{"submit", submitLua, []string{"clock", "int", "is_final", "announce_head", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}},
-		{"claim", claimLua, []string{"clock", "int", "word", "announce_head", "enter"}},
-		{"finish", finishLua, []string{"clock", "int", "flag", "word", "given_back", "is_final", "announce_head", "enter", "attempt_errors",
+		{"claim", claimLua + claimEntry, []string{"clock", "int", "word", "announce_head", "enter"}},
+		{"finish_claim", finishLua + claimLua + finishClaimLua, []string{"clock", "int", "flag", "word", "given_back", "is_final", "announce_head", "enter",
+			"attempt_errors", "companion_done", "joined", "slice", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "release",
+			"ended", "final_fields", "finalize", "flush_ended"}},
+		{"finish", finishLua + finishEntry, []string{"clock", "int", "flag", "word", "given_back", "is_final", "announce_head", "enter", "attempt_errors",
 			"companion_done", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"requeue", requeueLua, []string{"clock", "int", "given_back", "announce_head", "enter", "attempt_errors"}},
 		{"recover", recoverLua, []string{"clock", "int", "word", "given_back", "announce_head", "enter",

@@ -41,6 +41,8 @@ var (
 	claimLua string
 	//go:embed finish.lua
 	finishLua string
+	//go:embed finish_claim.lua
+	finishClaimLua string
 	//go:embed requeue.lua
 	requeueLua string
 	//go:embed recover.lua
@@ -58,20 +60,30 @@ var (
 	//go:embed workflow.lua
 	workflowLua string
 
-	submitScript     = newScript("submit", "", submitLua)
-	claimScript      = newScript("claim", "", claimSource(claimLua))
-	finishScript     = newScript("finish", "", finishLua)
-	requeueScript    = newScript("requeue", "", requeueLua)
-	recoverScript    = newScript("recover", "", recoverLua)
-	cancelScript     = newScript("cancel", "", cancelLua)
-	retryScript      = newScript("retry", "", retryLua)
-	keepaliveScript  = newScript("keepalive", "allow-oom", keepaliveLua)
-	scheduleScript   = newScript("schedule", "", scheduleLua)
-	unscheduleScript = newScript("unschedule", "", unscheduleLua)
-	workflowScript   = newScript("workflow", "", workflowLua)
+	submitScript = newScript("submit", "", submitLua)
+	// finish.lua and claim.lua define functions, which their scripts
+	// (claimEntry, finishEntry) and finish_claim.lua call.
+	claimScript       = newScript("claim", "", claimSource(claimLua)+claimEntry)
+	finishScript      = newScript("finish", "", finishLua+finishEntry)
+	finishClaimScript = newScript("finish_claim", "", finishLua+claimSource(claimLua)+finishClaimLua)
+	requeueScript     = newScript("requeue", "", requeueLua)
+	recoverScript     = newScript("recover", "", recoverLua)
+	cancelScript      = newScript("cancel", "", cancelLua)
+	retryScript       = newScript("retry", "", retryLua)
+	keepaliveScript   = newScript("keepalive", "allow-oom", keepaliveLua)
+	scheduleScript    = newScript("schedule", "", scheduleLua)
+	unscheduleScript  = newScript("unschedule", "", unscheduleLua)
+	workflowScript    = newScript("workflow", "", workflowLua)
 	// writableScript writes nothing, but Redis runs it only when it takes
 	// writes: the lease keeper asks it while Redis refuses them.
 	writableScript = newScript("writable", "", "return 1")
+)
+
+// The bodies of the claim and finish scripts: each calls the function its
+// file defines with the call's KEYS and ARGV and Redis's time.
+const (
+	claimEntry  = "local nowms, nowus = clock()\nreturn claim_batch(KEYS, ARGV, nowms, nowus)\n"
+	finishEntry = "local nowms = clock()\nreturn finish_batch(KEYS, ARGV, nowms)\n"
 )
 
 // Store runs the scripts of one namespace on one Redis, and reads its

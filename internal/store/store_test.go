@@ -128,13 +128,22 @@ func TestForgottenScriptsAreLoadedAndOnlyTheirCallsSentAgain(t *testing.T) {
 	require.True(t, r.Canceled)
 	require.Equal(t, [][]string{{"hmget", "lrange"}, {"cancel"}, {"load true"}, {"cancel"}}, e.trips.since(n), "a single call")
 
-	// Pipelined, with the claim's script loaded and the finish's not: the
-	// claim ran, and only the finish is sent again.
-	require.NoError(t, e.rdb.ScriptFlush(ctx).Err())
+	// Pipelined, with the cancel's script loaded and the claim's not: the
+	// cancel ran (a no-op: a is canceled), and only the claim is sent again.
 	cl := NewClaimer("d", []string{"t"}, time.Minute)
-	got, err := e.store.Claim(ctx, ClaimParams{Queue: "default", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(b.ID)})
+	n = e.trips.len()
+	again := CancelParams{ID: a.ID}.build(e.store.keys, time.Hour.Milliseconds(), "default", finished{})
+	claim := ClaimParams{Queue: "default", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(b.ID)}.build(e.store.keys)
+	require.NoError(t, e.store.send(ctx, again, claim))
+	require.NoError(t, again.cmd.Err())
+	got, err := parseClaim("default", "d", claim.cmd.Val(), claim.cmd.Err())
 	require.NoError(t, err)
 	require.Len(t, got.Got, 1)
+	require.Equal(t, [][]string{{"cancel", "claim"}, {"load true"}, {"claim"}}, e.trips.since(n))
+
+	// Finish and claim in one call (finish_claim.lua) after a flush: sent
+	// again once loaded, and the claim takes its task once.
+	require.NoError(t, e.rdb.ScriptFlush(ctx).Err())
 	c := newTask("default")
 	e.submit(t, c)
 	n = e.trips.len()
@@ -145,7 +154,7 @@ func TestForgottenScriptsAreLoadedAndOnlyTheirCallsSentAgain(t *testing.T) {
 	require.NoError(t, res.ClaimErr)
 	require.Equal(t, FinishDone, fin.Status)
 	require.Len(t, res.Claim.Got, 1, "claimed once")
-	require.Equal(t, [][]string{{"finish", "claim"}, {"load true"}, {"finish"}}, e.trips.since(n))
+	require.Equal(t, [][]string{{"finish_claim"}, {"load true"}, {"finish_claim"}}, e.trips.since(n))
 	rec, err := e.store.Get(ctx, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Succeeded, rec.State)

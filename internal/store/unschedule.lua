@@ -28,7 +28,7 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[4], 'state') == 'scheduled' then
   redis.call('ZREM', KEYS[5], ARGV[2])
   local o = redis.call('HMGET', KEYS[4], 'queue', 'name')
   -- An occurrence has neither companion key nor children.
-  local b = ended(clock(), ARGV[3])
+  local b = ended(clock(), ARGV[3], nil, nil, KEYS)
   local f = final_fields(b, 'canceled')
   f[5], f[6] = 'error', 'its schedule was canceled'
   finalize(b, KEYS[4], KEYS[4], nil, 0, 0, ARGV[2], word(o[1]), word(o[2]), 'canceled', KEYS[6], f, '', '')
