@@ -14,7 +14,8 @@ import (
 )
 
 // Tasks an older daemon left in Redis, in record formats 1 and 2 (every
-// part of a task a field of its own), run after an upgrade: plain, keyed,
+// part of a task a field of its own) and 3 (the parts that never change in
+// field x, with a version field), run after an upgrade: plain, keyed,
 // retried, a parent with a waiting child, and a child already given its
 // parent's outcome. The records are written here as those daemons wrote
 // them, field by field, not by this build's encoder.
@@ -53,6 +54,16 @@ func TestTasksOfOlderRecordFormatsRunAfterAnUpgrade(t *testing.T) {
 		"parents", `["01OLDDONE"]`, "pending", "0",
 		"o:01OLDDONE", `{"id":"01OLDDONE","name":"upgrade","state":"succeeded","result":{"from":"before"},"error":""}`)
 	due("01OLDRELEASED")
+	// Format 3: a plain task, and a parent with a child waiting for it.
+	record("01OLDTHREE", "v", "3", "x", `{"a":{"n":7},"m":1}`, "state", "scheduled", "due", past)
+	due("01OLDTHREE")
+	record("01OLDTHREEPARENT", "v", "3", "x", `{"a":{"n":8}}`, "state", "scheduled", "due", past, "kids", "1")
+	due("01OLDTHREEPARENT")
+	record("01OLDTHREECHILD", "v", "3", "x", `{"p":["01OLDTHREEPARENT"],"a":{"n":9}}`, "state", "waiting", "due", past, "pending", "1")
+	_, err = e.mr.ZAdd(k.Waiting(), 1, "01OLDTHREECHILD")
+	require.NoError(t, err)
+	_, err = e.mr.RPush(k.Kids("01OLDTHREEPARENT"), "default 01OLDTHREECHILD")
+	require.NoError(t, err)
 
 	var mu sync.Mutex
 	calls := map[string]*tasks.Call{}
@@ -66,7 +77,8 @@ func TestTasksOfOlderRecordFormatsRunAfterAnUpgrade(t *testing.T) {
 		return c.Task.Args, nil
 	})
 	e.start()
-	ids := []string{"01OLDPLAIN", "01OLDKEYED", "01OLDRETRY", "01OLDPARENT", "01OLDCHILD", "01OLDRELEASED"}
+	ids := []string{"01OLDPLAIN", "01OLDKEYED", "01OLDRETRY", "01OLDPARENT", "01OLDCHILD", "01OLDRELEASED",
+		"01OLDTHREE", "01OLDTHREEPARENT", "01OLDTHREECHILD"}
 	for _, id := range ids {
 		got := e.wait(id, 10*time.Second)
 		require.Equal(t, tasks.Succeeded, got.State, "%s: %s", id, got.Error)
@@ -84,6 +96,7 @@ func TestTasksOfOlderRecordFormatsRunAfterAnUpgrade(t *testing.T) {
 	require.JSONEq(t, `{"n":4}`, string(calls["01OLDCHILD"].Parents[0].Result), "released by its upgraded parent")
 	require.Len(t, calls["01OLDRELEASED"].Parents, 1)
 	require.JSONEq(t, `{"from":"before"}`, string(calls["01OLDRELEASED"].Parents[0].Result))
+	require.JSONEq(t, `{"n":8}`, string(calls["01OLDTHREECHILD"].Parents[0].Result), "released by its upgraded parent")
 
 	// What they left reads back, and the old key expires with its record.
 	ctx := context.Background()

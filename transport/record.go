@@ -2,7 +2,8 @@
 // task records (a Redis hash; see Version for its fields) and the
 // short messages of the announce, done and cancel channels.
 //
-// Records carry a format version in field "v". A record that is corrupt or of
+// Records of formats 1 to 3 carry their format version in field "v"; a
+// record of format 4 has no such field. A record that is corrupt or of
 // another version decodes to an error wrapping ErrCorrupt, never a panic, so a
 // loop can report it and move on.
 package transport
@@ -20,27 +21,35 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Version is the record format this build writes. Format 3 keeps the
+// Version is the record format this build writes. Format 4 keeps the
 // parts of a task that never change after submit and that no script reads
-// (args, max_attempts, timeout, parents, schedule, node) in one field, x, so a claim reads a record as a few values instead of a
-// field per part; the parts scripts read (name, queue, on_parent_failure),
-// those that name a task's companion key (key, workflow) and every part
-// that changes stay fields of their own. This build also
-// reads formats 2 and 1, in which every part is a field (format 1 does not
-// count a task's children in field kids; the scripts measure the list
-// instead), so tasks left in Redis by an older daemon run after an upgrade.
-const Version = "3"
+// (args, max_attempts, timeout, parents, schedule, node, and the due and
+// creation times a submit gave it) in one field, x, so a
+// submit writes four fields and a claim reads a record as a few values
+// instead of a field per part; the parts scripts read (name, queue,
+// on_parent_failure), those that name a task's companion key (key,
+// workflow: they outlast damage to x) and every part that changes stay
+// fields of their own (a due or created field, where one is written, is
+// what the record says).
+// A format 4 record has no version field: every older one has one (v).
+// This build also reads format 3 (as 4, but with a version field, and due
+// and created as fields), and formats 2 and 1, in which
+// every part is a field (format 1 does not count a task's children in
+// field kids; the scripts measure the list instead), so tasks left in
+// Redis by an older daemon run after an upgrade.
+const Version = "4"
 
 // ScheduleVersion is the schedule record format this build reads and
 // writes.
 const ScheduleVersion = "1"
 
 // readable reports whether this build reads record format v.
-func readable(v string) bool { return v == Version || v == "2" || v == "1" }
+func readable(v string) bool { return v == "" || v == Version || v == "3" || v == "2" || v == "1" }
 
 // CountsKids reports whether a record of format v counts its children in
-// field kids (absent: none).
-func CountsKids(v string) bool { return v == Version || v == "2" }
+// field kids (absent: none); v is the record's version field ("" for
+// none: format 4).
+func CountsKids(v string) bool { return v == "" || v == Version || v == "3" || v == "2" }
 
 // Record hash fields. Scripts use the same names.
 const (
@@ -48,10 +57,11 @@ const (
 	FName    = "name"
 	FQueue   = "queue"
 	FState   = "state"
-	// FImmutable is format 3's field of the parts that never change, JSON
-	// with short names: {"a": args, "m": max_attempts, "t": timeout ms,
-	// "p": parents, "s": schedule, "n": node}, each left out when empty or
-	// zero except args.
+	// FImmutable is the field of the parts that never change (formats 3
+	// and 4), JSON with short names: {"p": parents, "a": args, "m":
+	// max_attempts, "t": timeout ms, "s": schedule, "n": node, and in
+	// format 4 "d": due ms and "c": created ms as a submit gave them},
+	// each left out when empty or zero except args.
 	FImmutable = "x"
 	FDue       = "due"      // ms since the epoch
 	FCreated   = "created"  // ms
@@ -123,7 +133,6 @@ func EncodeRecord(t *tasks.Task) []any {
 			add(k, v)
 		}
 	}
-	add(FVersion, Version)
 	add(FName, t.Name)
 	add(FQueue, t.Queue)
 	add(FState, string(t.State))
@@ -153,7 +162,7 @@ func EncodeRecord(t *tasks.Task) []any {
 	return f
 }
 
-// immutable is the JSON of a format 3 record's field FImmutable.
+// immutable is the JSON of a record's field FImmutable.
 type immutable struct {
 	Args        json.RawMessage `json:"a"`
 	MaxAttempts int64           `json:"m"`
@@ -161,11 +170,21 @@ type immutable struct {
 	Parents     []string        `json:"p"`
 	Schedule    string          `json:"s"`
 	Node        string          `json:"n"`
+	Due         *int64          `json:"d"`
+	Created     *int64          `json:"c"`
 }
 
-// EncodeImmutable returns the value of t's field FImmutable. Parents come
-// first, so `{"p":` at its start tells a task that has parents.
+// EncodeImmutable returns the value of t's field FImmutable, without the
+// due and creation times (EncodeRecord writes them as fields). Parents
+// come first, so `{"p":` at its start tells a task that has parents.
 func EncodeImmutable(t *tasks.Task) string {
+	return EncodeImmutableOpen(t) + "}"
+}
+
+// EncodeImmutableOpen returns the value of t's field FImmutable without
+// its closing brace: submit.lua closes it with the due and creation times
+// it gives the task (`,"d":DUE,"c":CREATED}`), by Redis's clock.
+func EncodeImmutableOpen(t *tasks.Task) string {
 	b := make([]byte, 0, 32+len(t.Args))
 	b = append(b, '{')
 	if len(t.Parents) > 0 { // first: a claim tells a task with parents by its first bytes
@@ -190,7 +209,7 @@ func EncodeImmutable(t *tasks.Task) string {
 			b = appendString(b, s.v)
 		}
 	}
-	return string(append(b, '}'))
+	return string(b)
 }
 
 // appendString appends s as a JSON string.
@@ -234,7 +253,7 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	}
 	v := h[FVersion]
 	if !readable(v) {
-		return nil, bad("format version %q, this build reads %q, \"2\" and \"1\"", v, Version)
+		return nil, bad("format version %q, this build reads formats %s (no version field), 3, 2 and 1", v, Version)
 	}
 	t := &tasks.Task{ID: id, Name: h[FName], Queue: h[FQueue], State: tasks.State(h[FState]),
 		Error: h[FError], OnParentFailure: tasks.Policy(h[FPolicy]), Daemon: h[FDaemon], Key: h[FKey], Workflow: h[FWorkflow]}
@@ -255,7 +274,7 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 	ints := []intField{{FDue, nil, maxTimeMs}, {FCreated, nil, maxTimeMs}, {FStarted, nil, maxTimeMs},
 		{FFinished, nil, maxTimeMs}, {FAttempts, nil, maxField}, {FPending, nil, maxField}, {FRun, &t.Run, maxField},
 		{FRecoveries, nil, maxField}, {FMaxAttempts, &maxAttempts, maxField}, {FTimeout, &timeout, maxField}}
-	if v == Version {
+	if v != "2" && v != "1" {
 		x, ok := h[FImmutable]
 		if !ok {
 			return nil, bad("no field %s", FImmutable)
@@ -285,7 +304,7 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 		}
 	}
 	argsField := "field " + FArgs
-	if v == Version {
+	if v != "2" && v != "1" {
 		argsField = "field " + FImmutable + " (args)"
 	}
 	if err := tasks.CheckJSON(argsField, im.Args); err != nil {
@@ -312,6 +331,14 @@ func DecodeRecord(id string, h map[string]string) (*tasks.Task, error) {
 			*f.dst = v
 		} else {
 			n[i] = v
+		}
+	}
+	for i, ms := range []*int64{im.Due, im.Created} { // a field, where there is one, says it
+		if _, ok := h[ints[i].name]; !ok && ms != nil {
+			if *ms < 0 || *ms > maxTimeMs {
+				return nil, bad("field %s holds a time outside the years 1970 to 9999", FImmutable)
+			}
+			n[i] = *ms
 		}
 	}
 	t.DueAt, t.CreatedAt, t.StartedAt, t.FinishedAt = FromMs(n[0]), FromMs(n[1]), FromMs(n[2]), FromMs(n[3])

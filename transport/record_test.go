@@ -78,7 +78,7 @@ func TestDecodeRecordRejectsDamage(t *testing.T) {
 		State: tasks.Scheduled, MaxAttempts: 1}))
 	deep := strings.Repeat("[", 1001) + strings.Repeat("]", 1001)
 	for name, change := range map[string][2]string{
-		"other version":     {FVersion, "4"},
+		"other version":     {FVersion, "5"},
 		"no name":           {FName, ""},
 		"unknown state":     {FState, "sleeping"},
 		"no x":              {FImmutable, ""},
@@ -176,4 +176,47 @@ func TestMessages(t *testing.T) {
 	for in, want := range map[string]string{"echo": "echo", "": "?", "a b": "?", "a\nb": "?", "a\tb": "?", "é": "é"} {
 		require.Equal(t, want, EventWord(in), "%q", in)
 	}
+}
+
+// A format 4 record as a submit writes it (no version field; its due and
+// creation times in x) reads its times from x, a due field written later
+// (a retry, a release) says when it is due, and a time in x out of range
+// is damage.
+func TestFormat4RecordsReadTheirSubmitTimesFromX(t *testing.T) {
+	t.Parallel()
+	h := map[string]string{FName: "echo", FQueue: "default", FState: "scheduled", FImmutable: `{"a":{"n":1},"d":1700000000123,"c":1700000000001}`}
+	got, err := DecodeRecord("t1", h)
+	require.NoError(t, err)
+	require.Equal(t, int64(1700000000123), got.DueAt.UnixMilli())
+	require.Equal(t, int64(1700000000001), got.CreatedAt.UnixMilli())
+	require.JSONEq(t, `{"n":1}`, string(got.Args))
+	require.True(t, CountsKids(h[FVersion]), "a format 4 record counts its children")
+
+	h[FDue] = "1700000009999"
+	got, err = DecodeRecord("t1", h)
+	require.NoError(t, err)
+	require.Equal(t, int64(1700000009999), got.DueAt.UnixMilli(), "the field says when it is due")
+	require.Equal(t, int64(1700000000001), got.CreatedAt.UnixMilli())
+
+	delete(h, FDue)
+	for _, x := range []string{`{"a":1,"d":-1}`, `{"a":1,"c":253402300800000}`, `{"a":1,"d":"soon"}`} {
+		h[FImmutable] = x
+		_, err := DecodeRecord("t1", h)
+		require.ErrorIs(t, err, ErrCorrupt, x)
+	}
+	// What this build's encoder writes reads back the same.
+	task := &tasks.Task{ID: "t2", Name: "echo", Queue: "q", State: tasks.Scheduled, Args: json.RawMessage(`[1]`),
+		DueAt: time.UnixMilli(1700000000500).UTC(), CreatedAt: time.UnixMilli(1700000000400).UTC(), Key: "k", Workflow: "w"}
+	fields := map[string]string{}
+	enc := EncodeRecord(task)
+	for i := 0; i < len(enc); i += 2 {
+		fields[enc[i].(string)] = fmt.Sprint(enc[i+1])
+	}
+	require.NotContains(t, fields, FVersion, "format 4 has no version field")
+	back, err := DecodeRecord("t2", fields)
+	require.NoError(t, err)
+	require.Equal(t, task.DueAt, back.DueAt)
+	require.Equal(t, task.CreatedAt, back.CreatedAt)
+	require.Equal(t, "k", back.Key)
+	require.Equal(t, "w", back.Workflow)
 }

@@ -87,20 +87,20 @@ type ClaimReply struct {
 // attempt in this build's format, the first six in the order claim.lua
 // reads them: the claim overwrites the others, a task with parents or one
 // that ran before is read whole, and on_parent_failure means nothing to a
-// task without parents (its claimed copy has the default).
+// task without parents (its claimed copy has the default). Its submit
+// times are in x.
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FDue, transport.FCreated, transport.FKey, transport.FWorkflow, transport.FKids}
+	transport.FImmutable, transport.FKey, transport.FWorkflow, transport.FKids}
 
-// claimSource is claim.lua with claimFields and transport.Version written
-// in, where it reads 'CLAIM_FIELDS' and 'RECORD_FORMAT': constants cost a
-// script nothing per call, ARGV a conversion per value.
+// claimSource is claim.lua with claimFields written in, where it reads
+// 'CLAIM_FIELDS': constants cost a script nothing per call, ARGV a
+// conversion per value.
 func claimSource(src string) string {
 	quoted := make([]string, len(claimFields))
 	for i, f := range claimFields {
 		quoted[i] = "'" + f + "'"
 	}
-	return strings.NewReplacer("'CLAIM_FIELDS'", strings.Join(quoted, ", "),
-		"'RECORD_FORMAT'", "'"+transport.Version+"'").Replace(src)
+	return strings.ReplaceAll(src, "'CLAIM_FIELDS'", strings.Join(quoted, ", "))
 }
 
 // build builds claim.lua's KEYS and ARGV, in the order its header

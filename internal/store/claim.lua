@@ -81,13 +81,12 @@ local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
     end
     return k
   end
-  -- The record fields a claim reads of a first attempt, and the record
-  -- format this build writes, are written into this script from Go
-  -- (claimFields, transport.Version): a value in the script's text costs
+  -- The record fields a claim reads of a first attempt are written into
+  -- this script from Go (claimFields): a value in the script's text costs
   -- Redis nothing per call, one in ARGV a string to convert. The first six
   -- are v, name, attempts, run, pending and x (both tell a task with
-  -- parents: pending is present, x starts with its parents, '{"p":').
-  local format = 'RECORD_FORMAT'
+  -- parents: pending is present, x starts with its parents, '{"p":'; a
+  -- record of this build's format has no v).
   local cands = {}
   local a, k = 10, 4
   for i = 1, nc do
@@ -116,7 +115,7 @@ local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
     local kind, name, attempts, run = 'f', nil, 0, 0
     if h and h.err then
       kind, h = 'e', h.err -- not a hash: dropped from the index, left for a person to see
-    elseif h and (h[1] ~= format or h[3] or h[5] or string.sub(h[6] or '', 1, 5) == '{"p":') then
+    elseif h and (h[1] or h[3] or h[5] or not h[6] or string.byte(h[6], 3) == 112) then -- 112: p
       kind, h = 'h', redis.call('HGETALL', cd.key)
       for j = 1, #h, 2 do
         local f = h[j]

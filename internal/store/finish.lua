@@ -82,7 +82,7 @@ local function finish_batch(KEYS, ARGV, nowms, lines)
     k = k + 2 * nk
     local cur = redis.call('HMGET', key, 'state', 'run', 'kids', 'v')
     local vanished = not cur[1]
-    if vanished then cur = {'running', run, false, false} end
+    if vanished then cur = {'running', run, false, '1'} end -- its count of children is gone: measure the list
     if cur[2] ~= run or (cur[1] ~= 'running' and not is_final(cur[1])) then
       status[i] = 0
     elseif cur[1] ~= 'running' then

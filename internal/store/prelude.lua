@@ -173,20 +173,24 @@ local function doomed(state, opf)
 end
 
 -- counts_kids reports whether a record of format v counts its children in
--- field kids, absent meaning none (transport.CountsKids: formats 2 and 3).
+-- field kids, absent meaning none (transport.CountsKids: formats 2, 3 and 4,
+-- whose records have no v).
 local function counts_kids(v)
-  return v == '2' or v == '3'
+  return not v or v == '2' or v == '3' or v == '4'
 end
 
 -- kids_changed reports whether a task's children list no longer holds n
 -- entries; the caller then retries with the keys of the current list.
--- count and v are the record's kids and v fields, when the caller read them:
--- a record of format 2 or 3 counts its children (no field: none), which
--- saves reading the list's length; a format 1 record's list is measured.
+-- count and v are the record's kids and v fields as HMGET read them (false
+-- when absent), or nil when the caller did not read them: a record of
+-- format 2, 3 or 4 counts its children (no field: none), which saves
+-- reading the list's length; the list of a format 1 record is measured,
+-- and so it is when the caller read neither field.
 local function kids_changed(kids, n, count, v)
+  if count == nil then return redis.call('LLEN', kids) ~= n end
   local c = tonumber(count)
   if c then return c ~= n end
-  if counts_kids(v) and not count then return n ~= 0 end
+  if not count and counts_kids(v) then return n ~= 0 end
   return redis.call('LLEN', kids) ~= n -- a damaged count: measure the list
 end
 

@@ -123,7 +123,7 @@ func (sc submitCall) build(k Keys) *call {
 	keys := make([]string, 0, 2+3*len(ts))
 	keys = append(keys, k.Queues(), k.Waiting())
 	args := make([]any, 0, 4+len(ts)*9)
-	args = append(args, len(ts), k.EventsChannel(), k.Announce(""), transport.Version)
+	args = append(args, len(ts), k.EventsChannel(), k.Announce(""))
 	for i, t := range ts {
 		newQueue, opf := "0", ""
 		if sc.newQueue[i] {
@@ -134,7 +134,7 @@ func (sc submitCall) build(k Keys) *call {
 		}
 		keys = append(keys, k.Task(t.ID), k.Due(t.Queue), k.Idem(t.Key, t.ID))
 		args = append(args, t.ID, dueArg(t), newQueue, t.Key, len(t.Parents), t.Queue, opf, t.Name,
-			transport.EncodeImmutable(t))
+			transport.EncodeImmutableOpen(t))
 		for _, p := range t.Parents {
 			keys = append(keys, k.Task(p), k.Kids(p))
 			args = append(args, p)

@@ -19,14 +19,14 @@
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
 -- ARGV[3] announce channel prefix ({ns}:announce:)
--- ARGV[4] the record format written (transport.Version)
--- ARGV[5..] per task, 9 values and then its P parent ids: id, due time
+-- ARGV[4..] per task, 9 values and then its P parent ids: id, due time
 --         (ms since the epoch, or -N for N ms from now), '1' when its queue
 --         may be missing from the queue set else '0' (added with the first
 --         task of it the call creates), its idempotency key
 --         ('' for none), P, queue name, on_parent_failure (''
 --         for the default, fail), task name, and its record's field x (the
---         parts that never change, transport.EncodeImmutable)
+--         parts that never change, transport.EncodeImmutableOpen) without
+--         its closing brace: the script adds the due and creation times
 -- Creation and relative due times are Redis's clock; a due time in the
 -- past is now.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per task
@@ -53,8 +53,7 @@ end
 local nowms, nowus = clock()
 local created = int(nowms)
 local out, events, listed = {nowus}, {}, {}
-local format = ARGV[4]
-local a, k = 5, 3
+local a, k = 4, 3
 for _ = 1, tonumber(ARGV[1]) do
   local id, due, newQueue, ikey = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local np, queue, opf, name, x = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
@@ -102,10 +101,10 @@ for _ = 1, tonumber(ARGV[1]) do
     elseif pending > 0 then
       state = 'waiting'
     end
-    redis.call('HSET', key, 'v', format, 'name', name, 'queue', queue, 'state', state, 'x', x, 'due', due, 'created', created)
+    redis.call('HSET', key, 'name', name, 'queue', queue, 'state', state, 'x', x .. ',"d":' .. due .. ',"c":' .. created .. '}')
     if opf ~= '' then redis.call('HSET', key, 'opf', opf) end
     if np > 0 then
-      redis.call('HSET', key, 'pending', pending)
+      redis.call('HSET', key, 'pending', pending, 'due', due) -- a release reads the due field
       chunked('HSET', key, outcomes, 1, #outcomes)
     end
     for i = 1, np do
