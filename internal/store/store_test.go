@@ -182,3 +182,39 @@ func TestABulkSubmitReloadsItsScriptOnce(t *testing.T) {
 		require.Equal(t, ts[i].ID, id, "in submit order")
 	}
 }
+
+// A bulk submit of several round trips sends those whose tasks cannot
+// depend on an earlier trip's two at a time; a trip whose tasks name a
+// parent or an idempotency key goes after the trips before it, so a key
+// taken in the first trip is taken for a task of the third, and a parent
+// submitted in the first trip is found by its child in the third.
+func TestABulkSubmitKeepsTheOrderTasksDependOn(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	ts := make([]*tasks.Task, 3*submitPerChunk)
+	for i := range ts {
+		ts[i] = newTask("default")
+	}
+	ts[1].Key = "nightly"
+	later := ts[2*submitPerChunk+5]
+	later.Key = "nightly"
+	child := ts[2*submitPerChunk+6]
+	child.Parents = []string{ts[2].ID}
+	out, err := e.store.Submit(ctx, SubmitParams{Tasks: ts, NewQueue: func(*tasks.Task) bool { return true }})
+	require.NoError(t, err)
+	require.True(t, out[1].Created)
+	require.False(t, out[2*submitPerChunk+5].Created, "its key was taken in the first trip")
+	require.Equal(t, ts[1].ID, out[2*submitPerChunk+5].ID)
+	require.NoError(t, out[2*submitPerChunk+6].Err, "its parent was written in the first trip")
+	require.True(t, out[2*submitPerChunk+6].Created)
+	n, err := e.rdb.ZCard(ctx, e.store.Keys().Due("default")).Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(len(ts)-2), n, "all but the deduplicated task and the waiting child are due")
+
+	plain := []submitCall{{tasks: []*tasks.Task{newTask("q")}}}
+	require.False(t, dependent(plain))
+	keyed := []submitCall{{tasks: []*tasks.Task{newTask("q"), later}}}
+	require.True(t, dependent(keyed))
+	require.True(t, dependent([]submitCall{{tasks: []*tasks.Task{child}}}))
+}

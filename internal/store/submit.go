@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,9 +54,11 @@ type submitCall struct {
 // Submit stores new tasks, SubmitPerCall tasks per submit.lua call and
 // submitPerTrip calls per pipelined round trip; out[i] answers p.Tasks[i],
 // and a created task gets the times Redis gave it. The next round trip's
-// calls are built while one is on its way, and round trips go one after
-// another, so the order holds. err is a failure to reach Redis: the tasks
-// of the failed round trip and after it have no answer.
+// calls are built while one is on its way; trips of tasks that may depend
+// on earlier ones (by parent or idempotency key) go after those, so the
+// order holds, and the others two at a time. err is a failure to reach
+// Redis: the tasks of the failed round trip, and of those after it that
+// had not been answered, have no answer.
 func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, err error) {
 	ts := p.Tasks
 	out = make([]Submitted, len(ts))
@@ -88,12 +91,54 @@ func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, er
 			}
 		}
 	}()
+	// Up to submitInFlight round trips are on their way at once, on
+	// connections of their own, when a trip's tasks name no parent and no
+	// idempotency key: they cannot depend on an earlier trip's tasks, so
+	// the order in which Redis runs the trips changes nothing. A trip that
+	// may depend on earlier ones waits for them.
+	var inFlight []chan error
+	wait := func(n int) error { // until at most n trips are on their way
+		var first error
+		for len(inFlight) > n {
+			if err := <-inFlight[0]; err != nil && first == nil {
+				first = err
+			}
+			inFlight = inFlight[1:]
+		}
+		return first
+	}
 	for calls := range trips {
-		if err := s.submitTrip(ctx, calls, out); err != nil {
+		limit := submitInFlight - 1
+		if dependent(calls) {
+			limit = 0
+		}
+		if err := wait(limit); err != nil {
+			_ = wait(0)
 			return out, err
 		}
+		done := make(chan error, 1)
+		inFlight = append(inFlight, done)
+		go func() { done <- s.submitTrip(ctx, calls, out) }()
 	}
-	return out, nil
+	return out, wait(0)
+}
+
+// submitInFlight is how many round trips of a bulk submit may be on their
+// way at once: two keep Redis busy while one trip's reply and the next
+// trip's request cross the network.
+const submitInFlight = 2
+
+// dependent reports whether a trip's tasks may depend on tasks of earlier
+// trips: they name parents, or idempotency keys an earlier task may hold.
+func dependent(calls []submitCall) bool {
+	for _, sc := range calls {
+		for _, t := range sc.tasks {
+			if len(t.Parents) > 0 || t.Key != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // submitTrip sends calls in one pipelined round trip and reads each reply
@@ -120,21 +165,43 @@ func (s *Store) submitTrip(ctx context.Context, scs []submitCall, out []Submitte
 // script's header documents.
 func (sc submitCall) build(k Keys) *call {
 	ts := sc.tasks
-	keys := make([]string, 0, 2+3*len(ts))
-	keys = append(keys, k.Queues(), k.Waiting())
-	args := make([]any, 0, 4+len(ts)*9)
-	args = append(args, len(ts), k.EventsChannel(), k.Announce(""))
+	var queues []string
+	qn := map[string]int{}
+	newQueue := map[string]bool{}
 	for i, t := range ts {
-		newQueue, opf := "0", ""
-		if sc.newQueue[i] {
-			newQueue = "1"
+		if qn[t.Queue] == 0 {
+			queues = append(queues, t.Queue)
+			qn[t.Queue] = len(queues)
 		}
-		if t.OnParentFailure != tasks.PolicyFail {
-			opf = string(t.OnParentFailure)
+		newQueue[t.Queue] = newQueue[t.Queue] || sc.newQueue[i]
+	}
+	keys := make([]string, 0, 2+len(queues)+len(ts))
+	keys = append(keys, k.Queues(), k.Waiting())
+	args := make([]any, 0, 4+2*len(queues)+6*len(ts))
+	args = append(args, len(ts), k.EventsChannel(), k.Announce(""), len(queues))
+	for _, q := range queues {
+		keys = append(keys, k.Due(q))
+		flag := "0"
+		if newQueue[q] {
+			flag = "1"
 		}
-		keys = append(keys, k.Task(t.ID), k.Due(t.Queue), k.Idem(t.Key, t.ID))
-		args = append(args, t.ID, dueArg(t), newQueue, t.Key, len(t.Parents), t.Queue, opf, t.Name,
-			transport.EncodeImmutableOpen(t))
+		args = append(args, q, flag)
+	}
+	for _, t := range ts {
+		keys = append(keys, k.Task(t.ID))
+		extra := ""
+		custom := t.OnParentFailure != tasks.PolicyFail && t.OnParentFailure != ""
+		if len(t.Parents) > 0 || t.Key != "" || custom {
+			opf := "-"
+			if custom {
+				opf = string(t.OnParentFailure)
+			}
+			extra = strconv.Itoa(len(t.Parents)) + " " + opf + " " + t.Key
+		}
+		if t.Key != "" {
+			keys = append(keys, k.Idem(t.Key, t.ID))
+		}
+		args = append(args, t.ID, dueArg(t), qn[t.Queue], t.Name, transport.EncodeImmutableOpen(t), extra)
 		for _, p := range t.Parents {
 			keys = append(keys, k.Task(p), k.Kids(p))
 			args = append(args, p)

@@ -11,22 +11,27 @@
 --
 -- KEYS[1] queue set          {ns}:queues
 -- KEYS[2] waiting set        {ns}:waiting (zset, score = creation ms)
--- then per task, in ARGV order: its hash {ns}:t:ID, its queue's due index
---         {ns}:due:QUEUE (zset, score = due ms), its idempotency key
---         {ns}:key:KEY (or its hash again when there is none), then per
---         parent, in ARGV order: its hash {ns}:t:PARENT, its children list
---         {ns}:kids:PARENT
+-- KEYS[3..2+Q] per queue q = 1..Q: its due index {ns}:due:QUEUE (zset,
+--         score = due ms)
+-- then per task, in ARGV order: its hash {ns}:t:ID, its idempotency key
+--         {ns}:key:KEY when it has one, then per parent, in ARGV order:
+--         its hash {ns}:t:PARENT, its children list {ns}:kids:PARENT
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
 -- ARGV[3] announce channel prefix ({ns}:announce:)
--- ARGV[4..] per task, 9 values and then its P parent ids: id, due time
---         (ms since the epoch, or -N for N ms from now), '1' when its queue
---         may be missing from the queue set else '0' (added with the first
---         task of it the call creates), its idempotency key
---         ('' for none), P, queue name, on_parent_failure (''
---         for the default, fail), task name, and its record's field x (the
---         parts that never change, transport.EncodeImmutableOpen) without
---         its closing brace: the script adds the due and creation times
+-- ARGV[4] Q, the number of queues
+-- ARGV[5..4+2Q] per queue: its name, and '1' when it may be missing from
+--         the queue set else '0' (added with the first task of it the call
+--         creates)
+-- ARGV[5+2Q..] per task, 6 values and then its P parent ids: id, due time
+--         (ms since the epoch, or -N for N ms from now), its queue's number
+--         q, task name, its record's field x (the parts that never change,
+--         transport.EncodeImmutableOpen) without its closing brace (the
+--         script adds the due and creation times), and '' for a task
+--         without parents, idempotency key or on_parent_failure, else
+--         "P OPF KEY": P, on_parent_failure ('-' for the default, fail)
+--         and the key (the rest, '' for none). What most tasks share is
+--         left out: every value costs Redis a string to parse.
 -- Creation and relative due times are Redis's clock; a due time in the
 -- past is now.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per task
@@ -53,13 +58,22 @@ end
 local nowms, nowus = clock()
 local created = int(nowms)
 local out, events, listed = {nowus}, {}, {}
-local a, k = 4, 3
+local nq = tonumber(ARGV[4])
+local a, k = 5 + 2 * nq, 3 + nq
 for _ = 1, tonumber(ARGV[1]) do
-  local id, due, newQueue, ikey = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local np, queue, opf, name, x = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  local pa = a + 9 -- parent ids: ARGV[pa .. pa + np - 1]
+  local id, due, q, name, x, extra = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local np, opf, ikey = 0, '', ''
+  if extra ~= '' then
+    local p, o, kk = string.match(extra, '^(%d+) (%S+) (.*)$')
+    np, opf, ikey = tonumber(p), o == '-' and '' or o, kk
+  end
+  local queue, newQueue, dkey = ARGV[3 + 2 * q], ARGV[4 + 2 * q], KEYS[2 + q]
+  local pa = a + 6 -- parent ids: ARGV[pa .. pa + np - 1]
   due = due_time(due, nowms, created)
-  local key, dkey, idem, pk = KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3
+  local key, idem = KEYS[k], KEYS[k]
+  k = k + 1
+  if ikey ~= '' then idem, k = KEYS[k], k + 1 end
+  local pk = k
   a, k = pa + np, pk + 2 * np
 
   local first = ikey ~= '' and redis.call('GET', idem)
