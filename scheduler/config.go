@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dueq/dueq/clock"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	// Logger receives the loops' logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Clock tells the time. Defaults to the system clock; tests inject one.
+	// A clock that also makes timers (clock.Timers, such as clock.Fake)
+	// makes those the daemon waits on: a test moves time by hand.
 	Clock Clock
 	// Observer, when set, is told when this daemon's loops start and end
 	// tasks (the metrics of `dueq serve` use it). Defaults to none.
@@ -68,8 +71,8 @@ type Observer interface {
 	Ended(t *tasks.Task, state tasks.State, took time.Duration)
 }
 
-// Clock tells the time.
-type Clock interface{ Now() time.Time }
+// Clock tells the time (clock.Clock).
+type Clock = clock.Clock
 
 type systemClock struct{}
 

@@ -13,7 +13,7 @@ import (
 // deadline, then precisely; neither stage fires early.
 func TestDeadlineWakesEarlyOnceThenOnTime(t *testing.T) {
 	t.Parallel()
-	d := newDeadline()
+	d := newDeadline(systemClock{})
 	now := time.Now()
 	at := now.Add(preciseWindow + 20*time.Millisecond)
 

@@ -65,7 +65,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, deadline: newDeadline(), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*store.Schedule{},
+	return &dispatcher{s: s, deadline: newDeadline(s.cfg.Clock), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*store.Schedule{},
 		foreign: foreign{}, ann: map[string][]store.Head{}, wake: make(chan struct{}, 1), claimWait: claimWait, parents: map[string]bool{}}
 }
 
@@ -346,16 +346,6 @@ func (d *dispatcher) onIdle(m idle) {
 	}
 	if m.fin != nil {
 		d.pending = append(d.pending, m.fin)
-	}
-}
-
-// stopTimer stops t and drains its channel, so Reset starts clean.
-func stopTimer(t *time.Timer) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
 	}
 }
 

@@ -56,14 +56,17 @@ func TestAnOutcomeIsWrittenWhileEveryLoopIsBusy(t *testing.T) {
 // the task's lease expires as any other.
 func TestALeaseIsRenewedOnlyUnderItsClaim(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1, Lease: 300 * time.Millisecond})
+	e := setup(t, Config{Workers: 1})
+	clk := e.fakeTime()
 	s := e.start()
 	task := e.submit(tasks.Spec{Name: "block"})
 	e.waitRun(task.ID, 5*time.Second)
 	e.mr.HSet(e.keys.Task(task.ID), "run", "99") // another claim holds it now
+	advanceWhen(t, clk, 1, 5*time.Second)        // the renewal finds it lost
 	require.Eventually(t, func() bool { return s.Counters().LostClaims == 1 }, 5*time.Second, time.Millisecond)
 	// Nobody renews it now: the lease expires, and the task is re-queued and
 	// runs again, under a claim of its own.
+	advanceWhen(t, clk, 2, 10*time.Second+time.Millisecond)
 	require.Eventually(t, func() bool { return e.runs.count(task.ID) == 2 }, 5*time.Second, time.Millisecond)
 	rec, err := e.client.Get(context.Background(), task.ID)
 	require.NoError(t, err)

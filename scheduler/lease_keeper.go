@@ -68,11 +68,12 @@ func (k *LeaseKeeper) Stop(ctx context.Context) error {
 func (k *LeaseKeeper) run(ctx context.Context) {
 	defer close(k.done)
 	s := k.s
-	tick := time.NewTicker(min(s.cfg.Lease/3, s.cfg.SafetyWait))
+	timers, _ := timersOf(s.cfg.Clock)
+	tick := timers.NewTicker(min(s.cfg.Lease/3, s.cfg.SafetyWait))
 	defer tick.Stop()
 	for {
 		select {
-		case <-tick.C:
+		case <-tick.Chan():
 		case <-ctx.Done():
 			return
 		}

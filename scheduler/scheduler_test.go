@@ -130,12 +130,14 @@ func TestSameMillisecondTasksRunInSubmitOrder(t *testing.T) {
 func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
+	clk := e.fakeTime()
 	task := e.submit(tasks.Spec{Name: "record"})
-	// A daemon claims it with a short lease and dies.
-	got, _, err := e.claim("default", testClaimer(300*time.Millisecond), 1, task.ID)
+	// A daemon claims it and dies.
+	got, _, err := e.claim("default", testClaimer(15*time.Second), 1, task.ID)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s := e.start()
+	advanceWhen(t, clk, 2, 15*time.Second+time.Millisecond)
 	done := e.wait(task.ID, 10*time.Second)
 	require.Equal(t, tasks.Succeeded, done.State)
 	require.Equal(t, 1, done.Attempts)
@@ -145,12 +147,14 @@ func TestExpiredLeaseIsRecoveredWithoutUsingAnAttempt(t *testing.T) {
 
 func TestRunningTaskLeaseIsRenewed(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{Workers: 1, Lease: 300 * time.Millisecond})
+	e := setup(t, Config{Workers: 1})
+	clk := e.fakeTime()
 	task := e.submit(tasks.Spec{Name: "block"})
 	s := e.start()
 	e.waitRun(task.ID, 5*time.Second)
 	first, err := e.rdb.ZScore(context.Background(), e.keys.Lease("default"), task.ID).Result()
 	require.NoError(t, err)
+	advanceWhen(t, clk, 1, 5*time.Second) // a third of the lease: the renewal is due
 	require.Eventually(t, func() bool {
 		sc, err := e.rdb.ZScore(context.Background(), e.keys.Lease("default"), task.ID).Result()
 		return err == nil && sc > first

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dueq/dueq/client"
+	"github.com/dueq/dueq/clock"
 	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 )
@@ -100,6 +101,24 @@ func setup(t *testing.T, cfg Config) *env {
 // configures.
 func clientConfig(cfg Config) client.Config {
 	return client.Config{Namespace: cfg.Namespace, ResultTTL: cfg.ResultTTL, SafetyWait: cfg.SafetyWait, Logger: cfg.Logger, Clock: cfg.Clock}
+}
+
+// fakeTime gives the daemons e starts a clock moved by hand (clock.Fake),
+// which moves miniredis's clock, Redis's, with it: leases are renewed and
+// expire when the test advances it, not after real time went by.
+func (e *env) fakeTime() *clock.Fake {
+	clk := clock.NewFake(time.Now().Truncate(time.Millisecond), e.mr.SetTime)
+	e.cfg.Clock = clk
+	return clk
+}
+
+// advanceWhen moves clk on by d once n timers wait on it (the lease
+// keeper's ticker; and the dispatcher's, when it waits for a deadline), so
+// none misses the move.
+func advanceWhen(t *testing.T, clk *clock.Fake, n int, d time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return clk.Waiters() >= n }, 5*time.Second, time.Millisecond)
+	clk.Advance(d)
 }
 
 // start runs a Scheduler with e's config and registry until the test ends.

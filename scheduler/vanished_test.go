@@ -73,7 +73,8 @@ func TestScheduledTaskWhoseRecordVanishedIsRecordedAsFailed(t *testing.T) {
 // children still hear of it and run.
 func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	t.Parallel()
-	e := depsSetup(t, Config{Workers: 2, Lease: 300 * time.Millisecond})
+	e := depsSetup(t, Config{Workers: 2})
+	clk := e.fakeTime()
 	s := e.start()
 	ctx := context.Background()
 	parent := e.submit(tasks.Spec{Name: "gated"})
@@ -81,14 +82,22 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	e.waitRun(parent.ID, 5*time.Second)
 
 	require.True(t, e.mr.Del(e.keys.Task(parent.ID)))
-	// Let two leases go by, so a daemon that stopped renewing the lease of
-	// a task without a record would have lost it: its heartbeat's time is
-	// the daemon's score in the daemon set, by Redis's clock.
-	gone := time.Now().UnixMilli()
-	require.Eventually(t, func() bool {
-		at, err := e.rdb.ZScore(ctx, e.keys.Daemons(), s.ID()).Result()
-		return err == nil && int64(at) > gone+2*s.cfg.Lease.Milliseconds()
-	}, 10*time.Second, time.Millisecond)
+	// Let two leases go by, a third of one at a time, so a daemon that
+	// stopped renewing the lease of a task without a record would have
+	// lost it: its heartbeat's time is the daemon's score in the daemon
+	// set, by Redis's clock.
+	gone := clk.Now().UnixMilli()
+	for range 7 {
+		at := clk.Now().Add(s.cfg.Lease / 3).UnixMilli()
+		advanceWhen(t, clk, 2, s.cfg.Lease/3)
+		require.Eventually(t, func() bool {
+			beat, err := e.rdb.ZScore(ctx, e.keys.Daemons(), s.ID()).Result()
+			return err == nil && int64(beat) >= at
+		}, 5*time.Second, time.Millisecond, "the heartbeat of the renewal")
+	}
+	beat, err := e.rdb.ZScore(ctx, e.keys.Daemons(), s.ID()).Result()
+	require.NoError(t, err)
+	require.Greater(t, int64(beat), gone+2*s.cfg.Lease.Milliseconds())
 	require.Zero(t, s.Counters().LostClaims, "its daemon still holds the claim")
 	close(e.gate)
 
