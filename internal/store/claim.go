@@ -87,10 +87,12 @@ type ClaimReply struct {
 // attempt in this build's format, the first six in the order claim.lua
 // reads them: the claim overwrites the others, a task with parents or one
 // that ran before is read whole, and on_parent_failure means nothing to a
-// task without parents (its claimed copy has the default). Its submit
-// times are in x.
+// task without parents (its claimed copy has the default). A submit
+// writes its times in x, but a workflow's nodes and a schedule's
+// occurrences (transport.EncodeRecord) have due and created fields, which
+// say them.
 var claimFields = []string{transport.FVersion, transport.FName, transport.FAttempts, transport.FRun, transport.FPending,
-	transport.FImmutable, transport.FKey, transport.FWorkflow, transport.FKids}
+	transport.FImmutable, transport.FKey, transport.FWorkflow, transport.FKids, transport.FDue, transport.FCreated}
 
 // claimSource is claim.lua with claimFields written in, where it reads
 // 'CLAIM_FIELDS': constants cost a script nothing per call, ARGV a
