@@ -55,8 +55,8 @@ type submitCall struct {
 // submitPerTrip calls per pipelined round trip; out[i] answers p.Tasks[i],
 // and a created task gets the times Redis gave it. The next round trip's
 // calls are built while one is on its way; trips of tasks that may depend
-// on earlier ones (by parent or idempotency key) go after those, so the
-// order holds, and the others two at a time. err is a failure to reach
+// on earlier ones (by parent or idempotency key) go alone, after those, so
+// the order holds, and the others two at a time. err is a failure to reach
 // Redis: the tasks of the failed round trip, and of those after it that
 // had not been answered, have no answer.
 func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, err error) {
@@ -95,8 +95,14 @@ func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, er
 	// connections of their own, when a trip's tasks name no parent and no
 	// idempotency key: they cannot depend on an earlier trip's tasks, so
 	// the order in which Redis runs the trips changes nothing. A trip that
-	// may depend on earlier ones waits for them.
-	var inFlight []chan error
+	// may depend on earlier ones waits for them, and goes alone: its calls
+	// may depend on each other, and a trip beside it that loads the script
+	// Redis forgot (NOSCRIPT) while its calls arrive lets the later ones
+	// run before the earlier ones are sent again (send).
+	var (
+		inFlight []chan error
+		alone    bool // the trip on its way goes alone
+	)
 	wait := func(n int) error { // until at most n trips are on their way
 		var first error
 		for len(inFlight) > n {
@@ -109,8 +115,8 @@ func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, er
 	}
 	for calls := range trips {
 		limit := submitInFlight - 1
-		if dependent(calls) {
-			limit = 0
+		if dep := dependent(calls); dep || alone {
+			limit, alone = 0, dep
 		}
 		if err := wait(limit); err != nil {
 			_ = wait(0)
@@ -128,8 +134,9 @@ func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, er
 // trip's request cross the network.
 const submitInFlight = 2
 
-// dependent reports whether a trip's tasks may depend on tasks of earlier
-// trips: they name parents, or idempotency keys an earlier task may hold.
+// dependent reports whether a trip's tasks may depend on tasks submitted
+// before them, in earlier trips or earlier calls of their own: they name
+// parents, or idempotency keys an earlier task may hold.
 func dependent(calls []submitCall) bool {
 	for _, sc := range calls {
 		for _, t := range sc.tasks {
