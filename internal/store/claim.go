@@ -16,6 +16,13 @@ import (
 // wrote is unknown.
 var ErrReply = errors.New("unexpected reply")
 
+// ErrClaimScript marks a claim that raised an error in Redis (a key of the
+// namespace written by hand with another type of value, say) after the
+// outcomes sent with it were written (finish_claim.lua): the claim may
+// have taken some tasks before it stopped; their leases expire and they
+// are recovered.
+var ErrClaimScript = errors.New("the claim stopped with an error")
+
 // Claimer is who claims: a daemon's id, the handlers it has (as claim.lua
 // reads them) and its lease.
 type Claimer struct {
@@ -170,12 +177,16 @@ func (s *Store) FinishAndClaim(ctx context.Context, f FinishParams, c ClaimParam
 		both.args = make([]any, 0, 2+len(fcall.args)+len(ccall.args))
 		both.args = append(append(append(both.args, len(fcall.keys), len(fcall.args)), fcall.args...), ccall.args...)
 		res, err := s.run(ctx, both).Slice()
-		if err == nil && len(res) != 2 {
-			err = fmt.Errorf("%w of %d items", ErrReply, len(res))
-		}
-		if err != nil {
+		switch {
+		case err != nil:
 			finishErr, claimErr = err, err
-		} else {
+		case len(res) == 3: // the outcomes were written; the claim raised an error
+			msg, _ := res[2].(string)
+			finishReply, claimErr = res[0], fmt.Errorf("%w: %s", ErrClaimScript, msg)
+		case len(res) != 2:
+			finishErr = fmt.Errorf("%w of %d items", ErrReply, len(res))
+			claimErr = finishErr
+		default:
 			finishReply, claimReply = res[0], res[1]
 		}
 		ccall.sent, ccall.recv = both.sent, both.recv

@@ -21,6 +21,10 @@ import (
 type script struct {
 	name           string // its file's name without .lua, for ScriptName
 	flagged, plain *redis.Script
+	// The sources of the two forms, for loading them in a pipeline:
+	// redis.Script.Load would take the reply of a command not yet sent as
+	// its hash.
+	flaggedSrc, plainSrc string
 }
 
 // scripts are all the scripts made, by the hashes of both their forms.
@@ -36,7 +40,8 @@ func newScript(name, flags, src string) *script {
 	if flags != "" {
 		line += " flags=" + flags
 	}
-	s := &script{name: name, flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src)}
+	s := &script{name: name, flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src),
+		flaggedSrc: line + "\n" + src, plainSrc: src}
 	scripts[s.flagged.Hash()], scripts[s.plain.Hash()] = s, s
 	return s
 }
@@ -95,20 +100,42 @@ const (
 	flagsIgnored
 )
 
-// prepare learns, at the first call, whether Redis reads script flags.
+// prepare learns, at the first call, whether Redis reads script flags,
+// and loads every script. Loaded before the first call, a script is
+// missing (NOSCRIPT) only after Redis restarted or flushed its scripts:
+// otherwise a pipeline of calls that depend on each other (a bulk submit)
+// could have its first calls refused and its later ones run, when another
+// process loads the script while the pipeline arrives, and the refused
+// calls sent again would run after the ones that came later.
 func (s *Store) prepare(ctx context.Context) error {
 	if s.flags.Load() != flagsUnknown {
 		return nil
 	}
 	err := s.rdb.Eval(ctx, "#!lua flags=no-writes\nreturn 1", nil).Err()
+	flags := int32(flagsRead)
 	switch {
 	case err == nil:
-		s.flags.Store(flagsRead)
 	case strings.Contains(err.Error(), "Error compiling script"):
-		s.flags.Store(flagsIgnored)
+		flags = flagsIgnored
 	default:
 		return fmt.Errorf("reach Redis: %w", err)
 	}
+	pipe := s.rdb.Pipeline()
+	seen := map[*script]bool{}
+	for _, sc := range scripts {
+		if !seen[sc] {
+			seen[sc] = true
+			src := sc.flaggedSrc
+			if flags == flagsIgnored {
+				src = sc.plainSrc
+			}
+			pipe.ScriptLoad(ctx, src)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("load the scripts into Redis: %w", err)
+	}
+	s.flags.Store(flags)
 	return nil
 }
 

@@ -218,3 +218,61 @@ func TestABulkSubmitKeepsTheOrderTasksDependOn(t *testing.T) {
 	require.True(t, dependent(keyed))
 	require.True(t, dependent([]submitCall{{tasks: []*tasks.Task{child}}}))
 }
+
+// A round whose claim raises an error in Redis (here the queue's lease set
+// is a string, written by hand) keeps what its finish wrote: the outcome
+// is answered and its events line published, and only the claim fails.
+func TestARoundWhoseClaimFailsStillAnswersItsFinish(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	a, b := newTask("default"), newTask("other")
+	e.submit(t, a, b)
+	cl := NewClaimer("d", []string{"t"}, time.Minute)
+	got, err := e.store.Claim(ctx, ClaimParams{Queue: "default", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(a.ID)})
+	require.NoError(t, err)
+	require.Len(t, got.Got, 1)
+	require.NoError(t, e.mr.Set(e.store.Keys().Lease("other"), "written by hand"))
+	events := e.rdb.Subscribe(ctx, e.store.Keys().EventsChannel())
+	defer events.Close()
+	_, err = events.Receive(ctx)
+	require.NoError(t, err)
+
+	fin := &Finishing{Task: got.Got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
+	res := e.store.FinishAndClaim(ctx, FinishParams{Tasks: []*Finishing{fin}},
+		ClaimParams{Queue: "other", Claimer: cl, Want: 1, Heads: 4, Candidates: Plain(b.ID)})
+	require.NoError(t, res.FinishErr)
+	require.Equal(t, FinishDone, fin.Status)
+	require.ErrorIs(t, res.ClaimErr, ErrClaimScript)
+	require.Contains(t, res.ClaimErr.Error(), "WRONGTYPE")
+	msg, err := events.ReceiveMessage(ctx)
+	require.NoError(t, err)
+	require.Contains(t, msg.Payload, "succeeded "+a.ID)
+	rec, err := e.store.Get(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, rec.State)
+}
+
+// The first call of a store loads every script, so none of its calls meets
+// NOSCRIPT unless Redis restarts or flushes its scripts: a pipeline of
+// calls that depend on each other is never half refused because another
+// process loaded the script while it arrived.
+func TestPrepareLoadsEveryScript(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	require.NoError(t, e.store.Prepare(ctx))
+	seen := map[*script]bool{}
+	var hashes []string
+	for _, sc := range scripts {
+		if !seen[sc] {
+			seen[sc] = true
+			hashes = append(hashes, e.store.form(sc).Hash())
+		}
+	}
+	loaded, err := e.rdb.ScriptExists(ctx, hashes...).Result()
+	require.NoError(t, err)
+	for i, ok := range loaded {
+		require.True(t, ok, "script %s", ScriptName(hashes[i]))
+	}
+}
