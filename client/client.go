@@ -103,8 +103,14 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 // with parents comes back as stored. Tasks are independent and go in order:
 // a task whose parent is unknown is refused and comes back nil, with the
 // first such refusal as the error (wrapping tasks.ErrInvalid) while the
-// others are stored; if Redis fails midway, the tasks before the failure
-// are stored.
+// others are stored. Two round trips go at once when the later one's
+// tasks name no parent and no idempotency key (a trip with either goes
+// alone, after the ones before it): tasks due "now" or after a delay get
+// their due times from Redis's clock as their trip runs, so across such
+// trips a later task may be due a millisecond before an earlier one. If
+// Redis fails midway, the tasks before the failure are stored, and those
+// of the trip sent beside the failed one may be too: give tasks
+// idempotency keys to make submitting them again safe.
 func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.Task, error) {
 	ts := make([]*tasks.Task, len(specs))
 	for i := range specs {
