@@ -113,3 +113,27 @@ func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 		require.Equal(t, tasks.Scheduled, rec.State, "released")
 	}
 }
+
+// A parent whose children list lost an entry (evicted, or trimmed by
+// hand) still finishes: its count of children says two, the list holds
+// one, and the list is what holds; the child in it is released.
+func TestFinishTrustsTheChildrenListOverItsCount(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	p := e.put(t, "default", nil)
+	got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	child := e.put(t, "default", func(t *tasks.Task) { t.Parents = []string{p.ID} })
+	e.mr.HSet(e.store.Keys().Task(p.ID), transport.FKids, "2") // a second child's entry is gone
+	f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
+	for try := 0; try < 3 && f.Status != FinishDone; try++ {
+		_, err = e.finish([]*Finishing{f}, 0)
+		require.NoError(t, err)
+	}
+	require.Equal(t, FinishDone, f.Status)
+	rec, err := e.store.Get(ctx, child.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, rec.State, "released")
+}

@@ -186,12 +186,15 @@ end
 -- format 2, 3 or 4 counts its children (no field: none), which saves
 -- reading the list's length; the list of a format 1 record is measured,
 -- and so it is when the caller read neither field.
+-- A count that disagrees with n is checked against the list, which is
+-- what holds: a list that lost entries (evicted, or trimmed by hand) would
+-- otherwise never match its count, and the task never finish.
 local function kids_changed(kids, n, count, v)
   if count == nil then return redis.call('LLEN', kids) ~= n end
   local c = tonumber(count)
-  if c then return c ~= n end
-  if not count and counts_kids(v) then return n ~= 0 end
-  return redis.call('LLEN', kids) ~= n -- a damaged count: measure the list
+  if c == n then return false end
+  if not c and not count and counts_kids(v) and n == 0 then return false end
+  return redis.call('LLEN', kids) ~= n -- another count, or a damaged one: measure the list
 end
 
 -- may_have_kids reports whether a record whose kids and v fields are count
