@@ -51,8 +51,8 @@
 -- record as it was before the claim, which the caller brings up to date
 -- (state running, started now, attempts + 1): patching the record here
 -- costs Redis more than the caller. With kind 'f', fields are the values
--- of the F fields (HMGET): those of a task's first attempt. A record of an
--- older format, of a task with parents (whose outcomes are fields
+-- of the fields a first attempt is read by (HMGET of claimFields, which Go
+-- writes into this script). A record of an older format, of a task with parents (whose outcomes are fields
 -- o:PARENT) or of a task that ran before (field attempts, with its errors
 -- and recoveries) is read whole instead, and its kind is 'h' (HGETALL's
 -- field, value pairs). A candidate whose record is gone (evicted, or
