@@ -18,9 +18,12 @@ var ErrReply = errors.New("unexpected reply")
 
 // ErrClaimScript marks a claim that raised an error in Redis (a key of the
 // namespace written by hand with another type of value, say) after the
-// outcomes sent with it were written (finish_claim.lua): the claim may
-// have taken some tasks before it stopped; their leases expire and they
-// are recovered.
+// outcomes sent with it were written (finish_claim.lua). The claim took
+// no task: claim.lua enters the leases before it marks a task running or
+// takes it out of the due index, so a task is never left in neither (a
+// write refused after the leases, which only a Redis out of memory that
+// reads no script flags does, leaves its tasks due and leased: the leases
+// expire and are dropped).
 var ErrClaimScript = errors.New("the claim stopped with an error")
 
 // Claimer is who claims: a daemon's id, the handlers it has (as claim.lua

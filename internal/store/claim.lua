@@ -107,6 +107,7 @@ local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
   local due = {}
   for _, id in ipairs(front) do due[id] = true end
   local out, taken, lease, stale, foreign, events = {false, false, nowus, false}, {}, {}, {}, false, {}
+  local starts = {} -- per task claimed: its key, attempts and run before the claim
   local deadline = int(nowms + tonumber(ARGV[1])) -- written once: a number would be formatted per entry
 
   for _, cd in ipairs(cands) do
@@ -160,15 +161,26 @@ local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
       out[#out + 1] = h
       if kind ~= 'e' and #h > 0 then
         events[#events + 1] = 'started ' .. cd.id .. ' ' .. ARGV[6] .. ' ' .. word(name)
-        redis.call('HSET', cd.key, 'state', 'running', 'started', now,
-          'attempts', int(attempts + 1), 'run', int(run + 1), 'daemon', ARGV[7])
+        starts[#starts + 1] = {cd.key, attempts, run}
         lease[#lease + 1] = deadline
         lease[#lease + 1] = cd.id
       end
     end
   end
-  if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
+  -- The tasks are taken only now, and their leases entered first: a call
+  -- that fails (a key of another type, written by hand, raises an error;
+  -- Redis keeps what a script wrote before it) must not leave a task out
+  -- of the due index and marked running without a lease, where nobody
+  -- would ever run or recover it. Failing at the lease set, the claim has
+  -- taken nothing; past it, a task is in the lease set, so its expiry
+  -- re-queues it or, still scheduled, just drops the lease; the due
+  -- index is left last, and ZREM of a key ZRANGE read cannot fail.
   if #lease > 0 then redis.call('ZADD', KEYS[2], unpack(lease)) end
+  for _, st in ipairs(starts) do
+    redis.call('HSET', st[1], 'state', 'running', 'started', now,
+      'attempts', int(st[2] + 1), 'run', int(st[3] + 1), 'daemon', ARGV[7])
+  end
+  if #taken > 0 then redis.call('ZREM', KEYS[1], unpack(taken)) end
   local ahead, odd, limit = {}, {}, tonumber(ARGV[3]) + tonumber(ARGV[9])
   for _, id in ipairs(front) do
     if due[id] and #ahead + #odd < limit then
