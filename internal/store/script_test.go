@@ -1,10 +1,15 @@
 package store
 
 import (
+	"context"
 	"regexp"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
 )
 
 // defined lists the functions src defines, in order.
@@ -69,4 +74,29 @@ func TestThePreludeHasNoRepeats(t *testing.T) {
 			require.NotRegexp(t, pattern, src, "%s.lua repeats what the prelude does", name)
 		}
 	}
+}
+
+// A store whose Redis user may not run SCRIPT (an ACL that allows EVALSHA
+// only) calls the scripts a daemon loaded, as it did before every script
+// was loaded at a store's first call: the refused load is not the store's
+// end.
+func TestAStoreThatMayNotLoadScriptsCallsThoseLoaded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	addr := realRedis(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "submitter", "on", ">pw", "~*", "&*", "+@all", "-script").Err())
+	keys, err := NewKeys("dueq")
+	require.NoError(t, err)
+	require.NoError(t, New(admin, keys, time.Hour, systemClock{}).Prepare(ctx), "a daemon loads the scripts")
+
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: "submitter", Password: "pw"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	require.Error(t, rdb.ScriptLoad(ctx, "return 1").Err(), "the user may not load scripts")
+	st := New(rdb, keys, time.Hour, systemClock{})
+	a := newTask("default")
+	out, err := st.Submit(ctx, SubmitParams{Tasks: []*tasks.Task{a}, NewQueue: func(*tasks.Task) bool { return true }})
+	require.NoError(t, err)
+	require.True(t, out[0].Created)
 }
