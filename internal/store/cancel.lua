@@ -26,7 +26,7 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue')
 local st = cur[1]
 if not st then return {'', 0} end
 if is_final(st) then return {st, 0} end
-if kids_changed(KEYS[7], tonumber(ARGV[5])) then
+if kids_changed(KEYS[7], tonumber(ARGV[5]), nil, nil, KEYS, 8) then
   return {st, -1, redis.call('LRANGE', KEYS[7], 0, -1)}
 end
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -89,7 +89,7 @@ local function finish_batch(KEYS, ARGV, nowms, lines)
       status[i] = 2
     elseif not kids and may_have_kids(cur[3], cur[4]) then
       status[i] = 4
-    elseif kids and kids_changed(kids, nk, cur[3], cur[4]) then
+    elseif kids and kids_changed(kids, nk, cur[3], cur[4], KEYS, first) then
       status[i] = redis.call('LRANGE', kids, 0, -1)
     else
       if vanished then

@@ -137,3 +137,45 @@ func TestFinishTrustsTheChildrenListOverItsCount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tasks.Scheduled, rec.State, "released")
 }
+
+// A parent whose children list was evicted, and then got a new child,
+// holds as many entries as the finish passed keys for, but not the same:
+// the finish learns the list again instead of releasing its new child
+// with the keys of the one that was lost (writing the outcome into the
+// lost child's record, and entering the new one due while its record still
+// waits).
+func TestFinishLearnsAChildrenListOfTheSameLengthButOtherChildren(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	p := e.put(t, "default", nil)
+	got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	lost := e.put(t, "default", func(t *tasks.Task) { t.Parents = []string{p.ID} })
+	f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
+	_, err = e.finish([]*Finishing{f}, 0)
+	require.NoError(t, err)
+	require.Equal(t, FinishKids, f.Status)
+	require.Equal(t, []string{"default " + lost.ID}, f.Kids)
+
+	e.mr.Del(e.store.Keys().Kids(p.ID)) // evicted
+	added := e.put(t, "other", func(t *tasks.Task) { t.Parents = []string{p.ID} })
+	_, err = e.finish([]*Finishing{f}, 0)
+	require.NoError(t, err)
+	require.Equal(t, FinishKids, f.Status, "the list holds another child")
+	require.Equal(t, []string{"other " + added.ID}, f.Kids)
+	_, err = e.finish([]*Finishing{f}, 0)
+	require.NoError(t, err)
+	require.Equal(t, FinishDone, f.Status)
+
+	rec, err := e.store.Get(ctx, added.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Scheduled, rec.State, "released")
+	require.Len(t, rec.Outcomes, 1)
+	_, err = e.rdb.ZScore(ctx, e.store.Keys().Due("other"), added.ID).Result()
+	require.NoError(t, err, "due")
+	rec, err = e.store.Get(ctx, lost.ID)
+	require.NoError(t, err)
+	require.Equal(t, tasks.Waiting, rec.State, "out of the list, it is not released by it")
+}

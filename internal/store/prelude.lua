@@ -179,22 +179,37 @@ local function counts_kids(v)
   return not v or v == '2' or v == '3' or v == '4'
 end
 
--- kids_changed reports whether a task's children list no longer holds n
--- entries; the caller then retries with the keys of the current list.
+-- kids_changed reports whether a task's children list no longer holds the
+-- n entries the caller passed keys for, from keys[first] on (two per
+-- child, its record's first: release); the caller then retries with the
+-- keys of the current list.
 -- count and v are the record's kids and v fields as HMGET read them (false
 -- when absent), or nil when the caller did not read them: a record of
 -- format 2, 3 or 4 counts its children (no field: none), which saves
--- reading the list's length; the list of a format 1 record is measured,
--- and so it is when the caller read neither field.
+-- reading the list; the list of a format 1 record is read, and so it is
+-- when the caller read neither field.
 -- A count that disagrees with n is checked against the list, which is
 -- what holds: a list that lost entries (evicted, or trimmed by hand) would
--- otherwise never match its count, and the task never finish.
-local function kids_changed(kids, n, count, v)
-  if count == nil then return redis.call('LLEN', kids) ~= n end
-  local c = tonumber(count)
-  if c == n then return false end
-  if not c and not count and counts_kids(v) and n == 0 then return false end
-  return redis.call('LLEN', kids) ~= n -- another count, or a damaged one: measure the list
+-- otherwise never match its count, and the task never finish. The list is
+-- checked entry by entry, not only by its length: one evicted and then
+-- given a new child can hold as many entries as the caller knew, of other
+-- children, whose outcomes release would then write through the keys of
+-- those it lost.
+local function kids_changed(kids, n, count, v, keys, first)
+  if count ~= nil then
+    local c = tonumber(count)
+    if c == n then return false end
+    if not c and not count and counts_kids(v) and n == 0 then return false end
+  end
+  -- Another count, a damaged one, or none read: read the list.
+  local entries = redis.call('LRANGE', kids, 0, -1)
+  if #entries ~= n then return true end
+  for i, e in ipairs(entries) do
+    local id = '}:t:' .. (string.match(e, '^[^ ]* (.*)$') or '') -- as Keys.childKeys names its record
+    local key = keys[first + 2 * i - 2]
+    if not key or string.sub(key, -#id) ~= id then return true end
+  end
+  return false
 end
 
 -- may_have_kids reports whether a record whose kids and v fields are count

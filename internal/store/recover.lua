@@ -35,7 +35,7 @@ if not cur[1] then
   -- Its record vanished (evicted, or deleted by hand): say so in a record
   -- of its own, so the task does not disappear without a trace, and tell
   -- its children, which would otherwise wait for it forever.
-  if kids_changed(KEYS[7], tonumber(ARGV[6])) then
+  if kids_changed(KEYS[7], tonumber(ARGV[6]), nil, nil, KEYS, 8) then
     return {-1, redis.call('LRANGE', KEYS[7], 0, -1)}
   end
   local err = 'its record vanished from Redis while it ran (evicted, or deleted by hand), and its daemon stopped renewing its lease'
@@ -55,7 +55,7 @@ if cur[1] ~= 'running' then
 end
 local n = math.floor(tonumber(cur[2]) or 0) + 1
 if n > tonumber(ARGV[2]) then
-  if kids_changed(KEYS[7], tonumber(ARGV[6])) then
+  if kids_changed(KEYS[7], tonumber(ARGV[6]), nil, nil, KEYS, 8) then
     return {-1, redis.call('LRANGE', KEYS[7], 0, -1)}
   end
   local err = 'its daemon stopped while running it ' .. n .. ' times (max_recoveries is ' .. ARGV[2] .. ')'
