@@ -22,8 +22,9 @@ var ErrReply = errors.New("unexpected reply")
 // no task: claim.lua enters the leases before it marks a task running or
 // takes it out of the due index, so a task is never left in neither (a
 // write refused after the leases, which only a Redis out of memory that
-// reads no script flags does, leaves its tasks due and leased: the leases
-// expire and are dropped).
+// reads no script flags does, leaves its tasks due and leased: a claim
+// takes them again, or their leases expire and recover.lua re-queues or
+// drops them).
 var ErrClaimScript = errors.New("the claim stopped with an error")
 
 // Claimer is who claims: a daemon's id, the handlers it has (as claim.lua
