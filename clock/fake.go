@@ -88,8 +88,14 @@ func (c *Fake) add(d, every time.Duration) *fakeTimer {
 // NewTimer returns a timer that fires d after the clock's now.
 func (c *Fake) NewTimer(d time.Duration) Timer { return c.add(d, 0) }
 
-// NewTicker returns a ticker that ticks every d.
-func (c *Fake) NewTicker(d time.Duration) Ticker { return tickerOf{c.add(d, d)} }
+// NewTicker returns a ticker that ticks every d; d must be positive (as
+// time.NewTicker's: a ticker of no period would tick without end).
+func (c *Fake) NewTicker(d time.Duration) Ticker {
+	if d <= 0 {
+		panic("clock: non-positive interval for NewTicker")
+	}
+	return tickerOf{c.add(d, d)}
+}
 
 func (t *fakeTimer) Chan() <-chan time.Time { return t.ch }
 

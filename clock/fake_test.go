@@ -50,6 +50,7 @@ func TestAFakeClockFiresWhatAdvanceMakesDue(t *testing.T) {
 	tick.Stop()
 	require.Zero(t, c.Waiters())
 
+	require.Panics(t, func() { c.NewTicker(0) }, "as time.NewTicker does")
 	now := c.NewTimer(0)
 	require.True(t, received(now.Chan()), "a timer for now fires at once")
 	Stop(now)
