@@ -78,6 +78,17 @@ func TestFinishBatchAnswersEachTask(t *testing.T) {
 	require.Equal(t, tasks.Failed, rec.Outcomes[0].State, "the child holds its parent's outcome")
 }
 
+// runningParent submits a task and claims it, then submits a child of it
+// in queue: the claimed parent, as its loop holds it, and the child.
+func (e *env) runningParent(t *testing.T, queue string) (parent, child *tasks.Task) {
+	t.Helper()
+	p := e.put(t, "default", nil)
+	got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	return got[0].Task, e.put(t, queue, func(t *tasks.Task) { t.Parents = []string{p.ID} })
+}
+
 // A record keeps the length of its children list (field kids), so a finish
 // need not read it; a record of format 1, written before that field
 // existed, has its list measured instead, and its children are not missed.
@@ -86,19 +97,15 @@ func TestFinishCountsChildrenWithOrWithoutTheKidsField(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	for _, old := range []bool{false, true} {
-		p := e.put(t, "default", nil)
-		got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
-		require.NoError(t, err)
-		require.Len(t, got, 1)
-		child := e.put(t, "default", func(t *tasks.Task) { t.Parents = []string{p.ID} })
+		p, child := e.runningParent(t, "default")
 		if old { // a format 1 record: no count
 			e.mr.HDel(e.store.Keys().Task(p.ID), transport.FKids)
 			e.mr.HSet(e.store.Keys().Task(p.ID), transport.FVersion, "1")
 		} else {
 			require.Equal(t, "1", e.mr.HGet(e.store.Keys().Task(p.ID), transport.FKids))
 		}
-		f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
-		_, err = e.finish([]*Finishing{f}, 0)
+		f := &Finishing{Task: p, State: tasks.Succeeded, Result: []byte(`1`), Ran: true}
+		_, err := e.finish([]*Finishing{f}, 0)
 		require.NoError(t, err)
 		require.Equal(t, FinishParent, f.Status, "old record: %v", old)
 		f.Parent = true
@@ -121,15 +128,11 @@ func TestFinishTrustsTheChildrenListOverItsCount(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	p := e.put(t, "default", nil)
-	got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
-	require.NoError(t, err)
-	require.Len(t, got, 1)
-	child := e.put(t, "default", func(t *tasks.Task) { t.Parents = []string{p.ID} })
+	p, child := e.runningParent(t, "default")
 	e.mr.HSet(e.store.Keys().Task(p.ID), transport.FKids, "2") // a second child's entry is gone
-	f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
+	f := &Finishing{Task: p, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
 	for try := 0; try < 3 && f.Status != FinishDone; try++ {
-		_, err = e.finish([]*Finishing{f}, 0)
+		_, err := e.finish([]*Finishing{f}, 0)
 		require.NoError(t, err)
 	}
 	require.Equal(t, FinishDone, f.Status)
@@ -148,13 +151,9 @@ func TestFinishLearnsAChildrenListOfTheSameLengthButOtherChildren(t *testing.T) 
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	p := e.put(t, "default", nil)
-	got, _, err := e.claim("default", testClaimer(time.Minute), 1, p.ID)
-	require.NoError(t, err)
-	require.Len(t, got, 1)
-	lost := e.put(t, "default", func(t *tasks.Task) { t.Parents = []string{p.ID} })
-	f := &Finishing{Task: got[0].Task, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
-	_, err = e.finish([]*Finishing{f}, 0)
+	p, lost := e.runningParent(t, "default")
+	f := &Finishing{Task: p, State: tasks.Succeeded, Result: []byte(`1`), Ran: true, Parent: true}
+	_, err := e.finish([]*Finishing{f}, 0)
 	require.NoError(t, err)
 	require.Equal(t, FinishKids, f.Status)
 	require.Equal(t, []string{"default " + lost.ID}, f.Kids)
