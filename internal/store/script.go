@@ -46,6 +46,20 @@ func newScript(name, flags, src string) *script {
 	return s
 }
 
+// allScripts returns every script made, each once (scripts holds each
+// under both its hashes).
+func allScripts() []*script {
+	seen := map[*script]bool{}
+	var all []*script
+	for _, sc := range scripts {
+		if !seen[sc] {
+			seen[sc] = true
+			all = append(all, sc)
+		}
+	}
+	return all
+}
+
 // ScriptName names the script of hash sha ("submit", "claim", "finish",
 // ... as its .lua file is named), or returns "" when it is none of the
 // store's: for tests and tools that watch the EVALSHA calls a client sends.
@@ -121,16 +135,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		return fmt.Errorf("reach Redis: %w", err)
 	}
 	pipe := s.rdb.Pipeline()
-	seen := map[*script]bool{}
-	for _, sc := range scripts {
-		if !seen[sc] {
-			seen[sc] = true
-			src := sc.flaggedSrc
-			if flags == flagsIgnored {
-				src = sc.plainSrc
-			}
-			pipe.ScriptLoad(ctx, src)
+	for _, sc := range allScripts() {
+		src := sc.flaggedSrc
+		if flags == flagsIgnored {
+			src = sc.plainSrc
 		}
+		pipe.ScriptLoad(ctx, src)
 	}
 	// A user whose ACL refuses SCRIPT (NOPERM) calls the scripts another
 	// loaded, by their hashes, as before: a call that meets NOSCRIPT then
