@@ -1,7 +1,7 @@
 # dueq: `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build test test-race test-unit lint fmt-check vet bench
+.PHONY: help build test test-race test-unit test-cluster test-sentinel lint fmt-check vet bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -13,10 +13,20 @@ VERSION ?=
 build: ## Build the dueq binary (VERSION=v1.2.0 sets its version)
 	$(GO) build $(if $(VERSION),-ldflags "-X github.com/dueq/dueq/cli.Version=$(VERSION)") -o dueq .
 
-test: fmt-check vet test-race ## Everything CI checks: gofmt, go vet, all tests with -race
+test: fmt-check vet test-race test-cluster test-sentinel ## Everything CI checks: gofmt, go vet, all tests with -race, the end-to-end suite on a cluster and on Sentinel
 
 test-race: ## All tests (unit and end-to-end) with the race detector
 	$(GO) test -race -count=1 ./...
+
+# The end-to-end tests that also run on a Redis Cluster and on Sentinel:
+# those of the core, dependency, recurring-task and fault files.
+E2E_SUITE = $(shell grep -ho '^func Test[A-Za-z0-9_]*' tests/core_test.go tests/deps_test.go tests/schedule_test.go tests/faults_test.go | sed 's/^func //' | paste -sd'|')
+
+test-cluster: ## The core, dependency, recurring and fault end-to-end tests on a local Redis Cluster (scripts/redis-cluster.sh)
+	DUEQ_TEST_REDIS=cluster $(GO) test -race -count=1 ./tests -run '^($(E2E_SUITE))$$'
+
+test-sentinel: ## The same tests on a local primary, replica and 3 sentinels (scripts/redis-sentinel.sh)
+	DUEQ_TEST_REDIS=sentinel $(GO) test -race -count=1 ./tests -run '^($(E2E_SUITE))$$'
 
 test-unit: ## Unit tests only (no redis-server needed)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)

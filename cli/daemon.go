@@ -32,7 +32,8 @@ const StopExtra = 5 * time.Second
 type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
+	nodes    []string // the servers checkNodes found (cluster nodes, Sentinel's primary and replicas)
 	embedded *miniredis.Miniredis // nil with a configured Redis
 	sched    *scheduler.Scheduler
 	client   *client.Client
@@ -139,30 +140,32 @@ func (d *Daemon) stopScheduler(ctx context.Context) {
 }
 
 // connect opens the Redis connection, or starts the embedded Redis. A
-// configured Redis must answer and pass checkRedis (Redis 7.0 or newer,
-// maxmemory-policy noeviction unless redis.allow_eviction).
+// configured Redis must answer, and each of its servers pass checkRedis
+// (Redis 7.0 or newer, maxmemory-policy noeviction unless
+// redis.allow_eviction): the one server, every node of a cluster, or
+// Sentinel's primary and replicas.
 func (d *Daemon) connect(ctx context.Context) error {
-	var opts *redis.Options
+	var conn config.RedisConn
 	if d.cfg.Redis.URL == "" {
 		m, err := StartEmbedded(EmbeddedAddr)
 		if err != nil {
 			return err
 		}
 		d.embedded = m
-		opts = &redis.Options{Addr: m.Addr()}
+		conn = config.RedisConn{Kind: config.RedisSingle, Single: &redis.Options{Addr: m.Addr()}}
 		d.log.Warn("no redis.url configured: started an embedded Redis; its state is in memory only and is lost when this daemon exits",
 			"addr", m.Addr(), "join", "other daemons may share it with --redis redis://"+m.Addr())
 	} else {
 		var err error
-		if opts, err = d.cfg.RedisOptions(); err != nil {
+		if conn, err = d.cfg.RedisConn(); err != nil {
 			return err
 		}
 	}
-	d.rdb = redis.NewClient(opts)
+	d.rdb = conn.NewClient()
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
-		if rediserr.Refused(err) { // it answers, but not yet (LOADING, MASTERDOWN)
+		if rediserr.Refused(err) { // it answers, but not yet (LOADING, MASTERDOWN, CLUSTERDOWN)
 			return fmt.Errorf("the Redis at %s refuses commands: %w", d.redisName(), rediserr.Describe(err))
 		}
 		return fmt.Errorf("cannot reach Redis at %s: %w: start Redis there, or fix redis.url (--redis, DUEQ_REDIS_URL), or leave it empty for an embedded Redis", d.redisName(), err)
@@ -170,12 +173,16 @@ func (d *Daemon) connect(ctx context.Context) error {
 	if d.embedded != nil {
 		return nil // in memory, never evicts, runs every script
 	}
-	warning, err := checkRedis(pingCtx, d.rdb, d.redisName(), d.cfg.Redis.AllowEviction)
+	warnings, addrs, err := checkNodes(pingCtx, d.rdb, conn, d.redisName(), d.cfg.Redis.AllowEviction)
 	if err != nil {
 		return err
 	}
-	if warning != "" {
-		d.log.Warn(warning)
+	d.nodes = addrs
+	for _, w := range warnings {
+		d.log.Warn(w)
+	}
+	if conn.Kind != config.RedisSingle {
+		d.log.Info("connected to Redis", "kind", conn.Kind.String(), "servers", addrs)
 	}
 	return nil
 }
@@ -190,6 +197,9 @@ func (d *Daemon) ownAddrs() map[string]string {
 	}
 	if d.embedded != nil {
 		own[d.embedded.Addr()] = ownRedis
+	}
+	for _, a := range d.nodes {
+		own[a] = ownRedis
 	}
 	return own
 }

@@ -139,8 +139,10 @@ const (
 // Redis to what they are.
 func configuredAddrs(cfg *config.Config) map[string]string {
 	own := map[string]string{cfg.HTTP.Addr: ownAPI}
-	if opts, err := cfg.RedisOptions(); err == nil && opts.Network != "unix" {
-		own[opts.Addr] = ownRedis
+	if conn, err := cfg.RedisConn(); err == nil {
+		for _, a := range conn.Addrs() {
+			own[a] = ownRedis
+		}
 	}
 	return own
 }

@@ -151,7 +151,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if c.Redis.URL != "" {
-		if _, err := c.RedisOptions(); err != nil {
+		if _, err := c.RedisConn(); err != nil {
 			return err
 		}
 	}

@@ -108,10 +108,10 @@ schedules:
 	sc := c.Scheduler(nil).WithDefaults()
 	require.Equal(t, time.Duration(0), *sc.ShutdownGrace, "0s grace cancels at once in the engine too")
 
-	opts, err := c.RedisOptions()
+	conn, err := c.RedisConn()
 	require.NoError(t, err)
-	require.Equal(t, "localhost:6379", opts.Addr)
-	require.Equal(t, 2, opts.DB)
+	require.Equal(t, "localhost:6379", conn.Single.Addr)
+	require.Equal(t, 2, conn.Single.DB)
 
 	var buf bytes.Buffer
 	logger, err := c.Logger(&buf)
@@ -290,7 +290,7 @@ func TestRedisPasswordRedacted(t *testing.T) {
 	} {
 		c := Default()
 		c.Redis.URL = url
-		_, err := c.RedisOptions()
+		_, err := c.RedisConn()
 		require.Error(t, err, url)
 		require.NotContains(t, err.Error(), "hunter2", url)
 		require.Contains(t, err.Error(), "redis.url")
@@ -308,20 +308,108 @@ func TestRedisPasswordRedacted(t *testing.T) {
 	require.NotContains(t, err.Error(), "hunter2")
 }
 
-func TestRedisOptions(t *testing.T) {
+func TestRedisConn(t *testing.T) {
 	t.Parallel()
 	c := Default()
-	_, err := c.RedisOptions()
+	_, err := c.RedisConn()
 	require.ErrorIs(t, err, ErrEmbedded)
 
 	c.Redis.URL = "rediss://bob:pa%40ss@cache.example.com:6380/3"
-	opts, err := c.RedisOptions()
+	conn, err := c.RedisConn()
 	require.NoError(t, err)
+	require.Equal(t, RedisSingle, conn.Kind)
+	opts := conn.Single
 	require.Equal(t, "cache.example.com:6380", opts.Addr)
 	require.Equal(t, "bob", opts.Username)
 	require.Equal(t, "pa@ss", opts.Password)
 	require.Equal(t, 3, opts.DB)
 	require.NotNil(t, opts.TLSConfig)
+	require.Equal(t, []string{"cache.example.com:6380"}, conn.Addrs())
+}
+
+func TestRedisConnCluster(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Redis.URL = "redis-cluster://bob:pa%40ss@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002?dial_timeout=2s"
+	conn, err := c.RedisConn()
+	require.NoError(t, err)
+	require.Equal(t, RedisCluster, conn.Kind)
+	require.Equal(t, []string{"10.0.0.1:7000", "10.0.0.2:7001", "[::1]:7002"}, conn.Cluster.Addrs)
+	require.Equal(t, "bob", conn.Cluster.Username)
+	require.Equal(t, "pa@ss", conn.Cluster.Password)
+	require.Equal(t, 2*time.Second, conn.Cluster.DialTimeout)
+	require.Nil(t, conn.Cluster.TLSConfig)
+	require.Equal(t, conn.Cluster.Addrs, conn.Addrs())
+
+	c.Redis.URL = "rediss-cluster://h1:7000"
+	conn, err = c.RedisConn()
+	require.NoError(t, err)
+	require.NotNil(t, conn.Cluster.TLSConfig)
+	require.Empty(t, conn.Cluster.TLSConfig.ServerName, "each node's certificate is checked against the name dialed")
+	require.Equal(t, []string{"h1:7000"}, conn.Cluster.Addrs)
+}
+
+func TestRedisConnSentinel(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Redis.URL = "redis-sentinel://bob:secret@10.0.0.1:26379,10.0.0.2:26379/my%20primary?db=2&sentinel_password=s3"
+	conn, err := c.RedisConn()
+	require.NoError(t, err)
+	require.Equal(t, RedisSentinel, conn.Kind)
+	o := conn.Sentinel
+	require.Equal(t, "my primary", o.MasterName)
+	require.Equal(t, []string{"10.0.0.1:26379", "10.0.0.2:26379"}, o.SentinelAddrs)
+	require.Equal(t, "bob", o.Username, "the user and password are the data nodes'")
+	require.Equal(t, "secret", o.Password)
+	require.Equal(t, "s3", o.SentinelPassword)
+	require.Empty(t, o.SentinelUsername)
+	require.Equal(t, 2, o.DB)
+	require.Equal(t, o.SentinelAddrs, conn.Addrs())
+
+	c.Redis.URL = "rediss-sentinel://h:26379/mymaster"
+	conn, err = c.RedisConn()
+	require.NoError(t, err)
+	require.NotNil(t, conn.Sentinel.TLSConfig)
+	require.Equal(t, "mymaster", conn.Sentinel.MasterName)
+}
+
+func TestRedisConnRefusesMalformedURLs(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]string{
+		"redis-cluster://h1:7000/0":                 "one database",
+		"redis-cluster://h1":                        `"h1" is not host:port`,
+		"redis-cluster://h1:7000,,h2:7001":          `"" is not host:port`,
+		"redis-cluster://h1:7000?bogus=1":           "bogus",
+		"redis-sentinel://h1:26379":                 "name the primary",
+		"redis-sentinel://h1:26379/":                "name the primary",
+		"redis-sentinel://h1:26379/a/b":             "name the primary",
+		"redis-sentinel://h1:26379/m?master_name=x": "master_name is not a parameter here",
+		"redis-sentinel://h1:26379/m?password=x":    "password is not a parameter here",
+		"redis-sentinel://h1:26379/m?db=x":          "database",
+		"redis-sentinel://h1:26379/m?q=%zz":         "query is malformed",
+		"memcached://h1:11211":                      `unknown scheme "memcached"`,
+		"redis-cluster://u:p%zz@h1:7000":            "user or password is malformed",
+	} {
+		c := Default()
+		c.Redis.URL = url
+		_, err := c.RedisConn()
+		require.ErrorContains(t, err, want, url)
+		require.ErrorContains(t, err, "redis.url", url)
+	}
+	// No password reaches a message, whatever the form.
+	for _, url := range []string{
+		"redis-cluster://u:hunter2@h1",
+		"redis-cluster://u:hunter2%zz@h1:7000",
+		"redis-sentinel://u:hunter2@h1:26379",
+		"redis-sentinel://h1:26379/m?sentinel_password=hunter2&db=x",
+		"redis-sentinel://h1:26379?sentinel_password=hunter2",
+	} {
+		c := Default()
+		c.Redis.URL = url
+		_, err := c.RedisConn()
+		require.Error(t, err, url)
+		require.NotContains(t, err.Error(), "hunter2", url)
+	}
 }
 
 func TestRedactURL(t *testing.T) {
@@ -335,6 +423,8 @@ func TestRedactURL(t *testing.T) {
 		"u:p@h:6379":                      "u:xxxxx@h:6379",
 		"":                                "",
 		"redis://u:p%40ss@h.example:6379": "redis://u:xxxxx@h.example:6379",
+		"redis-sentinel://u:p@h1:1,h2:2/m?sentinel_password=s&db=1": "redis-sentinel://u:xxxxx@h1:1,h2:2/m?sentinel_password=xxxxx&db=1",
+		"redis-cluster://h1:1,h2:2?client_name=a@b":                 "redis-cluster://h1:1,h2:2?client_name=a@b",
 	} {
 		require.Equal(t, want, RedactURL(in), in)
 	}

@@ -54,7 +54,7 @@ func startDaemonAt(t *testing.T, port int, redisURL string, extra ...string) *da
 }
 
 // recordsNamed counts the task records in rdb whose handler is name.
-func recordsNamed(t *testing.T, rdb *redis.Client, name string) int {
+func recordsNamed(t *testing.T, rdb redis.UniversalClient, name string) int {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := rdb.Keys(ctx, "*").Result()

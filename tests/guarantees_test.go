@@ -305,7 +305,7 @@ func TestRedisOutOfMemoryReRunsNothingAndSaysSo(t *testing.T) {
 }
 
 // usedMemory is the used_memory of INFO memory.
-func usedMemory(t *testing.T, rdb *redis.Client) int64 {
+func usedMemory(t *testing.T, rdb redis.UniversalClient) int64 {
 	t.Helper()
 	info, err := rdb.Info(context.Background(), "memory").Result()
 	require.NoError(t, err)

@@ -46,19 +46,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// redisServer is a redis-server process owned by one test.
+// redisServer is the Redis one test owns: one redis-server, or, as
+// DUEQ_TEST_REDIS chooses (see testTopology), a local cluster or a primary
+// with a replica and sentinels.
 type redisServer struct {
-	Addr  string
-	URL   string
+	Addr  string // the server (single), or the first node or sentinel
+	URL   string // what dueq serve --redis is given
 	dir   string
 	cmd   *exec.Cmd
 	port  int
 	path  string
 	extra []string
+	topo  topology
 }
 
-// startRedis starts a redis-server on a free port in a temporary directory
-// and stops it when the test ends.
+// startRedis starts the Redis of a test, as DUEQ_TEST_REDIS chooses: a
+// redis-server on a free port in a temporary directory (the default), or
+// a cluster or sentinel setup made by scripts/redis-cluster.sh or
+// scripts/redis-sentinel.sh, with extra added to every data server's
+// arguments. It is stopped when the test ends.
 func startRedis(t *testing.T, extra ...string) *redisServer {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
@@ -68,7 +74,13 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 		}
 		t.Skip("redis-server is not installed: skipping the real-Redis tests (set DUEQ_REQUIRE_REDIS=1 to fail instead)")
 	}
-	r := &redisServer{dir: t.TempDir(), port: testutil.FreePort(t), path: path, extra: extra}
+	r := &redisServer{dir: t.TempDir(), path: path, extra: extra, topo: testTopology(t)}
+	if r.topo != single {
+		t.Cleanup(func() { r.killAll(true) })
+		r.startTopology(t)
+		return r
+	}
+	r.port = testutil.FreePort(t)
 	r.Addr = "127.0.0.1:" + strconv.Itoa(r.port)
 	r.URL = "redis://" + r.Addr
 	r.start(t, path, extra...)
@@ -76,8 +88,14 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 	return r
 }
 
+// start starts the server again (after stop), on the same port and
+// directory.
 func (r *redisServer) start(t *testing.T, path string, extra ...string) {
 	t.Helper()
+	if r.topo != single {
+		r.script(t, "restart", r.dir)
+		return
+	}
 	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}, extra...)
 	r.cmd = exec.Command(path, args...)
@@ -88,7 +106,13 @@ func (r *redisServer) start(t *testing.T, path string, extra ...string) {
 		10*time.Second, 10*time.Millisecond, "redis-server did not start on %s", r.Addr)
 }
 
+// stop kills the server (SIGKILL), or every data server and sentinel of
+// a cluster or sentinel setup, keeping their directories.
 func (r *redisServer) stop() {
+	if r.topo != single {
+		r.killAll(false)
+		return
+	}
 	if r.cmd != nil && r.cmd.Process != nil && r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
@@ -103,9 +127,10 @@ func (r *redisServer) restart(t *testing.T) {
 	r.start(t, r.path, r.extra...)
 }
 
-// client returns a go-redis client of the server, closed at the end of the test.
-func (r *redisServer) client(t *testing.T) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+// client returns a go-redis client of the Redis, closed at the end of the
+// test: on a cluster, a cluster client whose KEYS asks every primary.
+func (r *redisServer) client(t *testing.T) redis.UniversalClient {
+	rdb := r.topo.client(r)
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }

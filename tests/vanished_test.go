@@ -34,7 +34,7 @@ func statusOf(t *testing.T, server, id, state string) record {
 
 // deleteRecord deletes task id's record, as an eviction would, and returns
 // the state it was in, read in the same atomic step.
-func deleteRecord(t *testing.T, rdb *redis.Client, id string) string {
+func deleteRecord(t *testing.T, rdb redis.UniversalClient, id string) string {
 	t.Helper()
 	ctx := context.Background()
 	var state *redis.StringCmd

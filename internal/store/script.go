@@ -134,23 +134,37 @@ func (s *Store) prepare(ctx context.Context) error {
 	default:
 		return fmt.Errorf("reach Redis: %w", err)
 	}
-	pipe := s.rdb.Pipeline()
-	for _, sc := range allScripts() {
-		src := sc.flaggedSrc
-		if flags == flagsIgnored {
-			src = sc.plainSrc
-		}
-		pipe.ScriptLoad(ctx, src)
-	}
 	// A user whose ACL refuses SCRIPT (NOPERM) calls the scripts another
 	// loaded, by their hashes, as before: a call that meets NOSCRIPT then
 	// fails with the refusal (load), and is not sent again, so no call
 	// runs after one sent later.
-	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOPERM") {
+	if err := loadAll(ctx, s.rdb, flags); err != nil && !redis.HasErrorPrefix(err, "NOPERM") {
 		return fmt.Errorf("load the scripts into Redis: %w", err)
 	}
 	s.flags.Store(flags)
 	return nil
+}
+
+// loadAll loads every script, in the form flags says, in one pipeline per
+// server: on a Redis Cluster into every primary, since a command without
+// keys (SCRIPT LOAD) in a pipeline reaches just one node.
+func loadAll(ctx context.Context, rdb redis.UniversalClient, flags int32) error {
+	load := func(ctx context.Context, c redis.Cmdable) error {
+		pipe := c.Pipeline()
+		for _, sc := range allScripts() {
+			src := sc.flaggedSrc
+			if flags == flagsIgnored {
+				src = sc.plainSrc
+			}
+			pipe.ScriptLoad(ctx, src)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return load(ctx, node) })
+	}
+	return load(ctx, rdb)
 }
 
 // Prepare learns whether Redis reads script flags, which every script

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/config"
+)
+
+// checkNodes runs checkRedis on every server of the deployment rdb talks
+// to, since any of them may hold the fleet's tasks: the one server; every
+// primary and replica of a cluster (a replica becomes a primary when its
+// primary fails); Sentinel's primary and every replica it knows. It
+// returns the warnings to log (with allowEviction) and the addresses of
+// the servers it checked, which the http handler never reaches. name is
+// the URL without its password, for messages.
+func checkNodes(ctx context.Context, rdb redis.UniversalClient, conn config.RedisConn, name string, allowEviction bool) (warnings, addrs []string, err error) {
+	switch conn.Kind {
+	case config.RedisCluster:
+		cc, ok := rdb.(*redis.ClusterClient)
+		if !ok {
+			return nil, nil, fmt.Errorf("internal: a cluster URL without a cluster client (%T)", rdb)
+		}
+		var mu sync.Mutex
+		var errs []error
+		err := cc.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+			addr := node.Options().Addr
+			w, err := checkRedis(ctx, node, "cluster node "+addr+" of "+name, allowEviction)
+			mu.Lock()
+			defer mu.Unlock()
+			addrs = append(addrs, addr)
+			if w != "" {
+				warnings = append(warnings, w)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("list the nodes of the Redis Cluster at %s: %w", name, err)
+		}
+		slices.Sort(warnings)
+		slices.Sort(addrs)
+		return warnings, addrs, errors.Join(errs...)
+	case config.RedisSentinel:
+		nodes, err := sentinelNodes(ctx, conn.Sentinel)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ask Sentinel at %s for the primary %q and its replicas: %w", name, conn.Sentinel.MasterName, err)
+		}
+		var errs []error
+		for i, addr := range nodes {
+			role := "replica"
+			if i == 0 {
+				role = "primary"
+			}
+			c := redis.NewClient(sentinelDataOptions(conn.Sentinel, addr))
+			w, err := checkRedis(ctx, c, fmt.Sprintf("%s %s (Sentinel's %q) of %s", role, addr, conn.Sentinel.MasterName, name), allowEviction)
+			_ = c.Close()
+			addrs = append(addrs, addr)
+			if w != "" {
+				warnings = append(warnings, w)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return warnings, addrs, errors.Join(errs...)
+	}
+	w, err := checkRedis(ctx, rdb, name, allowEviction)
+	if w != "" {
+		warnings = append(warnings, w)
+	}
+	return warnings, nil, err
+}
+
+// sentinelNodes asks the sentinels of o, in turn until one answers, for
+// the address of the primary named o.MasterName and those of its replicas
+// that Sentinel sees up; the primary's comes first.
+func sentinelNodes(ctx context.Context, o *redis.FailoverOptions) ([]string, error) {
+	var errs []error
+	for _, s := range o.SentinelAddrs {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: s, Username: o.SentinelUsername, Password: o.SentinelPassword,
+			TLSConfig: o.TLSConfig, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout})
+		nodes, err := askSentinel(ctx, sc, o.MasterName)
+		_ = sc.Close()
+		if err == nil {
+			return nodes, nil
+		}
+		errs = append(errs, fmt.Errorf("sentinel %s: %w", s, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+func askSentinel(ctx context.Context, sc *redis.SentinelClient, master string) ([]string, error) {
+	m, err := sc.GetMasterAddrByName(ctx, master).Result()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("it watches no primary named %q: fix the name after the hosts in redis.url", master)
+		}
+		return nil, err
+	}
+	if len(m) != 2 {
+		return nil, fmt.Errorf("it answered the primary's address as %q", m)
+	}
+	nodes := []string{net.JoinHostPort(m[0], m[1])}
+	replicas, err := sc.Replicas(ctx, master).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range replicas {
+		if strings.Contains(r["flags"], "down") || strings.Contains(r["flags"], "disconnected") {
+			continue // not reachable now; checked by the daemon that starts when it is
+		}
+		nodes = append(nodes, net.JoinHostPort(r["ip"], r["port"]))
+	}
+	return nodes, nil
+}
+
+// sentinelDataOptions are the options of a client of one data node at
+// addr of the Sentinel deployment o.
+func sentinelDataOptions(o *redis.FailoverOptions, addr string) *redis.Options {
+	return &redis.Options{Addr: addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout}
+}
