@@ -30,6 +30,13 @@ type Config struct {
 	// Clock tells the time, corrected by Redis's where time decides (a
 	// schedule's first slot). Defaults to the system clock.
 	Clock Clock
+	// WaitReplicas makes each write of the client (a submit, a workflow, a
+	// schedule, a cancel or a retry) wait until this many replicas of the
+	// Redis primary have it (Redis's WAIT), for up to a second: a failover
+	// then cannot lose what the client was told is written. A write not
+	// confirmed in time still happened; its error names its tasks and says
+	// so. 0 or more (redis.wait_replicas). Defaults to 0: no wait.
+	WaitReplicas int
 }
 
 // Clock tells the time.
@@ -80,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if err := atLeast("result_ttl", c.ResultTTL, leastResultTTL, defaultResultTTL); err != nil {
 		return err
+	}
+	if c.WaitReplicas < 0 {
+		return fmt.Errorf("redis.wait_replicas: %d is negative: use 0 (no wait) or the number of replicas each write waits for", c.WaitReplicas)
 	}
 	return atLeast("safety_wait", c.SafetyWait, leastSafetyWait, defaultSafetyWait)
 }

@@ -63,6 +63,13 @@ type Redis struct {
 	// noeviction): an evicted key is a lost task. Defaults to false: the
 	// daemon refuses to start on such a Redis and says how to fix it.
 	AllowEviction bool
+	// WaitReplicas makes each submit (and every other write of the HTTP API
+	// and the CLI: workflows, schedules, cancels, retries) wait until this
+	// many replicas of the Redis primary have it, for up to a second, so a
+	// failover cannot lose a task the submitter was told is written. A
+	// write not confirmed in time is answered with an error naming its
+	// tasks. Defaults to 0: no wait.
+	WaitReplicas int
 }
 
 // HTTP configures the HTTP API.
@@ -150,6 +157,9 @@ func (c *Config) Validate() error {
 	if err := c.Handlers.validate(); err != nil {
 		return err
 	}
+	if c.Redis.WaitReplicas < 0 {
+		return fmt.Errorf("redis.wait_replicas: %d is negative: use 0 (no wait) or the number of replicas each submit waits for", c.Redis.WaitReplicas)
+	}
 	if c.Redis.URL != "" {
 		if _, err := c.RedisConn(); err != nil {
 			return err
@@ -231,7 +241,7 @@ func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
 // Client returns the configuration of a client of c's daemons (the HTTP
 // API's), logging to logger.
 func (c *Config) Client(logger *slog.Logger) client.Config {
-	return client.Config{Namespace: c.Namespace, ResultTTL: c.ResultTTL, Logger: logger}
+	return client.Config{Namespace: c.Namespace, ResultTTL: c.ResultTTL, Logger: logger, WaitReplicas: c.Redis.WaitReplicas}
 }
 
 // setEngine sets the engine's settings of c from e, after WithDefaults.

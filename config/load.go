@@ -294,6 +294,7 @@ func keys(c *Config) []key {
 	return []key{
 		{"redis.url", secretString(&c.Redis.URL)},
 		{"redis.allow_eviction", asBool(&c.Redis.AllowEviction)},
+		{"redis.wait_replicas", asInt(&c.Redis.WaitReplicas)},
 		{"namespace", asString(&c.Namespace)},
 		{"http.addr", asString(&c.HTTP.Addr)},
 		{"http.token", secretString(&c.HTTP.Token)},

@@ -189,6 +189,9 @@ type call struct {
 	args       []any
 	cmd        *redis.Cmd
 	sent, recv time.Time
+	// replicas, when the store waits for replicas, says the call ran but
+	// WAIT did not confirm it (a *NotReplicatedError).
+	replicas error
 }
 
 // send sends calls in one pipelined round trip, each by its script's hash.
@@ -203,22 +206,42 @@ func (s *Store) send(ctx context.Context, calls ...*call) error {
 	}
 	todo := calls
 	for try := 0; ; try++ {
-		pipe := s.rdb.Pipeline()
-		for _, c := range todo {
-			c.cmd = s.form(c.script).EvalSha(ctx, pipe, c.keys, c.args...)
-		}
-		sent := s.clock.local.Now()
-		_, _ = pipe.Exec(ctx) // each command's own error is read by its caller
-		recv := s.clock.local.Now()
-		var again []*call
-		for _, c := range todo {
-			c.sent, c.recv = sent, recv
-			if try == 0 && isNoScript(c.cmd.Err()) {
-				again = append(again, c)
+		trips, err := s.trips(ctx, todo)
+		if err != nil {
+			if try == 0 {
+				return err
 			}
+			for _, c := range todo {
+				c.cmd.SetErr(err)
+			}
+			return nil
+		}
+		for _, t := range trips {
+			for _, c := range t.calls {
+				c.cmd = s.form(c.script).EvalSha(ctx, t.pipe, c.keys, c.args...)
+			}
+			s.confirm(ctx, t)
+		}
+		var again []*call
+		moved := false
+		for _, t := range trips {
+			sent := s.clock.local.Now()
+			_, _ = t.pipe.Exec(ctx) // each command's own error is read by its caller
+			recv := s.clock.local.Now()
+			for _, c := range t.calls {
+				c.sent, c.recv, c.replicas = sent, recv, nil
+				if try == 0 && (isNoScript(c.cmd.Err()) || isMoved(c.cmd.Err())) {
+					moved = moved || isMoved(c.cmd.Err())
+					again = append(again, c)
+				}
+			}
+			s.confirmed(t)
 		}
 		if len(again) == 0 {
 			return nil
+		}
+		if cc, ok := s.rdb.(*redis.ClusterClient); ok && moved {
+			cc.ReloadState(ctx) // a call sent to a node by hand (trips) was redirected
 		}
 		if err := s.load(ctx, again); err != nil {
 			for _, c := range again {
@@ -231,12 +254,15 @@ func (s *Store) send(ctx context.Context, calls ...*call) error {
 }
 
 // run sends one call and returns its command, whose error is a failure to
-// reach Redis or the script's own.
+// reach Redis, the script's own, or a *NotReplicatedError (WaitForReplicas).
 func (s *Store) run(ctx context.Context, c *call) *redis.Cmd {
 	if err := s.send(ctx, c); err != nil {
 		cmd := redis.NewCmd(ctx)
 		cmd.SetErr(err)
 		return cmd
+	}
+	if c.replicas != nil {
+		c.cmd.SetErr(c.replicas)
 	}
 	return c.cmd
 }

@@ -96,6 +96,7 @@ type Store struct {
 	resultTTL time.Duration
 	clock     *RedisClock
 	flags     atomic.Int32
+	replicas  int // WaitForReplicas
 }
 
 // New returns the store of keys' namespace on rdb. resultTTL is how long

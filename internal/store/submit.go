@@ -158,12 +158,25 @@ func (s *Store) submitTrip(ctx context.Context, scs []submitCall, out []Submitte
 	if err := s.send(ctx, calls...); err != nil {
 		return err
 	}
+	var unconfirmed []string
+	var replicas error
 	for _, sc := range scs {
 		nowUs, err := parseSubmit(sc.tasks, sc.call.cmd, out[sc.first:])
 		if err != nil {
 			return err
 		}
 		s.clock.Observe(sc.call.sent, sc.call.recv, nowUs, false)
+		if sc.call.replicas != nil {
+			replicas = sc.call.replicas
+			for i := range sc.tasks {
+				if o := out[sc.first+i]; o.Created {
+					unconfirmed = append(unconfirmed, o.ID)
+				}
+			}
+		}
+	}
+	if replicas != nil && len(unconfirmed) > 0 {
+		return fmt.Errorf("tasks %s: %w", strings.Join(unconfirmed, ", "), replicas)
 	}
 	return nil
 }
