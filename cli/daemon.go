@@ -33,7 +33,7 @@ type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	rdb      redis.UniversalClient
-	nodes    []string // the servers checkNodes found (cluster nodes, Sentinel's primary and replicas)
+	nodes    []string             // the servers checkNodes found (cluster nodes, Sentinel's primary and replicas)
 	embedded *miniredis.Miniredis // nil with a configured Redis
 	sched    *scheduler.Scheduler
 	client   *client.Client

@@ -45,7 +45,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	}
 	keys, _ := store.NewKeys(cfg.Namespace) // validated above
 	c := &Client{st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, cfg: cfg}
-	c.st.WaitForReplicas(cfg.WaitReplicas)
+	c.st.WaitForReplicas(cfg.WaitReplicas, nil)
 	c.sub = newSubmitter(c.st, c.newQueue, func(t *tasks.Task) { c.queues.Store(t.Queue, true) })
 	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
 	return c, nil

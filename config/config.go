@@ -157,9 +157,6 @@ func (c *Config) Validate() error {
 	if err := c.Handlers.validate(); err != nil {
 		return err
 	}
-	if c.Redis.WaitReplicas < 0 {
-		return fmt.Errorf("redis.wait_replicas: %d is negative: use 0 (no wait) or the number of replicas each submit waits for", c.Redis.WaitReplicas)
-	}
 	if c.Redis.URL != "" {
 		if _, err := c.RedisConn(); err != nil {
 			return err
@@ -234,6 +231,7 @@ func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
 		MaxRecoveries: new(c.MaxRecoveries),
 		RetryBase:     c.Retry.Base,
 		RetryCap:      c.Retry.Cap,
+		WaitReplicas:  c.Redis.WaitReplicas,
 		Logger:        logger,
 	}
 }
@@ -249,6 +247,7 @@ func (c *Config) setEngine(e scheduler.Config) {
 	c.Namespace, c.Queues, c.Workers = e.Namespace, e.Queues, e.Workers
 	c.Lease, c.ShutdownGrace, c.ResultTTL = e.Lease, *e.ShutdownGrace, e.ResultTTL
 	c.MaxRecoveries, c.Retry = *e.MaxRecoveries, Retry{Base: e.RetryBase, Cap: e.RetryCap}
+	c.Redis.WaitReplicas = e.WaitReplicas
 }
 
 // Logger returns a slog logger writing to w in c.Log.Format at c.Log.Level.

@@ -55,6 +55,14 @@ type Config struct {
 	// A clock that also makes timers (clock.Timers, such as clock.Fake)
 	// makes those the daemon waits on: a test moves time by hand.
 	Clock Clock
+	// WaitReplicas makes each of the daemon's rounds (its claims and
+	// finishes) wait until this many replicas of the Redis primary have
+	// them, for up to a second, before its loops start the tasks claimed:
+	// a failover then cannot lose a claim and start a task twice. A round
+	// the replicas did not confirm in time goes on all the same, logged.
+	// 0 or more (redis.wait_replicas, which submits obey too). Defaults
+	// to 0.
+	WaitReplicas int
 	// Observer, when set, is told when this daemon's loops start and end
 	// tasks (the metrics of `dueq serve` use it). Defaults to none.
 	Observer Observer

@@ -102,6 +102,10 @@ func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler
 		running: map[string]*runningTask{},
 	}
 	s.log = cfg.Logger.With("daemon", s.id)
+	s.st.WaitForReplicas(cfg.WaitReplicas, func(e *store.NotReplicatedError) {
+		s.log.Warn("a round of claims and finishes went on without its replicas' confirmation: a failover now may lose it; rounds go on without waiting for replicas for a while",
+			"err", e, "pause", store.ReplicaPause)
+	})
 	s.disp = newDispatcher(s)
 	s.keep = newLeaseKeeper(s)
 	return s, nil

@@ -68,6 +68,8 @@ var settings = []Setting{
 		},
 		check: checkQueues,
 	},
+	count("redis.wait_replicas", "WaitReplicas", func(c *Config) *int { return &c.WaitReplicas }, 0, 0, 0,
+		"each submit waits until this many replicas have it (up to 1s)"),
 	count("workers", "Workers", func(c *Config) *int { return &c.Workers }, runtime.NumCPU(), 1, 10000,
 		"worker loops in this daemon: tasks it runs at once; left out, the CPU count").defaultText("the CPU count"),
 	span("lease", "Lease", func(c *Config) *time.Duration { return &c.Lease }, 15*time.Second, 300*time.Millisecond,

@@ -8,6 +8,8 @@
 #                                            # prints the URL (also in DIR/url)
 #   scripts/redis-cluster.sh stop DIR        # stop it and remove DIR
 #   scripts/redis-cluster.sh kill DIR PORT   # SIGKILL the node on PORT (a failover test)
+#   scripts/redis-cluster.sh revive DIR PORT # start that node again: it rejoins, as a
+#                                            # replica once its replica took over
 #   scripts/redis-cluster.sh restart DIR     # SIGKILL every node, start them again on
 #                                            # their ports; they reload what they persisted
 #
@@ -122,6 +124,14 @@ kill_node() {
 	rm -f "$dir/$port/pid"
 }
 
+revive() {
+	local dir=$1 port=$2
+	[ -d "$dir/$port" ] || die "no node on port $port in $dir"
+	node_start "$dir" "$port"
+	wait_answer "$port" "$dir/$port/redis.log"
+	wait_ok "$dir"
+}
+
 restart() {
 	local dir=$1 port
 	for port in $(cat "$dir/ports"); do
@@ -155,6 +165,7 @@ up)
 start) start "${2:?usage: redis-cluster.sh start DIR}" ;;
 stop) stop "${2:?usage: redis-cluster.sh stop DIR}" ;;
 kill) kill_node "${2:?usage: redis-cluster.sh kill DIR PORT}" "${3:?usage: redis-cluster.sh kill DIR PORT}" ;;
+revive) revive "${2:?usage: redis-cluster.sh revive DIR PORT}" "${3:?usage: redis-cluster.sh revive DIR PORT}" ;;
 restart) restart "${2:?usage: redis-cluster.sh restart DIR}" ;;
-*) die "unknown command '$1' (up, start, stop, kill, restart)" ;;
+*) die "unknown command '$1' (up, start, stop, kill, revive, restart)" ;;
 esac

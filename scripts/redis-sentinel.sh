@@ -10,6 +10,7 @@
 #   scripts/redis-sentinel.sh stop DIR        # stop it and remove DIR
 #   scripts/redis-sentinel.sh primary DIR     # print the port of the current primary
 #   scripts/redis-sentinel.sh kill DIR PORT   # SIGKILL the server on PORT (a failover test)
+#   scripts/redis-sentinel.sh revive DIR PORT # start it again, as a replica of the primary now
 #   scripts/redis-sentinel.sh restart DIR     # SIGKILL both data servers, start them again
 #                                             # on their ports; they reload what they persisted
 #
@@ -161,6 +162,16 @@ kill_server() {
 	rm -f "$dir/$port/pid"
 }
 
+revive() {
+	local dir=$1 port=$2 primary
+	[ -d "$dir/$port" ] || die "no data server on port $port in $dir"
+	primary=$(primary_port "$dir")
+	[ "$primary" != "$port" ] || die "the sentinels still name port $port the primary: wait for the failover"
+	data_start "$dir" "$port" "$primary"
+	wait_answer "$port" "$dir/$port/redis.log"
+	wait_ready "$dir"
+}
+
 restart() {
 	local dir=$1 p primary
 	primary=$(primary_port "$dir")
@@ -196,6 +207,7 @@ start) start "${2:?usage: redis-sentinel.sh start DIR}" ;;
 stop) stop "${2:?usage: redis-sentinel.sh stop DIR}" ;;
 primary) primary_port "${2:?usage: redis-sentinel.sh primary DIR}" ;;
 kill) kill_server "${2:?usage: redis-sentinel.sh kill DIR PORT}" "${3:?usage: redis-sentinel.sh kill DIR PORT}" ;;
+revive) revive "${2:?usage: redis-sentinel.sh revive DIR PORT}" "${3:?usage: redis-sentinel.sh revive DIR PORT}" ;;
 restart) restart "${2:?usage: redis-sentinel.sh restart DIR}" ;;
-*) die "unknown command '$1' (up, start, stop, primary, kill, restart)" ;;
+*) die "unknown command '$1' (up, start, stop, primary, kill, revive, restart)" ;;
 esac

@@ -37,17 +37,33 @@ func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotRepl
 
 // WaitForReplicas makes each round trip of s's writes wait until n
 // replicas have them (Redis's WAIT, sent on the connection of the writes),
-// for up to ReplicaWait; a write not confirmed in time is answered with a
-// NotReplicatedError. 0 (the default) waits for none. Set it before s is
-// used.
-func (s *Store) WaitForReplicas(n int) { s.replicas = n }
+// for up to ReplicaWait. A write not confirmed in time is answered with a
+// NotReplicatedError; or, given unconfirmed, it is answered as if
+// confirmed, unconfirmed is told, and the store stops waiting for
+// ReplicaPause (a daemon's claims and finishes: they happened all the
+// same, and a daemon whose every round waited a second for a replica that
+// is down would all but stop). 0 (the default) waits for none. Set it
+// before s is used.
+func (s *Store) WaitForReplicas(n int, unconfirmed func(*NotReplicatedError)) {
+	s.replicas, s.unconfirmed = n, unconfirmed
+}
+
+// ReplicaPause is how long a store told of its unconfirmed writes
+// (WaitForReplicas) goes on without waiting for replicas after one.
+const ReplicaPause = 10 * time.Second
+
+// waits reports whether the store waits for replicas now.
+func (s *Store) waits() bool {
+	return s.replicas > 0 && s.clock.local.Now().UnixNano() >= s.waitPaused.Load()
+}
 
 // trip is the calls of one pipeline, on one connection, and the WAIT that
 // ends it when the store waits for replicas.
 type trip struct {
-	pipe  redis.Pipeliner
-	calls []*call
-	wait  *redis.IntCmd
+	pipe   redis.Pipeliner
+	calls  []*call
+	wait   *redis.IntCmd
+	byHand bool // pipe is a cluster node's own, not the cluster client's
 }
 
 // trips puts calls into pipelines: one, unless the store waits for
@@ -55,7 +71,7 @@ type trip struct {
 // the writes: then one per primary, by each call's first key.
 func (s *Store) trips(ctx context.Context, calls []*call) ([]*trip, error) {
 	cc, cluster := s.rdb.(*redis.ClusterClient)
-	if s.replicas == 0 || !cluster {
+	if !s.waits() || !cluster {
 		t := &trip{pipe: s.rdb.Pipeline(), calls: calls}
 		return []*trip{t}, nil
 	}
@@ -68,7 +84,7 @@ func (s *Store) trips(ctx context.Context, calls []*call) ([]*trip, error) {
 		}
 		t := byNode[node]
 		if t == nil {
-			t = &trip{pipe: node.Pipeline()}
+			t = &trip{pipe: node.Pipeline(), byHand: true}
 			byNode[node] = t
 			out = append(out, t)
 		}
@@ -79,7 +95,7 @@ func (s *Store) trips(ctx context.Context, calls []*call) ([]*trip, error) {
 
 // confirm ends t's pipeline with a WAIT, when the store waits for replicas.
 func (s *Store) confirm(ctx context.Context, t *trip) {
-	if s.replicas > 0 {
+	if s.waits() {
 		t.wait = redis.NewIntCmd(ctx, "wait", s.replicas, ReplicaWait.Milliseconds())
 		_ = t.pipe.Process(ctx, t.wait)
 	}
@@ -95,11 +111,24 @@ func (s *Store) confirmed(t *trip) {
 	if err == nil && n >= int64(s.replicas) {
 		return
 	}
+	e := &NotReplicatedError{Acked: int(n), Wanted: s.replicas, Err: err}
+	if s.unconfirmed != nil {
+		s.waitPaused.Store(s.clock.local.Now().Add(ReplicaPause).UnixNano())
+		s.unconfirmed(e)
+		return
+	}
 	for _, c := range t.calls {
 		if c.cmd.Err() == nil {
-			c.replicas = &NotReplicatedError{Acked: int(n), Wanted: s.replicas, Err: err}
+			c.replicas = e
 		}
 	}
+}
+
+// isReply reports whether err is nil or Redis's own error reply: the
+// server answered.
+func isReply(err error) bool {
+	var reply redis.Error
+	return err == nil || errors.As(err, &reply)
 }
 
 // isMoved reports whether err is a Redis Cluster redirection: the call,

@@ -76,7 +76,7 @@ func TestASubmitWaitsForReplicas(t *testing.T) {
 	keys, _ := store.NewKeys("dueq")
 
 	st := store.New(rdb, keys, time.Hour, localClock{})
-	st.WaitForReplicas(1)
+	st.WaitForReplicas(1, nil)
 	a := scheduledTask()
 	out, err := st.Submit(ctx, store.SubmitParams{Tasks: []*tasks.Task{a}, NewQueue: func(*tasks.Task) bool { return true }})
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestASubmitWaitsForReplicas(t *testing.T) {
 	require.EqualValues(t, 1, n, "answered only once the replica has it")
 
 	st2 := store.New(rdb, keys, time.Hour, localClock{})
-	st2.WaitForReplicas(2)
+	st2.WaitForReplicas(2, nil)
 	b, c := scheduledTask(), scheduledTask()
 	start := time.Now()
 	_, err = st2.Submit(ctx, store.SubmitParams{Tasks: []*tasks.Task{b, c}, NewQueue: func(*tasks.Task) bool { return false }})

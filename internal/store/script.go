@@ -226,8 +226,11 @@ func (s *Store) send(ctx context.Context, calls ...*call) error {
 		moved := false
 		for _, t := range trips {
 			sent := s.clock.local.Now()
-			_, _ = t.pipe.Exec(ctx) // each command's own error is read by its caller
+			_, err := t.pipe.Exec(ctx) // each command's own error is read by its caller
 			recv := s.clock.local.Now()
+			if t.byHand && !isReply(err) {
+				moved = true // a node reached by hand (trips) did not answer: it may have failed over
+			}
 			for _, c := range t.calls {
 				c.sent, c.recv, c.replicas = sent, recv, nil
 				if try == 0 && (isNoScript(c.cmd.Err()) || isMoved(c.cmd.Err())) {
@@ -237,11 +240,11 @@ func (s *Store) send(ctx context.Context, calls ...*call) error {
 			}
 			s.confirmed(t)
 		}
+		if cc, ok := s.rdb.(*redis.ClusterClient); ok && moved {
+			cc.ReloadState(ctx) // a node reached by hand (trips) redirected the call, or did not answer
+		}
 		if len(again) == 0 {
 			return nil
-		}
-		if cc, ok := s.rdb.(*redis.ClusterClient); ok && moved {
-			cc.ReloadState(ctx) // a call sent to a node by hand (trips) was redirected
 		}
 		if err := s.load(ctx, again); err != nil {
 			for _, c := range again {

@@ -96,7 +96,11 @@ type Store struct {
 	resultTTL time.Duration
 	clock     *RedisClock
 	flags     atomic.Int32
-	replicas  int // WaitForReplicas
+	// WaitForReplicas: how many, and what to tell of a write they did not
+	// confirm (nil: its caller, by its error).
+	replicas    int
+	unconfirmed func(*NotReplicatedError)
+	waitPaused  atomic.Int64 // local Unix ns until which it does not wait (ReplicaPause)
 }
 
 // New returns the store of keys' namespace on rdb. resultTTL is how long
