@@ -63,6 +63,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, err.Error() + ": only scheduled, waiting or running tasks can be canceled"
 	case errors.Is(err, wire.ErrNotRetryable):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, wire.ErrNotReplicated):
+		return http.StatusServiceUnavailable, err.Error() + ": check the tasks it names before you submit again, or submit with an idempotency key"
 	case errors.Is(err, transport.ErrCorrupt):
 		return http.StatusInternalServerError, err.Error() + ": the record in Redis cannot be read by this version of dueq"
 	case rediserr.Refused(err):

@@ -18,4 +18,9 @@ var (
 	// ErrNotRetryable is returned when retrying a task that is not failed or
 	// canceled, or that did not run because of its parents.
 	ErrNotRetryable = errors.New("task cannot be retried")
+	// ErrNotReplicated means a write happened on the Redis primary, but
+	// fewer replicas than redis.wait_replicas confirmed it in time: a
+	// failover before they have it may lose it. The error names the tasks
+	// written; over HTTP it is a 503 whose message says so.
+	ErrNotReplicated = errors.New("not confirmed by enough replicas")
 )

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dueq/dueq/wire"
 )
 
 // ReplicaWait is how long a round trip of a store that waits for replicas
@@ -14,7 +16,7 @@ import (
 const ReplicaWait = time.Second
 
 // ErrNotReplicated is what a NotReplicatedError is (errors.Is).
-var ErrNotReplicated = errors.New("not confirmed by enough replicas")
+var ErrNotReplicated = wire.ErrNotReplicated
 
 // NotReplicatedError says a write ran on the primary, but fewer replicas
 // than the store waits for confirmed it within ReplicaWait: if the primary
