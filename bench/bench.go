@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dueq/dueq/client"
+	"github.com/dueq/dueq/config"
 	"github.com/dueq/dueq/scheduler"
 	"github.com/dueq/dueq/tasks"
 )
@@ -59,6 +60,16 @@ type Result struct {
 	IdleCmdsPerS      *float64 `json:"idle_cmds_per_s,omitempty"`
 	RedisBytesPerTask *float64 `json:"redis_bytes_per_task,omitempty"`
 	ClaimMs           *float64 `json:"claim_ms,omitempty"` // mean claim round trip
+	// Shards is, on a Redis Cluster, each primary's share of the Redis CPU
+	// and commands of the measured phase, which the figures above sum.
+	Shards []Shard `json:"shards,omitempty"`
+}
+
+// Shard is one primary of a Redis Cluster and its share of a phase's work.
+type Shard struct {
+	Addr      string  `json:"addr"`
+	CPUShare  float64 `json:"cpu_share"`  // of the primaries' Redis CPU, 0 to 1
+	CmdsShare float64 `json:"cmds_share"` // of their commands, 0 to 1
 }
 
 // JSON encodes the result on one line.
@@ -72,9 +83,9 @@ func num(v float64) *float64 { return &v }
 // run is one benchmark run's shared state.
 type run struct {
 	opt     Options
-	redis   *redis.Options
+	conn    config.RedisConn
 	trips   atomic.Int64 // requests sent by this process's clients
-	clients []*redis.Client
+	clients []redis.UniversalClient
 	log     *slog.Logger
 }
 
@@ -83,7 +94,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.RedisURL == "" {
 		return nil, fmt.Errorf("bench: give --redis URL of a scratch Redis: the benchmark flushes it")
 	}
-	ro, err := redis.ParseURL(opt.RedisURL)
+	cfg := config.Default()
+	cfg.Redis.URL = opt.RedisURL
+	conn, err := cfg.RedisConn()
 	if err != nil {
 		return nil, fmt.Errorf("bench: --redis: %w", err)
 	}
@@ -109,11 +122,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Tasks < 0 || opt.Workers < 1 || opt.Daemons < 1 || opt.Seconds < 0 {
 		return nil, fmt.Errorf("bench: tasks, workers, daemons and seconds must be positive")
 	}
-	r := &run{opt: opt, redis: ro, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := &run{opt: opt, conn: conn, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	defer r.close()
 	admin := r.client()
-	if err := admin.FlushDB(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("bench: flush %s: %w", ro.Addr, err)
+	if err := flush(ctx, admin); err != nil {
+		return nil, fmt.Errorf("bench: flush %s: %w", config.RedactURL(opt.RedisURL), err)
 	}
 	res := &Result{System: "dueq", Mode: opt.Mode, Tasks: opt.Tasks, Workers: opt.Workers, Daemons: opt.Daemons}
 	switch opt.Mode {
@@ -135,13 +148,34 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 // client returns a new connection pool whose requests are counted.
-func (r *run) client() *redis.Client {
-	o := *r.redis
-	o.PoolSize = max(o.PoolSize, 4*r.opt.Workers)
-	c := redis.NewClient(&o)
+func (r *run) client() redis.UniversalClient {
+	conn, pool := r.conn, 4*r.opt.Workers
+	switch conn.Kind {
+	case config.RedisCluster:
+		o := *conn.Cluster
+		o.PoolSize = max(o.PoolSize, pool)
+		conn.Cluster = &o
+	case config.RedisSentinel:
+		o := *conn.Sentinel
+		o.PoolSize = max(o.PoolSize, pool)
+		conn.Sentinel = &o
+	default:
+		o := *conn.Single
+		o.PoolSize = max(o.PoolSize, pool)
+		conn.Single = &o
+	}
+	c := conn.NewClient()
 	c.AddHook(tripCounter{&r.trips})
 	r.clients = append(r.clients, c)
 	return c
+}
+
+// flush empties the database of c: every primary's, on a cluster.
+func flush(ctx context.Context, c redis.UniversalClient) error {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return node.FlushDB(ctx).Err() })
+	}
+	return c.FlushDB(ctx).Err()
 }
 
 func (r *run) close() {

@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +92,36 @@ func TestBadOptionsAreRefused(t *testing.T) {
 		_, err := Run(context.Background(), opt)
 		require.Error(t, err, "%+v", opt)
 	}
+}
+
+// On a Redis Cluster the figures add up every primary's, and each
+// primary's share of them is reported.
+func TestOnAClusterEachShardsShareIsReported(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("DUEQ_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed and DUEQ_REQUIRE_REDIS=1")
+		}
+		t.Skip("redis-server is not installed: skipping the benchmark driver's tests")
+	}
+	dir := filepath.Join(t.TempDir(), "cluster")
+	out, err := exec.Command("bash", "../scripts/redis-cluster.sh", "start", dir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Cleanup(func() { _ = exec.Command("bash", "../scripts/redis-cluster.sh", "stop", dir).Run() })
+	url := strings.TrimSpace(string(out))
+	require.True(t, strings.HasPrefix(url, "redis-cluster://"), url)
+
+	res, err := Run(context.Background(), Options{RedisURL: url, Mode: "throughput", Tasks: 300, Workers: 4})
+	require.NoError(t, err)
+	require.Positive(t, *res.RedisCPUUsPerTask)
+	require.Len(t, res.Shards, 3, "one per primary")
+	var cpu, cmds float64
+	for _, sh := range res.Shards {
+		require.GreaterOrEqual(t, sh.CPUShare, 0.0)
+		cpu += sh.CPUShare
+		cmds += sh.CmdsShare
+	}
+	require.InDelta(t, 1, cpu, 0.001)
+	require.InDelta(t, 1, cmds, 0.001)
+	require.Contains(t, res.JSON(), `"shards":[{"addr":"127.0.0.1:`)
 }

@@ -17,7 +17,7 @@ import (
 
 // throughput: 8 producers submit no-op tasks due now while the daemons run
 // them; timed from the first submit to the last completion.
-func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) error {
+func (r *run) throughput(ctx context.Context, admin redis.UniversalClient, res *Result) error {
 	line := newFinishLine(r.opt.Tasks)
 	reg := tasks.NewRegistry()
 	reg.Register("noop", func(ctx context.Context, c *tasks.Call) (any, error) {
@@ -41,7 +41,7 @@ func (r *run) throughput(ctx context.Context, admin *redis.Client, res *Result) 
 
 // measured runs body and sets the phase's figures: its time, tasks per
 // second, and Redis CPU, commands and round trips per task for n tasks.
-func (r *run) measured(ctx context.Context, admin *redis.Client, res *Result, n int, body func() error) error {
+func (r *run) measured(ctx context.Context, admin redis.UniversalClient, res *Result, n int, body func() error) error {
 	before, err := readStats(ctx, admin)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func (f *finishLine) cross() {
 
 // lateness: tasks due over Seconds, starting 2 s out; each handler records
 // its start minus its due time.
-func (r *run) lateness(ctx context.Context, admin *redis.Client, res *Result) error {
+func (r *run) lateness(ctx context.Context, admin redis.UniversalClient, res *Result) error {
 	late, _, err := r.timed(ctx, r.opt.Tasks, r.opt.Seconds)
 	if err != nil {
 		return err
@@ -137,7 +137,7 @@ func (r *run) timed(ctx context.Context, n int, seconds float64) (*samples, time
 // dag: parent → child pairs, parents due over Seconds; each child records
 // how long after its parent's handler returned it started. Tasks per second
 // here is the pace set by Seconds, not a throughput.
-func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
+func (r *run) dag(ctx context.Context, admin redis.UniversalClient, res *Result) error {
 	var (
 		returned sync.Map // parent id → time its handler returned
 		release  samples
@@ -187,7 +187,7 @@ func (r *run) dag(ctx context.Context, admin *redis.Client, res *Result) error {
 }
 
 // idle: daemons with nothing to do; Redis commands per second per daemon.
-func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error {
+func (r *run) idle(ctx context.Context, admin redis.UniversalClient, res *Result) error {
 	_, stop, err := r.daemons(ctx, tasks.NewRegistry())
 	if err != nil {
 		return err
@@ -214,7 +214,7 @@ func (r *run) idle(ctx context.Context, admin *redis.Client, res *Result) error 
 // the pipelined bulk path (Client.SubmitMany); Redis memory per task and the
 // submit rate. Then, on top of that index, 1,000 tasks due over 2 s: the
 // mean claim round trip and their lateness, to compare across index sizes.
-func (r *run) scale(ctx context.Context, admin *redis.Client, res *Result) error {
+func (r *run) scale(ctx context.Context, admin redis.UniversalClient, res *Result) error {
 	c, err := client.New(r.client(), client.Config{Logger: r.log})
 	if err != nil {
 		return err

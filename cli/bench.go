@@ -21,8 +21,13 @@ lateness_p99_ms, lateness_max_ms (lateness: tasks due over --seconds),
 release_p99_ms (dag: a child's start after its parent), idle_cmds_per_s
 (idle, per daemon) and redis_bytes_per_task (scale: tasks an hour out).
 
-It FLUSHES the Redis database it is given: use a scratch redis-server.
-scripts/bench.sh runs it beside asynq and prints a side-by-side table.`,
+On a Redis Cluster (--redis redis-cluster://...) the figures add up every
+primary's, and "shards" gives each primary's share of the Redis CPU and
+commands (cpu_share, cmds_share, 0 to 1).
+
+It FLUSHES the Redis database it is given (every primary's, on a cluster): use
+a scratch redis-server, or scripts/redis-cluster.sh. scripts/bench.sh runs it
+beside asynq and prints a side-by-side table.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(c *cobra.Command, a []string) error {
 			if opt.RedisURL == "" {

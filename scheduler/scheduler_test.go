@@ -183,12 +183,14 @@ func TestFinishedRecordAndKeyExpireAfterResultTTL(t *testing.T) {
 func TestCancelBeforeDueMeansItNeverRuns(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Workers: 1})
-	task := e.submit(tasks.Spec{Name: "record", In: 200 * time.Millisecond})
+	clk := e.fakeTime() // however slow the machine, the cancel comes before the due time
+	task := e.submit(tasks.Spec{Name: "record", In: time.Minute})
 	e.start()
 	rec, err := e.client.Cancel(context.Background(), task.ID)
 	require.NoError(t, err)
 	require.Equal(t, tasks.Canceled, rec.State)
-	marker := e.submit(tasks.Spec{Name: "record", In: 400 * time.Millisecond})
+	marker := e.submit(tasks.Spec{Name: "record", In: 2 * time.Minute})
+	advanceWhen(t, clk, 2, 2*time.Minute)
 	e.wait(marker.ID, 5*time.Second) // ran after the canceled task's due time
 	require.Zero(t, e.runs.count(task.ID))
 	_, err = e.client.Cancel(context.Background(), task.ID)
