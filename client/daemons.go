@@ -19,12 +19,17 @@ import (
 // to Redis.
 func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
 	pipe := c.rdb.Pipeline()
-	r := c.readDaemons(ctx, pipe)
+	r, err := c.readDaemons(ctx, pipe)
+	if err != nil {
+		return nil, fmt.Errorf("read the daemon list: %w", err)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read the daemon list: %w", err)
 	}
 	pipe = c.rdb.Pipeline()
-	r.readInfo(ctx, pipe)
+	if err := r.readInfo(ctx, pipe); err != nil {
+		return nil, fmt.Errorf("read the daemon list: %w", err)
+	}
 	if r.info != nil {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("read the daemons' info: %w", err)
@@ -39,7 +44,7 @@ func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
 type daemonRead struct {
 	keys   store.Keys
 	window time.Duration // how recently a live daemon was seen
-	now    *redis.TimeCmd
+	now    *redis.Cmd // Redis's time (store.QueueTime)
 	set    *redis.ZSliceCmd
 	live   []wire.Daemon
 	info   *redis.SliceCmd // nil when no daemon is alive
@@ -48,15 +53,29 @@ type daemonRead struct {
 // readDaemons queues the first step. The daemon set holds the daemons seen
 // within the hour (the lease keepers trim it): few enough to read whole and
 // filter by Redis's own time.
-func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) *daemonRead {
+func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) (*daemonRead, error) {
+	now, err := c.st.QueueTime(ctx, pipe)
+	if err != nil {
+		return nil, err
+	}
 	return &daemonRead{keys: c.keys, window: 3 * c.cfg.SafetyWait,
-		now: pipe.Time(ctx), set: pipe.ZRangeWithScores(ctx, c.keys.Daemons(), 0, -1)}
+		now: now, set: pipe.ZRangeWithScores(ctx, c.keys.Daemons(), 0, -1)}, nil
+}
+
+// nowMs is Redis's time as the first step read it, ms.
+func (r *daemonRead) nowMs() (int64, error) {
+	us, err := store.RedisTime(r.now)
+	return us / 1000, err
 }
 
 // readInfo picks the daemons alive by Redis's time and queues the read of
 // their info. Call it once the step of readDaemons has run.
-func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) {
-	alive := r.now.Val().Add(-r.window).UnixMilli()
+func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) error {
+	now, err := r.nowMs()
+	if err != nil {
+		return err
+	}
+	alive := now - r.window.Milliseconds()
 	for _, z := range r.set.Val() {
 		id, ok := z.Member.(string)
 		if !ok || int64(z.Score) < alive {
@@ -66,13 +85,14 @@ func (r *daemonRead) readInfo(ctx context.Context, pipe redis.Pipeliner) {
 	}
 	sort.Slice(r.live, func(i, j int) bool { return r.live[i].ID < r.live[j].ID })
 	if len(r.live) == 0 {
-		return
+		return nil
 	}
 	keys := make([]string, len(r.live))
 	for i, d := range r.live {
 		keys[i] = r.keys.Daemon(d.ID)
 	}
 	r.info = pipe.MGet(ctx, keys...)
+	return nil
 }
 
 // daemons returns the live daemons with their info; call it once the step

@@ -27,13 +27,20 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	k := c.keys
 	pipe := c.rdb.Pipeline()
 	queueSet := pipe.SMembers(ctx, k.Queues())
-	dr := c.readDaemons(ctx, pipe)
+	dr, err := c.readDaemons(ctx, pipe)
+	if err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
 	queues := queueSet.Val()
 	sort.Strings(queues)
-	now := strconv.FormatInt(dr.now.Val().UnixMilli(), 10)
+	nowMs, err := dr.nowMs()
+	if err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	now := strconv.FormatInt(nowMs, 10)
 
 	pipe = c.rdb.Pipeline()
 	due := make([]*redis.IntCmd, len(queues))
@@ -48,7 +55,9 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		fin[st] = pipe.ZCard(ctx, k.Done(st))
 	}
-	dr.readInfo(ctx, pipe)
+	if err := dr.readInfo(ctx, pipe); err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
@@ -72,7 +81,6 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	for s, cmd := range fin {
 		st.States[s] = cmd.Val()
 	}
-	var err error
 	if st.Stranded, err = c.stranded(ctx, queues, sample, daemons); err != nil {
 		return nil, err
 	}

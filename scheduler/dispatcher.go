@@ -263,16 +263,23 @@ func (d *dispatcher) peek(ctx context.Context) error {
 		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Due(q), 0, int64(s.nHeads+len(d.foreign[q])-1))
 		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Lease(q), 0, 0)
 	}
-	var timeCmd *redis.TimeCmd
+	var timeCmd *redis.Cmd
 	if _, _, waiting := d.heads.earliest(); waiting || len(d.leases) > 0 || s.st.Clock().Stale() {
-		timeCmd = pipe.Time(ctx) // a deadline to wait for: Redis's time steers the wait
+		var err error // a deadline to wait for: Redis's time steers the wait
+		if timeCmd, err = s.st.QueueTime(ctx, pipe); err != nil {
+			return err
+		}
 	}
 	sent := s.cfg.Clock.Now()
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
 	if timeCmd != nil {
-		s.st.Clock().Observe(sent, s.cfg.Clock.Now(), timeCmd.Val().UnixMicro(), false)
+		us, err := store.RedisTime(timeCmd)
+		if err != nil {
+			return err
+		}
+		s.st.Clock().Observe(sent, s.cfg.Clock.Now(), us, false)
 	}
 	s.counters.peeks.Add(1)
 	for i, q := range s.cfg.Queues {

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // RedisClock is Redis's clock as this process sees it: the local clock
@@ -81,11 +84,48 @@ func (s *Store) SyncClock(ctx context.Context) error {
 	if !s.clock.Stale() {
 		return nil
 	}
-	sent := s.clock.local.Now()
-	t, err := s.rdb.Time(ctx).Result()
-	if err != nil {
-		return fmt.Errorf("read Redis's time: %w", err)
+	if err := s.prepare(ctx); err != nil {
+		return err
 	}
-	s.clock.Observe(sent, s.clock.local.Now(), t.UnixMicro(), false)
+	sent := s.clock.local.Now()
+	cmd, err := s.QueueTime(ctx, s.rdb)
+	if err != nil {
+		return err
+	}
+	us, err := RedisTime(cmd)
+	if err != nil {
+		return err
+	}
+	s.clock.Observe(sent, s.clock.local.Now(), us, false)
 	return nil
+}
+
+// QueueTime queues in pipe (or sends, given a client) a read of Redis's
+// clock on the server that holds the store's keys: on a Redis Cluster a
+// TIME alone may reach another node, whose clock need not agree. Once it
+// ran, RedisTime reads its reply.
+func (s *Store) QueueTime(ctx context.Context, pipe redis.Scripter) (*redis.Cmd, error) {
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	// The whole source each time: a pipeline is not sent again after
+	// NOSCRIPT (send), and the script is a line.
+	return s.form(clockScript).Eval(ctx, pipe, []string{s.keys.Queues()}), nil
+}
+
+// RedisTime reads the reply of a QueueTime command: Redis's time, µs.
+func RedisTime(cmd *redis.Cmd) (int64, error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return 0, fmt.Errorf("read Redis's time: %w", err)
+	}
+	if len(v) != 2 {
+		return 0, fmt.Errorf("read Redis's time: unexpected reply %v", v)
+	}
+	sec, err1 := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
+	usec, err2 := strconv.ParseInt(fmt.Sprint(v[1]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("read Redis's time: unexpected reply %v", v)
+	}
+	return sec*1_000_000 + usec, nil
 }

@@ -77,6 +77,10 @@ var (
 	// writableScript writes nothing, but Redis runs it only when it takes
 	// writes: the lease keeper asks it while Redis refuses them.
 	writableScript = newScript("writable", "", "return 1")
+	// clockScript reads Redis's clock where the namespace's keys are (its
+	// KEYS[1]): a TIME alone may reach any node of a Redis Cluster, whose
+	// clocks need not agree with the one that runs the scripts.
+	clockScript = newScript("clock", "no-writes", "local t = redis.call('TIME')\nreturn {t[1], t[2]}")
 )
 
 // The bodies of the claim and finish scripts: each calls the function its
@@ -218,5 +222,5 @@ func (s *Store) Records(ctx context.Context, ids []string, skip func(error)) ([]
 // script that writes nothing but that Redis refuses while it refuses
 // writes (out of memory, a read-only replica).
 func (s *Store) Writable(ctx context.Context) error {
-	return s.run(ctx, &call{script: writableScript}).Err()
+	return s.run(ctx, &call{script: writableScript, keys: []string{s.keys.Queues()}}).Err()
 }

@@ -272,3 +272,29 @@ func TestPrepareLoadsEveryScript(t *testing.T) {
 		require.True(t, ok, "script %s", ScriptName(hashes[i]))
 	}
 }
+
+// Redis's time is read by a script that names a key of the namespace, so
+// on a Redis Cluster it comes from the node that runs the namespace's
+// scripts, whose clock they decide by.
+func TestRedisTimeIsReadWhereTheKeysAre(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	e.mr.SetTime(at)
+	pipe := e.rdb.Pipeline()
+	cmd, err := e.store.QueueTime(ctx, pipe)
+	require.NoError(t, err)
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+	us, err := RedisTime(cmd)
+	require.NoError(t, err)
+	require.Equal(t, at.UnixMicro(), us)
+	args := cmd.Args()
+	require.Equal(t, "eval", args[0])
+	require.EqualValues(t, 1, args[2])
+	require.Equal(t, e.store.Keys().Queues(), args[3], "routed by a key of the namespace")
+
+	require.NoError(t, e.store.SyncClock(ctx)) // the estimate is stale at first: it reads the time
+	require.WithinDuration(t, at, e.store.Clock().Now(), time.Second)
+}
