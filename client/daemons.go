@@ -44,7 +44,7 @@ func (c *Client) Daemons(ctx context.Context) ([]wire.Daemon, error) {
 type daemonRead struct {
 	keys   store.Keys
 	window time.Duration // how recently a live daemon was seen
-	now    *redis.Cmd // Redis's time (store.QueueTime)
+	now    *redis.Cmd    // Redis's time (store.QueueTime)
 	set    *redis.ZSliceCmd
 	live   []wire.Daemon
 	info   *redis.SliceCmd // nil when no daemon is alive
