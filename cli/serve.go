@@ -40,16 +40,24 @@ SIGINT or SIGTERM stops claiming, lets running tasks finish for up to
 shutdown_grace, then cancels them and hands them back; exit 0. A second
 signal exits at once (exit 2).
 
-At start the daemon checks a configured Redis: it must be Redis 7.0 or
-newer, and its maxmemory-policy must be noeviction (a Redis that evicts keys
-when full would lose tasks) unless redis.allow_eviction is true, which
-starts it anyway with a warning.
+A Redis Cluster is given by any of its nodes,
+redis-cluster://host:port[,host:port...], and Sentinel by its sentinels and
+the name they watch the primary under,
+redis-sentinel://host:port[,host:port...]/MASTER (rediss-cluster:// and
+rediss-sentinel:// for TLS); scripts/redis-cluster.sh and
+scripts/redis-sentinel.sh start local ones.
+
+At start the daemon checks a configured Redis, every primary and replica of
+it: it must be Redis 7.0 or newer, and its maxmemory-policy must be
+noeviction (a Redis that evicts keys when full would lose tasks) unless
+redis.allow_eviction is true, which starts it anyway with a warning.
 
 Exit codes: 0 after a graceful stop; 2 when the daemon cannot start: a bad
 configuration, Redis unreachable, older than 7.0 or evicting keys, the HTTP
 address in use.`,
 		Example: `  dueq serve
   dueq serve --redis redis://localhost:6379/0 --workers 16 --queues default,mail
+  dueq serve --redis redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000
   dueq serve --config /etc/dueq.yaml --http 127.0.0.1:7421
   DUEQ_HTTP_TOKEN=s3cret dueq serve --http 0.0.0.0:7420`,
 		Args: args(0, 0, "no arguments"),
@@ -91,7 +99,7 @@ address in use.`,
 	}
 	f := c.Flags()
 	f.StringVar(&path, "config", "", "configuration file (default ./"+config.DefaultFile+" if present)")
-	f.String("redis", "", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: an embedded Redis)")
+	f.String("redis", "", "Redis URL: redis://[user:password@]host:port[/db] (rediss:// for TLS), redis-cluster://host:port,..., or redis-sentinel://host:port,.../MASTER (default: an embedded Redis)")
 	f.Int("workers", 0, "worker loops: tasks run at once (default the CPU count)")
 	f.StringSlice("queues", nil, "queues to serve, comma-separated (default default)")
 	f.String("http", wire.DefaultAddr, "HTTP API address host:port; a non-loopback one needs --token")
