@@ -99,7 +99,8 @@ func (r *redisServer) revive(t *testing.T, rdb redis.UniversalClient, port strin
 // fails, all end succeeded, none lost; and no task ran twice under one
 // claim: every run beyond the first is a lease recovery, which its record
 // counts (a failover can lose a claim or a finish the old primary had not
-// passed on; with redis.wait_replicas it cannot lose one a loop acted on).
+// passed on; with redis.wait_replicas it cannot lose one a loop acted on,
+// and a claim whose reply it cut off is recovered when its lease expires).
 func TestAFailoverMidLoadLosesNoTaskAndRunsNoneTwiceUnderOneClaim(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
@@ -225,8 +226,11 @@ handlers:
 	for label, id := range ids {
 		task, err := c.Get(ctx, id)
 		require.NoError(t, err)
+		// A recovery need not mean a second run: a claim whose reply the
+		// failover cut off ran nowhere, and its lease expired.
 		runs := srv.count("/" + label)
-		require.Equal(t, 1+task.Recoveries, runs, "task %s (%s) ran %d times with %d lease recoveries: a run beyond the first must be a recovery", label, id, runs, task.Recoveries)
+		require.GreaterOrEqual(t, runs, 1, "task %s (%s) ran", label, id)
+		require.LessOrEqual(t, runs, 1+task.Recoveries, "task %s (%s) ran %d times with %d lease recoveries: a run beyond the first must be a recovery", label, id, runs, task.Recoveries)
 		recovered += task.Recoveries
 	}
 	t.Logf("%d tasks, %d runs, %d of them lease recoveries", len(ids), srv.all.Load(), recovered)
