@@ -1,7 +1,7 @@
 # dueq: `make help` lists the targets.
 GO ?= go
 
-.PHONY: help build test test-race test-unit test-cluster test-sentinel lint fmt-check vet bench
+.PHONY: help build test test-race test-unit test-topologies test-cluster test-sentinel lint fmt-check vet bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -13,7 +13,10 @@ VERSION ?=
 build: ## Build the dueq binary (VERSION=v1.2.0 sets its version)
 	$(GO) build $(if $(VERSION),-ldflags "-X github.com/dueq/dueq/cli.Version=$(VERSION)") -o dueq .
 
-test: fmt-check vet test-race test-cluster test-sentinel ## Everything CI checks: gofmt, go vet, all tests with -race, the end-to-end suite on a cluster and on Sentinel
+test: fmt-check vet test-race test-topologies ## Everything CI checks: gofmt, go vet, all tests with -race, the end-to-end suite on a cluster and on Sentinel
+
+test-topologies: ## test-cluster and test-sentinel, side by side
+	$(MAKE) -j2 --output-sync=target test-cluster test-sentinel
 
 test-race: ## All tests (unit and end-to-end) with the race detector
 	$(GO) test -race -count=1 ./...

@@ -143,11 +143,12 @@ func TestCancelBeforeDueMeansTheTaskNeverRuns(t *testing.T) {
 	cfg := shellConfig(t)
 	log := filepath.Join(t.TempDir(), "runs.log")
 	d := startDaemon(t, r.URL, "--config", cfg)
-	id := mustDueq(t, d.URL, "submit", "shell", string(appendTask(log)), "--in", "3s")
+	// Due in 6s: time enough to cancel it on a loaded machine.
+	id := mustDueq(t, d.URL, "submit", "shell", string(appendTask(log)), "--in", "6s")
 	mustDueq(t, d.URL, "cancel", id)
 	// A marker due after the canceled task's due time has run: the canceled
 	// task's time has passed.
-	mustDueq(t, d.URL, "submit", "shell", string(appendTask(log)), "--in", "3500ms", "--wait")
+	mustDueq(t, d.URL, "submit", "shell", string(appendTask(log)), "--in", "6500ms", "--wait")
 	require.Zero(t, runs(t, log)[id])
 	w := dueq(t, d.URL, "wait", id)
 	require.Equal(t, 1, w.Code, "wait on a canceled task exits 1")

@@ -130,8 +130,9 @@ func TestGracefulStopHandsRunningTasksBack(t *testing.T) {
 	id := mustDueq(t, a.URL, "submit", "sleep", `{"ms":3000}`)
 	require.Eventually(t, func() bool {
 		var rec record
-		return json.Unmarshal([]byte(mustDueq(t, a.URL, "status", id, "--json")), &rec) == nil && rec.State == "running"
-	}, 10*time.Second, 10*time.Millisecond)
+		res := dueq(t, a.URL, "status", id, "--json") // no require here: Eventually's own goroutine
+		return res.Code == 0 && json.Unmarshal([]byte(res.Stdout), &rec) == nil && rec.State == "running"
+	}, 30*time.Second, 20*time.Millisecond)
 	b := startDaemon(t, r.URL, "--config", cfg)
 	a.stop(t) // SIGTERM: exits 0 after the grace, handing the task back
 	rec := waitDone(t, b.URL, id)
