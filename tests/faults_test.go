@@ -127,7 +127,8 @@ func TestGracefulStopHandsRunningTasksBack(t *testing.T) {
 	r := startRedis(t)
 	cfg := writeFile(t, "config.yaml", "shutdown_grace: 300ms\n")
 	a := startDaemon(t, r.URL, "--config", cfg)
-	id := mustDueq(t, a.URL, "submit", "sleep", `{"ms":3000}`)
+	// Long enough that a loaded machine's slow polls still see it running.
+	id := mustDueq(t, a.URL, "submit", "sleep", `{"ms":12000}`)
 	require.Eventually(t, func() bool {
 		var rec record
 		res := dueq(t, a.URL, "status", id, "--json") // no require here: Eventually's own goroutine
