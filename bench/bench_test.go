@@ -13,6 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/internal/testutil"
 )
 
 // scratchRedis starts a redis-server on a free port for one test: the
@@ -31,6 +33,7 @@ func scratchRedis(t *testing.T) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	testutil.DieWithTests(cmd)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := "127.0.0.1:" + strconv.Itoa(port)
@@ -105,7 +108,9 @@ func TestOnAClusterEachShardsShareIsReported(t *testing.T) {
 		t.Skip("redis-server is not installed: skipping the benchmark driver's tests")
 	}
 	dir := filepath.Join(t.TempDir(), "cluster")
-	out, err := exec.Command("bash", "../scripts/redis-cluster.sh", "start", dir).CombinedOutput()
+	start := exec.Command("bash", "../scripts/redis-cluster.sh", "start", dir)
+	start.Env = append(os.Environ(), "OWNER_PID="+strconv.Itoa(os.Getpid())) // stopped even if this binary crashes
+	out, err := start.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Cleanup(func() { _ = exec.Command("bash", "../scripts/redis-cluster.sh", "stop", dir).Run() })
 	url := strings.TrimSpace(string(out))

@@ -13,41 +13,17 @@
 #   scripts/redis-cluster.sh restart DIR     # SIGKILL every node, start them again on
 #                                            # their ports; they reload what they persisted
 #
+# OWNER_PID, when set, is a process whose exit stops what start started.
 # REDIS_ARGS (e.g. "--appendonly yes") are added to every node's arguments.
 # Then: dueq serve --redis "$(cat DIR/url)"   (or the URL printed)
 # Needs redis-server and redis-cli 7.0 or newer, and python3 (to find free ports).
 set -euo pipefail
 
-die() { echo "redis-cluster.sh: $*" >&2; exit 1; }
-
-command -v redis-server >/dev/null || die "redis-server not found: install Redis 7 (e.g. apt-get install redis-server)"
-command -v redis-cli >/dev/null || die "redis-cli not found: install Redis 7 (e.g. apt-get install redis-tools)"
+SCRIPT=redis-cluster.sh
+# shellcheck source=redis-local.sh
+source "$(dirname "${BASH_SOURCE[0]}")/redis-local.sh"
 
 NODES=6
-REDIS_ARGS=${REDIS_ARGS:-}
-
-# free_ports prints n loopback ports p, each with p+10000 (its cluster bus) free too.
-free_ports() {
-	command -v python3 >/dev/null || die "python3 not found: it finds free ports; install python3"
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n, got = int(sys.argv[1]), []
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-while len(got) < n:
-    p = random.randint(20000, 29999)
-    if p not in got and free(p) and free(p + 10000):
-        got.append(p)
-print(" ".join(map(str, got)))
-EOF
-}
 
 # node_start DIR PORT starts one node in DIR/PORT.
 node_start() {
@@ -57,15 +33,6 @@ node_start() {
 	redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --cluster-enabled yes \
 		--cluster-config-file nodes.conf --cluster-node-timeout 2000 --save '' --appendonly no \
 		--daemonize yes --pidfile "$dir/$port/pid" --logfile "$dir/$port/redis.log" $REDIS_ARGS
-}
-
-wait_answer() {
-	local port=$1
-	for _ in $(seq 1 200); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	die "the node on port $port did not start (log: $2)"
 }
 
 # wait_ok DIR waits until every node reports the cluster ok and every
@@ -90,7 +57,7 @@ wait_ok() {
 start() {
 	local dir=$1 ports port
 	mkdir -p "$dir"
-	ports=$(free_ports $NODES)
+	ports=$(free_ports $NODES bus)
 	echo "$ports" >"$dir/ports"
 	for port in $ports; do node_start "$dir" "$port"; done
 	for port in $ports; do wait_answer "$port" "$dir/$port/redis.log"; done
@@ -105,6 +72,7 @@ start() {
 		echo "${addrs[*]}"
 	)"
 	echo "$url" >"$dir/url"
+	watch_owner "$dir"
 	echo "$url"
 }
 
@@ -112,7 +80,7 @@ stop() {
 	local dir=$1 port
 	[ -f "$dir/ports" ] || die "no cluster in $dir (no $dir/ports)"
 	for port in $(cat "$dir/ports"); do
-		[ -f "$dir/$port/pid" ] && kill -9 "$(cat "$dir/$port/pid")" 2>/dev/null || true
+		kill_pidfile "$dir/$port/pid"
 	done
 	rm -rf "$dir"
 }
@@ -120,8 +88,7 @@ stop() {
 kill_node() {
 	local dir=$1 port=$2
 	[ -f "$dir/$port/pid" ] || die "no node on port $port in $dir"
-	kill -9 "$(cat "$dir/$port/pid")"
-	rm -f "$dir/$port/pid"
+	kill_pidfile "$dir/$port/pid"
 }
 
 revive() {
@@ -135,16 +102,10 @@ revive() {
 restart() {
 	local dir=$1 port
 	for port in $(cat "$dir/ports"); do
-		if [ -f "$dir/$port/pid" ]; then
-			kill -9 "$(cat "$dir/$port/pid")" 2>/dev/null || true
-			rm -f "$dir/$port/pid"
-		fi
+		kill_pidfile "$dir/$port/pid"
 	done
 	for port in $(cat "$dir/ports"); do
-		for _ in $(seq 1 100); do # wait for the port to be free again
-			redis-cli -p "$port" ping >/dev/null 2>&1 || break
-			sleep 0.05
-		done
+		wait_gone "$port"
 		node_start "$dir" "$port"
 	done
 	for port in $(cat "$dir/ports"); do wait_answer "$port" "$dir/$port/redis.log"; done
@@ -152,16 +113,7 @@ restart() {
 }
 
 case ${1:-up} in
-up)
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/dueq-cluster.XXXXXX")
-	trap 'stop "$dir"' EXIT
-	trap 'exit 130' INT TERM
-	url=$(start "$dir")
-	echo "A Redis Cluster of 3 primaries and 3 replicas is running in $dir."
-	echo "Use it with:  dueq serve --redis '$url'"
-	echo "Ctrl-C stops it and removes its data."
-	while true; do sleep 3600; done
-	;;
+up) run_up dueq-cluster "A Redis Cluster of 3 primaries and 3 replicas is" ;;
 start) start "${2:?usage: redis-cluster.sh start DIR}" ;;
 stop) stop "${2:?usage: redis-cluster.sh stop DIR}" ;;
 kill) kill_node "${2:?usage: redis-cluster.sh kill DIR PORT}" "${3:?usage: redis-cluster.sh kill DIR PORT}" ;;

@@ -14,47 +14,17 @@
 #   scripts/redis-sentinel.sh restart DIR     # SIGKILL both data servers, start them again
 #                                             # on their ports; they reload what they persisted
 #
+# OWNER_PID, when set, is a process whose exit stops what start started.
 # REDIS_ARGS (e.g. "--appendonly yes") are added to both data servers' arguments.
 # Then: dueq serve --redis "$(cat DIR/url)"   (or the URL printed)
 # Needs redis-server and redis-cli 7.0 or newer, and python3 (to find free ports).
 set -euo pipefail
 
-die() { echo "redis-sentinel.sh: $*" >&2; exit 1; }
-
-command -v redis-server >/dev/null || die "redis-server not found: install Redis 7 (e.g. apt-get install redis-server)"
-command -v redis-cli >/dev/null || die "redis-cli not found: install Redis 7 (e.g. apt-get install redis-tools)"
+SCRIPT=redis-sentinel.sh
+# shellcheck source=redis-local.sh
+source "$(dirname "${BASH_SOURCE[0]}")/redis-local.sh"
 
 MASTER=dueq
-REDIS_ARGS=${REDIS_ARGS:-}
-
-# free_ports prints n free loopback ports.
-free_ports() {
-	command -v python3 >/dev/null || die "python3 not found: it finds free ports; install python3"
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n, got = int(sys.argv[1]), []
-while len(got) < n:
-    p = random.randint(20000, 29999)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        if p not in got:
-            got.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, got)))
-EOF
-}
-
-wait_answer() {
-	for _ in $(seq 1 200); do
-		redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	die "the server on port $1 did not start (log: $2)"
-}
 
 # data_start DIR PORT [PRIMARY_PORT] starts a data server in DIR/PORT, a
 # replica of PRIMARY_PORT when given.
@@ -140,6 +110,7 @@ start() {
 	wait_ready "$dir"
 	local url="redis-sentinel://127.0.0.1:${ports[2]},127.0.0.1:${ports[3]},127.0.0.1:${ports[4]}/$MASTER"
 	echo "$url" >"$dir/url"
+	watch_owner "$dir"
 	echo "$url"
 }
 
@@ -147,10 +118,10 @@ stop() {
 	local dir=$1 p
 	[ -f "$dir/data" ] || die "no sentinel setup in $dir (no $dir/data)"
 	for p in $(cat "$dir/sentinels"); do
-		[ -f "$dir/s$p/pid" ] && kill -9 "$(cat "$dir/s$p/pid")" 2>/dev/null || true
+		kill_pidfile "$dir/s$p/pid"
 	done
 	for p in $(cat "$dir/data"); do
-		[ -f "$dir/$p/pid" ] && kill -9 "$(cat "$dir/$p/pid")" 2>/dev/null || true
+		kill_pidfile "$dir/$p/pid"
 	done
 	rm -rf "$dir"
 }
@@ -158,8 +129,7 @@ stop() {
 kill_server() {
 	local dir=$1 port=$2
 	[ -f "$dir/$port/pid" ] || die "no data server on port $port in $dir"
-	kill -9 "$(cat "$dir/$port/pid")"
-	rm -f "$dir/$port/pid"
+	kill_pidfile "$dir/$port/pid"
 }
 
 revive() {
@@ -176,16 +146,10 @@ restart() {
 	local dir=$1 p primary
 	primary=$(primary_port "$dir")
 	for p in $(cat "$dir/data"); do
-		if [ -f "$dir/$p/pid" ]; then
-			kill -9 "$(cat "$dir/$p/pid")" 2>/dev/null || true
-			rm -f "$dir/$p/pid"
-		fi
+		kill_pidfile "$dir/$p/pid"
 	done
 	for p in $(cat "$dir/data"); do
-		for _ in $(seq 1 100); do
-			redis-cli -p "$p" ping >/dev/null 2>&1 || break
-			sleep 0.05
-		done
+		wait_gone "$p"
 		if [ "$p" = "$primary" ]; then data_start "$dir" "$p"; else data_start "$dir" "$p" "$primary"; fi
 	done
 	for p in $(cat "$dir/data"); do wait_answer "$p" "$dir/$p/redis.log"; done
@@ -193,16 +157,7 @@ restart() {
 }
 
 case ${1:-up} in
-up)
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/dueq-sentinel.XXXXXX")
-	trap 'stop "$dir"' EXIT
-	trap 'exit 130' INT TERM
-	url=$(start "$dir")
-	echo "A Redis primary, its replica and 3 sentinels are running in $dir."
-	echo "Use them with:  dueq serve --redis '$url'"
-	echo "Ctrl-C stops them and removes their data."
-	while true; do sleep 3600; done
-	;;
+up) run_up dueq-sentinel "A Redis primary, its replica and 3 sentinels are" ;;
 start) start "${2:?usage: redis-sentinel.sh start DIR}" ;;
 stop) stop "${2:?usage: redis-sentinel.sh stop DIR}" ;;
 primary) primary_port "${2:?usage: redis-sentinel.sh primary DIR}" ;;

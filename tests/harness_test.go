@@ -99,6 +99,7 @@ func (r *redisServer) start(t *testing.T, path string, extra ...string) {
 	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(r.dir, "redis.log")}, extra...)
 	r.cmd = exec.Command(path, args...)
+	testutil.DieWithTests(r.cmd)
 	require.NoError(t, r.cmd.Start())
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer rdb.Close()
@@ -166,6 +167,7 @@ func startDaemon(t *testing.T, redisURL string, extra ...string) *daemon {
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
 	d.cmd = exec.Command(binary, d.args...)
+	testutil.DieWithTests(d.cmd)
 	d.cmd.Env = d.env
 	d.cmd.Dir = t.TempDir() // no config.yaml there unless a test writes one
 	d.out = &testutil.SyncBuffer{}

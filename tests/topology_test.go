@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +47,9 @@ func (tp topology) scriptPath() string {
 func (r *redisServer) script(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("bash", append([]string{r.topo.scriptPath()}, args...)...)
-	cmd.Env = append(os.Environ(), "REDIS_ARGS="+strings.Join(r.extra, " "))
+	// OWNER_PID: the servers the script starts run in the background, and
+	// stop once this test binary exits, however it exits.
+	cmd.Env = append(os.Environ(), "REDIS_ARGS="+strings.Join(r.extra, " "), "OWNER_PID="+strconv.Itoa(os.Getpid()))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s %s: %s", r.topo.scriptPath(), strings.Join(args, " "), out)
 	return strings.TrimSpace(string(out))

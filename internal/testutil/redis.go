@@ -32,6 +32,7 @@ func RedisServer(t testing.TB, extra ...string) string {
 	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, extra...)
 	cmd := exec.Command(path, args...)
+	DieWithTests(cmd)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
