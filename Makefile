@@ -23,8 +23,9 @@ test-race: ## All tests (unit and end-to-end) with the race detector
 
 # The end-to-end tests that also run on a Redis Cluster and on Sentinel:
 # those of the core, dependency, recurring-task and fault files, and the
-# failover test, which needs replicas (it skips on one server).
-E2E_SUITE = $(shell grep -ho '^func Test[A-Za-z0-9_]*' tests/core_test.go tests/deps_test.go tests/schedule_test.go tests/faults_test.go tests/failover_test.go | sed 's/^func //' | paste -sd'|')
+# failover and node-check tests, which need replicas (they skip on one
+# server).
+E2E_SUITE = $(shell grep -ho '^func Test[A-Za-z0-9_]*' tests/core_test.go tests/deps_test.go tests/schedule_test.go tests/faults_test.go tests/failover_test.go tests/topology_checks_test.go | sed 's/^func //' | paste -sd'|')
 
 test-cluster: ## The core, dependency, recurring and fault end-to-end tests on a local Redis Cluster (scripts/redis-cluster.sh)
 	DUEQ_TEST_REDIS=cluster $(GO) test -race -count=1 ./tests -run '^($(E2E_SUITE))$$'

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,17 +24,15 @@ import (
 func checkNodes(ctx context.Context, rdb redis.UniversalClient, conn config.RedisConn, name string, allowEviction bool) (warnings, addrs []string, err error) {
 	switch conn.Kind {
 	case config.RedisCluster:
-		cc, ok := rdb.(*redis.ClusterClient)
-		if !ok {
-			return nil, nil, fmt.Errorf("internal: a cluster URL without a cluster client (%T)", rdb)
+		nodes, err := clusterNodes(ctx, rdb, conn.Cluster)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list the nodes of the Redis Cluster at %s: %w", name, err)
 		}
-		var mu sync.Mutex
 		var errs []error
-		err := cc.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
-			addr := node.Options().Addr
-			w, err := checkRedis(ctx, node, "cluster node "+addr+" of "+name, allowEviction)
-			mu.Lock()
-			defer mu.Unlock()
+		for _, addr := range nodes {
+			c := redis.NewClient(clusterNodeOptions(conn.Cluster, addr))
+			w, err := checkRedis(ctx, c, "cluster node "+addr+" of "+name, allowEviction)
+			_ = c.Close()
 			addrs = append(addrs, addr)
 			if w != "" {
 				warnings = append(warnings, w)
@@ -42,13 +40,7 @@ func checkNodes(ctx context.Context, rdb redis.UniversalClient, conn config.Redi
 			if err != nil {
 				errs = append(errs, err)
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list the nodes of the Redis Cluster at %s: %w", name, err)
 		}
-		slices.Sort(warnings)
-		slices.Sort(addrs)
 		return warnings, addrs, errors.Join(errs...)
 	case config.RedisSentinel:
 		nodes, err := sentinelNodes(ctx, conn.Sentinel)
@@ -79,6 +71,44 @@ func checkNodes(ctx context.Context, rdb redis.UniversalClient, conn config.Redi
 		warnings = append(warnings, w)
 	}
 	return warnings, nil, err
+}
+
+// clusterNodes lists the address of every node of the cluster rdb talks
+// to that is not known to have failed, primaries and replicas, from
+// CLUSTER SHARDS: go-redis's own view (CLUSTER SLOTS) leaves out a replica
+// until its primary has sent it a first write, which on a new or idle
+// cluster can take a while.
+func clusterNodes(ctx context.Context, rdb redis.UniversalClient, o *redis.ClusterOptions) ([]string, error) {
+	shards, err := rdb.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Health == "fail" {
+				continue // down now; checked by the daemon that starts once it is back
+			}
+			host := n.IP
+			if host == "" || host == "?" {
+				host = n.Endpoint
+			}
+			port := n.Port
+			if o.TLSConfig != nil && n.TLSPort != 0 {
+				port = n.TLSPort
+			}
+			out = append(out, net.JoinHostPort(host, strconv.FormatInt(port, 10)))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// clusterNodeOptions are the options of a client of the one cluster node
+// at addr, with the cluster's credentials and TLS.
+func clusterNodeOptions(o *redis.ClusterOptions, addr string) *redis.Options {
+	return &redis.Options{Addr: addr, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout}
 }
 
 // sentinelNodes asks the sentinels of o, in turn until one answers, for
