@@ -28,49 +28,48 @@ func checkNodes(ctx context.Context, rdb redis.UniversalClient, conn config.Redi
 		if err != nil {
 			return nil, nil, fmt.Errorf("list the nodes of the Redis Cluster at %s: %w", name, err)
 		}
-		var errs []error
-		for _, addr := range nodes {
-			c := redis.NewClient(clusterNodeOptions(conn.Cluster, addr))
-			w, err := checkRedis(ctx, c, "cluster node "+addr+" of "+name, allowEviction)
-			_ = c.Close()
-			addrs = append(addrs, addr)
-			if w != "" {
-				warnings = append(warnings, w)
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return warnings, addrs, errors.Join(errs...)
+		return checkEach(ctx, nodes, allowEviction, func(i int, addr string) (*redis.Options, string) {
+			return clusterNodeOptions(conn.Cluster, addr), "cluster node " + addr + " of " + name
+		})
 	case config.RedisSentinel:
 		nodes, err := sentinelNodes(ctx, conn.Sentinel)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ask Sentinel at %s for the primary %q and its replicas: %w", name, conn.Sentinel.MasterName, err)
 		}
-		var errs []error
-		for i, addr := range nodes {
+		return checkEach(ctx, nodes, allowEviction, func(i int, addr string) (*redis.Options, string) {
 			role := "replica"
 			if i == 0 {
 				role = "primary"
 			}
-			c := redis.NewClient(sentinelDataOptions(conn.Sentinel, addr))
-			w, err := checkRedis(ctx, c, fmt.Sprintf("%s %s (Sentinel's %q) of %s", role, addr, conn.Sentinel.MasterName, name), allowEviction)
-			_ = c.Close()
-			addrs = append(addrs, addr)
-			if w != "" {
-				warnings = append(warnings, w)
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return warnings, addrs, errors.Join(errs...)
+			return sentinelDataOptions(conn.Sentinel, addr), fmt.Sprintf("%s %s (Sentinel's %q) of %s", role, addr, conn.Sentinel.MasterName, name)
+		})
 	}
 	w, err := checkRedis(ctx, rdb, name, allowEviction)
 	if w != "" {
 		warnings = append(warnings, w)
 	}
 	return warnings, nil, err
+}
+
+// checkEach runs checkRedis on the server at each of addrs, reached with
+// the options and named as server says, and returns every warning, the
+// addresses, and every error.
+func checkEach(ctx context.Context, addrs []string, allowEviction bool, server func(i int, addr string) (*redis.Options, string)) (warnings, checked []string, err error) {
+	var errs []error
+	for i, addr := range addrs {
+		opts, label := server(i, addr)
+		c := redis.NewClient(opts)
+		w, err := checkRedis(ctx, c, label, allowEviction)
+		_ = c.Close()
+		checked = append(checked, addr)
+		if w != "" {
+			warnings = append(warnings, w)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return warnings, checked, errors.Join(errs...)
 }
 
 // clusterNodes lists the address of every node of the cluster rdb talks
