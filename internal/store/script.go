@@ -198,8 +198,11 @@ type call struct {
 // This is the one place that handles NOSCRIPT (Redis restarted, or its
 // scripts were flushed): a call so answered did not run, so the scripts
 // of those calls are loaded and those calls alone are sent again, once;
-// the others ran and are not repeated. Each call's reply, or its error,
-// is in its cmd. The error returned means nothing was sent.
+// the others ran and are not repeated. A call that a Redis Cluster node
+// reached by hand (trips, when the store waits for replicas) redirected
+// (MOVED, ASK) did not run either: it is sent again the same way, once the
+// cluster's state is reloaded. Each call's reply, or its error, is in its
+// cmd. The error returned means nothing was sent.
 func (s *Store) send(ctx context.Context, calls ...*call) error {
 	if err := s.prepare(ctx); err != nil {
 		return err
