@@ -28,7 +28,7 @@ func TestConcurrentSubmitsShareOneCall(t *testing.T) {
 	var calls, first atomic.Int64
 	release := make(chan struct{})
 	e.rdb.AddHook(testutil.PipelineGate{Before: func(cmds []redis.Cmder) {
-		if n := testutil.ScriptArg(cmds, "submit", 0); n > 0 {
+		if n := store.ScriptArg(cmds, "submit", 0); n > 0 {
 			if calls.Add(1) == 1 {
 				first.Store(int64(n))
 				<-release

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 )
@@ -55,7 +56,7 @@ func TestOutcomesOfManyLoopsShareOneFinishCall(t *testing.T) {
 
 // finishCount is the number of tasks a pipeline finishes.
 func finishCount(cmds []redis.Cmder) int {
-	return testutil.ScriptArg(cmds, "finish", 5) // ARGV[6]: N
+	return store.ScriptArg(cmds, "finish", 5) // ARGV[6]: N
 }
 
 // An outcome handed in while Redis is down is written once it is back: the

@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"net"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -25,7 +23,7 @@ func TestAFailedClaimLeavesItsTasksDue(t *testing.T) {
 	t.Parallel()
 	for name, addr := range map[string]func(t *testing.T) string{
 		"miniredis": func(t *testing.T) string { return miniredis.RunT(t).Addr() },
-		"redis":     realRedis,
+		"redis":     func(t *testing.T) string { return testutil.RedisServer(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -65,29 +63,4 @@ func TestAFailedClaimLeavesItsTasksDue(t *testing.T) {
 			require.Equal(t, 1, again.Got[0].Task.Attempts)
 		})
 	}
-}
-
-// realRedis starts a redis-server on a free loopback port for the test, or
-// skips it without one (testutil.RedisServer, which this package cannot
-// import: testutil imports it).
-func realRedis(t *testing.T) string {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed: skipping a real-Redis test")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	require.NoError(t, l.Close())
-	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(), "--save", "", "--appendonly", "no")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := "127.0.0.1:" + port
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	require.Eventually(t, func() bool { return rdb.Ping(context.Background()).Err() == nil }, 10*time.Second, 10*time.Millisecond)
-	return addr
 }

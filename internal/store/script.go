@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,24 @@ func ScriptName(sha string) string {
 		return s.name
 	}
 	return ""
+}
+
+// ScriptArg sums the numeric ARGV[i+1] of the calls in cmds of the store's
+// script name ("submit", "finish", ...), for tests and tools that watch
+// the calls a client sends: ScriptArg(cmds, "submit", 0) is how many tasks
+// a pipeline submits.
+func ScriptArg(cmds []redis.Cmder, name string, i int) int {
+	n := 0
+	for _, c := range cmds {
+		a := c.Args()
+		if len(a) < 3 || a[0] != "evalsha" || ScriptName(fmt.Sprint(a[1])) != name {
+			continue
+		}
+		nkeys, _ := strconv.Atoi(fmt.Sprint(a[2]))
+		k, _ := strconv.Atoi(fmt.Sprint(a[3+nkeys+i]))
+		n += k
+	}
+	return n
 }
 
 // preludeFor returns the functions of prelude that src calls, directly or

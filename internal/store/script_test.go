@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/testutil"
 	"github.com/dueq/dueq/tasks"
 )
 
@@ -83,7 +84,7 @@ func TestThePreludeHasNoRepeats(t *testing.T) {
 func TestAStoreThatMayNotLoadScriptsCallsThoseLoaded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	addr := realRedis(t)
+	addr := testutil.RedisServer(t)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = admin.Close() })
 	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "submitter", "on", ">pw", "~*", "&*", "+@all", "-script").Err())

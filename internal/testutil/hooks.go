@@ -2,12 +2,8 @@ package testutil
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/dueq/dueq/internal/store"
 )
 
 // PipelineGate is a go-redis hook that calls Before with each pipeline's
@@ -26,21 +22,4 @@ func (g PipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		g.Before(cmds)
 		return next(ctx, cmds)
 	}
-}
-
-// ScriptArg sums the numeric ARGV[i+1] of the calls in cmds of the store's
-// script name ("submit", "finish", ...): ScriptArg(cmds, "submit", 0) is
-// how many tasks a pipeline submits.
-func ScriptArg(cmds []redis.Cmder, name string, i int) int {
-	n := 0
-	for _, c := range cmds {
-		a := c.Args()
-		if len(a) < 3 || a[0] != "evalsha" || store.ScriptName(fmt.Sprint(a[1])) != name {
-			continue
-		}
-		nkeys, _ := strconv.Atoi(fmt.Sprint(a[2]))
-		k, _ := strconv.Atoi(fmt.Sprint(a[3+nkeys+i]))
-		n += k
-	}
-	return n
 }
