@@ -8,7 +8,9 @@ package client
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,13 +29,17 @@ import (
 // pub/sub connection, to the events channel, opened by the first Wait or
 // Events and shared by all of them.
 type Client struct {
-	st     *store.Store
+	stores *store.Stores
+	space  store.Space
 	rdb    redis.UniversalClient
-	keys   store.Keys
 	cfg    Config
-	queues sync.Map // queue names this client has added to the queue set
-	sub    *submitter
+	queues sync.Map     // queue names this client has added to the queue set, per partition (queueIn)
+	subs   []*submitter // per partition
 	events *eventHub
+	// claimed is set once the namespace's partitions agree with the
+	// client's (store.Space.Claim), before its first write.
+	claimMu sync.Mutex
+	claimed bool
 }
 
 // New returns a client of cfg's namespace on rdb. It validates cfg (after
@@ -43,12 +49,62 @@ func New(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, _ := store.NewKeys(cfg.Namespace) // validated above
-	c := &Client{st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, cfg: cfg}
-	c.st.WaitForReplicas(cfg.WaitReplicas, nil)
-	c.sub = newSubmitter(c.st, c.newQueue, func(t *tasks.Task) { c.queues.Store(t.Queue, true) })
-	c.events = newEventHub(rdb, keys.EventsChannel(), cfg.Logger)
+	if cfg.Partitions == 0 {
+		cfg.Partitions = store.DefaultPartitions(rdb)
+	}
+	sp, err := store.NewSpace(cfg.Namespace, cfg.Partitions)
+	if err != nil {
+		return nil, fmt.Errorf("partitions: %w", err)
+	}
+	c := &Client{stores: store.NewStores(rdb, sp, cfg.ResultTTL, cfg.Clock), space: sp, rdb: rdb, cfg: cfg}
+	c.stores.WaitForReplicas(cfg.WaitReplicas, nil)
+	channels := make([]string, sp.N())
+	for p := range sp.N() {
+		channels[p] = sp.Part(p).EventsChannel()
+		c.subs = append(c.subs, newSubmitter(c.stores.Part(p), c.newQueue, func(t *tasks.Task) { c.queues.Store(c.queueIn(t), true) }))
+	}
+	c.events = newEventHub(rdb, channels, cfg.Logger)
 	return c, nil
+}
+
+// claim checks, before the client's first write, that the namespace has
+// the client's number of partitions (or takes it, when it holds no
+// tasks): a task written to a partition its daemons do not serve would
+// never run.
+func (c *Client) claim(ctx context.Context) error {
+	c.claimMu.Lock()
+	defer c.claimMu.Unlock()
+	if c.claimed {
+		return nil
+	}
+	if err := c.space.Claim(ctx, c.rdb); err != nil {
+		return err
+	}
+	c.claimed = true
+	return nil
+}
+
+// st returns the store of id's partition.
+func (c *Client) st(id string) *store.Store { return c.stores.Of(id) }
+
+// place gives a new task its partition, in its id: its idempotency key's,
+// so a second submit with the key finds the first; else its first
+// parent's, so that edge is one script; else one at random.
+func (c *Client) place(t *tasks.Task) {
+	p := c.space.Pick()
+	switch {
+	case t.Key != "":
+		p = c.space.ForKey(t.Key)
+	case len(t.Parents) > 0:
+		p = c.space.Of(t.Parents[0])
+	}
+	t.ID = c.space.Tag(t.ID, p)
+}
+
+// queueIn names t's queue in t's partition, for the queues the client
+// knows are in each partition's queue set.
+func (c *Client) queueIn(t *tasks.Task) string {
+	return strconv.Itoa(c.space.Of(t.ID)) + " " + t.Queue
 }
 
 // Close releases the client's pub/sub connection, if Wait or Events opened
@@ -79,8 +135,15 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 	if err := spec.Normalize(); err != nil {
 		return nil, false, err
 	}
+	if err := c.claim(ctx); err != nil {
+		return nil, false, err
+	}
 	t := newTask(spec)
-	res, err := c.sub.submit(ctx, t)
+	c.place(t)
+	if err := c.checkParents(ctx, []*tasks.Task{t}, nil)[0]; err != nil {
+		return nil, false, err
+	}
+	res, err := c.subs[c.space.Of(t.ID)].submit(ctx, t)
 	if err == nil {
 		err = res.Err
 	}
@@ -88,6 +151,9 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		return nil, false, err
 	}
 	id, created := res.ID, res.Created
+	if created {
+		c.link(ctx, t)
+	}
 	if !created || len(t.Parents) > 0 {
 		// The script decided its state (waiting, or scheduled with the
 		// outcomes of parents that had finished): read what it wrote.
@@ -112,6 +178,9 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 // Redis fails midway, the tasks before the failure are stored, and those
 // of the trip sent beside the failed one may be too: give tasks
 // idempotency keys to make submitting them again safe.
+// With several partitions, each partition's tasks go as above, the
+// partitions side by side; a task's parents in other partitions are
+// linked to it once every partition's tasks are stored.
 func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.Task, error) {
 	ts := make([]*tasks.Task, len(specs))
 	for i := range specs {
@@ -119,10 +188,55 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 			return nil, fmt.Errorf("spec %d: %w", i, err)
 		}
 		ts[i] = newTask(specs[i])
+		c.place(ts[i])
 	}
-	out, err := c.st.Submit(ctx, store.SubmitParams{Tasks: ts, NewQueue: c.newQueue})
-	if err != nil {
+	if err := c.claim(ctx); err != nil {
 		return nil, err
+	}
+	batch := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		batch[t.ID] = true
+	}
+	out := make([]store.Submitted, len(ts))
+	parts := make([][]int, c.space.N()) // per partition, the indexes of its tasks
+	for i, t := range ts {
+		if err := c.checkParents(ctx, []*tasks.Task{t}, batch)[0]; err != nil {
+			out[i].Err = err
+			continue
+		}
+		p := c.space.Of(t.ID)
+		parts[p] = append(parts[p], i)
+	}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for p, idx := range parts {
+		if len(idx) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			group := make([]*tasks.Task, len(idx))
+			for j, i := range idx {
+				group[j] = ts[i]
+			}
+			res, err := c.stores.Part(p).Submit(ctx, store.SubmitParams{Tasks: group, NewQueue: c.newQueue})
+			for j, i := range idx {
+				if j < len(res) {
+					out[i] = res[j]
+				}
+			}
+			errs[p] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, t := range ts {
+		if out[i].Created {
+			c.link(ctx, t)
+		}
 	}
 	var refused error
 	for i, t := range ts {
@@ -132,9 +246,10 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 			continue
 		}
 		if out[i].Created {
-			c.queues.Store(t.Queue, true)
+			c.queues.Store(c.queueIn(t), true)
 		}
 		if !out[i].Created || len(t.Parents) > 0 {
+			var err error
 			if ts[i], err = c.Get(ctx, out[i].ID); err != nil {
 				return nil, err
 			}
@@ -143,10 +258,59 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 	return ts, refused
 }
 
-// newQueue reports whether t's queue may be missing from the queue set.
+// newQueue reports whether t's queue may be missing from its partition's
+// queue set.
 func (c *Client) newQueue(t *tasks.Task) bool {
-	_, known := c.queues.Load(t.Queue)
+	_, known := c.queues.Load(c.queueIn(t))
 	return !known
+}
+
+// checkParents returns, per task of ts, an error wrapping
+// tasks.ErrInvalid when it names a parent of another partition that has
+// no record (its own partition's parents submit.lua checks), unless the
+// parent is one of batch, the tasks submitted with it.
+func (c *Client) checkParents(ctx context.Context, ts []*tasks.Task, batch map[string]bool) []error {
+	errs := make([]error, len(ts))
+	if c.space.N() == 1 {
+		return errs
+	}
+	pipe := c.rdb.Pipeline()
+	type check struct {
+		i   int
+		id  string
+		cmd *redis.IntCmd
+	}
+	var checks []check
+	for i, t := range ts {
+		for _, p := range t.Parents {
+			if c.space.Of(p) != c.space.Of(t.ID) && !batch[p] {
+				checks = append(checks, check{i, p, pipe.Exists(ctx, c.space.KeysOf(p).Task(p))})
+			}
+		}
+	}
+	if len(checks) == 0 {
+		return errs
+	}
+	_, err := pipe.Exec(ctx)
+	for _, ch := range checks {
+		switch {
+		case errs[ch.i] != nil:
+		case err != nil:
+			errs[ch.i] = fmt.Errorf("check the parents of a task: %w", err)
+		case ch.cmd.Val() == 0:
+			errs[ch.i] = fmt.Errorf("%w: parent %s not found: never submitted, or finished longer ago than result_ttl", tasks.ErrInvalid, ch.id)
+		}
+	}
+	return errs
+}
+
+// link links a task just created to its parents of other partitions
+// (store.Stores.Link). One it could not link now, any daemon links within
+// seconds: the task is stored, and its submit succeeded.
+func (c *Client) link(ctx context.Context, t *tasks.Task) {
+	if err := c.stores.Link(ctx, t); err != nil {
+		c.cfg.Logger.Warn("could not link a task to its parents in other partitions yet; a daemon will", "id", t.ID, "err", err)
+	}
 }
 
 // newTask is the record of a new task of a normalized spec. Its times are
@@ -171,7 +335,7 @@ func (c *Client) Get(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	return c.st.Get(ctx, id)
+	return c.st(id).Get(ctx, id)
 }
 
 // Cancel cancels a scheduled, waiting or running task and returns its record.
@@ -181,11 +345,14 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	r, err := c.st.Cancel(ctx, store.CancelParams{ID: id})
+	if err := c.claim(ctx); err != nil {
+		return nil, err
+	}
+	r, err := c.st(id).Cancel(ctx, store.CancelParams{ID: id})
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.st.Get(ctx, id)
+	t, err := c.st(id).Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -207,19 +374,19 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
 	for range store.MaxKidsTries {
-		t, err := c.st.Get(ctx, id)
+		t, err := c.st(id).Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if err := Retryable(t); err != nil {
 			return t, fmt.Errorf("retry %s: %w", id, err)
 		}
-		retried, err := c.st.Retry(ctx, store.RetryParams{Task: t})
+		retried, err := c.st(id).Retry(ctx, store.RetryParams{Task: t})
 		if err != nil {
 			return nil, err
 		}
 		if retried {
-			return c.st.Get(ctx, id)
+			return c.st(id).Get(ctx, id)
 		}
 		// Its state changed between the read and the script: read again.
 	}
@@ -256,7 +423,7 @@ func (c *Client) Wait(ctx context.Context, id string) (*tasks.Task, error) {
 	tick := time.NewTicker(c.cfg.SafetyWait)
 	defer tick.Stop()
 	for {
-		t, err := c.st.Get(ctx, id)
+		t, err := c.st(id).Get(ctx, id)
 		if err != nil || t.State.Finished() {
 			return t, err
 		}

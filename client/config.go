@@ -37,6 +37,11 @@ type Config struct {
 	// confirmed in time still happened; its error names its tasks and says
 	// so. 0 or more (redis.wait_replicas). Defaults to 0: no wait.
 	WaitReplicas int
+	// Partitions is the namespace's number of partitions (partitions),
+	// which must be its daemons': a client with another number is refused
+	// at its first write. 1 to 1024. Defaults to 16 on a Redis Cluster
+	// (a *redis.ClusterClient), else 1.
+	Partitions int
 }
 
 // Clock tells the time.
@@ -87,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if err := atLeast("result_ttl", c.ResultTTL, leastResultTTL, defaultResultTTL); err != nil {
 		return err
+	}
+	if c.Partitions < 0 || c.Partitions > store.MaxPartitions {
+		return fmt.Errorf("partitions: %d is not a number of partitions: use 1 to %d, or leave it out for the default (16 on a Redis Cluster, else 1)", c.Partitions, store.MaxPartitions)
 	}
 	if c.WaitReplicas < 0 {
 		return fmt.Errorf("redis.wait_replicas: %d is negative: use 0 (no wait) or the number of replicas each write waits for", c.WaitReplicas)

@@ -54,12 +54,13 @@ type daemonRead struct {
 // within the hour (the lease keepers trim it): few enough to read whole and
 // filter by Redis's own time.
 func (c *Client) readDaemons(ctx context.Context, pipe redis.Pipeliner) (*daemonRead, error) {
-	now, err := c.st.QueueTime(ctx, pipe)
+	home := c.stores.Home()
+	now, err := home.QueueTime(ctx, pipe)
 	if err != nil {
 		return nil, err
 	}
-	return &daemonRead{keys: c.keys, window: 3 * c.cfg.SafetyWait,
-		now: now, set: pipe.ZRangeWithScores(ctx, c.keys.Daemons(), 0, -1)}, nil
+	return &daemonRead{keys: home.Keys(), window: 3 * c.cfg.SafetyWait,
+		now: now, set: pipe.ZRangeWithScores(ctx, home.Keys().Daemons(), 0, -1)}, nil
 }
 
 // nowMs is Redis's time as the first step read it, ms.

@@ -46,7 +46,7 @@ func (c *Client) Events(ctx context.Context) (<-chan wire.Event, error) {
 // every watch, since a message may have been lost before it.
 type eventHub struct {
 	rdb     redis.UniversalClient
-	channel string
+	channels []string
 	log     *slog.Logger
 
 	mu         sync.Mutex
@@ -63,15 +63,15 @@ type eventStream struct {
 	missed bool // events were dropped: send a Resync when there is room
 }
 
-func newEventHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *eventHub {
-	return &eventHub{rdb: rdb, channel: channel, log: log, ready: make(chan struct{}),
+func newEventHub(rdb redis.UniversalClient, channels []string, log *slog.Logger) *eventHub {
+	return &eventHub{rdb: rdb, channels: channels, log: log, ready: make(chan struct{}),
 		streams: map[*eventStream]struct{}{}, watches: map[string]map[chan struct{}]struct{}{}}
 }
 
 // subscribeLocked opens the subscription, unless it is open.
 func (h *eventHub) subscribeLocked() {
 	if h.sub == nil {
-		h.sub = store.Subscribe(h.rdb, []string{h.channel}, h.onMessage, h.onSubscribe, h.log)
+		h.sub = store.Subscribe(h.rdb, h.channels, h.onMessage, h.onSubscribe, h.log)
 	}
 }
 

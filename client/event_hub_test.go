@@ -15,7 +15,7 @@ import (
 // A reader that falls behind misses events and is told so.
 func TestASlowEventReaderIsToldToResync(t *testing.T) {
 	t.Parallel()
-	h := newEventHub(nil, "", nil)
+	h := newEventHub(nil, nil, nil)
 	st := &eventStream{ch: make(chan wire.Event, 2)}
 	h.streams[st] = struct{}{}
 	for i := range 4 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/tasks"
 	"github.com/dueq/dueq/transport"
 	"github.com/dueq/dueq/wire"
@@ -41,13 +42,20 @@ func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task
 			return nil, err
 		}
 	}
-	k := c.keys
+	// Each source is one set per partition, read merged in score order.
 	type source struct {
-		key   string
+		keys  []string
 		state tasks.State
 		rev   bool
 	}
 	var srcs []source
+	each := func(key func(store.Keys) string) []string {
+		keys := make([]string, c.space.N())
+		for p := range keys {
+			keys[p] = key(c.space.Part(p))
+		}
+		return keys
+	}
 	for _, st := range []tasks.State{tasks.Running, tasks.Scheduled, tasks.Waiting, tasks.Succeeded, tasks.Failed, tasks.Canceled} {
 		if opts.State != "" && opts.State != st {
 			continue
@@ -55,34 +63,27 @@ func (c *Client) List(ctx context.Context, opts wire.ListOptions) ([]*tasks.Task
 		switch st {
 		case tasks.Running:
 			for _, q := range queues {
-				srcs = append(srcs, source{k.Lease(q), st, false})
+				srcs = append(srcs, source{each(func(k store.Keys) string { return k.Lease(q) }), st, false})
 			}
 		case tasks.Scheduled:
 			for _, q := range queues {
-				srcs = append(srcs, source{k.Due(q), st, false})
+				srcs = append(srcs, source{each(func(k store.Keys) string { return k.Due(q) }), st, false})
 			}
 		case tasks.Waiting:
-			srcs = append(srcs, source{k.Waiting(), st, false})
+			srcs = append(srcs, source{each(store.Keys.Waiting), st, false})
 		default:
-			srcs = append(srcs, source{k.Done(st), st, true})
+			srcs = append(srcs, source{each(func(k store.Keys) string { return k.Done(st) }), st, true})
 		}
 	}
 	filtered := opts.Name != "" || opts.Queue != ""
 	var out []*tasks.Task
 	const chunk = 500
 	for _, src := range srcs {
-		for start := int64(0); len(out) < opts.Limit; start += chunk {
-			var (
-				ids []string
-				err error
-			)
-			if src.rev {
-				ids, err = c.rdb.ZRevRange(ctx, src.key, start, start+chunk-1).Result()
-			} else {
-				ids, err = c.rdb.ZRange(ctx, src.key, start, start+chunk-1).Result()
-			}
+		m := newMerged(c.rdb, src.keys, src.rev, chunk)
+		for len(out) < opts.Limit {
+			ids, err := m.next(ctx, chunk)
 			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", src.key, err)
+				return nil, fmt.Errorf("list %s tasks: %w", src.state, err)
 			}
 			more := len(ids) == chunk
 			if filtered {
@@ -124,7 +125,7 @@ func (c *Client) matching(ctx context.Context, ids []string, st tasks.State, opt
 	pipe := c.rdb.Pipeline()
 	fields := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		fields[i] = pipe.HMGet(ctx, c.keys.Task(id), transport.FState, transport.FName, transport.FQueue)
+		fields[i] = pipe.HMGet(ctx, c.space.KeysOf(id).Task(id), transport.FState, transport.FName, transport.FQueue)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read the state, name and queue of %d tasks: %w", len(ids), err)
@@ -156,7 +157,7 @@ func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, erro
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ts, err := c.st.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	ts, err := c.stores.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +170,26 @@ func (c *Client) records(ctx context.Context, ids []string) ([]*tasks.Task, erro
 	return out, nil
 }
 
-// knownQueues returns the queues that have had tasks, sorted.
+// knownQueues returns the queues that have had tasks, in any partition,
+// sorted.
 func (c *Client) knownQueues(ctx context.Context) ([]string, error) {
-	qs, err := c.rdb.SMembers(ctx, c.keys.Queues()).Result()
-	if err != nil {
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, c.space.N())
+	for p := range cmds {
+		cmds[p] = pipe.SMembers(ctx, c.space.Part(p).Queues())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read the queue list: %w", err)
+	}
+	seen := map[string]bool{}
+	var qs []string
+	for _, cmd := range cmds {
+		for _, q := range cmd.Val() {
+			if !seen[q] {
+				seen[q] = true
+				qs = append(qs, q)
+			}
+		}
 	}
 	sort.Strings(qs)
 	return qs, nil

@@ -71,13 +71,24 @@ func (c *Client) SubmitSchedule(ctx context.Context, spec wire.ScheduleSpec) (*w
 // same spec; an error wrapping store.ErrRace means another writer changed
 // it meanwhile.
 func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t tasks.Spec) (*store.Schedule, error) {
-	if err := c.st.SyncClock(ctx); err != nil {
+	if err := c.claim(ctx); err != nil {
 		return nil, err
 	}
-	now := c.st.Clock().Now().UTC().Truncate(time.Millisecond)
+	// A named schedule lives in its name's partition, where its name is
+	// found again; its occurrences are in its partition (their ids are
+	// its id's).
+	p := c.space.Pick()
+	if spec.Name != "" {
+		p = c.space.ForKey(spec.Name)
+	}
+	st := c.stores.Part(p)
+	if err := st.SyncClock(ctx); err != nil {
+		return nil, err
+	}
+	now := st.Clock().Now().UTC().Truncate(time.Millisecond)
 	var old *store.Schedule
 	if spec.Name != "" {
-		sid, err := c.rdb.HGet(ctx, c.keys.ScheduleNames(), spec.Name).Result()
+		sid, err := c.rdb.HGet(ctx, st.Keys().ScheduleNames(), spec.Name).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("read schedule %s: %w", spec.Name, err)
 		}
@@ -87,7 +98,7 @@ func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t t
 			}
 		}
 	}
-	s := &store.Schedule{Schedule: wire.Schedule{ID: "S" + ulid.Make().String(), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
+	s := &store.Schedule{Schedule: wire.Schedule{ID: c.space.Tag("S"+ulid.Make().String(), p), Name: spec.Name, Task: t.Name, Args: t.Args, Queue: t.Queue,
 		Every: spec.Every, Cron: strings.TrimSpace(spec.Cron), Misfire: spec.Misfire, State: wire.ScheduleActive,
 		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout}, Anchor: now, Rev: 1}
 	if old != nil {
@@ -103,7 +114,7 @@ func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t t
 	s.NextAt = s.Rule.Next(now)
 	occ := s.Occurrence(s.NextAt, now)
 	s.Pending = occ.ID
-	if err := c.st.WriteSchedule(ctx, store.ScheduleParams{Schedule: s, Old: old, Occurrence: occ}); err != nil {
+	if err := c.st(s.ID).WriteSchedule(ctx, store.ScheduleParams{Schedule: s, Old: old, Occurrence: occ}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -124,7 +135,7 @@ func (c *Client) schedule(ctx context.Context, id string) (*store.Schedule, erro
 	if !store.IsScheduleID(id) {
 		return nil, fmt.Errorf("schedule %.80q: %w", id, wire.ErrNotFound)
 	}
-	h, err := c.rdb.HGetAll(ctx, c.keys.Schedule(id)).Result()
+	h, err := c.rdb.HGetAll(ctx, c.space.KeysOf(id).Schedule(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read schedule %s: %w", id, err)
 	}
@@ -136,14 +147,26 @@ func (c *Client) schedule(ctx context.Context, id string) (*store.Schedule, erro
 
 // Schedules lists the active schedules by next fire time.
 func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
-	ids, err := c.rdb.ZRange(ctx, c.keys.Schedules(), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list schedules: %w", err)
+	keys := make([]string, c.space.N())
+	for p := range keys {
+		keys[p] = c.space.Part(p).Schedules()
+	}
+	m := newMerged(c.rdb, keys, false, 1000)
+	var ids []string
+	for {
+		more, err := m.next(ctx, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
+		ids = append(ids, more...)
+		if len(more) < 1000 {
+			break
+		}
 	}
 	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, c.keys.Schedule(id))
+		cmds[i] = pipe.HGetAll(ctx, c.space.KeysOf(id).Schedule(id))
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -177,7 +200,10 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule,
 		if s.State != wire.ScheduleActive {
 			return &s.Schedule, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, wire.ErrFinished)
 		}
-		err = c.st.Unschedule(ctx, store.UnscheduleParams{Schedule: s})
+		if err := c.claim(ctx); err != nil {
+			return nil, err
+		}
+		err = c.st(id).Unschedule(ctx, store.UnscheduleParams{Schedule: s})
 		if errors.Is(err, store.ErrRace) {
 			continue
 		}

@@ -24,9 +24,12 @@ const StrandedSample = 200
 // a third, for the names of the sampled due tasks (see wire.Stranded),
 // when some task is due.
 func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
-	k := c.keys
+	n := c.space.N()
 	pipe := c.rdb.Pipeline()
-	queueSet := pipe.SMembers(ctx, k.Queues())
+	queueSets := make([]*redis.StringSliceCmd, n)
+	for p := range n {
+		queueSets[p] = pipe.SMembers(ctx, c.space.Part(p).Queues())
+	}
 	dr, err := c.readDaemons(ctx, pipe)
 	if err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
@@ -34,7 +37,16 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
 	}
-	queues := queueSet.Val()
+	var queues []string
+	seen := map[string]bool{}
+	for _, qs := range queueSets {
+		for _, q := range qs.Val() {
+			if !seen[q] {
+				seen[q] = true
+				queues = append(queues, q)
+			}
+		}
+	}
 	sort.Strings(queues)
 	nowMs, err := dr.nowMs()
 	if err != nil {
@@ -42,18 +54,26 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	}
 	now := strconv.FormatInt(nowMs, 10)
 
+	// Per queue and partition: its counts, and its first due tasks.
 	pipe = c.rdb.Pipeline()
-	due := make([]*redis.IntCmd, len(queues))
-	lease := make([]*redis.IntCmd, len(queues))
-	sample := make([]*redis.StringSliceCmd, len(queues))
+	due := make([][]*redis.IntCmd, len(queues))
+	lease := make([][]*redis.IntCmd, len(queues))
+	sample := make([][]*redis.StringSliceCmd, len(queues))
 	for i, q := range queues {
-		due[i], lease[i] = pipe.ZCard(ctx, k.Due(q)), pipe.ZCard(ctx, k.Lease(q))
-		sample[i] = pipe.ZRangeByScore(ctx, k.Due(q), &redis.ZRangeBy{Min: "-inf", Max: now, Count: StrandedSample})
+		for p := range n {
+			k := c.space.Part(p)
+			due[i], lease[i] = append(due[i], pipe.ZCard(ctx, k.Due(q))), append(lease[i], pipe.ZCard(ctx, k.Lease(q)))
+			sample[i] = append(sample[i], pipe.ZRangeByScore(ctx, k.Due(q), &redis.ZRangeBy{Min: "-inf", Max: now, Count: StrandedSample}))
+		}
 	}
-	waiting := pipe.ZCard(ctx, k.Waiting())
-	fin := map[tasks.State]*redis.IntCmd{}
-	for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
-		fin[st] = pipe.ZCard(ctx, k.Done(st))
+	var waiting []*redis.IntCmd
+	fin := map[tasks.State][]*redis.IntCmd{}
+	for p := range n {
+		k := c.space.Part(p)
+		waiting = append(waiting, pipe.ZCard(ctx, k.Waiting()))
+		for _, st := range []tasks.State{tasks.Succeeded, tasks.Failed, tasks.Canceled} {
+			fin[st] = append(fin[st], pipe.ZCard(ctx, k.Done(st)))
+		}
 	}
 	if err := dr.readInfo(ctx, pipe); err != nil {
 		return nil, fmt.Errorf("read stats: %w", err)
@@ -72,14 +92,22 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 		st.States[s] = 0
 	}
 	for i, q := range queues {
-		qs := wire.QueueStats{Scheduled: due[i].Val(), Running: lease[i].Val()}
+		var qs wire.QueueStats
+		for p := range n {
+			qs.Scheduled += due[i][p].Val()
+			qs.Running += lease[i][p].Val()
+		}
 		st.Queues[q] = qs
 		st.States[tasks.Scheduled] += qs.Scheduled
 		st.States[tasks.Running] += qs.Running
 	}
-	st.States[tasks.Waiting] = waiting.Val()
-	for s, cmd := range fin {
-		st.States[s] = cmd.Val()
+	for _, cmd := range waiting {
+		st.States[tasks.Waiting] += cmd.Val()
+	}
+	for s, cmds := range fin {
+		for _, cmd := range cmds {
+			st.States[s] += cmd.Val()
+		}
 	}
 	if st.Stranded, err = c.stranded(ctx, queues, sample, daemons); err != nil {
 		return nil, err
@@ -89,7 +117,7 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 
 // stranded reads the handler names of each queue's sampled due tasks in
 // one pipeline and counts those no live daemon serving the queue has.
-func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.StringSliceCmd, daemons []wire.Daemon) ([]wire.Stranded, error) {
+func (c *Client) stranded(ctx context.Context, queues []string, sample [][]*redis.StringSliceCmd, daemons []wire.Daemon) ([]wire.Stranded, error) {
 	out := []wire.Stranded{}
 	for _, d := range daemons {
 		if d.Info == nil {
@@ -100,9 +128,11 @@ func (c *Client) stranded(ctx context.Context, queues []string, sample []*redis.
 	names := make([][]*redis.StringCmd, len(queues))
 	n := 0
 	for i := range queues {
-		for _, id := range sample[i].Val() {
-			names[i] = append(names[i], pipe.HGet(ctx, c.keys.Task(id), transport.FName))
-			n++
+		for _, part := range sample[i] {
+			for _, id := range part.Val() {
+				names[i] = append(names[i], pipe.HGet(ctx, c.space.KeysOf(id).Task(id), transport.FName))
+				n++
+			}
 		}
 	}
 	if n == 0 {

@@ -54,9 +54,9 @@ func TestConcurrentSubmitsShareOneCall(t *testing.T) {
 		submit(i) // while the first is on its way
 	}
 	require.Eventually(t, func() bool {
-		e.client.sub.mu.Lock()
-		defer e.client.sub.mu.Unlock()
-		return len(e.client.sub.queue) == n-1
+		e.client.subs[0].mu.Lock()
+		defer e.client.subs[0].mu.Unlock()
+		return len(e.client.subs[0].queue) == n-1
 	}, 10*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
@@ -103,7 +103,7 @@ func TestOneSubmitCallKeepsTheOrderOfItsTasks(t *testing.T) {
 	parent := mk(tasks.Spec{Name: "record", Key: "k", In: time.Hour})
 	same := mk(tasks.Spec{Name: "record", Key: "k"})
 	child := mk(tasks.Spec{Name: "record", After: []string{parent.ID}})
-	out, err := e.client.st.Submit(ctx, store.SubmitParams{Tasks: []*tasks.Task{parent, same, child}, NewQueue: e.client.newQueue})
+	out, err := e.client.stores.Part(0).Submit(ctx, store.SubmitParams{Tasks: []*tasks.Task{parent, same, child}, NewQueue: e.client.newQueue})
 	require.NoError(t, err)
 	require.Equal(t, []store.Submitted{{ID: parent.ID, Created: true}, {ID: parent.ID}, {ID: child.ID, Created: true}}, out)
 	require.False(t, parent.CreatedAt.IsZero(), "the times Redis gave it")
@@ -137,10 +137,10 @@ func TestSubmitGroupsWaitForCompanyUnderLoad(t *testing.T) {
 	trips := &tripCount{}
 	e.rdb.AddHook(trips)
 	e.submit(tasks.Spec{Name: "record"}) // loads the script
-	e.client.sub.wait = time.Hour
-	e.client.sub.mu.Lock()
-	e.client.sub.last = 4 // as if the last group held four
-	e.client.sub.mu.Unlock()
+	e.client.subs[0].wait = time.Hour
+	e.client.subs[0].mu.Lock()
+	e.client.subs[0].last = 4 // as if the last group held four
+	e.client.subs[0].mu.Unlock()
 	before := trips.n.Load()
 	var wg sync.WaitGroup
 	ids := make(chan string, 4)
@@ -166,7 +166,7 @@ func TestSubmitGroupsWaitForCompanyUnderLoad(t *testing.T) {
 func TestALoneSubmitIsSentAtOnce(t *testing.T) {
 	t.Parallel()
 	e := setup(t, scheduler.Config{})
-	e.client.sub.wait = time.Hour
+	e.client.subs[0].wait = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for range 3 { // one after another: each the only one

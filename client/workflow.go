@@ -30,10 +30,15 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (Submitte
 	if err := w.Validate(); err != nil {
 		return SubmittedWorkflow{}, err
 	}
-	wid := "W" + ulid.Make().String()
+	if err := c.claim(ctx); err != nil {
+		return SubmittedWorkflow{}, err
+	}
+	// A workflow lives whole in one partition: every edge is one script.
+	p := c.space.Pick()
+	wid := c.space.Tag("W"+ulid.Make().String(), p)
 	ids := make(map[string]string, len(w.Nodes))
 	for _, n := range w.Nodes {
-		ids[n.Name] = ulid.Make().String()
+		ids[n.Name] = c.space.Tag(ulid.Make().String(), p)
 	}
 	kids := map[string][]string{} // parent id → children ids, in node order
 	for _, n := range w.Nodes {
@@ -59,7 +64,7 @@ func (c *Client) SubmitWorkflow(ctx context.Context, w *deps.Workflow) (Submitte
 		t.Children = kids[id] // its record counts them
 		ts = append(ts, t)
 	}
-	if err := c.st.SubmitWorkflow(ctx, store.WorkflowParams{ID: wid, Tasks: ts}); err != nil {
+	if err := c.stores.Part(p).SubmitWorkflow(ctx, store.WorkflowParams{ID: wid, Tasks: ts}); err != nil {
 		return SubmittedWorkflow{}, err
 	}
 	return SubmittedWorkflow{ID: wid, Tasks: ids}, nil
@@ -81,7 +86,7 @@ func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, er
 	if !ValidWorkflowID(id) {
 		return nil, fmt.Errorf("workflow %.80q: %w", id, wire.ErrNotFound)
 	}
-	m, err := c.rdb.HGetAll(ctx, c.keys.Workflow(id)).Result()
+	m, err := c.rdb.HGetAll(ctx, c.space.KeysOf(id).Workflow(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read workflow %s: %w", id, err)
 	}
@@ -99,7 +104,7 @@ func (c *Client) GetWorkflow(ctx context.Context, id string) ([]WorkflowNode, er
 	for i, n := range nodes {
 		ids[i] = n.ID
 	}
-	ts, err := c.st.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
+	ts, err := c.stores.Records(ctx, ids, func(err error) { c.cfg.Logger.Warn("skipping a corrupt record", "err", err) })
 	if err != nil {
 		return nil, err
 	}

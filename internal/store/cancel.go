@@ -64,6 +64,9 @@ func (s *Store) Cancel(ctx context.Context, p CancelParams) (CancelReply, error)
 			f.kids = strs(res[2])
 			continue
 		}
+		if n == 1 {
+			s.handOut(ctx, p.ID, f.kids)
+		}
 		return CancelReply{Prev: tasks.State(st), Canceled: n == 1}, nil
 	}
 	return CancelReply{}, fmt.Errorf("cancel %s: its children kept changing; tried %d times", p.ID, MaxKidsTries)

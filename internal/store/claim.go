@@ -203,6 +203,13 @@ func (s *Store) FinishAndClaim(ctx context.Context, f FinishParams, c ClaimParam
 	}
 	if fcall != nil {
 		r.Finish, r.FinishErr = parseFinish(finishReply, finishErr, f.Tasks, finishedQueues)
+		if r.FinishErr == nil {
+			for _, t := range f.Tasks {
+				if t.Status == FinishDone || t.Status == FinishVanished {
+					s.handOut(ctx, t.Task.ID, t.Kids)
+				}
+			}
+		}
 	}
 	if ccall != nil {
 		r.Claim, r.ClaimErr = parseClaim(c.Queue, c.Claimer.Daemon, claimReply, claimErr)

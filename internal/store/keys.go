@@ -7,9 +7,11 @@ import (
 	"github.com/dueq/dueq/tasks"
 )
 
-// Keys names every Redis key and channel of one namespace. Every key carries
-// the namespace as its hash tag, "{dueq}:...", so all of a namespace's keys
-// live in one Redis Cluster slot and each Lua script can declare them in KEYS.
+// Keys names every Redis key and channel of one partition of a namespace
+// (Space). Every key carries the partition's hash tag, "{ns}:..." for a
+// namespace of one partition and "{ns:P}:..." for partition P of several,
+// so all of a partition's keys live in one Redis Cluster slot and each Lua
+// script can declare them in KEYS.
 //
 //	{ns}:t:ID           hash   a task record (transport.EncodeRecord)
 //	{ns}:due:QUEUE      zset   the timing index: task ids by due time, ms
@@ -24,6 +26,13 @@ import (
 //	{ns}:queues         set    queue names that have had tasks
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
 //	{ns}:daemon:ID      string a daemon's queues, handlers and workers (JSON)
+//	{ns}:outbox         zset   links and deliveries to tasks of other partitions,
+//	                           by when they were recorded, ms (OutboxEntry)
+//	{ns}:outbox-data    hash   a delivery's entry → "STATE OUTCOME"
+//	{ns}:partitions     string the namespace's number of partitions (Space)
+//
+// The daemon set and daemon records live in the namespace's home, "{ns}"
+// (Space.Home), which is its only partition when it has one.
 //
 // Channels: {ns}:announce:QUEUE ("DUE_MS ID" when a task becomes the head of
 // its queue), {ns}:events ("KIND ID QUEUE NAME" lines: queued, started,
@@ -31,6 +40,7 @@ import (
 // (the id of a running task that was canceled).
 type Keys struct {
 	prefix string
+	part   int
 }
 
 var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -42,6 +52,22 @@ func NewKeys(ns string) (Keys, error) {
 	}
 	return Keys{prefix: "{" + ns + "}:"}, nil
 }
+
+// Part is the number of the partition these keys name.
+func (k Keys) Part() int { return k.part }
+
+// Outbox is the partition's outbox: a zset of deliveries between this
+// partition and another, by the time each was recorded (ms), each member
+// "KIND QUEUE CHILD PARENT" (OutboxEntry).
+func (k Keys) Outbox() string { return k.prefix + "outbox" }
+
+// OutboxData holds, per delivery entry of the outbox, the parent's final
+// state and outcome: "STATE OUTCOME".
+func (k Keys) OutboxData() string { return k.prefix + "outbox-data" }
+
+// Partitions is the key that records how many partitions the namespace
+// has; it lives in the home (Space.Home).
+func (k Keys) Partitions() string { return k.prefix + "partitions" }
 
 // Task is the key of a task record.
 func (k Keys) Task(id string) string { return k.prefix + "t:" + id }

@@ -206,6 +206,7 @@ local function kids_changed(kids, n, count, v, keys, first)
   if #entries ~= n then return true end
   for i, e in ipairs(entries) do
     local id = '}:t:' .. (string.match(e, '^[^ ]* (.*)$') or '') -- as Keys.childKeys names its record
+    if string.sub(e, 1, 1) == '@' then id = '}:outbox' end -- a child of another partition
     local key = keys[first + 2 * i - 2]
     if not key or string.sub(key, -#id) ~= id then return true end
   end
@@ -236,28 +237,51 @@ local function outcome(pid, name, state, result, err)
     ',"error":' .. cjson.encode(err or '') .. '}'
 end
 
+-- hand_over gives child cid of queue q, whose record is at ch and whose
+-- queue's due index is cdue, its parent pid's outcome o (JSON, as built by
+-- function outcome), the
+-- parent having ended in state: a waiting child records it, and enters
+-- the index once no parent is pending or this one dooms it. With once, a
+-- child that already holds pid's outcome is left alone (a delivery from
+-- another partition may come twice). It reports whether the child took it.
+local function hand_over(ch, cdue, waiting, announce, q, cid, pid, state, o, now, once)
+  local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending', 'o:' .. pid)
+  if c[1] ~= 'waiting' or (once and c[5]) then return false end
+  local left = (tonumber(c[4]) or 1) - 1
+  redis.call('HSET', ch, 'o:' .. pid, o, 'pending', int(math.max(left, 0)))
+  local stop = doomed(state, c[2])
+  if left <= 0 or stop then
+    local due = tonumber(c[3]) or now
+    if stop or due < now then due = now end
+    due = string.format('%d', due)
+    redis.call('HSET', ch, 'state', 'scheduled', 'due', due)
+    redis.call('ZREM', waiting, cid)
+    enter(cdue, due, cid, announce .. q)
+  end
+  return true
+end
+
 -- release hands a finished parent's outcome to its children. first is the
 -- index in keys (the calling script's KEYS) of the first child's keys: two
 -- per child, in the list's order, its record and its queue's due index.
+-- A child of another partition (an entry "@QUEUE ID") has instead the
+-- partition's outbox and outbox data as its keys: the delivery is
+-- recorded there, an entry "D QUEUE ID PARENT" (OutboxEntry) and its data,
+-- "STATE OUTCOME", and deliver.lua applies it in the child's partition. A
+-- parent retried and finished again records nothing new while its first
+-- delivery waits: the first outcome is the one children get.
 local function release(keys, kids, first, waiting, announce, pid, name, state, result, err, now)
   local o = outcome(pid, name, state, result, err)
   local entries = redis.call('LRANGE', kids, 0, -1)
   for i, e in ipairs(entries) do
     local q, cid = string.match(e, '^(%S+) (%S+)$')
     local ch, cdue = keys[first + 2 * i - 2], keys[first + 2 * i - 1]
-    local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending')
-    if q and c[1] == 'waiting' then
-      local left = (tonumber(c[4]) or 1) - 1
-      redis.call('HSET', ch, 'o:' .. pid, o, 'pending', int(math.max(left, 0)))
-      local stop = doomed(state, c[2])
-      if left <= 0 or stop then
-        local due = tonumber(c[3]) or now
-        if stop or due < now then due = now end
-        due = string.format('%d', due)
-        redis.call('HSET', ch, 'state', 'scheduled', 'due', due)
-        redis.call('ZREM', waiting, cid)
-        enter(cdue, due, cid, announce .. q)
-      end
+    if q and string.sub(q, 1, 1) == '@' then
+      local m = 'D ' .. string.sub(q, 2) .. ' ' .. cid .. ' ' .. pid
+      redis.call('ZADD', ch, 'NX', int(now), m)
+      redis.call('HSETNX', cdue, m, state .. ' ' .. o)
+    elseif q then
+      hand_over(ch, cdue, waiting, announce, q, cid, pid, state, o, now, false)
     end
   end
 end

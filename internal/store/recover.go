@@ -68,6 +68,9 @@ func (s *Store) Recover(ctx context.Context, p RecoverParams) (RecoverResult, er
 			f.kids = strs(res[1])
 			continue
 		}
+		if RecoverResult(n) == RecoverFailed || RecoverResult(n) == RecoverVanished {
+			s.handOut(ctx, p.ID, f.kids)
+		}
 		return RecoverResult(n), nil
 	}
 	return 0, fmt.Errorf("recover %s: its children kept changing; tried %d times", p.ID, MaxKidsTries)

@@ -26,7 +26,7 @@ func defined(src string) []string {
 // and no others, in prelude order.
 func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 	t.Parallel()
-	finishes := []string{"companion_done", "doomed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}
+	finishes := []string{"companion_done", "doomed", "outcome", "hand_over", "release", "ended", "final_fields", "finalize", "flush_ended"}
 	for _, c := range []struct {
 		name, src string
 		want      []string
@@ -34,19 +34,21 @@ func TestScriptsCarryThePreludeFunctionsTheyCall(t *testing.T) {
 		{"submit", submitLua, []string{"clock", "int", "is_final", "announce_head", "due_time", "joined", "chunked", "doomed", "counts_kids", "kid_added", "outcome"}},
 		{"claim", claimLua + claimEntry, []string{"clock", "int", "word", "announce_head", "enter"}},
 		{"finish_claim", finishLua + claimLua + finishClaimLua, []string{"clock", "int", "flag", "word", "given_back", "is_final", "announce_head", "enter",
-			"attempt_errors", "companion_done", "joined", "slice", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "release",
+			"attempt_errors", "companion_done", "joined", "slice", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "hand_over", "release",
 			"ended", "final_fields", "finalize", "flush_ended"}},
 		{"finish", finishLua + finishEntry, []string{"clock", "int", "flag", "word", "given_back", "is_final", "announce_head", "enter", "attempt_errors",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "may_have_kids", "outcome", "hand_over", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"requeue", requeueLua, []string{"clock", "int", "given_back", "announce_head", "enter", "attempt_errors"}},
 		{"recover", recoverLua, []string{"clock", "int", "word", "given_back", "announce_head", "enter",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "hand_over", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"cancel", cancelLua, []string{"clock", "int", "word", "is_final", "announce_head", "enter",
-			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "release", "ended", "final_fields", "finalize", "flush_ended"}},
+			"companion_done", "doomed", "counts_kids", "kids_changed", "outcome", "hand_over", "release", "ended", "final_fields", "finalize", "flush_ended"}},
 		{"retry", retryLua, []string{"clock", "int", "word", "announce_head", "enter", "companion_reopened"}},
 		{"keepalive", keepaliveLua, []string{"clock", "int"}},
 		{"schedule", scheduleLua, []string{"announce_head", "enter"}},
 		{"unschedule", unscheduleLua, append([]string{"clock", "int", "word", "announce_head", "enter"}, finishes...)},
+		{"link", linkLua, []string{"int", "is_final", "counts_kids", "kid_added", "outcome"}},
+		{"deliver", deliverLua, []string{"clock", "int", "announce_head", "enter", "doomed", "hand_over"}},
 		{"workflow", workflowLua, []string{"clock", "int", "announce_head", "enter", "due_time", "joined", "chunked"}},
 	} {
 		require.Equal(t, c.want, defined(preludeFor(preludeLua, c.src)), c.name)

@@ -97,9 +97,11 @@ const (
 type Store struct {
 	rdb       redis.UniversalClient
 	keys      Keys
+	space     Space   // the partitions keys is one of (none for a store made by New)
+	group     *Stores // the stores of space's partitions (nil for a store made by New)
 	resultTTL time.Duration
 	clock     *RedisClock
-	flags     atomic.Int32
+	flags     *atomic.Int32 // shared by the stores of a space's partitions
 	// WaitForReplicas: how many, and what to tell of a write they did not
 	// confirm (nil: its caller, by its error).
 	replicas    int
@@ -111,7 +113,14 @@ type Store struct {
 // finished records are kept; local is the clock of this process, which
 // the store corrects by the offset of Redis's (Clock).
 func New(rdb redis.UniversalClient, keys Keys, resultTTL time.Duration, local interface{ Now() time.Time }) *Store {
-	return &Store{rdb: rdb, keys: keys, resultTTL: resultTTL, clock: &RedisClock{local: local}}
+	return &Store{rdb: rdb, keys: keys, resultTTL: resultTTL, clock: &RedisClock{local: local}, flags: new(atomic.Int32)}
+}
+
+
+// remote reports whether task id lives in another partition than the
+// store's.
+func (s *Store) remote(id string) bool {
+	return s.space.N() > 1 && s.space.Of(id) != s.keys.part
 }
 
 // Keys returns the names of the store's keys.
@@ -135,11 +144,17 @@ type Head struct {
 const MaxKidsTries = 8
 
 // childKeys gives the keys the scripts need for each entry of a children
-// list ("QUEUE ID"): the child's record and its queue's due index.
+// list ("QUEUE ID"): the child's record and its queue's due index; for a
+// child of another partition ("@QUEUE ID"), the outbox and its data
+// (release, in prelude.lua).
 func (k Keys) childKeys(kids []string) []string {
 	keys := make([]string, 0, 2*len(kids))
 	for _, e := range kids {
 		q, id, _ := strings.Cut(e, " ")
+		if strings.HasPrefix(q, "@") {
+			keys = append(keys, k.Outbox(), k.OutboxData())
+			continue
+		}
 		keys = append(keys, k.Task(id), k.Due(q))
 	}
 	return keys
@@ -180,12 +195,24 @@ func (s *Store) Get(ctx context.Context, id string) (*tasks.Task, error) {
 // expired record is nil. A corrupt one is an error, or, with skip set, is
 // passed to skip and left nil.
 func (s *Store) Records(ctx context.Context, ids []string, skip func(error)) ([]*tasks.Task, error) {
-	pipe := s.rdb.Pipeline()
+	return records(ctx, s.rdb, func(string) Keys { return s.keys }, ids, skip)
+}
+
+// Records reads several records of any partitions as Store.Records does,
+// in one round trip.
+func (ss *Stores) Records(ctx context.Context, ids []string, skip func(error)) ([]*tasks.Task, error) {
+	return records(ctx, ss.parts[0].rdb, ss.space.KeysOf, ids, skip)
+}
+
+// records is Records, each id's keys given by keysOf.
+func records(ctx context.Context, rdb redis.UniversalClient, keysOf func(id string) Keys, ids []string, skip func(error)) ([]*tasks.Task, error) {
+	pipe := rdb.Pipeline()
 	hs := make([]*redis.MapStringStringCmd, len(ids))
 	kids := make([]*redis.StringSliceCmd, len(ids))
 	for i, id := range ids {
-		hs[i] = pipe.HGetAll(ctx, s.keys.Task(id))
-		kids[i] = pipe.LRange(ctx, s.keys.Kids(id), 0, -1)
+		k := keysOf(id)
+		hs[i] = pipe.HGetAll(ctx, k.Task(id))
+		kids[i] = pipe.LRange(ctx, k.Kids(id), 0, -1)
 	}
 	_, _ = pipe.Exec(ctx) // each command's own error is read below
 	out := make([]*tasks.Task, len(ids))

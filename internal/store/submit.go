@@ -48,7 +48,8 @@ type submitCall struct {
 	first    int
 	tasks    []*tasks.Task
 	newQueue []bool
-	call     *call // built of the others
+	remote   func(id string) bool // whether a parent lives in another partition; nil: none does
+	call     *call                // built of the others
 }
 
 // Submit stores new tasks, SubmitPerCall tasks per submit.lua call and
@@ -67,6 +68,9 @@ func (s *Store) Submit(ctx context.Context, p SubmitParams) (out []Submitted, er
 		calls := make([]submitCall, 0, submitPerTrip)
 		for c := 0; c < len(chunk); c += SubmitPerCall {
 			sc := submitCall{first: lo + c, tasks: chunk[c:min(c+SubmitPerCall, len(chunk))]}
+			if s.space.N() > 1 {
+				sc.remote = s.remote
+			}
 			for _, t := range sc.tasks {
 				sc.newQueue = append(sc.newQueue, p.NewQueue(t))
 			}
@@ -209,6 +213,17 @@ func (sc submitCall) build(k Keys) *call {
 	}
 	for _, t := range ts {
 		keys = append(keys, k.Task(t.ID))
+		local, others := t.Parents, []string(nil)
+		if sc.remote != nil {
+			local, others = nil, nil
+			for _, p := range t.Parents {
+				if sc.remote(p) {
+					others = append(others, p)
+				} else {
+					local = append(local, p)
+				}
+			}
+		}
 		extra := ""
 		custom := t.OnParentFailure != tasks.PolicyFail && t.OnParentFailure != ""
 		if len(t.Parents) > 0 || t.Key != "" || custom {
@@ -216,15 +231,25 @@ func (sc submitCall) build(k Keys) *call {
 			if custom {
 				opf = string(t.OnParentFailure)
 			}
-			extra = strconv.Itoa(len(t.Parents)) + " " + opf + " " + t.Key
+			extra = strconv.Itoa(len(local))
+			if len(others) > 0 {
+				extra += "+" + strconv.Itoa(len(others))
+			}
+			extra += " " + opf + " " + t.Key
 		}
 		if t.Key != "" {
 			keys = append(keys, k.Idem(t.Key, t.ID))
 		}
 		args = append(args, t.ID, dueArg(t), qn[t.Queue], t.Name, transport.EncodeImmutableOpen(t), extra)
-		for _, p := range t.Parents {
+		for _, p := range local {
 			keys = append(keys, k.Task(p), k.Kids(p))
 			args = append(args, p)
+		}
+		if len(others) > 0 {
+			keys = append(keys, k.Outbox())
+			for _, p := range others {
+				args = append(args, p)
+			}
 		}
 	}
 	return &call{script: submitScript, keys: keys, args: args}

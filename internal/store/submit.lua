@@ -14,8 +14,10 @@
 -- KEYS[3..2+Q] per queue q = 1..Q: its due index {ns}:due:QUEUE (zset,
 --         score = due ms)
 -- then per task, in ARGV order: its hash {ns}:t:ID, its idempotency key
---         {ns}:key:KEY when it has one, then per parent, in ARGV order:
---         its hash {ns}:t:PARENT, its children list {ns}:kids:PARENT
+--         {ns}:key:KEY when it has one, then per parent of its partition,
+--         in ARGV order: its hash {ns}:t:PARENT, its children list
+--         {ns}:kids:PARENT, then the partition's outbox {ns}:outbox when it
+--         has parents in other partitions
 -- ARGV[1] N, the number of tasks
 -- ARGV[2] events channel
 -- ARGV[3] announce channel prefix ({ns}:announce:)
@@ -23,15 +25,21 @@
 -- ARGV[5..4+2Q] per queue: its name, and '1' when it may be missing from
 --         the queue set else '0' (added with the first task of it the call
 --         creates)
--- ARGV[5+2Q..] per task, 6 values and then its P parent ids: id, due time
+-- ARGV[5+2Q..] per task, 6 values and then its parent ids: id, due time
 --         (ms since the epoch, or -N for N ms from now), its queue's number
 --         q, task name, its record's field x (the parts that never change,
 --         transport.EncodeImmutableOpen) without its closing brace (the
 --         script adds the due and creation times), and '' for a task
 --         without parents, idempotency key or on_parent_failure, else
---         "P OPF KEY": P, on_parent_failure ('-' for the default, fail)
---         and the key (the rest, '' for none). What most tasks share is
---         left out: every value costs Redis a string to parse.
+--         "P OPF KEY" or "P+R OPF KEY": P parents of this partition and R
+--         of others, on_parent_failure ('-' for the default, fail) and the
+--         key (the rest, '' for none); the P ids and then the R ids
+--         follow. What most tasks share is left out: every value costs
+--         Redis a string to parse.
+-- A parent of another partition counts as pending: the task's outbox
+-- gets an entry "L QUEUE ID PARENT" (OutboxEntry), which the submitter
+-- then completes (link.lua, in the parent's partition), or, if it dies
+-- first, any daemon.
 -- Creation and relative due times are Redis's clock; a due time in the
 -- past is now.
 -- Publishes one events message: a line "queued ID QUEUE NAME" per task
@@ -62,10 +70,10 @@ local nq = tonumber(ARGV[4])
 local a, k = 5 + 2 * nq, 3 + nq
 for _ = 1, tonumber(ARGV[1]) do
   local id, due, q, name, x, extra = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local np, opf, ikey = 0, '', ''
+  local np, nr, opf, ikey = 0, 0, '', ''
   if extra ~= '' then
-    local p, o, kk = string.match(extra, '^(%d+) (%S+) (.*)$')
-    np, opf, ikey = tonumber(p), o == '-' and '' or o, kk
+    local p, r, o, kk = string.match(extra, '^(%d+)%+?(%d*) (%S+) (.*)$')
+    np, nr, opf, ikey = tonumber(p), tonumber(r) or 0, o == '-' and '' or o, kk
   end
   local queue, newQueue, dkey = ARGV[3 + 2 * q], ARGV[4 + 2 * q], KEYS[2 + q]
   local pa = a + 6 -- parent ids: ARGV[pa .. pa + np - 1]
@@ -74,7 +82,8 @@ for _ = 1, tonumber(ARGV[1]) do
   k = k + 1
   if ikey ~= '' then idem, k = KEYS[k], k + 1 end
   local pk = k
-  a, k = pa + np, pk + 2 * np
+  local ra, outbox = pa + np, KEYS[pk + 2 * np] -- its parents of other partitions, and the outbox
+  a, k = ra + nr, pk + 2 * np + (nr > 0 and 1 or 0)
 
   local first = ikey ~= '' and redis.call('GET', idem)
   local pending, outcomes, stop, missing = 0, {}, false, nil
@@ -95,6 +104,7 @@ for _ = 1, tonumber(ARGV[1]) do
         pending = pending + 1
       end
     end
+    pending = pending + nr
   end
   if first then
     out[#out + 1] = first
@@ -117,7 +127,7 @@ for _ = 1, tonumber(ARGV[1]) do
     end
     redis.call('HSET', key, 'name', name, 'queue', queue, 'state', state, 'x', x .. ',"d":' .. due .. ',"c":' .. created .. '}')
     if opf ~= '' then redis.call('HSET', key, 'opf', opf) end
-    if np > 0 then
+    if np + nr > 0 then
       redis.call('HSET', key, 'pending', pending, 'due', due) -- a release reads the due field
       chunked('HSET', key, outcomes, 1, #outcomes)
     end
@@ -127,6 +137,9 @@ for _ = 1, tonumber(ARGV[1]) do
       kid_added(KEYS[pk + 2 * i - 2])
       local ttl = redis.call('PTTL', KEYS[pk + 2 * i - 2])
       if ttl > 0 then redis.call('PEXPIRE', kids, ttl) end -- a finished parent's list expires with it
+    end
+    if not stop then
+      for i = 1, nr do redis.call('ZADD', outbox, created, 'L ' .. queue .. ' ' .. id .. ' ' .. ARGV[ra + i - 1]) end
     end
     if newQueue == '1' and not listed[queue] then
       redis.call('SADD', KEYS[1], queue)
