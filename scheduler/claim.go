@@ -12,68 +12,94 @@ import (
 	"github.com/dueq/dueq/wire"
 )
 
-// flush writes the pending outcomes (up to store.FinishChunk of them) and
-// claims due tasks of queue (none when queue is "") for the idle loops, in
-// one pipelined round trip. Claiming an occurrence of a recurring task also
-// writes the schedule's next occurrence. Outcomes a failed call did not
-// write stay pending for the next step.
-func (d *dispatcher) flush(ctx context.Context, queue string) error {
+// flush writes the pending outcomes (up to store.FinishChunk of them per
+// partition) and claims due tasks of lane l (none when its queue is "")
+// for the idle loops, in one pipelined round trip: a call per partition
+// with outcomes, the claim going with those of its partition. Claiming an
+// occurrence of a recurring task also writes the schedule's next
+// occurrence. Outcomes a failed call did not write stay pending for the
+// next step.
+func (d *dispatcher) flush(ctx context.Context, l lane) error {
 	s := d.s
-	if err := s.st.Prepare(ctx); err != nil {
+	if err := s.stores.Part(0).Prepare(ctx); err != nil {
 		return err
 	}
-	fp := store.FinishParams{Tasks: d.pending[:min(len(d.pending), store.FinishChunk)], Heads: s.nHeads}
-	for _, f := range fp.Tasks {
-		f.Parent = f.Parent || d.parents[f.Task.ID]
-	}
-	if queue != "" {
-		fp.Heads = 0 // the heads re-read after a task come with the claim
-	}
+	claiming := l.queue != ""
 	var (
-		cp   store.ClaimParams
-		skip map[string]string
+		steps []store.Step
+		skip  map[string]string
 	)
-	if queue != "" {
-		cands, sk, err := d.candidates(ctx, queue, s.st.Clock().Now().UnixMilli())
+	at := map[int]int{} // partition → its step
+	step := func(p int) *store.Step {
+		i, ok := at[p]
+		if !ok {
+			i = len(steps)
+			at[p] = i
+			steps = append(steps, store.Step{Part: p, Finish: store.FinishParams{Heads: s.nHeads}})
+		}
+		return &steps[i]
+	}
+	var rest []*store.Finishing
+	for _, f := range d.pending {
+		st := step(s.space.Of(f.Task.ID))
+		if len(st.Finish.Tasks) == store.FinishChunk {
+			rest = append(rest, f)
+			continue
+		}
+		f.Parent = f.Parent || d.parents[f.Task.ID]
+		st.Finish.Tasks = append(st.Finish.Tasks, f)
+	}
+	if claiming {
+		cands, sk, err := d.candidates(ctx, l, d.now(l))
 		if err != nil {
 			return err
 		}
 		skip = sk
-		cp = store.ClaimParams{Queue: queue, Claimer: s.cl, Want: d.idle, Heads: s.nHeads, Extra: len(d.foreign[queue]), Candidates: cands}
+		st := step(l.part)
+		st.Finish.Heads = 0 // the heads re-read after a task come with the claim
+		st.Claim = store.ClaimParams{Queue: l.queue, Claimer: s.cl, Want: d.idle, Heads: s.nHeads, Extra: len(d.foreign[l]), Candidates: cands}
 	}
-	if len(fp.Tasks) == 0 && queue == "" {
+	if len(steps) == 0 {
 		return nil
 	}
+	d.pending = rest
 	sent := time.Now()
-	r := s.st.FinishAndClaim(ctx, fp, cp)
-	if queue != "" {
+	rs := s.stores.Round(ctx, steps)
+	if claiming {
 		s.counters.claimNanos.Add(int64(time.Since(sent)))
 	}
 	var errs []error
-	if len(fp.Tasks) > 0 {
-		if err := d.finishReply(r.Finish, r.FinishErr, fp.Tasks, queue == ""); err != nil {
-			errs = append(errs, err)
+	var keep []*store.Finishing
+	for i, st := range steps {
+		r := rs[i]
+		if len(st.Finish.Tasks) > 0 {
+			again, err := d.finishReply(r.Finish, r.FinishErr, st.Part, st.Finish.Tasks, st.Claim.Queue == "")
+			keep = append(keep, again...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if st.Claim.Queue != "" { // read even when the finish failed: its tasks are leased to us
+			if r.ClaimErr != nil {
+				errs = append(errs, r.ClaimErr)
+			} else {
+				d.claimed(l, r.Claim, skip)
+			}
 		}
 	}
-	if queue != "" { // read even when the finish failed: its tasks are leased to us
-		if r.ClaimErr != nil {
-			errs = append(errs, r.ClaimErr)
-		} else {
-			d.claimed(queue, r.Claim, skip)
-		}
-	}
+	d.pending = append(keep, d.pending...)
 	return errors.Join(errs...)
 }
 
-// finishReply takes a finish.lua reply (or err) for fs, the first of the
-// pending outcomes, taking the heads it returns when useHeads. When the
-// call failed (Redis unreachable), the outcomes stay pending for the next
-// step; a reply that cannot be read drops them, logged: what was written
-// is unknown, and a task whose outcome was not written runs again after
-// its lease.
-func (d *dispatcher) finishReply(r store.FinishReply, err error, fs []*store.Finishing, useHeads bool) error {
+// finishReply takes a finish.lua reply (or err) for fs, outcomes of
+// partition p, taking the heads it returns when useHeads, and returns
+// those to write again. When the call failed (Redis unreachable), they
+// all are, for the next step; a reply that cannot be read drops them,
+// logged: what was written is unknown, and a task whose outcome was not
+// written runs again after its lease.
+func (d *dispatcher) finishReply(r store.FinishReply, err error, p int, fs []*store.Finishing, useHeads bool) ([]*store.Finishing, error) {
 	if err != nil && !errors.Is(err, store.ErrReply) {
-		return err
+		return fs, err
 	}
 	if err != nil {
 		for _, f := range fs {
@@ -83,24 +109,21 @@ func (d *dispatcher) finishReply(r store.FinishReply, err error, fs []*store.Fin
 		for _, f := range fs {
 			d.s.untrack(f.Task)
 		}
-		d.pending = d.pending[len(fs):]
-		return err
+		return nil, err
 	}
 	if useHeads {
 		for q, h := range r.Heads {
-			d.setHeads(q, h, false)
+			d.setHeads(lane{p, q}, h, false)
 		}
 	}
 	d.s.counters.finishCalls.Add(1)
-	d.finished(fs)
-	return nil
+	return d.finished(fs), nil
 }
 
-// finished takes a finish.lua reply for fs, the first of the pending
-// outcomes: it counts and logs them and keeps pending only those whose
-// children list changed, to write again with it. The others are settled:
-// their leases need no more renewing.
-func (d *dispatcher) finished(fs []*store.Finishing) {
+// finished takes a finish.lua reply for fs: it counts and logs them and
+// returns those whose children list changed, to write again with it. The
+// others are settled: their leases need no more renewing.
+func (d *dispatcher) finished(fs []*store.Finishing) []*store.Finishing {
 	s := d.s
 	var again []*store.Finishing
 	for _, f := range fs {
@@ -133,16 +156,16 @@ func (d *dispatcher) finished(fs []*store.Finishing) {
 		s.untrack(f.Task)
 		delete(d.parents, f.Task.ID)
 	}
-	d.pending = append(again, d.pending[len(fs):]...)
+	return again
 }
 
-// candidates lists the due heads of queue worth naming in a claim, with the
+// candidates lists the due heads of lane l worth naming in a claim, with the
 // next occurrence of each occurrence of a recurring task; skip holds the
 // occurrences that missed their slot under misfire skip, with the reason.
-func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (cands []store.Candidate, skip map[string]string, err error) {
+func (d *dispatcher) candidates(ctx context.Context, l lane, now int64) (cands []store.Candidate, skip map[string]string, err error) {
 	nowT := transport.FromMs(now)
 	skip = map[string]string{}
-	for _, id := range d.heads.dueBy(queue, now, 2*d.idle) {
+	for _, id := range d.heads.dueBy(l, now, 2*d.idle) {
 		c := store.Candidate{ID: id}
 		if sid, fire, ok := store.ParseOccurrence(id); ok {
 			sc, err := d.schedule(ctx, sid)
@@ -162,15 +185,16 @@ func (d *dispatcher) candidates(ctx context.Context, queue string, now int64) (c
 }
 
 // claimed takes a claim's reply: it hands the claimed tasks to idle loops.
-func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]string) {
+func (d *dispatcher) claimed(l lane, r store.ClaimReply, skip map[string]string) {
 	s := d.s
+	queue := l.queue
 	now, got := r.NowUs/1000, r.Got
-	if d.learnForeign(queue, r.Foreign) {
-		// More foreign tasks than it looks past: nothing of this queue is
+	if d.learnForeign(l, r.Foreign) {
+		// More foreign tasks than it looks past: nothing of this lane is
 		// claimed again before the next wake.
-		d.setHeads(queue, nil, false)
+		d.setHeads(l, nil, false)
 	} else {
-		d.setHeads(queue, r.Heads, true)
+		d.setHeads(l, r.Heads, true)
 	}
 	for _, id := range r.Stale {
 		sid, _, _ := store.ParseOccurrence(id)
@@ -200,8 +224,8 @@ func (d *dispatcher) claimed(queue string, r store.ClaimReply, skip map[string]s
 			s.track(c.Task, func() {})
 			continue
 		}
-		if d.leases[queue] == 0 || d.leases[queue] > now+s.cfg.Lease.Milliseconds() {
-			d.leases[queue] = now + s.cfg.Lease.Milliseconds()
+		if d.leases[l] == 0 || d.leases[l] > now+s.cfg.Lease.Milliseconds() {
+			d.leases[l] = now + s.cfg.Lease.Milliseconds()
 		}
 		s.counters.claimed.Add(1)
 		d.idle--
@@ -219,7 +243,7 @@ func (d *dispatcher) schedule(ctx context.Context, sid string) (*store.Schedule,
 	if sc, ok := d.schedules[sid]; ok {
 		return sc, nil
 	}
-	h, err := d.s.rdb.HGetAll(ctx, d.s.keys.Schedule(sid)).Result()
+	h, err := d.s.rdb.HGetAll(ctx, d.s.space.KeysOf(sid).Schedule(sid)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read schedule %s: %w", sid, err)
 	}
@@ -245,17 +269,18 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// recoverExpired re-queues the tasks of queue whose lease expired by now
+// recoverExpired re-queues the tasks of lane l whose lease expired by now
 // (Redis's time as this daemon sees it; recover.lua checks with Redis's
 // own clock).
-func (d *dispatcher) recoverExpired(ctx context.Context, queue string, now int64) error {
+func (d *dispatcher) recoverExpired(ctx context.Context, l lane, now int64) error {
 	s := d.s
-	ids, err := s.st.Expired(ctx, queue, now, 100)
+	queue, st := l.queue, s.stores.Part(l.part)
+	ids, err := st.Expired(ctx, queue, now, 100)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		n, err := s.st.Recover(ctx, store.RecoverParams{Queue: queue, ID: id, MaxRecoveries: s.cfg.MaxRecoveries})
+		n, err := st.Recover(ctx, store.RecoverParams{Queue: queue, ID: id, MaxRecoveries: s.cfg.MaxRecoveries})
 		if err != nil {
 			return err
 		}
@@ -295,7 +320,7 @@ func (d *dispatcher) gather(ctx context.Context) {
 	if d.lastClaim < 2 || d.idle >= d.s.cfg.Workers || d.stale || d.releasing() {
 		return
 	}
-	if _, due, ok := d.heads.earliest(); !ok || due > d.s.st.Clock().Now().UnixMilli() {
+	if l, due, ok := d.heads.earliest(); !ok || due > d.now(l) {
 		return
 	}
 	left := time.Until(d.lastClaimAt.Add(d.claimWait))

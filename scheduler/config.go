@@ -63,6 +63,14 @@ type Config struct {
 	// 0 or more (redis.wait_replicas, which submits obey too). Defaults
 	// to 0.
 	WaitReplicas int
+	// Partitions is the namespace's number of partitions: each its own
+	// hash tag, so on a Redis Cluster the namespace's work spreads over
+	// the slots of every shard. Every daemon and client of a namespace
+	// uses the same number; a namespace that holds tasks keeps its number
+	// (a daemon with another is refused at Start). On a Redis Cluster
+	// (a *redis.ClusterClient) zero asks for 16. 1 to 1024 (partitions).
+	// Defaults to 1, or 16 on a Redis Cluster.
+	Partitions int
 	// Observer, when set, is told when this daemon's loops start and end
 	// tasks (the metrics of `dueq serve` use it). Defaults to none.
 	Observer Observer

@@ -13,6 +13,7 @@ type counters struct {
 	finishCalls, claimNanos                         atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
 	redisErrors, vanished, lostClaims               atomic.Int64
+	outboxCompleted                                 atomic.Int64
 }
 
 // Counters is a snapshot of what a daemon's loops did since Start.
@@ -36,6 +37,9 @@ type Counters struct {
 	RedisErrors   int64
 	Vanished      int64 // task records found gone from Redis (evicted, or deleted by hand)
 	LostClaims    int64 // running tasks another daemon re-claimed after this one's lease expired
+	// OutboxCompleted counts the edges between partitions this daemon's
+	// lease keeper completed for a writer that left them unfinished.
+	OutboxCompleted int64
 }
 
 // Counters returns a snapshot of the daemon's counters.
@@ -47,5 +51,6 @@ func (s *Scheduler) Counters() Counters {
 		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), ClaimTime: time.Duration(c.claimNanos.Load()), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
 		RedisErrors: c.redisErrors.Load(), Vanished: c.vanished.Load(), LostClaims: c.lostClaims.Load(),
+		OutboxCompleted: c.outboxCompleted.Load(),
 	}
 }

@@ -40,7 +40,8 @@ func TestDeadlineWakesEarlyOnceThenOnTime(t *testing.T) {
 func TestAnAnnouncementReplacesTheDueTimeKnown(t *testing.T) {
 	t.Parallel()
 	h := heads{}
-	h.set("q", []store.Head{{ID: "a", Due: 100}, {ID: "b", Due: 3600000}})
-	h.add("q", []store.Head{{ID: "b", Due: 50}}, 4)
-	require.Equal(t, []store.Head{{ID: "b", Due: 50}, {ID: "a", Due: 100}}, h["q"])
+	q := lane{0, "q"}
+	h.set(q, []store.Head{{ID: "a", Due: 100}, {ID: "b", Due: 3600000}})
+	h.add(q, []store.Head{{ID: "b", Due: 50}}, 4)
+	require.Equal(t, []store.Head{{ID: "b", Due: 50}, {ID: "a", Due: 100}}, h[q])
 }

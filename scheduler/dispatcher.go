@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,16 +16,17 @@ import (
 
 // idle is what a worker loop tells the dispatcher when it is free: the
 // final outcome of its last task for the dispatcher to write, or the fresh
-// heads of the queue its last task's re-queue returned (none at start).
+// heads of the lane its last task's re-queue returned (none at start).
 type idle struct {
 	fin   *store.Finishing
-	queue string
+	lane  lane
 	heads []store.Head
 	fresh bool
 }
 
 // dispatcher is the daemon's wait, shared by a daemon's idle loops: it
-// knows the next deadline (the earliest due task or lease of its queues),
+// knows the next deadline (the earliest due task or lease of its lanes:
+// its queues in every partition),
 // waits for it with one timer and a select on pub/sub announcements, claims
 // due tasks for as many loops as are idle in one script call, and re-queues
 // tasks whose lease expired. It never polls: with nothing due it sleeps until
@@ -39,7 +39,7 @@ type dispatcher struct {
 	s        *Scheduler
 	deadline *deadline
 	heads    heads
-	leases   map[string]int64 // earliest lease deadline per queue, ms; absent: none
+	leases   map[lane]int64 // earliest lease deadline per lane, ms; absent: none
 	idle     int
 	pending  []*store.Finishing // outcomes handed in by loops, not written yet
 	stale    bool               // re-read the heads before deciding
@@ -57,27 +57,55 @@ type dispatcher struct {
 	// waiting is true while the dispatcher is blocked in wait (for tests).
 	waiting atomic.Bool
 
+	// channels names the lane of each announce channel, and cancels the
+	// cancel channels; set before the subscriber starts, then only read.
+	channels map[string]lane
+	cancels  map[string]bool
+
 	// announcements, filled by the subscriber goroutine
 	mu     sync.Mutex
-	ann    map[string][]store.Head
+	ann    map[lane][]store.Head
 	resync bool
 	wake   chan struct{}
 }
 
 func newDispatcher(s *Scheduler) *dispatcher {
-	return &dispatcher{s: s, deadline: newDeadline(s.cfg.Clock), heads: heads{}, leases: map[string]int64{}, stale: true, schedules: map[string]*store.Schedule{},
-		foreign: foreign{}, ann: map[string][]store.Head{}, wake: make(chan struct{}, 1), claimWait: claimWait, parents: map[string]bool{}}
+	d := &dispatcher{s: s, deadline: newDeadline(s.cfg.Clock), heads: heads{}, leases: map[lane]int64{}, stale: true, schedules: map[string]*store.Schedule{},
+		foreign: foreign{}, ann: map[lane][]store.Head{}, wake: make(chan struct{}, 1), claimWait: claimWait, parents: map[string]bool{},
+		channels: map[string]lane{}, cancels: map[string]bool{}}
+	for p := range s.space.N() {
+		k := s.space.Part(p)
+		d.cancels[k.CancelChannel()] = true
+		for _, q := range s.cfg.Queues {
+			d.channels[k.Announce(q)] = lane{p, q}
+		}
+	}
+	return d
 }
 
-// maxAnnounced bounds the announcements kept per queue between two looks.
+// lanes lists every lane of the daemon: each of its queues in each
+// partition.
+func (d *dispatcher) lanes() []lane {
+	ls := make([]lane, 0, d.s.space.N()*len(d.s.cfg.Queues))
+	for p := range d.s.space.N() {
+		for _, q := range d.s.cfg.Queues {
+			ls = append(ls, lane{p, q})
+		}
+	}
+	return ls
+}
+
+// maxAnnounced bounds the announcements kept per lane between two looks.
 const maxAnnounced = 64
 
 // onMessage folds an announcement into the pending ones and wakes the
 // dispatcher. It runs on the subscriber's goroutine.
 func (d *dispatcher) onMessage(channel, payload string) {
-	queue, ok := strings.CutPrefix(channel, d.s.keys.Announce(""))
+	l, ok := d.channels[channel]
 	if !ok {
-		d.s.onCancelMessage(channel, payload)
+		if d.cancels[channel] {
+			d.s.onCancelMessage(payload)
+		}
 		return
 	}
 	a, err := transport.ParseAnnounce(payload)
@@ -87,8 +115,8 @@ func (d *dispatcher) onMessage(channel, payload string) {
 	}
 	d.s.counters.announced.Add(1)
 	d.mu.Lock()
-	if len(d.ann[queue]) < maxAnnounced {
-		d.ann[queue] = append(d.ann[queue], store.Head{ID: a.ID, Due: a.DueMs})
+	if len(d.ann[l]) < maxAnnounced {
+		d.ann[l] = append(d.ann[l], store.Head{ID: a.ID, Due: a.DueMs})
 	} else {
 		d.resync = true // too many to keep: re-read the index instead
 	}
@@ -117,33 +145,33 @@ func (d *dispatcher) poke() {
 func (d *dispatcher) takeNews() {
 	d.mu.Lock()
 	ann, resync := d.ann, d.resync
-	d.ann, d.resync = map[string][]store.Head{}, false
+	d.ann, d.resync = map[lane][]store.Head{}, false
 	d.mu.Unlock()
 	if resync {
 		d.stale = true
 	}
-	for q, hs := range ann {
-		d.heads.add(q, d.foreign.filter(q, hs), d.s.nHeads)
+	for l, hs := range ann {
+		d.heads.add(l, d.foreign.filter(l, hs), d.s.nHeads)
 	}
 }
 
-// setHeads replaces queue's heads with hs, without the foreign tasks. With
+// setHeads replaces lane l's heads with hs, without the foreign tasks. With
 // prune, hs is a read that reached past every known foreign task, so those
 // not in it have left the index and are forgotten.
-func (d *dispatcher) setHeads(queue string, hs []store.Head, prune bool) {
+func (d *dispatcher) setHeads(l lane, hs []store.Head, prune bool) {
 	if prune {
-		d.foreign.prune(queue, hs)
+		d.foreign.prune(l, hs)
 	}
-	d.heads.set(queue, d.foreign.filter(queue, hs))
+	d.heads.set(l, d.foreign.filter(l, hs))
 }
 
-// learnForeign records due tasks of queue whose handler this daemon lacks.
+// learnForeign records due tasks of lane l whose handler this daemon lacks.
 // The heads are then re-read, reaching that much further: the tasks behind
 // them may be this daemon's.
-// It reports whether some did not fit: then the queue is given up until the
+// It reports whether some did not fit: then the lane is given up until the
 // next wake.
-func (d *dispatcher) learnForeign(queue string, ids []string) (full bool) {
-	added, full := d.foreign.learn(queue, ids)
+func (d *dispatcher) learnForeign(l lane, ids []string) (full bool) {
+	added, full := d.foreign.learn(l, ids)
 	if added {
 		d.stale = true
 	}
@@ -203,7 +231,7 @@ func (d *dispatcher) run(ctx context.Context) {
 func (d *dispatcher) drain(ctx context.Context) bool {
 	s := d.s
 	if len(d.pending) > 0 {
-		if err := d.flush(context.WithoutCancel(ctx), ""); err != nil {
+		if err := d.flush(context.WithoutCancel(ctx), lane{}); err != nil {
 			s.redisError(err)
 			for _, f := range d.pending {
 				s.log.Error("could not record a task's outcome; it runs again when its lease expires", "id", f.Task.ID, "err", err)
@@ -228,69 +256,79 @@ var errWait = errors.New("nothing due")
 // tasks. Outcomes never wait for a free loop: a task's outcome is written
 // as soon as its handler returns, whatever the other loops are doing.
 func (d *dispatcher) step(ctx context.Context) error {
-	s := d.s
 	if d.idle == 0 {
-		return d.flush(ctx, "")
+		return d.flush(ctx, lane{})
 	}
 	if d.stale {
 		return d.peek(ctx)
 	}
-	now := s.st.Clock().Now().UnixMilli()
-	for q, at := range d.leases {
-		if at <= now {
+	for l, at := range d.leases {
+		if now := d.now(l); at <= now {
 			d.stale = true
-			return d.recoverExpired(ctx, q, now)
+			return d.recoverExpired(ctx, l, now)
 		}
 	}
-	q, due, ok := d.heads.earliest()
-	if !ok || due > now {
+	l, due, ok := d.heads.earliest()
+	if !ok || due > d.now(l) {
 		if len(d.pending) == 0 {
 			return errWait
 		}
-		q = ""
+		l = lane{}
 	}
-	return d.flush(ctx, q)
+	return d.flush(ctx, l)
 }
 
-// peek re-reads the heads and earliest leases of every queue in one round
-// trip.
+// now is Redis's time in ms as lane l's partition sees it.
+func (d *dispatcher) now(l lane) int64 { return d.s.clock(l.part).Now().UnixMilli() }
+
+// peek re-reads the heads and earliest leases of every lane in one round
+// trip, with the time of each partition's Redis when there is a deadline
+// to wait for.
 func (d *dispatcher) peek(ctx context.Context) error {
 	s := d.s
 	pipe := s.rdb.Pipeline()
-	dueCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
-	leaseCmds := make([]*redis.ZSliceCmd, len(s.cfg.Queues))
-	for i, q := range s.cfg.Queues {
-		dueCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Due(q), 0, int64(s.nHeads+len(d.foreign[q])-1))
-		leaseCmds[i] = pipe.ZRangeWithScores(ctx, s.keys.Lease(q), 0, 0)
+	lanes := d.lanes()
+	dueCmds := make([]*redis.ZSliceCmd, len(lanes))
+	leaseCmds := make([]*redis.ZSliceCmd, len(lanes))
+	for i, l := range lanes {
+		k := s.space.Part(l.part)
+		dueCmds[i] = pipe.ZRangeWithScores(ctx, k.Due(l.queue), 0, int64(s.nHeads+len(d.foreign[l])-1))
+		leaseCmds[i] = pipe.ZRangeWithScores(ctx, k.Lease(l.queue), 0, 0)
 	}
-	var timeCmd *redis.Cmd
-	if _, _, waiting := d.heads.earliest(); waiting || len(d.leases) > 0 || s.st.Clock().Stale() {
-		var err error // a deadline to wait for: Redis's time steers the wait
-		if timeCmd, err = s.st.QueueTime(ctx, pipe); err != nil {
-			return err
+	_, _, waiting := d.heads.earliest()
+	timeCmds := make([]*redis.Cmd, s.space.N())
+	for p, st := range s.stores.All() {
+		if waiting || len(d.leases) > 0 || st.Clock().Stale() {
+			var err error // a deadline to wait for: Redis's time steers the wait
+			if timeCmds[p], err = st.QueueTime(ctx, pipe); err != nil {
+				return err
+			}
 		}
 	}
 	sent := s.cfg.Clock.Now()
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	if timeCmd != nil {
-		us, err := store.RedisTime(timeCmd)
+	for p, cmd := range timeCmds {
+		if cmd == nil {
+			continue
+		}
+		us, err := store.RedisTime(cmd)
 		if err != nil {
 			return err
 		}
-		s.st.Clock().Observe(sent, s.cfg.Clock.Now(), us, false)
+		s.clock(p).Observe(sent, s.cfg.Clock.Now(), us, false)
 	}
 	s.counters.peeks.Add(1)
-	for i, q := range s.cfg.Queues {
+	for i, l := range lanes {
 		hs := make([]store.Head, 0, len(dueCmds[i].Val()))
 		for _, z := range dueCmds[i].Val() {
 			hs = append(hs, store.Head{ID: z.Member.(string), Due: int64(z.Score)})
 		}
-		d.setHeads(q, hs, true)
-		delete(d.leases, q)
-		if l := leaseCmds[i].Val(); len(l) > 0 {
-			d.leases[q] = int64(l[0].Score)
+		d.setHeads(l, hs, true)
+		delete(d.leases, l)
+		if ls := leaseCmds[i].Val(); len(ls) > 0 {
+			d.leases[l] = int64(ls[0].Score)
 		}
 	}
 	d.stale = false
@@ -298,18 +336,22 @@ func (d *dispatcher) peek(ctx context.Context) error {
 }
 
 // wait sleeps until the next deadline, an announcement, a free loop or
-// SafetyWait, whichever comes first. Deadlines are Redis's times, and so
-// is now: the local clock corrected by the offset seen in Redis's replies.
+// SafetyWait, whichever comes first, with one timer for every lane.
+// Deadlines are Redis's times, each partition's by its own clock: the
+// local clock corrected by the offset seen in that partition's replies.
 func (d *dispatcher) wait(ctx context.Context) {
 	s := d.s
-	now := s.st.Clock().Now()
+	now := s.cfg.Clock.Now()
 	next, safety := now.Add(s.cfg.SafetyWait), true
-	if _, due, ok := d.heads.earliest(); ok && transport.FromMs(due).Before(next) {
-		next, safety = transport.FromMs(due), false
+	at := func(l lane, ms int64) time.Time { // a deadline of lane l, by the local clock
+		return now.Add(transport.FromMs(ms).Sub(s.clock(l.part).Now()))
 	}
-	for _, at := range d.leases {
-		if transport.FromMs(at).Before(next) {
-			next, safety = transport.FromMs(at), false
+	if l, due, ok := d.heads.earliest(); ok && at(l, due).Before(next) {
+		next, safety = at(l, due), false
+	}
+	for l, ms := range d.leases {
+		if at(l, ms).Before(next) {
+			next, safety = at(l, ms), false
 		}
 	}
 	fire, exact := d.deadline.after(now, next, !safety)
@@ -349,7 +391,7 @@ func (d *dispatcher) collectIdle() {
 func (d *dispatcher) onIdle(m idle) {
 	d.idle++
 	if m.fresh {
-		d.setHeads(m.queue, m.heads, false)
+		d.setHeads(m.lane, m.heads, false)
 	}
 	if m.fin != nil {
 		d.pending = append(d.pending, m.fin)

@@ -2,22 +2,22 @@ package scheduler
 
 import "github.com/dueq/dueq/internal/store"
 
-// foreign is, per queue, the due tasks a daemon knows it cannot run: it
+// foreign is, per lane, the due tasks a daemon knows it cannot run: it
 // does not have their handler. They are left due for a daemon that has it
 // (claim.lua refuses them to this one), kept out of this daemon's heads so
 // it neither waits for them nor claims them again, and looked past: its
 // reads of the index reach that many entries further, so the tasks behind
 // them are not held up.
-type foreign map[string]map[string]bool
+type foreign map[lane]map[string]bool
 
-// maxForeign bounds the due tasks per queue a daemon looks past. Past that
+// maxForeign bounds the due tasks per lane a daemon looks past. Past that
 // many, it claims from the queue only at its safety wakes (or when told of
 // a new head), once each: it does not spin on tasks it cannot run.
 const maxForeign = 1000
 
-// filter is hs without queue's foreign tasks.
-func (f foreign) filter(queue string, hs []store.Head) []store.Head {
-	ids := f[queue]
+// filter is hs without lane l's foreign tasks.
+func (f foreign) filter(l lane, hs []store.Head) []store.Head {
+	ids := f[l]
 	if len(ids) == 0 {
 		return hs
 	}
@@ -30,16 +30,16 @@ func (f foreign) filter(queue string, hs []store.Head) []store.Head {
 	return out
 }
 
-// learn records ids as foreign in queue, up to maxForeign; it reports
+// learn records ids as foreign in lane l, up to maxForeign; it reports
 // whether any was new, and whether any did not fit.
-func (f foreign) learn(queue string, ids []string) (added, full bool) {
+func (f foreign) learn(l lane, ids []string) (added, full bool) {
 	if len(ids) == 0 {
 		return false, false
 	}
-	known := f[queue]
+	known := f[l]
 	if known == nil {
 		known = map[string]bool{}
-		f[queue] = known
+		f[l] = known
 	}
 	for _, id := range ids {
 		switch {
@@ -54,10 +54,10 @@ func (f foreign) learn(queue string, ids []string) (added, full bool) {
 	return added, full
 }
 
-// prune forgets the foreign tasks of queue missing from hs, a read that
+// prune forgets the foreign tasks of lane l missing from hs, a read that
 // reached past all of them: they have left the index.
-func (f foreign) prune(queue string, hs []store.Head) {
-	known := f[queue]
+func (f foreign) prune(l lane, hs []store.Head) {
+	known := f[l]
 	if len(known) == 0 {
 		return
 	}

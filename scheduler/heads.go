@@ -6,22 +6,37 @@ import (
 	"github.com/dueq/dueq/internal/store"
 )
 
-// heads is what a daemon knows of the front of each queue's timing index:
+// lane is one queue of one partition: the unit a daemon waits on and
+// claims from, each with its own timing index and lease set.
+type lane struct {
+	part  int
+	queue string
+}
+
+// less orders lanes for ties: by queue, then partition.
+func (l lane) less(o lane) bool {
+	if l.queue != o.queue {
+		return l.queue < o.queue
+	}
+	return l.part < o.part
+}
+
+// heads is what a daemon knows of the front of each lane's timing index:
 // the first entries, in due order. It is refreshed by every claim, finish and
 // re-read, and by announcements; it may be stale (a head another daemon
 // claimed), which a claim corrects, but never misses an earlier task unless a
 // message was lost, which the safety wait bounds.
-type heads map[string][]store.Head
+type heads map[lane][]store.Head
 
-// set replaces a queue's entries with a fresh read.
-func (h heads) set(queue string, hs []store.Head) { h[queue] = hs }
+// set replaces a lane's entries with a fresh read.
+func (h heads) set(l lane, hs []store.Head) { h[l] = hs }
 
-// add merges announced entries into a queue's, keeping due order and at most
+// add merges announced entries into a lane's, keeping due order and at most
 // limit entries. An announcement is newer than what was known of its task
 // (a task canceled and retried, or re-queued, is due at another time now),
 // so its due time replaces the one known.
-func (h heads) add(queue string, announced []store.Head, limit int) {
-	cur := h[queue]
+func (h heads) add(l lane, announced []store.Head, limit int) {
+	cur := h[l]
 	for _, a := range announced {
 		known := false
 		for i, c := range cur {
@@ -43,27 +58,29 @@ func (h heads) add(queue string, announced []store.Head, limit int) {
 	if len(cur) > limit {
 		cur = cur[:limit]
 	}
-	h[queue] = cur
+	h[l] = cur
 }
 
-// earliest returns the queue whose head is due first and that head's due
-// time; ok is false when every queue is empty.
-func (h heads) earliest() (queue string, due int64, ok bool) {
-	for q, hs := range h {
+// earliest returns the lane whose head is due first and that head's due
+// time (the partition's Redis time); ok is false when every lane is
+// empty. Partitions on several servers may see clocks apart by a few ms:
+// their due times are compared as they are.
+func (h heads) earliest() (l lane, due int64, ok bool) {
+	for k, hs := range h {
 		if len(hs) == 0 {
 			continue
 		}
-		if !ok || hs[0].Due < due || (hs[0].Due == due && q < queue) {
-			queue, due, ok = q, hs[0].Due, true
+		if !ok || hs[0].Due < due || (hs[0].Due == due && k.less(l)) {
+			l, due, ok = k, hs[0].Due, true
 		}
 	}
-	return queue, due, ok
+	return l, due, ok
 }
 
-// dueBy lists up to n ids of queue due by now, in due order.
-func (h heads) dueBy(queue string, now int64, n int) []string {
+// dueBy lists up to n ids of lane l due by now, in due order.
+func (h heads) dueBy(l lane, now int64, n int) []string {
 	var ids []string
-	for _, e := range h[queue] {
+	for _, e := range h[l] {
 		if e.Due > now || len(ids) == n {
 			break
 		}

@@ -41,9 +41,9 @@ import (
 // number of Schedulers (in one process or many) may share a Redis.
 type Scheduler struct {
 	cfg    runConfig
-	st     *store.Store
+	stores *store.Stores // one per partition
+	space  store.Space
 	rdb    redis.UniversalClient
-	keys   store.Keys
 	reg    *tasks.Registry
 	log    *slog.Logger
 	id     string
@@ -92,17 +92,20 @@ func New(rdb redis.UniversalClient, reg *tasks.Registry, cfg Config) (*Scheduler
 	if reg == nil {
 		return nil, errors.New("scheduler: no handler registry")
 	}
-	keys, _ := store.NewKeys(cfg.Namespace) // validated above
+	if cfg.Partitions == 0 {
+		cfg.Partitions = store.DefaultPartitions(rdb)
+	}
+	sp, _ := store.NewSpace(cfg.Namespace, cfg.Partitions) // validated above
 	host, _ := os.Hostname()
 	s := &Scheduler{
-		cfg: cfg.run(), st: store.New(rdb, keys, cfg.ResultTTL, cfg.Clock), rdb: rdb, keys: keys, reg: reg,
+		cfg: cfg.run(), stores: store.NewStores(rdb, sp, cfg.ResultTTL, cfg.Clock), space: sp, rdb: rdb, reg: reg,
 		id:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), strings.ToLower(ulid.Make().String()[20:])),
 		nHeads: min(max(2*cfg.Workers, 4), 256),
 		work:   make(chan *tasks.Task, cfg.Workers), ready: make(chan idle, cfg.Workers),
 		running: map[string]*runningTask{},
 	}
 	s.log = cfg.Logger.With("daemon", s.id)
-	s.st.WaitForReplicas(cfg.WaitReplicas, func(e *store.NotReplicatedError) {
+	s.stores.WaitForReplicas(cfg.WaitReplicas, func(e *store.NotReplicatedError) {
 		s.log.Warn("a round of claims and finishes went on without its replicas' confirmation: a failover now may lose it; rounds go on without waiting for replicas for a while",
 			"err", e, "pause", store.ReplicaPause)
 	})
@@ -122,19 +125,30 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("scheduler: already started")
 	}
-	if err := s.rdb.SAdd(ctx, s.keys.Queues(), anys(s.cfg.Queues)...).Err(); err != nil {
+	if err := s.space.Claim(ctx, s.rdb); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	for p := range s.space.N() {
+		pipe.SAdd(ctx, s.space.Part(p).Queues(), anys(s.cfg.Queues)...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("scheduler: reach Redis: %w", err)
 	}
-	if err := s.st.Prepare(ctx); err != nil {
+	if err := s.stores.Part(0).Prepare(ctx); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	s.started = true
 	names := s.reg.Names()
 	s.cl = store.NewClaimer(s.id, names, s.cfg.Lease)
 	s.keep.info, _ = json.Marshal(wire.DaemonInfo{Queues: s.cfg.Queues, Handlers: names, Workers: s.cfg.Workers}) // strings and an int always marshal
-	channels := []string{s.keys.CancelChannel()}
-	for _, q := range s.cfg.Queues {
-		channels = append(channels, s.keys.Announce(q))
+	var channels []string
+	for p := range s.space.N() {
+		k := s.space.Part(p)
+		channels = append(channels, k.CancelChannel())
+		for _, q := range s.cfg.Queues {
+			channels = append(channels, k.Announce(q))
+		}
 	}
 	s.sub = store.Subscribe(s.rdb, channels, s.disp.onMessage, s.disp.onSubscribe, s.log)
 
@@ -159,7 +173,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		close(s.loopsDone)
 	}()
 	s.keep.Start(ctx)
-	s.log.Info("scheduler started", "queues", s.cfg.Queues, "workers", s.cfg.Workers)
+	s.log.Info("scheduler started", "queues", s.cfg.Queues, "workers", s.cfg.Workers, "partitions", s.space.N())
 	return nil
 }
 
@@ -197,7 +211,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 	_ = s.keep.Stop(ctx)
 	s.sub.Close()
-	if rerr := s.rdb.ZRem(context.WithoutCancel(ctx), s.keys.Daemons(), s.id).Err(); rerr != nil {
+	if rerr := s.rdb.ZRem(context.WithoutCancel(ctx), s.space.Home().Daemons(), s.id).Err(); rerr != nil {
 		s.log.Warn("could not remove this daemon from the daemon list", "err", rerr)
 	}
 	s.log.Info("scheduler stopped")
@@ -205,11 +219,8 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 }
 
 // onCancelMessage cancels the handler of a task canceled through the API, if
-// this daemon runs it.
-func (s *Scheduler) onCancelMessage(channel, id string) {
-	if channel != s.keys.CancelChannel() {
-		return
-	}
+// this daemon runs it; channel is one of the partitions' cancel channels.
+func (s *Scheduler) onCancelMessage(id string) {
 	s.mu.Lock()
 	r := s.running[id]
 	s.mu.Unlock()
@@ -302,7 +313,7 @@ func (s *Scheduler) handBackAll(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, r := range rs {
-		if _, err := s.st.Requeue(ctx, store.RequeueParams{Task: r.task, GiveBack: true, Heads: 1}); err != nil {
+		if _, err := s.stores.Of(r.task.ID).Requeue(ctx, store.RequeueParams{Task: r.task, GiveBack: true, Heads: 1}); err != nil {
 			s.log.Error("could not hand back a running task; it runs again when its lease expires", "id", r.task.ID, "err", err)
 		}
 	}
@@ -337,6 +348,9 @@ func transient(err error) bool {
 	return rediserr.Refused(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrPoolTimeout)
 }
+
+// clock returns Redis's clock as the store of partition p sees it.
+func (s *Scheduler) clock(p int) *store.RedisClock { return s.stores.Part(p).Clock() }
 
 // Healthy reports whether the daemon's last Redis call succeeded.
 func (s *Scheduler) Healthy() bool { return !s.redisDown.Load() }

@@ -68,6 +68,12 @@ var settings = []Setting{
 		},
 		check: checkQueues,
 	},
+	{
+		Key: "partitions", Field: "Partitions", Default: "1, or 16 on a Redis Cluster", Accepts: "1 to " + strconv.Itoa(store.MaxPartitions),
+		Doc:   "hash tags the namespace is split into, so a Redis Cluster spreads its work; fixed while the namespace holds tasks",
+		fill:  func(*Config) {}, // 0: the Redis decides, when the daemon starts (New)
+		check: func(s Setting, c *Config) error { return inRange(s, c.Partitions, 0, store.MaxPartitions) },
+	},
 	count("redis.wait_replicas", "WaitReplicas", func(c *Config) *int { return &c.WaitReplicas }, 0, 0, 0,
 		"each submit waits until this many replicas have it (up to 1s)"),
 	count("workers", "Workers", func(c *Config) *int { return &c.Workers }, runtime.NumCPU(), 1, 10000,

@@ -64,7 +64,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 	if run {
 		began := s.cfg.Clock.Now()
 		if o := s.cfg.Observer; o != nil {
-			o.Started(t, s.st.Clock().Now().Sub(t.DueAt))
+			o.Started(t, s.clock(s.space.Of(t.ID)).Now().Sub(t.DueAt))
 		}
 		result, err = s.call(ctx, t)
 		r.ended.Store(true)
@@ -106,7 +106,7 @@ func (s *Scheduler) run(ctx context.Context, t *tasks.Task, r *runningTask) idle
 	case !ok:
 		s.lostClaim(t)
 	}
-	return idle{queue: t.Queue, heads: hs, fresh: true}
+	return idle{lane: lane{s.space.Of(t.ID), t.Queue}, heads: hs, fresh: true}
 }
 
 // requeueTries bounds the tries of a re-queue that fails for another reason
@@ -122,7 +122,7 @@ func (s *Scheduler) requeue(ctx context.Context, t *tasks.Task, r *runningTask, 
 	wait := time.Duration(0)
 	for try := 1; ; try++ {
 		var rep store.RequeueReply
-		rep, err = s.st.Requeue(ctx, store.RequeueParams{Task: t, Delay: delay, Err: errMsg, GiveBack: giveBack, Heads: s.nHeads})
+		rep, err = s.stores.Of(t.ID).Requeue(ctx, store.RequeueParams{Task: t, Delay: delay, Err: errMsg, GiveBack: giveBack, Heads: s.nHeads})
 		ok, hs = rep.OK, rep.Heads
 		if err == nil {
 			s.redisOK(true)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -144,80 +143,6 @@ func (p ClaimParams) build(k Keys) *call {
 func (s *Store) Claim(ctx context.Context, p ClaimParams) (ClaimReply, error) {
 	r := s.FinishAndClaim(ctx, FinishParams{}, p)
 	return r.Claim, r.ClaimErr
-}
-
-// FinishClaimReply is what a FinishAndClaim round trip answered, with the
-// error of each call. A finish error wrapping ErrReply means the outcomes
-// may or may not have been written; any other means they were not.
-type FinishClaimReply struct {
-	Finish    FinishReply
-	FinishErr error
-	Claim     ClaimReply
-	ClaimErr  error
-}
-
-// FinishAndClaim writes outcomes (finish.lua; none when f has no tasks)
-// and claims due tasks (claim.lua; none when c.Queue is "") in one round
-// trip, and in one script call when it does both (finish_claim.lua). A
-// claim's reply also corrects the store's estimate of Redis's clock.
-func (s *Store) FinishAndClaim(ctx context.Context, f FinishParams, c ClaimParams) (r FinishClaimReply) {
-	var (
-		fcall, ccall   *call
-		finishedQueues []string
-	)
-	if len(f.Tasks) > 0 {
-		fcall, finishedQueues = f.build(s.keys, s.resultTTL.Milliseconds())
-	}
-	if c.Queue != "" {
-		ccall = c.build(s.keys)
-	}
-	var finishReply, claimReply any
-	var finishErr, claimErr error
-	switch {
-	case fcall == nil && ccall == nil:
-		return r
-	case fcall != nil && ccall != nil:
-		both := &call{script: finishClaimScript, keys: append(slices.Clip(fcall.keys), ccall.keys...)}
-		both.args = make([]any, 0, 2+len(fcall.args)+len(ccall.args))
-		both.args = append(append(append(both.args, len(fcall.keys), len(fcall.args)), fcall.args...), ccall.args...)
-		res, err := s.run(ctx, both).Slice()
-		switch {
-		case err != nil:
-			finishErr, claimErr = err, err
-		case len(res) == 3: // the outcomes were written; the claim raised an error
-			msg, _ := res[2].(string)
-			finishReply, claimErr = res[0], fmt.Errorf("%w: %s", ErrClaimScript, msg)
-		case len(res) != 2:
-			finishErr = fmt.Errorf("%w of %d items", ErrReply, len(res))
-			claimErr = finishErr
-		default:
-			finishReply, claimReply = res[0], res[1]
-		}
-		ccall.sent, ccall.recv = both.sent, both.recv
-	case fcall != nil:
-		cmd := s.run(ctx, fcall)
-		finishReply, finishErr = cmd.Val(), cmd.Err()
-	default:
-		cmd := s.run(ctx, ccall)
-		claimReply, claimErr = cmd.Val(), cmd.Err()
-	}
-	if fcall != nil {
-		r.Finish, r.FinishErr = parseFinish(finishReply, finishErr, f.Tasks, finishedQueues)
-		if r.FinishErr == nil {
-			for _, t := range f.Tasks {
-				if t.Status == FinishDone || t.Status == FinishVanished {
-					s.handOut(ctx, t.Task.ID, t.Kids)
-				}
-			}
-		}
-	}
-	if ccall != nil {
-		r.Claim, r.ClaimErr = parseClaim(c.Queue, c.Claimer.Daemon, claimReply, claimErr)
-		if r.ClaimErr == nil {
-			s.clock.Observe(ccall.sent, ccall.recv, r.Claim.NowUs, notYetDue(c.Candidates, r.Claim))
-		}
-	}
-	return r
 }
 
 // notYetDue reports whether a claim found a candidate still in the index

@@ -14,7 +14,7 @@ const DaemonInfoTTL = time.Hour
 // KeepaliveParams is a daemon's heartbeat for keepalive.lua: renew, under
 // their claim tokens, the leases of Tasks, the tasks Daemon holds the
 // claim of, and record its sign of life and, unless Info is nil, its info
-// (wire.DaemonInfo, JSON).
+// (wire.DaemonInfo, JSON). With no Daemon it renews the leases alone.
 type KeepaliveParams struct {
 	Daemon string
 	Info   []byte
@@ -34,7 +34,9 @@ func (p KeepaliveParams) build(k Keys, now time.Time) *call {
 		}
 	}
 	keys := make([]string, 0, 2+len(queues)+len(p.Tasks))
-	keys = append(keys, k.Daemons(), k.Daemon(p.Daemon))
+	if p.Daemon != "" {
+		keys = append(keys, k.Daemons(), k.Daemon(p.Daemon))
+	}
 	for _, q := range queues {
 		keys = append(keys, k.Lease(q))
 	}
@@ -51,17 +53,25 @@ func (p KeepaliveParams) build(k Keys, now time.Time) *call {
 // daemon lost (another claim took them).
 func (s *Store) Keepalive(ctx context.Context, p KeepaliveParams) (lost []*tasks.Task, err error) {
 	c := p.build(s.keys, s.clock.Now())
-	res, err := s.run(ctx, c).Slice()
+	sendAll(ctx, s, []*call{c})
+	return s.keptAlive(c, p.Tasks)
+}
+
+// keptAlive reads the reply of keepalive.lua call c, once sent, for ts:
+// it corrects the store's clock and returns the tasks of ts whose claim
+// was lost.
+func (s *Store) keptAlive(c *call, ts []*tasks.Task) (lost []*tasks.Task, err error) {
+	res, err := c.cmd.Slice()
 	if err != nil {
-		return nil, fmt.Errorf("renew %d leases: %w", len(p.Tasks), err)
+		return nil, fmt.Errorf("renew %d leases: %w", len(ts), err)
 	}
 	if len(res) == 0 {
-		return nil, fmt.Errorf("renew %d leases: unexpected empty reply", len(p.Tasks))
+		return nil, fmt.Errorf("renew %d leases: unexpected empty reply", len(ts))
 	}
 	nowUs, _ := res[0].(int64)
 	s.clock.Observe(c.sent, c.recv, nowUs, false)
-	byID := make(map[string]*tasks.Task, len(p.Tasks))
-	for _, t := range p.Tasks {
+	byID := make(map[string]*tasks.Task, len(ts))
+	for _, t := range ts {
 		byID[t.ID] = t
 	}
 	for _, id := range strs(res[1:]) {

@@ -11,10 +11,13 @@
 --
 -- KEYS[1]       daemon set       {ns}:daemons (zset, score = last sign of life, ms)
 -- KEYS[2]       daemon info      {ns}:daemon:ID (string, JSON)
--- KEYS[3..2+Q]  per queue q = 1..Q: its lease set {ns}:lease:QUEUE
--- KEYS[3+Q..]   per task, in ARGV order: its hash {ns}:t:ID
+--               (both only with a daemon id: a namespace of several
+--               partitions keeps them in its home, "{ns}", whose call
+--               renews no lease; each partition's renews its leases alone)
+-- then per queue q = 1..Q: its lease set {ns}:lease:QUEUE
+-- then per task, in ARGV order: its hash {ns}:t:ID
 -- ARGV[1] lease, ms
--- ARGV[2] daemon id
+-- ARGV[2] daemon id, or '' to renew leases alone
 -- ARGV[3] daemon info JSON (queues, handlers, workers), or '' to keep it
 -- ARGV[4] how long the info is kept, ms
 -- ARGV[5] Q, the number of queues
@@ -33,18 +36,22 @@
 local nq, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local nowms, nowus = tonumber(ARGV[7]), 0
 if n > 0 then nowms, nowus = clock() end
-redis.call('ZADD', KEYS[1], int(nowms), ARGV[2])
-if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
+local d = 0 -- the keys before the lease sets
+if ARGV[2] ~= '' then
+  d = 2
+  redis.call('ZADD', KEYS[1], int(nowms), ARGV[2])
+  if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
+end
 local until_ms = int(nowms + tonumber(ARGV[1]))
 local out, renew = {nowus}, {}
 local a = 8
 for i = 1, n do
   local q, id, token = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   a = a + 3
-  local cur = redis.call('HMGET', KEYS[2 + nq + i], 'state', 'run')
+  local cur = redis.call('HMGET', KEYS[d + nq + i], 'state', 'run')
   local mine = cur[2] == token
   if not cur[1] then -- its record vanished: it is ours while its lease is
-    mine = redis.call('ZSCORE', KEYS[2 + q], id) ~= false
+    mine = redis.call('ZSCORE', KEYS[d + q], id) ~= false
   end
   if not mine then
     out[#out + 1] = id
@@ -54,5 +61,5 @@ for i = 1, n do
     table.insert(renew[q], id)
   end
 end
-for q, zs in pairs(renew) do redis.call('ZADD', KEYS[2 + q], 'XX', unpack(zs)) end
+for q, zs in pairs(renew) do redis.call('ZADD', KEYS[d + q], 'XX', unpack(zs)) end
 return out

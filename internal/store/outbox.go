@@ -180,20 +180,6 @@ func (s *Store) deliver(ctx context.Context, e OutboxEntry, state, outcome strin
 	return nil
 }
 
-// Stale lists up to limit entries of partition p's outbox recorded longer
-// than OutboxGrace ago by Redis's clock (as the store sees it): those
-// whose writer may have died before completing them.
-func (ss *Stores) Stale(ctx context.Context, p int, limit int) ([]string, error) {
-	s := ss.parts[p]
-	before := s.clock.Now().Add(-OutboxGrace).UnixMilli()
-	ms, err := s.rdb.ZRangeByScore(ctx, s.keys.Outbox(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(before, 10), Count: int64(limit)}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read partition %d's outbox: %w", p, err)
-	}
-	return ms, nil
-}
-
 // handOut completes the deliveries that ending task pid recorded for its
 // children of other partitions (the "@QUEUE ID" entries of kids), at once;
 // those it could not complete are left to the lease keepers (Stale).
@@ -229,4 +215,70 @@ func (s *Store) links(ctx context.Context, child, queue string, parents []string
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Stale lists, per partition, up to limit entries of its outbox recorded
+// longer than OutboxGrace ago by Redis's clock (as each store sees it):
+// those whose writer may have died before completing them. It reads
+// every partition in one round trip.
+func (ss *Stores) Stale(ctx context.Context, limit int) (map[int][]string, error) {
+	pipe := ss.parts[0].rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(ss.parts))
+	for p, s := range ss.parts {
+		before := s.clock.Now().Add(-OutboxGrace).UnixMilli()
+		cmds[p] = pipe.ZRangeByScore(ctx, s.keys.Outbox(), &redis.ZRangeBy{
+			Min: "-inf", Max: strconv.FormatInt(before, 10), Count: int64(limit)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read the outboxes: %w", err)
+	}
+	out := map[int][]string{}
+	for p, cmd := range cmds {
+		if len(cmd.Val()) > 0 {
+			out[p] = cmd.Val()
+		}
+	}
+	return out, nil
+}
+
+// Keepalive renews p.Tasks' leases, each in its partition, and records
+// p.Daemon's sign of life in the namespace's home, in one round trip
+// (keepalive.lua per partition with tasks, and one in the home); it
+// returns the tasks whose claim the daemon lost.
+func (ss *Stores) Keepalive(ctx context.Context, p KeepaliveParams) ([]*tasks.Task, error) {
+	if len(ss.parts) == 1 {
+		return ss.parts[0].Keepalive(ctx, p)
+	}
+	by := map[int][]*tasks.Task{}
+	for _, t := range p.Tasks {
+		by[ss.space.Of(t.ID)] = append(by[ss.space.Of(t.ID)], t)
+	}
+	type part struct {
+		s *Store
+		c *call
+	}
+	home := KeepaliveParams{Daemon: p.Daemon, Info: p.Info, Lease: p.Lease}
+	parts := []part{{ss.home, home.build(ss.home.keys, ss.home.clock.Now())}}
+	for q, ts := range by {
+		s := ss.parts[q]
+		parts = append(parts, part{s, KeepaliveParams{Lease: p.Lease, Tasks: ts}.build(s.keys, s.clock.Now())})
+	}
+	calls := make([]*call, len(parts))
+	for i, pt := range parts {
+		calls[i] = pt.c
+	}
+	sendAll(ctx, ss.home, calls)
+	var lost []*tasks.Task
+	for i, pt := range parts {
+		var ts []*tasks.Task
+		if i > 0 {
+			ts = by[pt.s.keys.part]
+		}
+		l, err := pt.s.keptAlive(pt.c, ts)
+		if err != nil {
+			return nil, err
+		}
+		lost = append(lost, l...)
+	}
+	return lost, nil
 }
