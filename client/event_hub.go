@@ -45,9 +45,9 @@ func (c *Client) Events(ctx context.Context) (<-chan wire.Event, error) {
 // A (re)subscribe after the first sends the streams a Resync and wakes
 // every watch, since a message may have been lost before it.
 type eventHub struct {
-	rdb     redis.UniversalClient
+	rdb      redis.UniversalClient
 	channels []string
-	log     *slog.Logger
+	log      *slog.Logger
 
 	mu         sync.Mutex
 	sub        *store.Subscriber

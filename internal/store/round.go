@@ -163,4 +163,3 @@ func (rd *round) parse(ctx context.Context) (r FinishClaimReply) {
 	}
 	return r
 }
-

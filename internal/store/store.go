@@ -116,7 +116,6 @@ func New(rdb redis.UniversalClient, keys Keys, resultTTL time.Duration, local in
 	return &Store{rdb: rdb, keys: keys, resultTTL: resultTTL, clock: &RedisClock{local: local}, flags: new(atomic.Int32)}
 }
 
-
 // remote reports whether task id lives in another partition than the
 // store's.
 func (s *Store) remote(id string) bool {
