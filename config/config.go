@@ -24,16 +24,17 @@ type Config struct {
 	Redis Redis
 	// HTTP configures the HTTP API.
 	HTTP HTTP
-	// Namespace, Workers, Queues, Lease, ShutdownGrace, ResultTTL,
-	// MaxRecoveries and Retry are the engine's settings (the keys namespace,
-	// workers, queues, lease, shutdown_grace, result_ttl, max_recoveries,
-	// retry.base and retry.cap): the scheduler.Config fields of the same
+	// Namespace, Partitions, Workers, Queues, Lease, ShutdownGrace,
+	// ResultTTL, MaxRecoveries and Retry are the engine's settings (the keys
+	// namespace, partitions, workers, queues, lease, shutdown_grace,
+	// result_ttl, max_recoveries, retry.base and retry.cap): the scheduler.Config fields of the same
 	// names say what each does, and scheduler.Settings gives its default and
 	// limits. A value means what it means there: 0 or "" asks for the
 	// default, except for shutdown_grace and max_recoveries, where 0 is a
 	// value and leaving the key out asks for the default. Validate fills the
 	// defaults in.
 	Namespace     string
+	Partitions    int
 	Workers       int
 	Queues        []string
 	Lease         time.Duration
@@ -223,6 +224,7 @@ func Loopback(host string) bool {
 func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
 	return scheduler.Config{
 		Namespace:     c.Namespace,
+		Partitions:    c.Partitions,
 		Queues:        slices.Clone(c.Queues), // an empty list stays empty: an error, not the default
 		Workers:       c.Workers,
 		Lease:         c.Lease,
@@ -239,12 +241,12 @@ func (c *Config) Scheduler(logger *slog.Logger) scheduler.Config {
 // Client returns the configuration of a client of c's daemons (the HTTP
 // API's), logging to logger.
 func (c *Config) Client(logger *slog.Logger) client.Config {
-	return client.Config{Namespace: c.Namespace, ResultTTL: c.ResultTTL, Logger: logger, WaitReplicas: c.Redis.WaitReplicas}
+	return client.Config{Namespace: c.Namespace, Partitions: c.Partitions, ResultTTL: c.ResultTTL, Logger: logger, WaitReplicas: c.Redis.WaitReplicas}
 }
 
 // setEngine sets the engine's settings of c from e, after WithDefaults.
 func (c *Config) setEngine(e scheduler.Config) {
-	c.Namespace, c.Queues, c.Workers = e.Namespace, e.Queues, e.Workers
+	c.Namespace, c.Partitions, c.Queues, c.Workers = e.Namespace, e.Partitions, e.Queues, e.Workers
 	c.Lease, c.ShutdownGrace, c.ResultTTL = e.Lease, *e.ShutdownGrace, e.ResultTTL
 	c.MaxRecoveries, c.Retry = *e.MaxRecoveries, Retry{Base: e.RetryBase, Cap: e.RetryCap}
 	c.Redis.WaitReplicas = e.WaitReplicas

@@ -433,7 +433,7 @@ func TestRedactURL(t *testing.T) {
 func TestKnownKeysAreTheSpecs(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, []string{
-		"redis.url", "redis.allow_eviction", "redis.wait_replicas", "namespace", "http.addr", "http.token", "workers", "queues", "lease",
+		"redis.url", "redis.allow_eviction", "redis.wait_replicas", "namespace", "partitions", "http.addr", "http.token", "workers", "queues", "lease",
 		"shutdown_grace", "result_ttl", "max_recoveries", "retry.base", "retry.cap",
 		"log.format", "log.level", "handlers.shell.allow", "handlers.http.allow", "schedules",
 	}, KnownKeys())

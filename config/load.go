@@ -296,6 +296,7 @@ func keys(c *Config) []key {
 		{"redis.allow_eviction", asBool(&c.Redis.AllowEviction)},
 		{"redis.wait_replicas", asInt(&c.Redis.WaitReplicas)},
 		{"namespace", asString(&c.Namespace)},
+		{"partitions", asInt(&c.Partitions)},
 		{"http.addr", asString(&c.HTTP.Addr)},
 		{"http.token", secretString(&c.HTTP.Token)},
 		{"workers", asInt(&c.Workers)},

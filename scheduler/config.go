@@ -69,7 +69,7 @@ type Config struct {
 	// uses the same number; a namespace that holds tasks keeps its number
 	// (a daemon with another is refused at Start). On a Redis Cluster
 	// (a *redis.ClusterClient) zero asks for 16. 1 to 1024 (partitions).
-	// Defaults to 1, or 16 on a Redis Cluster.
+	// Defaults to the kind of Redis: 16 on a cluster, else 1.
 	Partitions int
 	// Observer, when set, is told when this daemon's loops start and end
 	// tasks (the metrics of `dueq serve` use it). Defaults to none.

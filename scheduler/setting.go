@@ -59,6 +59,12 @@ var settings = []Setting{
 		},
 	},
 	{
+		Key: "partitions", Field: "Partitions", Default: "the kind of Redis: 16 on a cluster, else 1", Accepts: "1 to " + strconv.Itoa(store.MaxPartitions),
+		Doc:   "hash tags the namespace is split into (a cluster spreads them over its shards); left out, the kind of Redis: 16 on a cluster, else 1",
+		fill:  func(*Config) {}, // 0: the Redis decides, when the daemon starts (New)
+		check: func(s Setting, c *Config) error { return inRange(s, c.Partitions, 0, store.MaxPartitions) },
+	},
+	{
 		Key: "queues", Field: "Queues", Default: "[" + tasks.DefaultQueue + "]", Accepts: "a list of queue names, each once",
 		Doc: "queues this daemon serves",
 		fill: func(c *Config) {
@@ -67,12 +73,6 @@ var settings = []Setting{
 			}
 		},
 		check: checkQueues,
-	},
-	{
-		Key: "partitions", Field: "Partitions", Default: "1, or 16 on a Redis Cluster", Accepts: "1 to " + strconv.Itoa(store.MaxPartitions),
-		Doc:   "hash tags the namespace is split into, so a Redis Cluster spreads its work; fixed while the namespace holds tasks",
-		fill:  func(*Config) {}, // 0: the Redis decides, when the daemon starts (New)
-		check: func(s Setting, c *Config) error { return inRange(s, c.Partitions, 0, store.MaxPartitions) },
 	},
 	count("redis.wait_replicas", "WaitReplicas", func(c *Config) *int { return &c.WaitReplicas }, 0, 0, 0,
 		"each submit waits until this many replicas have it (up to 1s)"),
