@@ -100,7 +100,7 @@ func setup(t *testing.T, cfg Config) *env {
 // clientConfig is the configuration of a client of the daemons that cfg
 // configures.
 func clientConfig(cfg Config) client.Config {
-	return client.Config{Namespace: cfg.Namespace, ResultTTL: cfg.ResultTTL, SafetyWait: cfg.SafetyWait, Logger: cfg.Logger, Clock: cfg.Clock}
+	return client.Config{Namespace: cfg.Namespace, Partitions: cfg.Partitions, ResultTTL: cfg.ResultTTL, SafetyWait: cfg.SafetyWait, Logger: cfg.Logger, Clock: cfg.Clock}
 }
 
 // fakeTime gives the daemons e starts a clock moved by hand (clock.Fake),
