@@ -22,7 +22,7 @@ type Counters struct {
 	DeadlineWakes int64         // waits ended by a due task or lease deadline
 	MessageWakes  int64         // waits ended by a pub/sub announcement or resubscribe
 	Announced     int64         // announcements received
-	Resubscribes  int64         // pub/sub (re)subscriptions, each followed by a re-read
+	Resubscribes  int64         // pub/sub (re)subscriptions covering every channel again, each followed by a re-read
 	SafetyWakes   int64         // waits ended by the safety cap
 	ClaimCalls    int64         // claim script calls
 	ClaimMisses   int64         // claim calls that got nothing (another daemon was first)

@@ -86,7 +86,9 @@ func TestAChildHearsFromParentsInOtherPartitions(t *testing.T) {
 	done := e.submit(tasks.Spec{Name: "record", Args: []byte(`"early"`)})
 	require.Equal(t, tasks.Succeeded, e.wait(done.ID, 5*time.Second).State)
 	gated := e.inOtherPartition(done.ID, func() tasks.Spec { return tasks.Spec{Name: "gated"} })
-	first := e.inOtherPartition(done.ID, func() tasks.Spec { return tasks.Spec{Name: "record", Args: []byte(`"late"`), In: 300 * time.Millisecond} })
+	first := e.inOtherPartition(done.ID, func() tasks.Spec {
+		return tasks.Spec{Name: "record", Args: []byte(`"late"`), In: 300 * time.Millisecond}
+	})
 	child := e.submit(tasks.Spec{Name: "record", After: []string{first.ID, done.ID, gated.ID}})
 	require.Equal(t, tasks.Waiting, child.State)
 	close(e.gate)

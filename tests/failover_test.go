@@ -53,9 +53,10 @@ func (s *hitServer) count(path string) int {
 	return s.hits[path]
 }
 
-// killPrimary kills the primary that holds the namespace's keys: on a
-// cluster, the one serving the slot of {dueq}; with Sentinel, the one the
-// sentinels name. It returns its port.
+// killPrimary kills the primary that holds the namespace's home: on a
+// cluster, the one serving the slot of {dueq} (the daemon set, and about
+// a third of the partitions); with Sentinel, the one the sentinels name.
+// It returns its port.
 func (r *redisServer) killPrimary(t *testing.T, rdb redis.UniversalClient) string {
 	t.Helper()
 	var port string

@@ -108,7 +108,7 @@ func TestKill9UnderLoadEveryTaskSucceedsOnce(t *testing.T) {
 			In: time.Duration(i) * 2 * time.Millisecond}) // due over 4 s
 		require.NoError(t, err)
 	}
-	succeeded := func() int64 { return rdb.ZCard(ctx, "{dueq}:done:succeeded").Val() }
+	succeeded := func() int64 { return finished(t, rdb, tasks.Succeeded) }
 	for round := range 2 { // kill a daemon mid-load, twice, and bring it back
 		require.Eventually(t, func() bool { return succeeded() >= int64(n*(round+1)/3) }, 60*time.Second, 10*time.Millisecond)
 		ds[round].kill9(t)

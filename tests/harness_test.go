@@ -22,7 +22,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dueq/dueq/internal/store"
 	"github.com/dueq/dueq/internal/testutil"
+	"github.com/dueq/dueq/tasks"
 )
 
 // binary is the dueq binary built once for all tests.
@@ -250,4 +252,18 @@ func mustDueq(t *testing.T, server string, args ...string) string {
 	r := dueq(t, server, args...)
 	require.Zero(t, r.Code, "dueq %s: %s", strings.Join(args, " "), r.Stderr)
 	return strings.TrimSpace(r.Stdout)
+}
+
+// finished counts the tasks of the default namespace that finished in
+// state, in every partition of rdb's namespace (as many as a daemon on
+// rdb makes by default).
+func finished(t *testing.T, rdb redis.UniversalClient, state tasks.State) int64 {
+	t.Helper()
+	sp, err := store.NewSpace("dueq", store.DefaultPartitions(rdb))
+	require.NoError(t, err)
+	var n int64
+	for p := range sp.N() {
+		n += rdb.ZCard(context.Background(), sp.Part(p).Done(state)).Val()
+	}
+	return n
 }

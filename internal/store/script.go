@@ -19,13 +19,18 @@ import (
 // write that would grow memory and lets a script that already wrote go
 // on, so a refusal could leave half a transition behind. The plain form is
 // for a Redis that does not read the line (the embedded Redis; Redis 6).
+//
+// A third form, sharded, is the flagged form publishing with SPUBLISH
+// instead of PUBLISH, for a Redis Cluster: a message on a channel of a
+// partition's hash tag then reaches only the shard that owns the
+// partition (sharded pub/sub), not every node of the cluster.
 type script struct {
-	name           string // its file's name without .lua, for ScriptName
-	flagged, plain *redis.Script
-	// The sources of the two forms, for loading them in a pipeline:
+	name                    string // its file's name without .lua, for ScriptName
+	flagged, plain, sharded *redis.Script
+	// The sources of the forms, for loading them in a pipeline:
 	// redis.Script.Load would take the reply of a command not yet sent as
 	// its hash.
-	flaggedSrc, plainSrc string
+	flaggedSrc, plainSrc, shardedSrc string
 }
 
 // scripts are all the scripts made, by the hashes of both their forms.
@@ -41,14 +46,15 @@ func newScript(name, flags, src string) *script {
 	if flags != "" {
 		line += " flags=" + flags
 	}
-	s := &script{name: name, flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src),
-		flaggedSrc: line + "\n" + src, plainSrc: src}
-	scripts[s.flagged.Hash()], scripts[s.plain.Hash()] = s, s
+	sharded := line + "\n" + strings.ReplaceAll(src, "redis.call('PUBLISH',", "redis.call('SPUBLISH',")
+	s := &script{name: name, flagged: redis.NewScript(line + "\n" + src), plain: redis.NewScript(src), sharded: redis.NewScript(sharded),
+		flaggedSrc: line + "\n" + src, plainSrc: src, shardedSrc: sharded}
+	scripts[s.flagged.Hash()], scripts[s.plain.Hash()], scripts[s.sharded.Hash()] = s, s, s
 	return s
 }
 
 // allScripts returns every script made, each once (scripts holds each
-// under both its hashes).
+// under every form's hash).
 func allScripts() []*script {
 	seen := map[*script]bool{}
 	var all []*script
@@ -157,25 +163,21 @@ func (s *Store) prepare(ctx context.Context) error {
 	// loaded, by their hashes, as before: a call that meets NOSCRIPT then
 	// fails with the refusal (load), and is not sent again, so no call
 	// runs after one sent later.
-	if err := loadAll(ctx, s.rdb, flags); err != nil && !redis.HasErrorPrefix(err, "NOPERM") {
+	if err := loadAll(ctx, s.rdb, s.formOf(flags)); err != nil && !redis.HasErrorPrefix(err, "NOPERM") {
 		return fmt.Errorf("load the scripts into Redis: %w", err)
 	}
 	s.flags.Store(flags)
 	return nil
 }
 
-// loadAll loads every script, in the form flags says, in one pipeline per
-// server: on a Redis Cluster into every primary, since a command without
-// keys (SCRIPT LOAD) in a pipeline reaches just one node.
-func loadAll(ctx context.Context, rdb redis.UniversalClient, flags int32) error {
+// loadAll loads every script, in the form form picks, in one pipeline
+// per server: on a Redis Cluster into every primary, since a command
+// without keys (SCRIPT LOAD) in a pipeline reaches just one node.
+func loadAll(ctx context.Context, rdb redis.UniversalClient, form func(*script) string) error {
 	load := func(ctx context.Context, c redis.Cmdable) error {
 		pipe := c.Pipeline()
 		for _, sc := range allScripts() {
-			src := sc.flaggedSrc
-			if flags == flagsIgnored {
-				src = sc.plainSrc
-			}
-			pipe.ScriptLoad(ctx, src)
+			pipe.ScriptLoad(ctx, form(sc))
 		}
 		_, err := pipe.Exec(ctx)
 		return err
@@ -193,10 +195,34 @@ func (s *Store) Prepare(ctx context.Context) error { return s.prepare(ctx) }
 
 // form is the form of sc this store's Redis runs; call prepare first.
 func (s *Store) form(sc *script) *redis.Script {
-	if s.flags.Load() == flagsIgnored {
+	switch {
+	case s.flags.Load() == flagsIgnored:
 		return sc.plain
+	case s.sharded():
+		return sc.sharded
 	}
 	return sc.flagged
+}
+
+// formOf returns the source of the form of each script a Redis that
+// reads script flags as flags says runs.
+func (s *Store) formOf(flags int32) func(*script) string {
+	return func(sc *script) string {
+		switch {
+		case flags == flagsIgnored:
+			return sc.plainSrc
+		case s.sharded():
+			return sc.shardedSrc
+		}
+		return sc.flaggedSrc
+	}
+}
+
+// sharded reports whether the store's Redis is a Redis Cluster, whose
+// scripts publish on sharded channels (SPUBLISH).
+func (s *Store) sharded() bool {
+	_, ok := s.rdb.(*redis.ClusterClient)
+	return ok
 }
 
 // call is one script call: the script, its KEYS and ARGV in the order
