@@ -33,8 +33,8 @@ type Client struct {
 	space  store.Space
 	rdb    redis.UniversalClient
 	cfg    Config
-	queues sync.Map     // queue names this client has added to the queue set, per partition (queueIn)
-	subs   []*submitter // per partition
+	queues sync.Map // queue names this client has added to the queue set, per partition (queueIn)
+	sub    *submitter
 	events *eventHub
 	// claimed is set once the namespace's partitions agree with the
 	// client's (store.Space.Claim), before its first write.
@@ -61,8 +61,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Client, error) {
 	channels := make([]string, sp.N())
 	for p := range sp.N() {
 		channels[p] = sp.Part(p).EventsChannel()
-		c.subs = append(c.subs, newSubmitter(c.stores.Part(p), c.newQueue, func(t *tasks.Task) { c.queues.Store(c.queueIn(t), true) }))
 	}
+	c.sub = newSubmitter(c.stores, c.newQueue, func(t *tasks.Task) { c.queues.Store(c.queueIn(t), true) })
 	c.events = newEventHub(rdb, channels, cfg.Logger)
 	return c, nil
 }
@@ -89,16 +89,22 @@ func (c *Client) st(id string) *store.Store { return c.stores.Of(id) }
 
 // place gives a new task its partition, in its id: its idempotency key's,
 // so a second submit with the key finds the first; else its first
-// parent's, so that edge is one script; else one at random.
-func (c *Client) place(t *tasks.Task) {
+// parent's, so that edge is one script. A task neither places is free:
+// with free, it is left for whoever sends it to place (it goes where the
+// tasks sent with it go, or at random, store.Stores.SubmitGroup); else it
+// goes to one at random. It reports whether the task was left free.
+func (c *Client) place(t *tasks.Task, free bool) bool {
 	p := c.space.Pick()
 	switch {
 	case t.Key != "":
 		p = c.space.ForKey(t.Key)
 	case len(t.Parents) > 0:
 		p = c.space.Of(t.Parents[0])
+	case free:
+		return true
 	}
 	t.ID = c.space.Tag(t.ID, p)
+	return false
 }
 
 // queueIn names t's queue in t's partition, for the queues the client
@@ -139,11 +145,11 @@ func (c *Client) SubmitCreated(ctx context.Context, spec tasks.Spec) (*tasks.Tas
 		return nil, false, err
 	}
 	t := newTask(spec)
-	c.place(t)
+	free := c.place(t, true)
 	if err := c.checkParents(ctx, []*tasks.Task{t}, nil)[0]; err != nil {
 		return nil, false, err
 	}
-	res, err := c.subs[c.space.Of(t.ID)].submit(ctx, t)
+	res, err := c.sub.submit(ctx, t, free)
 	if err == nil {
 		err = res.Err
 	}
@@ -188,7 +194,7 @@ func (c *Client) SubmitMany(ctx context.Context, specs []tasks.Spec) ([]*tasks.T
 			return nil, fmt.Errorf("spec %d: %w", i, err)
 		}
 		ts[i] = newTask(specs[i])
-		c.place(ts[i])
+		c.place(ts[i], false)
 	}
 	if err := c.claim(ctx); err != nil {
 		return nil, err

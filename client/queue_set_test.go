@@ -70,19 +70,19 @@ func TestAQueueIsListedWhenAnotherCallersRefusedSubmitWasGroupedBeforeIt(t *test
 	e := setup(t, scheduler.Config{})
 	ctx := context.Background()
 	e.submit(tasks.Spec{Name: "record"}) // loads the script
-	e.client.subs[0].wait = time.Hour
-	e.client.subs[0].mu.Lock()
-	e.client.subs[0].last = 2 // as if the last group held two: the next waits for two
-	e.client.subs[0].mu.Unlock()
+	e.client.sub.wait = time.Hour
+	e.client.sub.mu.Lock()
+	e.client.sub.last = 2 // as if the last group held two: the next waits for two
+	e.client.sub.mu.Unlock()
 	refused := make(chan error, 1)
 	go func() {
 		_, err := e.client.Submit(ctx, tasks.Spec{Name: "record", Queue: "reports", After: []string{"01JZZZZZZZZZZZZZZZZZZZZZZZ"}})
 		refused <- err
 	}()
 	require.Eventually(t, func() bool {
-		e.client.subs[0].mu.Lock()
-		defer e.client.subs[0].mu.Unlock()
-		return len(e.client.subs[0].queue) == 1
+		e.client.sub.mu.Lock()
+		defer e.client.sub.mu.Unlock()
+		return len(e.client.sub.queue) == 1
 	}, 5*time.Second, time.Millisecond)
 	stored := e.submit(tasks.Spec{Name: "record", Queue: "reports"})
 	require.ErrorIs(t, <-refused, tasks.ErrInvalid)

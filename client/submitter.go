@@ -24,8 +24,14 @@ import (
 //
 // It runs no goroutine while idle: the first submit to find it idle starts
 // one, which sends groups until none is waiting and then ends.
+//
+// With several partitions, a group goes in one round trip, a call per
+// partition among its tasks; the tasks that nothing places (no key, no
+// parent) join the partition of the group's first task that has one, or
+// go together to one at random, so a group of independent tasks is still
+// one call.
 type submitter struct {
-	st       *store.Store
+	st       *store.Stores
 	newQueue func(*tasks.Task) bool // whether a task's queue may be missing from the queue set
 	known    func(*tasks.Task)      // a task's queue is in the queue set now
 
@@ -41,7 +47,7 @@ type submitter struct {
 // of a loaded Redis, well under a millisecond.
 const groupWait = 200 * time.Microsecond
 
-func newSubmitter(st *store.Store, newQueue func(*tasks.Task) bool, known func(*tasks.Task)) *submitter {
+func newSubmitter(st *store.Stores, newQueue func(*tasks.Task) bool, known func(*tasks.Task)) *submitter {
 	return &submitter{st: st, newQueue: newQueue, known: known, more: make(chan struct{}, 1), wait: groupWait}
 }
 
@@ -49,6 +55,7 @@ func newSubmitter(st *store.Store, newQueue func(*tasks.Task) bool, known func(*
 type submitReq struct {
 	ctx  context.Context
 	task *tasks.Task
+	free bool // nothing places it: the group's send gives it a partition
 	res  store.Submitted
 	err  error // Redis could not be reached
 	done chan struct{}
@@ -57,8 +64,8 @@ type submitReq struct {
 // submit sends t with whatever other submits are waiting. If ctx ends
 // while t is on its way, submit returns ctx's error and t may or may not
 // have been stored, as with any request whose answer was not read.
-func (s *submitter) submit(ctx context.Context, t *tasks.Task) (store.Submitted, error) {
-	r := &submitReq{ctx: ctx, task: t, done: make(chan struct{})}
+func (s *submitter) submit(ctx context.Context, t *tasks.Task, free bool) (store.Submitted, error) {
+	r := &submitReq{ctx: ctx, task: t, free: free, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, r)
 	if !s.running {
@@ -134,10 +141,11 @@ func (s *submitter) send(group []*submitReq) {
 		return
 	}
 	ts := make([]*tasks.Task, len(group))
+	free := make([]bool, len(group))
 	for i, r := range group {
-		ts[i] = r.task
+		ts[i], free[i] = r.task, r.free
 	}
-	out, err := s.st.Submit(context.WithoutCancel(group[0].ctx), store.SubmitParams{Tasks: ts, NewQueue: s.newQueue})
+	out, err := s.st.SubmitGroup(context.WithoutCancel(group[0].ctx), ts, free, s.newQueue)
 	for i, r := range group {
 		switch {
 		case out[i].ID != "":

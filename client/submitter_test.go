@@ -54,9 +54,9 @@ func TestConcurrentSubmitsShareOneCall(t *testing.T) {
 		submit(i) // while the first is on its way
 	}
 	require.Eventually(t, func() bool {
-		e.client.subs[0].mu.Lock()
-		defer e.client.subs[0].mu.Unlock()
-		return len(e.client.subs[0].queue) == n-1
+		e.client.sub.mu.Lock()
+		defer e.client.sub.mu.Unlock()
+		return len(e.client.sub.queue) == n-1
 	}, 10*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
@@ -137,10 +137,10 @@ func TestSubmitGroupsWaitForCompanyUnderLoad(t *testing.T) {
 	trips := &tripCount{}
 	e.rdb.AddHook(trips)
 	e.submit(tasks.Spec{Name: "record"}) // loads the script
-	e.client.subs[0].wait = time.Hour
-	e.client.subs[0].mu.Lock()
-	e.client.subs[0].last = 4 // as if the last group held four
-	e.client.subs[0].mu.Unlock()
+	e.client.sub.wait = time.Hour
+	e.client.sub.mu.Lock()
+	e.client.sub.last = 4 // as if the last group held four
+	e.client.sub.mu.Unlock()
 	before := trips.n.Load()
 	var wg sync.WaitGroup
 	ids := make(chan string, 4)
@@ -166,7 +166,7 @@ func TestSubmitGroupsWaitForCompanyUnderLoad(t *testing.T) {
 func TestALoneSubmitIsSentAtOnce(t *testing.T) {
 	t.Parallel()
 	e := setup(t, scheduler.Config{})
-	e.client.subs[0].wait = time.Hour
+	e.client.sub.wait = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for range 3 { // one after another: each the only one

@@ -15,6 +15,9 @@
 #
 # OWNER_PID, when set, is a process whose exit stops what start started.
 # REDIS_ARGS (e.g. "--appendonly yes") are added to every node's arguments.
+# REPLICAS=0 starts the 3 primaries alone (benchmarks on one small machine,
+# where replicas would take CPU that real shards have on machines of their
+# own); the default is 1 replica per primary.
 # Then: dueq serve --redis "$(cat DIR/url)"   (or the URL printed)
 # Needs redis-server and redis-cli 7.0 or newer, and python3 (to find free ports).
 set -euo pipefail
@@ -23,7 +26,9 @@ SCRIPT=redis-cluster.sh
 # shellcheck source=redis-local.sh
 source "$(dirname "${BASH_SOURCE[0]}")/redis-local.sh"
 
-NODES=6
+REPLICAS=${REPLICAS:-1}
+case $REPLICAS in 0 | 1) ;; *) die "REPLICAS=$REPLICAS: use 0 or 1" ;; esac
+NODES=$((3 * (1 + REPLICAS)))
 
 # node_start DIR PORT starts one node in DIR/PORT.
 node_start() {
@@ -48,7 +53,7 @@ wait_ok() {
 				synced=$((synced + 1))
 			fi
 		done
-		[ $ok = 1 ] && [ $synced -ge $((NODES / 2)) ] && return 0
+		[ $ok = 1 ] && [ $synced -ge $((3 * REPLICAS)) ] && return 0
 		sleep 0.05
 	done
 	die "the cluster in $dir did not become ok (logs: $dir/*/redis.log)"
@@ -63,7 +68,7 @@ start() {
 	for port in $ports; do wait_answer "$port" "$dir/$port/redis.log"; done
 	local addrs=()
 	for port in $ports; do addrs+=("127.0.0.1:$port"); done
-	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 ||
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$REPLICAS" --cluster-yes >"$dir/create.log" 2>&1 ||
 		die "redis-cli --cluster create failed: $(tail -5 "$dir/create.log")"
 	wait_ok "$dir"
 	local url

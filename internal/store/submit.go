@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -294,4 +295,80 @@ func dueArg(t *tasks.Task) int64 {
 		return -t.Delay.Milliseconds()
 	}
 	return max(transport.Ms(t.DueAt), 1) // 0 would read as "now"
+}
+
+// SubmitGroup stores a small group of new tasks (at most SubmitPerCall)
+// of any partitions in one round trip: one submit.lua call per partition
+// among them, the calls pipelined. out[i] answers ts[i], as Submit's do; a
+// task with no partition in its id yet (Space.Tag) is placed with the
+// group's first task that has one, or, when none has, with the others at
+// random, so a group of independent tasks costs one call, wherever it
+// goes.
+func (ss *Stores) SubmitGroup(ctx context.Context, ts []*tasks.Task, free []bool, newQueue func(*tasks.Task) bool) ([]Submitted, error) {
+	p := -1
+	for i, t := range ts {
+		if !free[i] {
+			p = ss.space.Of(t.ID)
+			break
+		}
+	}
+	if p < 0 {
+		p = ss.space.Pick()
+	}
+	var scs []submitCall
+	at := map[int]int{} // partition → its call in scs
+	idx := map[int][]int{}
+	for i, t := range ts {
+		if free[i] {
+			t.ID = ss.space.Tag(t.ID, p)
+		}
+		q := ss.space.Of(t.ID)
+		j, ok := at[q]
+		if !ok {
+			j = len(scs)
+			at[q] = j
+			scs = append(scs, submitCall{})
+		}
+		scs[j].tasks = append(scs[j].tasks, t)
+		scs[j].newQueue = append(scs[j].newQueue, newQueue(t))
+		idx[j] = append(idx[j], i)
+	}
+	calls := make([]*call, len(scs))
+	for j := range scs {
+		s := ss.parts[ss.space.Of(scs[j].tasks[0].ID)]
+		if ss.space.N() > 1 {
+			scs[j].remote = s.remote
+		}
+		scs[j].call = scs[j].build(s.keys)
+		calls[j] = scs[j].call
+	}
+	out := make([]Submitted, len(ts))
+	if err := ss.parts[p].send(ctx, calls...); err != nil {
+		return out, err
+	}
+	var errs []error
+	for j, sc := range scs {
+		part := make([]Submitted, len(sc.tasks))
+		nowUs, err := parseSubmit(sc.tasks, sc.call.cmd, part)
+		for k, i := range idx[j] {
+			out[i] = part[k]
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ss.Of(sc.tasks[0].ID).clock.Observe(sc.call.sent, sc.call.recv, nowUs, false)
+		if sc.call.replicas != nil {
+			var unconfirmed []string
+			for _, o := range part {
+				if o.Created {
+					unconfirmed = append(unconfirmed, o.ID)
+				}
+			}
+			if len(unconfirmed) > 0 {
+				errs = append(errs, fmt.Errorf("tasks %s: %w", strings.Join(unconfirmed, ", "), sc.call.replicas))
+			}
+		}
+	}
+	return out, errors.Join(errs...)
 }
