@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -21,13 +20,12 @@ import (
 
 func TestClientUnreachable(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
+	// Port 1: no test listens there (they take free ephemeral ports), so
+	// nothing answers; a port freed by this test could be taken meanwhile
+	// by another package's server running beside it.
+	addr := "127.0.0.1:1"
 	cl := &apiclient.Client{BaseURL: "http://" + addr + "/"}
-	_, err = cl.Get(context.Background(), "x")
+	_, err := cl.Get(context.Background(), "x")
 	require.ErrorIs(t, err, apiclient.ErrUnreachable)
 	require.ErrorContains(t, err, "http://"+addr)
 	require.ErrorContains(t, err, "dueq serve")
