@@ -351,9 +351,6 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Task, error) {
 	if !tasks.ValidID(id) {
 		return nil, fmt.Errorf("task %.80q: %w", id, wire.ErrNotFound)
 	}
-	if err := c.claim(ctx); err != nil {
-		return nil, err
-	}
 	r, err := c.st(id).Cancel(ctx, store.CancelParams{ID: id})
 	if err != nil {
 		return nil, err
@@ -386,6 +383,9 @@ func (c *Client) Retry(ctx context.Context, id string) (*tasks.Task, error) {
 		}
 		if err := Retryable(t); err != nil {
 			return t, fmt.Errorf("retry %s: %w", id, err)
+		}
+		if err := c.claim(ctx); err != nil {
+			return nil, err
 		}
 		retried, err := c.st(id).Retry(ctx, store.RetryParams{Task: t})
 		if err != nil {

@@ -58,12 +58,12 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	pipe = c.rdb.Pipeline()
 	due := make([][]*redis.IntCmd, len(queues))
 	lease := make([][]*redis.IntCmd, len(queues))
-	sample := make([][]*redis.StringSliceCmd, len(queues))
+	sample := make([][]*redis.ZSliceCmd, len(queues))
 	for i, q := range queues {
 		for p := range n {
 			k := c.space.Part(p)
 			due[i], lease[i] = append(due[i], pipe.ZCard(ctx, k.Due(q))), append(lease[i], pipe.ZCard(ctx, k.Lease(q)))
-			sample[i] = append(sample[i], pipe.ZRangeByScore(ctx, k.Due(q), &redis.ZRangeBy{Min: "-inf", Max: now, Count: StrandedSample}))
+			sample[i] = append(sample[i], pipe.ZRangeByScoreWithScores(ctx, k.Due(q), &redis.ZRangeBy{Min: "-inf", Max: now, Count: StrandedSample}))
 		}
 	}
 	var waiting []*redis.IntCmd
@@ -117,7 +117,7 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 
 // stranded reads the handler names of each queue's sampled due tasks in
 // one pipeline and counts those no live daemon serving the queue has.
-func (c *Client) stranded(ctx context.Context, queues []string, sample [][]*redis.StringSliceCmd, daemons []wire.Daemon) ([]wire.Stranded, error) {
+func (c *Client) stranded(ctx context.Context, queues []string, sample [][]*redis.ZSliceCmd, daemons []wire.Daemon) ([]wire.Stranded, error) {
 	out := []wire.Stranded{}
 	for _, d := range daemons {
 		if d.Info == nil {
@@ -128,11 +128,16 @@ func (c *Client) stranded(ctx context.Context, queues []string, sample [][]*redi
 	names := make([][]*redis.StringCmd, len(queues))
 	n := 0
 	for i := range queues {
+		// The queue's first StrandedSample due tasks, of every partition.
+		var due []redis.Z
 		for _, part := range sample[i] {
-			for _, id := range part.Val() {
-				names[i] = append(names[i], pipe.HGet(ctx, c.space.KeysOf(id).Task(id), transport.FName))
-				n++
-			}
+			due = append(due, part.Val()...)
+		}
+		sort.SliceStable(due, func(a, b int) bool { return due[a].Score < due[b].Score })
+		for _, z := range due[:min(len(due), StrandedSample)] {
+			id, _ := z.Member.(string)
+			names[i] = append(names[i], pipe.HGet(ctx, c.space.KeysOf(id).Task(id), transport.FName))
+			n++
 		}
 	}
 	if n == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,4 +302,89 @@ func TestChangingThePartitionsOfANamespaceWithTasksIsRefused(t *testing.T) {
 	n, err := fresh.rdb.Get(context.Background(), "{dueq}:partitions").Int()
 	require.NoError(t, err)
 	require.Equal(t, 8, n)
+}
+
+// A client of another number of partitions is refused while a daemon of
+// the namespace is alive, even before it holds tasks: the task would go
+// where no daemon looks.
+func TestAClientOfOtherPartitionsIsRefusedWhileDaemonsRun(t *testing.T) {
+	t.Parallel()
+	e := setup(t, partitioned())
+	e.start()
+	c, err := client.New(e.rdb, client.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	_, err = c.Submit(context.Background(), tasks.Spec{Name: "record"})
+	require.ErrorIs(t, err, store.ErrPartitions)
+	require.ErrorContains(t, err, "daemons alive")
+	n, err := e.rdb.Get(context.Background(), "{dueq}:partitions").Int()
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "the namespace keeps its number")
+}
+
+// A parent retried and finished again leaves its children with the
+// outcome they hold: a child still waiting for another parent (of another
+// partition) is not released by the second finish, whichever partition
+// the child is in.
+func TestARetriedParentDoesNotReleaseAWaitingChildAgain(t *testing.T) {
+	t.Parallel()
+	for _, local := range []bool{true, false} {
+		e := setup(t, partitioned())
+		var mu sync.Mutex
+		calls := map[string]int{}
+		e.reg.Register("flaky", func(ctx context.Context, c *tasks.Call) (any, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if calls[c.Task.ID]++; calls[c.Task.ID] == 1 {
+				return nil, errors.New("first attempt fails")
+			}
+			return "ok", nil
+		})
+		e.start()
+		p1 := e.submit(tasks.Spec{Name: "flaky"})
+		p2 := e.inOtherPartition(p1.ID, func() tasks.Spec { return tasks.Spec{Name: "gated"} })
+		e.waitRun(p2.ID, 5*time.Second)
+		after := []string{p1.ID, p2.ID} // a child goes with its first parent
+		if !local {
+			after = []string{p2.ID, p1.ID}
+		}
+		child := e.submit(tasks.Spec{Name: "record", After: after, OnParentFailure: tasks.PolicyRun})
+		require.Equal(t, tasks.Failed, e.wait(p1.ID, 5*time.Second).State)
+		_, err := e.client.Retry(context.Background(), p1.ID)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Succeeded, e.wait(p1.ID, 5*time.Second).State)
+		got, err := e.client.Get(context.Background(), child.ID)
+		require.NoError(t, err)
+		require.Equal(t, tasks.Waiting, got.State, "the child waits for %s (child with the retried parent: %v)", p2.ID, local)
+		require.Equal(t, "1", e.mr.HGet(e.space().KeysOf(child.ID).Task(child.ID), "pending"), "one parent is pending")
+		close(e.gate)
+		got = e.wait(child.ID, 10*time.Second)
+		require.Equal(t, tasks.Succeeded, got.State)
+		require.Equal(t, tasks.Failed, got.Outcomes[slices.Index(after, p1.ID)].State, "it got the first outcome")
+	}
+}
+
+// space is the namespace's partitions as e's daemons count them.
+func (e *env) space() store.Space {
+	sp, err := store.NewSpace(defaultNamespace, max(e.cfg.Partitions, 1))
+	require.NoError(e.t, err)
+	return sp
+}
+
+// skewed is a clock off by a fixed offset.
+type skewed struct{ off time.Duration }
+
+func (s skewed) Now() time.Time { return time.Now().Add(s.off) }
+
+// A daemon whose clock is off still shows as alive: its sign of life is
+// written by Redis's time as its claims and finishes see it.
+func TestADaemonWithASkewedClockShowsAliveWithPartitions(t *testing.T) {
+	t.Parallel()
+	e := setup(t, partitioned())
+	s := e.start(func(c *Config) { c.Clock = skewed{-10 * time.Second} })
+	require.Eventually(t, func() bool { return s.Counters().Peeks > 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		ds, err := e.client.Daemons(context.Background())
+		return err == nil && len(ds) == 1
+	}, 5*time.Second, 20*time.Millisecond, "the daemon is alive")
 }

@@ -22,8 +22,12 @@ var (
 	//go:embed deliver.lua
 	deliverLua string
 
-	linkScript    = newScript("link", "", linkLua)
-	deliverScript = newScript("deliver", "", deliverLua)
+	//go:embed partitions.lua
+	partitionsLua string
+
+	linkScript       = newScript("link", "", linkLua)
+	partitionsScript = newScript("partitions", "", partitionsLua)
+	deliverScript    = newScript("deliver", "", deliverLua)
 )
 
 // An edge between a parent and a child of two partitions cannot be one
@@ -93,7 +97,9 @@ func NewStores(rdb redis.UniversalClient, sp Space, resultTTL time.Duration, loc
 	}
 	ss.home = ss.parts[0]
 	if sp.N() > 1 {
-		ss.home = &Store{rdb: rdb, keys: sp.Home(), resultTTL: resultTTL, clock: &RedisClock{local: local}, flags: flags}
+		// The home's calls renew no lease, so no reply of theirs corrects
+		// a clock: it keeps partition 0's, which claims and finishes do.
+		ss.home = &Store{rdb: rdb, keys: sp.Home(), resultTTL: resultTTL, clock: ss.parts[0].clock, flags: flags}
 	}
 	return ss
 }

@@ -242,8 +242,10 @@ end
 -- function outcome), the
 -- parent having ended in state: a waiting child records it, and enters
 -- the index once no parent is pending or this one dooms it. With once, a
--- child that already holds pid's outcome is left alone (a delivery from
--- another partition may come twice). It reports whether the child took it.
+-- child that already holds pid's outcome is left alone: a delivery from
+-- another partition may come twice, and a parent retried and finished
+-- again finds its children holding its first outcome. It reports whether
+-- the child took it.
 local function hand_over(ch, cdue, waiting, announce, q, cid, pid, state, o, now, once)
   local c = redis.call('HMGET', ch, 'state', 'opf', 'due', 'pending', 'o:' .. pid)
   if c[1] ~= 'waiting' or (once and c[5]) then return false end
@@ -281,7 +283,7 @@ local function release(keys, kids, first, waiting, announce, pid, name, state, r
       redis.call('ZADD', ch, 'NX', int(now), m)
       redis.call('HSETNX', cdue, m, state .. ' ' .. o)
     elseif q then
-      hand_over(ch, cdue, waiting, announce, q, cid, pid, state, o, now, false)
+      hand_over(ch, cdue, waiting, announce, q, cid, pid, state, o, now, true)
     end
   end
 end

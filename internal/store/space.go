@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -135,39 +136,66 @@ var ErrPartitions = errors.New("the namespace has another number of partitions")
 // checks it against the one recorded: a namespace keeps its partitions,
 // since its tasks' ids say where they are. A namespace that holds no tasks
 // (none due, waiting, running, recurring or finished and not yet expired)
-// takes a new number; one that holds tasks refuses it with an error
-// wrapping ErrPartitions that says what to do. A namespace from before
+// and has no daemon alive (seen within LiveDaemon) takes a new number; one
+// that holds tasks or has a live daemon refuses it with an error wrapping
+// ErrPartitions that says what to do. A namespace from before
 // partitions, with no number recorded, has one.
 func (sp Space) Claim(ctx context.Context, rdb redis.UniversalClient) error {
 	key := sp.home.Partitions()
-	cur, err := rdb.Get(ctx, key).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		cur = "1"
-	case err != nil:
-		return fmt.Errorf("read the namespace's partitions: %w", err)
-	}
-	have, err := strconv.Atoi(cur)
-	if err != nil || have < 1 || have > MaxPartitions {
-		return fmt.Errorf("%w: key %s holds %q, which is no number of partitions: fix or delete it", ErrPartitions, key, cur)
-	}
-	if have != sp.N() {
-		old, _ := NewSpace(sp.ns, have)
-		busy, err := old.holdsTasks(ctx, rdb)
-		if err != nil {
-			return err
+	for range 8 {
+		cur, err := rdb.Get(ctx, key).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			cur = ""
+		case err != nil:
+			return fmt.Errorf("read the namespace's partitions: %w", err)
 		}
-		if busy != "" {
-			return fmt.Errorf("%w: namespace %q has %d partitions and holds tasks (%s), so its partitions cannot change to %d: set partitions to %d, "+
-				"or let its tasks finish and their results expire first, or use another namespace", ErrPartitions, sp.ns, have, busy, sp.N(), have)
+		have := 1
+		if cur != "" {
+			if have, err = strconv.Atoi(cur); err != nil || have < 1 || have > MaxPartitions {
+				return fmt.Errorf("%w: key %s holds %q, which is no number of partitions: fix or delete it", ErrPartitions, key, cur)
+			}
 		}
+		refuse := func(why string) error {
+			return fmt.Errorf("%w: namespace %q has %d partitions and %s, so its partitions cannot change to %d: set partitions to %d, "+
+				"or stop its daemons and let its tasks finish and their results expire first, or use another namespace", ErrPartitions, sp.ns, have, why, sp.N(), have)
+		}
+		if have != sp.N() {
+			busy, err := sp.of(have).holdsTasks(ctx, rdb)
+			if err != nil {
+				return err
+			}
+			if busy != "" {
+				return refuse("holds tasks (" + busy + ")")
+			}
+		}
+		if cur == strconv.Itoa(sp.N()) {
+			return nil
+		}
+		// Sent whole (EVAL): it runs once per process, before the
+		// scripts are loaded.
+		res, err := rdb.Eval(ctx, partitionsScript.plainSrc, []string{key, sp.home.Daemons()}, cur, sp.N(), LiveDaemon.Milliseconds()).Text()
+		switch {
+		case err != nil:
+			return fmt.Errorf("record the namespace's partitions: %w", err)
+		case res == "live":
+			return refuse("daemons alive")
+		case res == "ok":
+			return nil
+		}
+		// "changed": another process recorded a number meanwhile
 	}
-	// Written every time: a namespace whose keys all expired starts again
-	// with whatever number comes first.
-	if err := rdb.Set(ctx, key, sp.N(), 0).Err(); err != nil {
-		return fmt.Errorf("record the namespace's partitions: %w", err)
-	}
-	return nil
+	return fmt.Errorf("record the namespace's partitions: other processes kept changing %s", key)
+}
+
+// LiveDaemon is how recently a daemon's sign of life makes it alive for
+// Claim.
+const LiveDaemon = time.Minute
+
+// of returns the space of the same namespace with n partitions.
+func (sp Space) of(n int) Space {
+	o, _ := NewSpace(sp.ns, n)
+	return o
 }
 
 // holdsTasks names a key of the space that holds tasks, or returns "".
