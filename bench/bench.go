@@ -30,14 +30,17 @@ var Modes = []string{"throughput", "lateness", "dag", "idle", "scale"}
 
 // Options configures a run. Zero values take the defaults noted.
 type Options struct {
-	RedisURL string        // required; its database is flushed
-	Mode     string        // one of Modes
-	Tasks    int           // defaults to 20000 (lateness 10000, dag 2000 pairs, scale 100000)
-	Workers  int           // loops per daemon; defaults to 8
-	Daemons  int           // schedulers in this process, each with its own connections; defaults to 1
-	Seconds  float64       // lateness: spread of due times; idle: measured time. Defaults to 10
-	Progress io.Writer     // progress lines; nil for none
-	Grace    time.Duration // how long to wait for the tasks; defaults to 5 minutes
+	RedisURL string // required; its database is flushed
+	Mode     string // one of Modes
+	Tasks    int    // defaults to 20000 (lateness 10000, dag 2000 pairs, scale 100000)
+	Workers  int    // loops per daemon; defaults to 8
+	Daemons  int    // schedulers in this process, each with its own connections; defaults to 1
+	// Partitions is the namespace's partitions (scheduler.Config.Partitions);
+	// defaults to the daemon's default: 16 on a cluster, else 1.
+	Partitions int
+	Seconds    float64       // lateness: spread of due times; idle: measured time. Defaults to 10
+	Progress   io.Writer     // progress lines; nil for none
+	Grace      time.Duration // how long to wait for the tasks; defaults to 5 minutes
 }
 
 // Result is the JSON object `dueq bench` prints; a mode sets the figures it
@@ -48,6 +51,7 @@ type Result struct {
 	Tasks             int      `json:"tasks"`
 	Workers           int      `json:"workers"`
 	Daemons           int      `json:"daemons"`
+	Partitions        int      `json:"partitions,omitempty"`
 	Seconds           float64  `json:"seconds"`
 	TasksPerS         *float64 `json:"tasks_per_s,omitempty"`
 	RedisCPUUsPerTask *float64 `json:"redis_cpu_us_per_task,omitempty"`
@@ -119,8 +123,8 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Grace == 0 {
 		opt.Grace = 5 * time.Minute
 	}
-	if opt.Tasks < 0 || opt.Workers < 1 || opt.Daemons < 1 || opt.Seconds < 0 {
-		return nil, fmt.Errorf("bench: tasks, workers, daemons and seconds must be positive")
+	if opt.Tasks < 0 || opt.Workers < 1 || opt.Daemons < 1 || opt.Seconds < 0 || opt.Partitions < 0 {
+		return nil, fmt.Errorf("bench: tasks, workers, daemons, partitions and seconds must be positive")
 	}
 	r := &run{opt: opt, conn: conn, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	defer r.close()
@@ -128,7 +132,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := flush(ctx, admin); err != nil {
 		return nil, fmt.Errorf("bench: flush %s: %w", config.RedactURL(opt.RedisURL), err)
 	}
-	res := &Result{System: "dueq", Mode: opt.Mode, Tasks: opt.Tasks, Workers: opt.Workers, Daemons: opt.Daemons}
+	res := &Result{System: "dueq", Mode: opt.Mode, Tasks: opt.Tasks, Workers: opt.Workers, Daemons: opt.Daemons, Partitions: opt.Partitions}
 	switch opt.Mode {
 	case "throughput":
 		err = r.throughput(ctx, admin, res)
@@ -200,7 +204,7 @@ func (r *run) daemons(ctx context.Context, reg *tasks.Registry) ([]*scheduler.Sc
 		}
 	}
 	for range r.opt.Daemons {
-		s, err := scheduler.New(r.client(), reg, scheduler.Config{Workers: r.opt.Workers, Logger: r.log})
+		s, err := scheduler.New(r.client(), reg, scheduler.Config{Workers: r.opt.Workers, Partitions: r.opt.Partitions, Logger: r.log})
 		if err != nil {
 			stop()
 			return nil, nil, err
@@ -220,7 +224,7 @@ func (r *run) produce(ctx context.Context, n int, spec func(i int) tasks.Spec) (
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
-	c, err := client.New(r.client(), client.Config{Logger: r.log})
+	c, err := client.New(r.client(), client.Config{Partitions: r.opt.Partitions, Logger: r.log})
 	if err != nil {
 		return nil, err
 	}

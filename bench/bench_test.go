@@ -61,6 +61,10 @@ func TestEveryModeReportsItsFigures(t *testing.T) {
 			require.GreaterOrEqual(t, *r.LatenessP50Ms, 0.0, "never early")
 			require.GreaterOrEqual(t, *r.LatenessMaxMs, *r.LatenessP99Ms)
 		}},
+		{Options{Mode: "throughput", Tasks: 300, Workers: 4, Partitions: 4}, func(r *Result) {
+			require.Equal(t, 4, r.Partitions)
+			require.Positive(t, *r.TasksPerS, "every task ran, whichever of the 4 partitions it went to")
+		}},
 		{Options{Mode: "dag", Tasks: 50, Seconds: 0.5}, func(r *Result) {
 			require.NotNil(t, r.ReleaseP99Ms)
 			require.Positive(t, *r.TasksPerS)

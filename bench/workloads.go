@@ -215,7 +215,7 @@ func (r *run) idle(ctx context.Context, admin redis.UniversalClient, res *Result
 // submit rate. Then, on top of that index, 1,000 tasks due over 2 s: the
 // mean claim round trip and their lateness, to compare across index sizes.
 func (r *run) scale(ctx context.Context, admin redis.UniversalClient, res *Result) error {
-	c, err := client.New(r.client(), client.Config{Logger: r.log})
+	c, err := client.New(r.client(), client.Config{Partitions: r.opt.Partitions, Logger: r.log})
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ beside asynq and prints a side-by-side table.`,
 	f.IntVar(&opt.Tasks, "tasks", 0, "tasks (dag: parent-child pairs); 0 for the mode's default")
 	f.IntVar(&opt.Workers, "workers", 8, "worker loops per daemon")
 	f.IntVar(&opt.Daemons, "daemons", 1, "daemons, each with its own Redis connections")
+	f.IntVar(&opt.Partitions, "partitions", 0, "the namespace's partitions; 0: the default (16 on a cluster, else 1)")
 	f.Float64Var(&opt.Seconds, "seconds", 10, "lateness: spread of due times; idle: time measured")
 	return c
 }

@@ -119,6 +119,15 @@ func (k *LeaseKeeper) housekeep(ctx context.Context, now time.Time, rs []*tasks.
 	if now.Sub(k.trimmedAt) < time.Minute {
 		return nil
 	}
+	// The number of partitions is recorded again, or found changed: a
+	// Redis that lost it (a restart without persistence) would let a
+	// client of another number record its own.
+	if err := s.space.Claim(ctx, s.rdb); err != nil {
+		if !errors.Is(err, store.ErrPartitions) {
+			return err
+		}
+		s.log.Error("the namespace's partitions changed under this daemon: tasks submitted by the other number go where this daemon does not look", "err", err)
+	}
 	pipe := s.rdb.Pipeline()
 	for p, st := range s.stores.All() {
 		oldest := strconv.FormatInt(st.Clock().Now().Add(-s.cfg.ResultTTL).UnixMilli(), 10)

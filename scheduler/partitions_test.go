@@ -388,3 +388,22 @@ func TestADaemonWithASkewedClockShowsAliveWithPartitions(t *testing.T) {
 		return err == nil && len(ds) == 1
 	}, 5*time.Second, 20*time.Millisecond, "the daemon is alive")
 }
+
+// A Redis that lost the number of partitions (restarted without
+// persistence) takes the number of the next client or daemon, while the
+// daemons alive run on: a client of theirs goes on submitting.
+func TestANamespaceThatLostItsNumberTakesTheNextOne(t *testing.T) {
+	t.Parallel()
+	e := setup(t, partitioned())
+	e.start()
+	e.mr.Del("{dueq}:partitions")
+	c, err := client.New(e.rdb, clientConfig(e.cfg))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	task, err := c.Submit(context.Background(), tasks.Spec{Name: "record"})
+	require.NoError(t, err)
+	require.Equal(t, tasks.Succeeded, e.wait(task.ID, 5*time.Second).State)
+	n, err := e.rdb.Get(context.Background(), "{dueq}:partitions").Int()
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+}

@@ -10,12 +10,13 @@
 -- ARGV[2] the number to record
 -- ARGV[3] how recent a sign of life makes a daemon alive, ms
 -- Returns 'ok' once recorded; 'changed' when the number is not ARGV[1]
--- any more (read it again); 'live' when it would change while a daemon
--- was seen within ARGV[3] ms.
+-- any more (read it again); 'live' when a number recorded would change
+-- while a daemon was seen within ARGV[3] ms. With none recorded (a new
+-- namespace, or one whose Redis lost it: a restart without persistence)
+-- the caller's is recorded: the daemons alive record theirs again.
 local cur = redis.call('GET', KEYS[1]) or ''
 if cur ~= ARGV[1] then return 'changed' end
-local was = cur == '' and '1' or cur
-if was ~= ARGV[2] then
+if cur ~= '' and cur ~= ARGV[2] then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   if redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[3]), '+inf') > 0 then return 'live' end

@@ -138,8 +138,11 @@ var ErrPartitions = errors.New("the namespace has another number of partitions")
 // (none due, waiting, running, recurring or finished and not yet expired)
 // and has no daemon alive (seen within LiveDaemon) takes a new number; one
 // that holds tasks or has a live daemon refuses it with an error wrapping
-// ErrPartitions that says what to do. A namespace from before
-// partitions, with no number recorded, has one.
+// ErrPartitions that says what to do. A namespace with no number recorded
+// (new, from before partitions, or on a Redis that lost it) takes any
+// unless it holds tasks of one partition's layout; its daemons claim their
+// number again every minute (LeaseKeeper), so one that lost it finds a
+// mismatch within a minute.
 func (sp Space) Claim(ctx context.Context, rdb redis.UniversalClient) error {
 	key := sp.home.Partitions()
 	for range 8 {
