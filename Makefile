@@ -15,6 +15,8 @@ build: ## Build the dueq binary (VERSION=v1.2.0 sets its version)
 
 test: fmt-check vet test-race test-topologies ## Everything CI checks: gofmt, go vet, all tests with -race, the end-to-end suite on a cluster and on Sentinel
 
+# The topology suites run without the race detector: test-race runs the
+# same code under it on one server, and these test what the Redis does.
 test-topologies: ## test-cluster and test-sentinel, side by side
 	$(MAKE) -j2 --output-sync=target test-cluster test-sentinel
 
@@ -28,10 +30,10 @@ test-race: ## All tests (unit and end-to-end) with the race detector
 E2E_SUITE = $(shell grep -ho '^func Test[A-Za-z0-9_]*' tests/core_test.go tests/deps_test.go tests/schedule_test.go tests/faults_test.go tests/failover_test.go tests/topology_checks_test.go | sed 's/^func //' | paste -sd'|')
 
 test-cluster: ## The core, dependency, recurring and fault end-to-end tests on a local Redis Cluster (scripts/redis-cluster.sh)
-	DUEQ_TEST_REDIS=cluster $(GO) test -race -count=1 ./tests -run '^($(E2E_SUITE))$$'
+	DUEQ_TEST_REDIS=cluster $(GO) test -count=1 ./tests -run '^($(E2E_SUITE))$$'
 
 test-sentinel: ## The same tests on a local primary, replica and 3 sentinels (scripts/redis-sentinel.sh)
-	DUEQ_TEST_REDIS=sentinel $(GO) test -race -count=1 ./tests -run '^($(E2E_SUITE))$$'
+	DUEQ_TEST_REDIS=sentinel $(GO) test -count=1 ./tests -run '^($(E2E_SUITE))$$'
 
 test-unit: ## Unit tests only (no redis-server needed)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)
