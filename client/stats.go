@@ -27,8 +27,10 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	n := c.space.N()
 	pipe := c.rdb.Pipeline()
 	queueSets := make([]*redis.StringSliceCmd, n)
+	pausedSets := make([]*redis.StringSliceCmd, n)
 	for p := range n {
 		queueSets[p] = pipe.SMembers(ctx, c.space.Part(p).Queues())
+		pausedSets[p] = pipe.SMembers(ctx, c.space.Part(p).Paused())
 	}
 	dr, err := c.readDaemons(ctx, pipe)
 	if err != nil {
@@ -91,8 +93,14 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	for _, s := range tasks.States {
 		st.States[s] = 0
 	}
+	paused := map[string]bool{}
+	for _, cmd := range pausedSets {
+		for _, q := range cmd.Val() {
+			paused[q] = true
+		}
+	}
 	for i, q := range queues {
-		var qs wire.QueueStats
+		qs := wire.QueueStats{Paused: paused[q]}
 		for p := range n {
 			qs.Scheduled += due[i][p].Val()
 			qs.Running += lease[i][p].Val()

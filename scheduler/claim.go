@@ -189,6 +189,14 @@ func (d *dispatcher) claimed(l lane, r store.ClaimReply, skip map[string]string)
 	s := d.s
 	queue := l.queue
 	now, got := r.NowUs/1000, r.Got
+	if r.Paused {
+		// Nothing is claimed of it until an announcement or a re-read
+		// brings its heads back (a resume announces them).
+		d.setHeads(l, nil, false)
+		s.counters.claimCalls.Add(1)
+		s.counters.pausedClaims.Add(1)
+		return
+	}
 	if d.learnForeign(l, r.Foreign) {
 		// More foreign tasks than it looks past: nothing of this lane is
 		// claimed again before the next wake.

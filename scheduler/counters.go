@@ -13,7 +13,7 @@ type counters struct {
 	finishCalls, claimNanos                         atomic.Int64
 	succeeded, failed, retried, handedBack          atomic.Int64
 	redisErrors, vanished, lostClaims               atomic.Int64
-	outboxCompleted                                 atomic.Int64
+	outboxCompleted, pausedClaims                   atomic.Int64
 }
 
 // Counters is a snapshot of what a daemon's loops did since Start.
@@ -40,6 +40,8 @@ type Counters struct {
 	// OutboxCompleted counts the edges between partitions this daemon's
 	// lease keeper completed for a writer that left them unfinished.
 	OutboxCompleted int64
+	// PausedClaims counts the claims that found their queue paused.
+	PausedClaims int64
 }
 
 // Counters returns a snapshot of the daemon's counters.
@@ -51,6 +53,6 @@ func (s *Scheduler) Counters() Counters {
 		Claimed: c.claimed.Load(), FinishCalls: c.finishCalls.Load(), ClaimTime: time.Duration(c.claimNanos.Load()), Recovered: c.recovered.Load(), Succeeded: c.succeeded.Load(),
 		Failed: c.failed.Load(), Retried: c.retried.Load(), HandedBack: c.handedBack.Load(),
 		RedisErrors: c.redisErrors.Load(), Vanished: c.vanished.Load(), LostClaims: c.lostClaims.Load(),
-		OutboxCompleted: c.outboxCompleted.Load(),
+		OutboxCompleted: c.outboxCompleted.Load(), PausedClaims: c.pausedClaims.Load(),
 	}
 }

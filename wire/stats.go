@@ -10,6 +10,16 @@ import (
 type QueueStats struct {
 	Scheduled int64 `json:"scheduled"`
 	Running   int64 `json:"running"`
+	// Paused: no daemon claims its tasks until it is resumed; its
+	// scheduled tasks wait (Client.PauseQueue).
+	Paused bool `json:"paused"`
+}
+
+// Queue is one queue as GET /api/v1/queues and `dueq queues` show it: its
+// name and counts, and whether it is paused.
+type Queue struct {
+	Name string `json:"name"`
+	QueueStats
 }
 
 // Stats counts tasks by state and queue, names the daemons alive with what

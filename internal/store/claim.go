@@ -91,6 +91,7 @@ type ClaimReply struct {
 	Stale   []string // occurrences refused for an out-of-date schedule
 	Foreign []string // due tasks whose handler the claimer does not have
 	NowUs   int64    // Redis's time
+	Paused  bool     // the queue is paused: nothing was claimed
 }
 
 // claimFields are the record fields a claim reads of a task's first
@@ -118,8 +119,8 @@ func claimSource(src string) string {
 // build builds claim.lua's KEYS and ARGV, in the order its header
 // documents.
 func (p ClaimParams) build(k Keys) *call {
-	keys := make([]string, 0, 3+len(p.Candidates))
-	keys = append(keys, k.Due(p.Queue), k.Lease(p.Queue), k.Schedules())
+	keys := make([]string, 0, 4+len(p.Candidates))
+	keys = append(keys, k.Due(p.Queue), k.Lease(p.Queue), k.Schedules(), k.Paused())
 	args := make([]any, 0, 9+2*len(p.Candidates))
 	args = append(args, p.Claimer.Lease.Milliseconds(), p.Want, p.Heads, len(p.Candidates), k.EventsChannel(), p.Queue,
 		p.Claimer.Daemon, p.Claimer.handlers, p.Extra)
@@ -207,6 +208,10 @@ func parseClaim(queue, daemon string, v any, err error) (r ClaimReply, _ error) 
 	r.NowUs, _ = res[2].(int64)
 	if r.Heads, err = parseClaimHeads(res[0], r.NowUs/1000); err != nil {
 		return r, fmt.Errorf("claim from queue %s: %w", queue, err)
+	}
+	if p, _ := res[1].(string); p == "paused" {
+		r.Paused = true
+		return r, nil
 	}
 	r.Stale, r.Foreign = strs(res[1]), strs(res[3])
 	r.Got = make([]Claimed, 0, (len(res)-4)/4)

@@ -17,7 +17,8 @@
 -- KEYS[1]   due index       {ns}:due:QUEUE
 -- KEYS[2]   lease set       {ns}:lease:QUEUE (zset, score = lease deadline ms)
 -- KEYS[3]   schedule set    {ns}:schedules
--- KEYS[4..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
+-- KEYS[4]   paused queues   {ns}:paused (set): a paused queue's claim takes nothing
+-- KEYS[5..] per candidate, in ARGV order: a plain task: its hash {ns}:t:ID;
 --           an occurrence: its hash, its schedule's hash {ns}:s:SID, the
 --           next occurrence's hash, and the next occurrence's due index
 -- ARGV[1] lease, ms
@@ -37,7 +38,8 @@
 --           record fields and values of the next occurrence
 -- Publishes one events message: a line "started ID QUEUE NAME" per task
 -- claimed (or, given a table lines, adds those lines to it).
--- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}: heads
+-- Returns {heads, stale, now, foreign, id, run, kind, fields, ...}, or,
+-- when the queue is paused, {{''}, 'paused', now, {}}: heads
 -- is the front of the index after the claim, {due, odd, next, next's due}:
 -- due is the ids of the entries due by now, up to ARGV[3] + ARGV[9] of
 -- them, in one string, separated by spaces (one reply value instead of two
@@ -69,6 +71,7 @@
 -- when it is among the first max(ARGV[3], ARGV[4]) + ARGV[9] entries due
 -- by now.
 local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
+  if redis.call('SISMEMBER', KEYS[4], ARGV[6]) == 1 then return {{'', {}}, 'paused', nowus, {}} end
   local now = int(nowms)
   local want, nc = tonumber(ARGV[2]), tonumber(ARGV[4])
   local handlers, known = ARGV[8], {}
@@ -88,7 +91,7 @@ local function claim_batch(KEYS, ARGV, nowms, nowus, lines)
   -- parents: pending is present, x starts with its parents, '{"p":'; a
   -- record of this build's format has no v).
   local cands = {}
-  local a, k = 10, 4
+  local a, k = 10, 5
   for i = 1, nc do
     local cd = {id = ARGV[a], kind = ARGV[a + 1], key = KEYS[k]}
     a, k = a + 2, k + 1

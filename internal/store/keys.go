@@ -24,6 +24,7 @@ import (
 //	{ns}:schedules      zset   active schedule ids by next fire time, ms
 //	{ns}:schedule-names hash   schedule name → id, for config schedules
 //	{ns}:queues         set    queue names that have had tasks
+//	{ns}:paused         set    paused queue names (each partition holds them all)
 //	{ns}:daemons        zset   daemon ids by last sign of life, ms
 //	{ns}:daemon:ID      string a daemon's queues, handlers and workers (JSON)
 //	{ns}:outbox         zset   links and deliveries to tasks of other partitions,
@@ -122,6 +123,10 @@ func (k Keys) Schedules() string { return k.prefix + "schedules" }
 
 // ScheduleNames maps schedule names to ids.
 func (k Keys) ScheduleNames() string { return k.prefix + "schedule-names" }
+
+// Paused is the set of paused queues: claim.lua claims nothing of them.
+// Every partition holds the whole set, so each claim checks its own.
+func (k Keys) Paused() string { return k.prefix + "paused" }
 
 // Queues is the set of queue names that have had tasks.
 func (k Keys) Queues() string { return k.prefix + "queues" }

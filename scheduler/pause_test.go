@@ -1,0 +1,88 @@
+package scheduler
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dueq/dueq/tasks"
+	"github.com/dueq/dueq/wire"
+)
+
+// A paused queue is claimed by no daemon: its tasks wait, scheduled, while
+// the other queues run; on resume every daemon claims them again, woken at
+// once, and each runs once.
+func TestAPausedQueueIsClaimedByNoDaemonUntilResumed(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 4} {
+		cfg := Config{Partitions: n, Queues: []string{"held", "free"}, Workers: 2, SafetyWait: time.Minute}
+		e := setup(t, cfg)
+		ctx := context.Background()
+		require.NoError(t, e.client.PauseQueue(ctx, "held"))
+		ds := []*Scheduler{e.start(), e.start(), e.start()}
+		var held []*tasks.Task
+		for range 20 {
+			held = append(held, e.submit(tasks.Spec{Name: "record", Queue: "held"}))
+		}
+		free := e.submit(tasks.Spec{Name: "record", Queue: "free"})
+		require.Equal(t, tasks.Succeeded, e.wait(free.ID, 5*time.Second).State, "another queue runs beside it")
+		require.Eventually(t, func() bool {
+			var p int64
+			for _, d := range ds {
+				p += d.Counters().PausedClaims
+			}
+			return p > 0
+		}, 5*time.Second, time.Millisecond, "the daemons tried, and were refused")
+		for _, task := range held {
+			require.Zero(t, e.runs.count(task.ID), "partitions %d", n)
+		}
+		qs, err := e.client.Queues(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []wire.Queue{{Name: "free", QueueStats: wire.QueueStats{}}, {Name: "held", QueueStats: wire.QueueStats{Scheduled: 20, Paused: true}}}, qs)
+		st, err := e.client.Stats(ctx)
+		require.NoError(t, err)
+		require.True(t, st.Queues["held"].Paused)
+
+		require.NoError(t, e.client.ResumeQueue(ctx, "held"))
+		for _, task := range held {
+			require.Equal(t, tasks.Succeeded, e.wait(task.ID, 5*time.Second).State, "woken by the resume, not the one-minute safety wait")
+			require.Equal(t, 1, e.runs.count(task.ID))
+		}
+	}
+}
+
+// Pausing takes effect when it returns: no task of the queue starts
+// after, on any daemon, even under a steady stream of due tasks.
+func TestNoTaskStartsAfterPauseReturns(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{Workers: 4})
+	for range 3 {
+		e.start()
+	}
+	ctx := context.Background()
+	specs := make([]tasks.Spec, 300)
+	for i := range specs {
+		specs[i] = tasks.Spec{Name: "record", In: time.Duration(i) * time.Millisecond}
+	}
+	ts, err := e.client.SubmitMany(ctx, specs)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(e.runs.order()) >= 50 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, e.client.PauseQueue(ctx, tasks.DefaultQueue))
+	paused := time.Now()
+	started := len(e.runs.order())
+	require.Less(t, started, 300, "paused before the stream ended")
+	for _, task := range ts {
+		got, err := e.client.Get(ctx, task.ID)
+		require.NoError(t, err)
+		if !got.StartedAt.IsZero() {
+			require.False(t, got.StartedAt.After(paused), "task %s started %s after the pause returned at %s", got.ID, got.StartedAt, paused)
+		}
+	}
+	require.NoError(t, e.client.ResumeQueue(ctx, tasks.DefaultQueue))
+	for _, task := range ts {
+		require.Equal(t, tasks.Succeeded, e.wait(task.ID, 10*time.Second).State)
+		require.Equal(t, 1, e.runs.count(task.ID))
+	}
+}
