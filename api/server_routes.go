@@ -36,6 +36,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
 	s.mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.cancelSchedule)
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
+	s.mux.HandleFunc("GET /api/v1/queues", s.queues)
+	s.mux.HandleFunc("POST /api/v1/queues/{queue}/pause", s.pauseQueue)
+	s.mux.HandleFunc("POST /api/v1/queues/{queue}/resume", s.resumeQueue)
 	s.mux.HandleFunc("POST /api/v1/tasks/{id}/retry", s.retry)
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
@@ -293,6 +296,51 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// queues serves GET /api/v1/queues: 200 and every queue that has had
+// tasks or is paused, by name, with its counts and paused state.
+func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
+	qs, err := s.c.Queues(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, qs)
+}
+
+// pauseQueue serves POST /api/v1/queues/{queue}/pause: from its answer on,
+// no daemon claims the queue's tasks. 200 and the queue.
+func (s *Server) pauseQueue(w http.ResponseWriter, r *http.Request) {
+	s.setPaused(w, r, s.c.PauseQueue)
+}
+
+// resumeQueue serves POST /api/v1/queues/{queue}/resume: the daemons claim
+// the queue's tasks again. 200 and the queue.
+func (s *Server) resumeQueue(w http.ResponseWriter, r *http.Request) {
+	s.setPaused(w, r, s.c.ResumeQueue)
+}
+
+// setPaused runs pause or resume on the request's queue and answers the
+// queue as it is now.
+func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, set func(context.Context, string) error) {
+	q := r.PathValue("queue")
+	if err := set(r.Context(), q); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	qs, err := s.c.Queues(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, e := range qs {
+		if e.Name == q {
+			writeJSON(w, http.StatusOK, e)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, wire.Queue{Name: q}) // resumed before its first task
 }
 
 // healthAnswer is the body of a healthy GET /healthz.

@@ -221,6 +221,36 @@ func (c *Client) Stats(ctx context.Context) (*wire.Stats, error) {
 	return &st, nil
 }
 
+// Queues lists the queues that have had tasks or are paused, by name, with
+// their counts and paused state (GET /api/v1/queues).
+func (c *Client) Queues(ctx context.Context) ([]wire.Queue, error) {
+	var qs []wire.Queue
+	if err := c.do(ctx, http.MethodGet, "/api/v1/queues", nil, &qs); err != nil {
+		return nil, err
+	}
+	return qs, nil
+}
+
+// PauseQueue stops every daemon from claiming queue's tasks until
+// ResumeQueue, and returns the queue (POST /api/v1/queues/{queue}/pause).
+func (c *Client) PauseQueue(ctx context.Context, queue string) (*wire.Queue, error) {
+	return c.setPaused(ctx, queue, "pause")
+}
+
+// ResumeQueue lets the daemons claim queue's tasks again, and returns the
+// queue (POST /api/v1/queues/{queue}/resume).
+func (c *Client) ResumeQueue(ctx context.Context, queue string) (*wire.Queue, error) {
+	return c.setPaused(ctx, queue, "resume")
+}
+
+func (c *Client) setPaused(ctx context.Context, queue, verb string) (*wire.Queue, error) {
+	var q wire.Queue
+	if err := c.do(ctx, http.MethodPost, "/api/v1/queues/"+url.PathEscape(queue)+"/"+verb, nil, &q); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
 // Health returns nil when the daemon answers GET /healthz with 200, else an
 // error: *Error with Status 503 and the reason when it is unhealthy.
 func (c *Client) Health(ctx context.Context) error {

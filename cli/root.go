@@ -122,6 +122,7 @@ timeout.`,
 		newList(g),
 		newSchedules(g),
 		newStats(g),
+		newQueues(g), newPause(g), newResume(g),
 		newBench(),
 		newVersion(),
 	)

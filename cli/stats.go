@@ -50,14 +50,14 @@ func printStats(out io.Writer, st *wire.Stats) error {
 		fmt.Fprintf(tw, "%s\t%d\n", s, st.States[s])
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "QUEUE\tSCHEDULED\tRUNNING")
+	fmt.Fprintln(tw, "QUEUE\tSCHEDULED\tRUNNING\tPAUSED")
 	queues := make([]string, 0, len(st.Queues))
 	for q := range st.Queues {
 		queues = append(queues, q)
 	}
 	sort.Strings(queues)
 	for _, q := range queues {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", q, st.Queues[q].Scheduled, st.Queues[q].Running)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", q, st.Queues[q].Scheduled, st.Queues[q].Running, yesNo(st.Queues[q].Paused))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
