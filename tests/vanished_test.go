@@ -79,11 +79,14 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	// Each CLI run takes a second (the race detector's pause at exit): the
 	// parent sleeps long enough to be deleted while it runs and to outlive
 	// several leases after that.
-	parent := mustDueq(t, d.URL, "submit", "sleep", `{"ms":6000}`)
-	child := mustDueq(t, d.URL, "submit", "echo", `{"c":1}`, "--after", parent)
+	// The child is submitted once the parent runs, so a slow CLI run (a
+	// loaded machine) cannot let the parent finish before it is seen
+	// running.
+	parent := mustDueq(t, d.URL, "submit", "sleep", `{"ms":8000}`)
 	require.Eventually(t, func() bool {
 		return rdb.HGet(context.Background(), "{dueq}:t:"+parent, "state").Val() == "running"
-	}, 10*time.Second, time.Millisecond)
+	}, 30*time.Second, time.Millisecond)
+	child := mustDueq(t, d.URL, "submit", "echo", `{"c":1}`, "--after", parent)
 	require.Equal(t, "running", deleteRecord(t, rdb, parent), "deleted while it ran")
 
 	out := mustDueq(t, d.URL, "wait", child)
@@ -93,7 +96,7 @@ func TestRunningParentWhoseRecordVanishedStillReleasesItsChild(t *testing.T) {
 	require.Len(t, res.Parents, 1)
 	require.Equal(t, parent, res.Parents[0].ID)
 	require.Equal(t, "succeeded", res.Parents[0].State)
-	require.JSONEq(t, `{"slept_ms":6000}`, string(res.Parents[0].Result))
+	require.JSONEq(t, `{"slept_ms":8000}`, string(res.Parents[0].Result))
 	require.Contains(t, res.Parents[0].Error, "its record vanished from Redis while it ran")
 
 	rec := statusOf(t, d.URL, parent, "succeeded")
