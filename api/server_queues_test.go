@@ -46,3 +46,33 @@ func TestQueueRoutesPauseListAndResume(t *testing.T) {
 	require.Contains(t, string(b), "a queue name is 1-64 letters")
 	require.Equal(t, keys, e.mr.Keys(), "a refused pause writes nothing")
 }
+
+// The schedule routes pause and resume a schedule; a canceled one is a
+// 409, an unknown id a 404.
+func TestScheduleRoutesPauseAndResume(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	status, b := e.call(t, "POST", "/api/v1/tasks", `{"name":"echo","every":"1h"}`)
+	require.Equal(t, http.StatusCreated, status, "%s", b)
+	var sc wire.Schedule
+	require.NoError(t, json.Unmarshal(b, &sc))
+
+	status, b = e.call(t, "POST", "/api/v1/schedules/"+sc.ID+"/pause", "")
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	require.NoError(t, json.Unmarshal(b, &sc))
+	require.Equal(t, wire.SchedulePaused, sc.State)
+	require.True(t, sc.NextAt.IsZero(), "a paused schedule has no next slot")
+
+	status, b = e.call(t, "POST", "/api/v1/schedules/"+sc.ID+"/resume", "")
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	require.NoError(t, json.Unmarshal(b, &sc))
+	require.Equal(t, wire.ScheduleActive, sc.State)
+	require.False(t, sc.NextAt.IsZero())
+
+	status, _ = e.call(t, "DELETE", "/api/v1/schedules/"+sc.ID, "")
+	require.Equal(t, http.StatusOK, status)
+	status, b = e.call(t, "POST", "/api/v1/schedules/"+sc.ID+"/pause", "")
+	require.Equal(t, http.StatusConflict, status, "%s", b)
+	status, _ = e.call(t, "POST", "/api/v1/schedules/S01JUNKNOWNXXXXXXXXXXXXXXXX/resume", "")
+	require.Equal(t, http.StatusNotFound, status)
+}

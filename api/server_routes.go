@@ -35,6 +35,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/schedules", s.schedules)
 	s.mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
 	s.mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.cancelSchedule)
+	s.mux.HandleFunc("POST /api/v1/schedules/{id}/pause", s.pauseSchedule)
+	s.mux.HandleFunc("POST /api/v1/schedules/{id}/resume", s.resumeSchedule)
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
 	s.mux.HandleFunc("GET /api/v1/queues", s.queues)
 	s.mux.HandleFunc("POST /api/v1/queues/{queue}/pause", s.pauseQueue)

@@ -83,6 +83,28 @@ func (s *Server) cancelSchedule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sc)
 }
 
+// pauseSchedule serves POST /api/v1/schedules/{id}/pause: the schedule
+// fires nothing until resumed. 200 and the schedule; 409 if canceled.
+func (s *Server) pauseSchedule(w http.ResponseWriter, r *http.Request) {
+	sc, err := s.c.PauseSchedule(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.failSchedule(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// resumeSchedule serves POST /api/v1/schedules/{id}/resume: the schedule
+// fires again from its next slot. 200 and the schedule; 409 if canceled.
+func (s *Server) resumeSchedule(w http.ResponseWriter, r *http.Request) {
+	sc, err := s.c.ResumeSchedule(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.failSchedule(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
 // failSchedule is fail with the advice that fits a schedule id.
 func (s *Server) failSchedule(w http.ResponseWriter, r *http.Request, err error) {
 	switch {

@@ -46,6 +46,25 @@ func (c *Client) GetSchedule(ctx context.Context, id string) (*wire.Schedule, er
 	return &sc, nil
 }
 
+// PauseSchedule pauses schedule id (POST /api/v1/schedules/{id}/pause).
+func (c *Client) PauseSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	return c.postSchedule(ctx, id, "pause")
+}
+
+// ResumeSchedule resumes schedule id from its next slot (POST
+// /api/v1/schedules/{id}/resume).
+func (c *Client) ResumeSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	return c.postSchedule(ctx, id, "resume")
+}
+
+func (c *Client) postSchedule(ctx context.Context, id, verb string) (*wire.Schedule, error) {
+	var sc wire.Schedule
+	if err := c.do(ctx, http.MethodPost, "/api/v1/schedules/"+url.PathEscape(id)+"/"+verb, nil, &sc); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
 // CancelSchedule cancels schedule id, so that no occurrence fires after it,
 // and returns its record. A schedule canceled before gives an *Error with
 // Status 409 (errors.Is wire.ErrFinished).

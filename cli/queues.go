@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,13 @@ func printQueues(out io.Writer, qs []wire.Queue) error {
 	return tw.Flush()
 }
 
+// scheduleIDRE is a schedule id as dueq makes them: S, a ULID, and its
+// partition. A queue may be named S-anything ("Sales"), so pause and resume
+// take an argument for a schedule only when it is one of these.
+var scheduleIDRE = regexp.MustCompile(`^S[0-9A-HJKMNP-TV-Z]{26}(\.[0-9]+)?$`)
+
+func isScheduleID(s string) bool { return scheduleIDRE.MatchString(s) }
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -52,14 +60,26 @@ func yesNo(b bool) string {
 
 func newPause(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "pause QUEUE",
-		Short: "Stop every daemon from claiming a queue's tasks, until 'dueq resume'",
+		Use:   "pause QUEUE|SCHEDULE_ID",
+		Short: "Stop every daemon from claiming a queue's tasks, or a schedule from firing, until 'dueq resume'",
 		Long: `Pause QUEUE: once this returns, no daemon of the fleet claims its tasks
 (each claim checks it in Redis), until 'dueq resume QUEUE'. Submits to it are
 still accepted and wait, scheduled; its running tasks finish. A paused queue
-stays paused when daemons restart. Prints the queue and its counts.`,
-		Args: args(1, 1, "one queue name"),
+stays paused when daemons restart. Prints the queue and its counts.
+
+For a schedule id (as 'dueq submit --every/--cron' printed it) it pauses the
+schedule: no occurrence fires until 'dueq resume SCHEDULE_ID', which goes on
+from its next slot. Prints the schedule's id and state.`,
+		Args: args(1, 1, "one queue name or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
+			if isScheduleID(a[0]) {
+				sc, err := g.client().PauseSchedule(c.Context(), a[0])
+				if err != nil {
+					return requestError(err)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s %s\n", sc.ID, sc.State)
+				return nil
+			}
 			q, err := g.client().PauseQueue(c.Context(), a[0])
 			if err != nil {
 				return requestError(err)
@@ -71,13 +91,24 @@ stays paused when daemons restart. Prints the queue and its counts.`,
 
 func newResume(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "resume QUEUE",
-		Short: "Let the daemons claim a paused queue's tasks again",
+		Use:   "resume QUEUE|SCHEDULE_ID",
+		Short: "Let the daemons claim a paused queue's tasks again, or a paused schedule fire",
 		Long: `Resume QUEUE, paused by 'dueq pause': the daemons are woken and claim its due
 tasks again. Resuming a queue that is not paused changes nothing. Prints the
-queue and its counts.`,
-		Args: args(1, 1, "one queue name"),
+queue and its counts.
+
+For a schedule id it resumes the schedule from its next slot after now: the
+slots that passed while it was paused do not run. Prints its id and state.`,
+		Args: args(1, 1, "one queue name or schedule id"),
 		RunE: func(c *cobra.Command, a []string) error {
+			if isScheduleID(a[0]) {
+				sc, err := g.client().ResumeSchedule(c.Context(), a[0])
+				if err != nil {
+					return requestError(err)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s %s\n", sc.ID, sc.State)
+				return nil
+			}
 			q, err := g.client().ResumeQueue(c.Context(), a[0])
 			if err != nil {
 				return requestError(err)

@@ -102,8 +102,8 @@ func (c *Client) upsertSchedule(ctx context.Context, spec wire.ScheduleSpec, t t
 		Every: spec.Every, Cron: strings.TrimSpace(spec.Cron), Misfire: spec.Misfire, State: wire.ScheduleActive,
 		CreatedAt: now, MaxAttempts: t.MaxAttempts, Timeout: t.Timeout}, Anchor: now, Rev: 1}
 	if old != nil {
-		if old.State == wire.ScheduleActive && old.SameSpec(s) {
-			return old, nil
+		if (old.State == wire.ScheduleActive || old.State == wire.SchedulePaused) && old.SameSpec(s) {
+			return old, nil // a paused one stays paused (a daemon's restart upserts it)
 		}
 		s.ID, s.CreatedAt, s.Rev = old.ID, old.CreatedAt, old.Rev+1
 	}
@@ -145,7 +145,8 @@ func (c *Client) schedule(ctx context.Context, id string) (*store.Schedule, erro
 	return store.DecodeSchedule(id, h)
 }
 
-// Schedules lists the active schedules by next fire time.
+// Schedules lists the active schedules by next fire time, then the paused
+// ones.
 func (c *Client) Schedules(ctx context.Context) ([]*wire.Schedule, error) {
 	keys := make([]string, c.space.N())
 	for p := range keys {
@@ -197,7 +198,7 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule,
 		if err != nil {
 			return nil, err
 		}
-		if s.State != wire.ScheduleActive {
+		if s.State == wire.ScheduleCanceled {
 			return &s.Schedule, fmt.Errorf("cancel schedule %s: it was canceled before (%w)", id, wire.ErrFinished)
 		}
 		if err := c.claim(ctx); err != nil {
@@ -213,4 +214,79 @@ func (c *Client) CancelSchedule(ctx context.Context, id string) (*wire.Schedule,
 		return c.GetSchedule(ctx, id)
 	}
 	return nil, fmt.Errorf("cancel schedule %s: its occurrences kept changing; tried %d times", id, maxRaceTries)
+}
+
+// PauseSchedule stops schedule id from firing until ResumeSchedule: its
+// occurrence written for the next slot is removed (one already running
+// finishes), and no daemon writes another. A paused schedule stays paused
+// across daemon restarts, and a config schedule of the same spec, upserted
+// by a restarting daemon, stays paused too (a changed spec makes it active
+// with the new spec). Pausing a paused schedule returns it unchanged; a
+// canceled one is an error wrapping wire.ErrFinished.
+func (c *Client) PauseSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	if err := c.claim(ctx); err != nil {
+		return nil, err
+	}
+	for range maxRaceTries {
+		s, err := c.schedule(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch s.State {
+		case wire.SchedulePaused:
+			return &s.Schedule, nil
+		case wire.ScheduleCanceled:
+			return &s.Schedule, fmt.Errorf("pause schedule %s: it was canceled (%w)", id, wire.ErrFinished)
+		}
+		_, err = c.st(id).PauseSchedule(ctx, store.PauseScheduleParams{Schedule: s})
+		if errors.Is(err, store.ErrRace) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c.GetSchedule(ctx, id)
+	}
+	return nil, fmt.Errorf("pause schedule %s: other writers kept changing it; tried %d times", id, maxRaceTries)
+}
+
+// ResumeSchedule makes a paused schedule fire again, from its next slot
+// after now: the slots that passed while it was paused do not run, whatever
+// its misfire policy. Resuming an active schedule returns it unchanged; a
+// canceled one is an error wrapping wire.ErrFinished.
+func (c *Client) ResumeSchedule(ctx context.Context, id string) (*wire.Schedule, error) {
+	if err := c.claim(ctx); err != nil {
+		return nil, err
+	}
+	for range maxRaceTries {
+		old, err := c.schedule(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch old.State {
+		case wire.ScheduleActive:
+			return &old.Schedule, nil
+		case wire.ScheduleCanceled:
+			return &old.Schedule, fmt.Errorf("resume schedule %s: it was canceled (%w)", id, wire.ErrFinished)
+		}
+		st := c.st(id)
+		if err := st.SyncClock(ctx); err != nil {
+			return nil, err
+		}
+		now := st.Clock().Now().UTC().Truncate(time.Millisecond)
+		s := *old
+		s.State, s.Rev = wire.ScheduleActive, old.Rev+1
+		s.NextAt = s.Rule.Next(now)
+		occ := s.Occurrence(s.NextAt, now)
+		s.Pending = occ.ID
+		err = st.WriteSchedule(ctx, store.ScheduleParams{Schedule: &s, Old: old, Occurrence: occ})
+		if errors.Is(err, store.ErrRace) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &s.Schedule, nil
+	}
+	return nil, fmt.Errorf("resume schedule %s: other writers kept changing it; tried %d times", id, maxRaceTries)
 }

@@ -38,7 +38,12 @@ func TestTheJSONOfEachAnswerIsTheAPIs(t *testing.T) {
 			DaemonInfo: []wire.Daemon{{ID: "d1", LastSeen: at, Info: &wire.DaemonInfo{Queues: []string{"q"}, Handlers: []string{"echo"}, Workers: 4}},
 				{ID: "d2", LastSeen: at}},
 			Stranded: []wire.Stranded{{Queue: "q", Handler: "shell", Count: 3, Reason: "no live daemon serving q can run shell"}}},
-			`{"states":{"running":1,"scheduled":2},"queues":{"q":{"scheduled":2,"running":1}},"daemons":["d1","d2"],"daemon_info":[{"id":"d1","last_seen":"2030-01-02T15:04:05.123456789Z","info":{"queues":["q"],"handlers":["echo"],"workers":4}},{"id":"d2","last_seen":"2030-01-02T15:04:05.123456789Z","info":null}],"stranded":[{"queue":"q","handler":"shell","count":3,"reason":"no live daemon serving q can run shell"}]}`},
+			`{"states":{"running":1,"scheduled":2},"queues":{"q":{"scheduled":2,"running":1,"paused":false}},"daemons":["d1","d2"],"daemon_info":[{"id":"d1","last_seen":"2030-01-02T15:04:05.123456789Z","info":{"queues":["q"],"handlers":["echo"],"workers":4}},{"id":"d2","last_seen":"2030-01-02T15:04:05.123456789Z","info":null}],"stranded":[{"queue":"q","handler":"shell","count":3,"reason":"no live daemon serving q can run shell"}]}`},
+		"queue": {wire.Queue{Name: "mail", QueueStats: wire.QueueStats{Scheduled: 4, Paused: true}},
+			`{"name":"mail","scheduled":4,"running":0,"paused":true}`},
+		"paused schedule": {wire.Schedule{ID: "S03", Task: "echo", Args: json.RawMessage(`null`), Queue: "q", Every: time.Minute,
+			Misfire: wire.MisfireRunOnce, State: wire.SchedulePaused, NextAt: at, CreatedAt: at},
+			`{"id":"S03","task":"echo","args":null,"queue":"q","misfire":"run_once","state":"paused","max_attempts":0,"every":"1m0s","next_at":null,"created_at":"2030-01-02T15:04:05.123Z"}`},
 		"zero stats": {wire.Stats{}, `{"states":null,"queues":null,"daemons":null,"daemon_info":null,"stranded":null}`},
 	} {
 		b, err := json.Marshal(tc.v)

@@ -21,6 +21,7 @@ const (
 // Schedule states.
 const (
 	ScheduleActive   = "active"
+	SchedulePaused   = "paused" // no occurrence until resumed (client.Client.PauseSchedule)
 	ScheduleCanceled = "canceled"
 )
 

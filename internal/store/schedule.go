@@ -199,3 +199,36 @@ func (s *Store) Unschedule(ctx context.Context, p UnscheduleParams) error {
 	}
 	return nil
 }
+
+// PauseScheduleParams asks pause_schedule.lua to pause Schedule, as the
+// caller read it.
+type PauseScheduleParams struct {
+	Schedule *Schedule
+}
+
+// build builds pause_schedule.lua's KEYS and ARGV, in the order its header
+// documents.
+func (p PauseScheduleParams) build(k Keys) *call {
+	s := p.Schedule
+	occKey, occDue := k.Schedule(s.ID), k.Schedules()
+	if s.Pending != "" {
+		occKey, occDue = k.Task(s.Pending), k.Due(s.Queue)
+	}
+	return &call{script: pauseScheduleScript, keys: []string{k.Schedule(s.ID), k.Schedules(), occKey, occDue},
+		args: []any{s.ID, s.Pending, s.Rev}}
+}
+
+// PauseSchedule pauses a schedule with pause_schedule.lua and reports
+// whether it did (false: it was not active). An error wrapping ErrRace
+// means another writer changed it since the caller read it.
+func (s *Store) PauseSchedule(ctx context.Context, p PauseScheduleParams) (bool, error) {
+	res, err := s.run(ctx, p.build(s.keys)).Result()
+	switch {
+	case err != nil && strings.Contains(err.Error(), "DUEQ_RACE"):
+		return false, fmt.Errorf("pause schedule %s: %w", p.Schedule.ID, ErrRace)
+	case err != nil:
+		return false, fmt.Errorf("pause schedule %s: %w", p.Schedule.ID, err)
+	}
+	n, _ := res.(int64)
+	return n == 1, nil
+}

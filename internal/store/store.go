@@ -57,23 +57,26 @@ var (
 	scheduleLua string
 	//go:embed unschedule.lua
 	unscheduleLua string
+	//go:embed pause_schedule.lua
+	pauseScheduleLua string
 	//go:embed workflow.lua
 	workflowLua string
 
 	submitScript = newScript("submit", "", submitLua)
 	// finish.lua and claim.lua define functions, which their scripts
 	// (claimEntry, finishEntry) and finish_claim.lua call.
-	claimScript       = newScript("claim", "", claimSource(claimLua)+claimEntry)
-	finishScript      = newScript("finish", "", finishLua+finishEntry)
-	finishClaimScript = newScript("finish_claim", "", finishLua+claimSource(claimLua)+finishClaimLua)
-	requeueScript     = newScript("requeue", "", requeueLua)
-	recoverScript     = newScript("recover", "", recoverLua)
-	cancelScript      = newScript("cancel", "", cancelLua)
-	retryScript       = newScript("retry", "", retryLua)
-	keepaliveScript   = newScript("keepalive", "allow-oom", keepaliveLua)
-	scheduleScript    = newScript("schedule", "", scheduleLua)
-	unscheduleScript  = newScript("unschedule", "", unscheduleLua)
-	workflowScript    = newScript("workflow", "", workflowLua)
+	claimScript         = newScript("claim", "", claimSource(claimLua)+claimEntry)
+	finishScript        = newScript("finish", "", finishLua+finishEntry)
+	finishClaimScript   = newScript("finish_claim", "", finishLua+claimSource(claimLua)+finishClaimLua)
+	requeueScript       = newScript("requeue", "", requeueLua)
+	recoverScript       = newScript("recover", "", recoverLua)
+	cancelScript        = newScript("cancel", "", cancelLua)
+	retryScript         = newScript("retry", "", retryLua)
+	keepaliveScript     = newScript("keepalive", "allow-oom", keepaliveLua)
+	scheduleScript      = newScript("schedule", "", scheduleLua)
+	unscheduleScript    = newScript("unschedule", "", unscheduleLua)
+	pauseScheduleScript = newScript("pause_schedule", "", pauseScheduleLua)
+	workflowScript      = newScript("workflow", "", workflowLua)
 	// writableScript writes nothing, but Redis runs it only when it takes
 	// writes: the lease keeper asks it while Redis refuses them.
 	writableScript = newScript("writable", "", "return 1")
