@@ -217,6 +217,20 @@ func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
 	b.waitFor("the long task is running", jsVisible(fmt.Sprintf(`#running tr[data-task-id=%q]`, long.ID)))
 	b.waitFor("the schedule is listed", jsVisible(`#schedules tr[data-schedule-id]`))
 
+	// The queue's Pause button pauses it on every daemon, and Resume
+	// resumes it.
+	queueRow := `#queues tr[data-queue="default"]`
+	b.do("click Pause", chromedp.Click(chromedp.CSS(queueRow+` button[data-action="pause"]`)))
+	b.waitFor("the queue shows paused", jsVisible(queueRow+`[data-paused="true"] .badge.paused`))
+	var queues []map[string]any
+	callAPI(t, http.MethodGet, d.URL+"/api/v1/queues", nil, http.StatusOK, &queues)
+	require.Equal(t, true, queues[0]["paused"], "the API says the queue is paused")
+	b.screenshot("dashboard-paused.png")
+	b.do("click Resume", chromedp.Click(chromedp.CSS(queueRow+` button[data-action="resume"]`)))
+	b.waitFor("the queue shows resumed", jsVisible(queueRow+`[data-paused="false"]`))
+	callAPI(t, http.MethodGet, d.URL+"/api/v1/queues", nil, http.StatusOK, &queues)
+	require.Equal(t, false, queues[0]["paused"], "the API says the queue is resumed")
+
 	// A workflow a→b, a→c: its graph has three nodes and two edges, and
 	// follows the nodes to succeeded.
 	var ids map[string]string

@@ -71,6 +71,28 @@ export const overview = {
   },
 };
 
+// pauseButton pauses a queue on every daemon, or resumes it; a refusal
+// shows the API's reason as the button's title.
+function pauseButton(q, paused) {
+  const verb = paused ? "resume" : "pause";
+  const label = paused ? "Resume" : "Pause";
+  return h("button", {
+    type: "button", class: paused ? "primary" : "quiet", "data-action": verb,
+    title: paused ? "let the daemons claim its tasks again" : "stop every daemon from claiming its tasks",
+    onclick: async (ev) => {
+      const b = ev.currentTarget;
+      b.disabled = true;
+      b.textContent = label + "…";
+      try {
+        await api("POST", path("/api/v1/queues", q, "/" + verb));
+      } catch (err) {
+        b.title = `${label} refused: ${err.message}`;
+      }
+      document.dispatchEvent(new CustomEvent("dueq:refresh"));
+    },
+  }, label);
+}
+
 function renderCounts(stats) {
   const box = $("counts");
   if (!box.children.length) {
@@ -87,11 +109,14 @@ function renderCounts(stats) {
 
 function renderQueues(stats) {
   const names = Object.keys(stats.queues || {}).sort();
-  fill(body("queues"), names.length ? names.map((q) =>
-    h("tr", { "data-queue": q },
-      h("td", {}, h("span", { class: "queue" }, q)),
+  fill(body("queues"), names.length ? names.map((q) => {
+    const paused = stats.queues[q].paused === true;
+    return h("tr", { "data-queue": q, "data-paused": String(paused) },
+      h("td", {}, h("span", { class: "queue" }, q), paused ? h("span", { class: "badge paused" }, "paused") : null),
       h("td", { class: "num" }, stats.queues[q].scheduled.toLocaleString()),
-      h("td", { class: "num" }, stats.queues[q].running.toLocaleString()))) : emptyRow(3, "No queue has had tasks yet."));
+      h("td", { class: "num" }, stats.queues[q].running.toLocaleString()),
+      h("td", {}, pauseButton(q, paused)));
+  }) : emptyRow(4, "No queue has had tasks yet."));
   // daemon_info carries what each daemon serves and runs; a daemon whose
   // heartbeat said nothing readable has info null.
   const daemons = stats.daemon_info || (stats.daemons || []).map((id) => ({ id }));
