@@ -231,6 +231,13 @@ func TestDashboardFollowsTasksLiveDrawsWorkflowsAndCancels(t *testing.T) {
 	callAPI(t, http.MethodGet, d.URL+"/api/v1/queues", nil, http.StatusOK, &queues)
 	require.Equal(t, false, queues[0]["paused"], "the API says the queue is resumed")
 
+	// A schedule's Pause button pauses it, and Resume resumes it.
+	scheduleRow := `#schedules tr[data-schedule-id]`
+	b.do("click the schedule's Pause", chromedp.Click(chromedp.CSS(scheduleRow+` button[data-action="pause-schedule"]`)))
+	b.waitFor("the schedule shows paused", jsVisible(scheduleRow+`[data-state="paused"] .badge.paused`))
+	b.do("click the schedule's Resume", chromedp.Click(chromedp.CSS(scheduleRow+` button[data-action="resume-schedule"]`)))
+	b.waitFor("the schedule shows active", jsVisible(scheduleRow+`[data-state="active"]`))
+
 	// A workflow a→b, a→c: its graph has three nodes and two edges, and
 	// follows the nodes to succeeded.
 	var ids map[string]string

@@ -210,13 +210,36 @@ function renderSchedules(list) {
         sc.name ? h("span", { class: "muted" }, " ", sc.task) : null,
         h("div", {}, h("span", { class: "id", title: sc.id }, shortId(sc.id)))),
       h("td", {}, sc.every ? h("code", { title: sc.every }, every(sc.every)) : h("code", { title: "cron" }, sc.cron)),
-      h("td", {}, when(sc.next_at)),
-      h("td", { class: "actions" }, h("button", {
+      h("td", {}, sc.state === "paused" ? h("span", { class: "badge paused" }, "paused") : when(sc.next_at)),
+      h("td", { class: "actions" }, pauseScheduleButton(sc), h("button", {
         type: "button", class: confirming ? "danger small" : "quiet small", "data-action": "stop-schedule",
         "aria-label": (confirming ? "Confirm: stop schedule " : "Stop schedule ") + (sc.name || sc.id),
         onclick: (ev) => stopSchedule(ev.currentTarget, sc.id),
       }, confirming ? "Stop?" : "Stop")));
   }) : emptyRow(4, "No recurring schedules."));
+}
+
+// pauseScheduleButton pauses a schedule (no occurrence fires), or resumes
+// it from its next slot.
+function pauseScheduleButton(sc) {
+  const paused = sc.state === "paused";
+  const verb = paused ? "resume" : "pause";
+  const label = paused ? "Resume" : "Pause";
+  return h("button", {
+    type: "button", class: "quiet small", "data-action": verb + "-schedule",
+    "aria-label": label + " schedule " + (sc.name || sc.id),
+    onclick: async (ev) => {
+      const b = ev.currentTarget;
+      b.disabled = true;
+      b.textContent = label + "…";
+      try {
+        await api("POST", path("/api/v1/schedules", sc.id, "/" + verb));
+      } catch (err) {
+        b.title = `${label} refused: ${err.message}`;
+      }
+      document.dispatchEvent(new CustomEvent("dueq:refresh"));
+    },
+  }, label);
 }
 
 // every shortens a Go duration: 10m0s → 10m, 1h0m0s → 1h.
