@@ -20,8 +20,11 @@ test: fmt-check vet test-race test-topologies ## Everything CI checks: gofmt, go
 test-topologies: ## test-cluster and test-sentinel, side by side
 	$(MAKE) -j2 --output-sync=target test-cluster test-sentinel
 
+# GORACE atexit_sleep_ms=0: a program built with the race detector sleeps
+# a second as it exits, by default; the end-to-end tests run the CLI and
+# the daemon hundreds of times.
 test-race: ## All tests (unit and end-to-end) with the race detector
-	$(GO) test -race -count=1 ./...
+	GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 ./...
 
 # The end-to-end tests that also run on a Redis Cluster and on Sentinel:
 # those of the core, dependency, recurring-task and fault files, and the
