@@ -103,15 +103,18 @@ func TestAPausedScheduleFiresNothingUntilResumed(t *testing.T) {
 	got, err := e.client.PauseSchedule(ctx, sc.ID)
 	require.NoError(t, err)
 	require.Equal(t, wire.SchedulePaused, got.State)
-	pausedAt := time.Now()
-	// An occurrence claimed before the pause may still be running; none
-	// starts after it. Wait out five slots.
-	time.Sleep(time.Second) // the test is of nothing happening: five slots pass
-	for _, id := range e.runs.order() {
-		task, err := e.client.Get(ctx, id)
+	// Nothing of it is left to fire: no occurrence is due in any
+	// partition (one claimed before the pause may still run), and only a
+	// claim of an occurrence of an active schedule writes the next one.
+	sp := e.space()
+	for p := range sp.N() {
+		due, err := e.rdb.ZRange(ctx, sp.Part(p).Due(tasks.DefaultQueue), 0, -1).Result()
 		require.NoError(t, err)
-		require.False(t, task.StartedAt.After(pausedAt), "occurrence %s started while the schedule was paused", id)
+		require.Empty(t, due, "partition %d has an occurrence due", p)
 	}
+	raw, err := e.rdb.HGetAll(ctx, sp.KeysOf(sc.ID).Schedule(sc.ID)).Result()
+	require.NoError(t, err)
+	require.Equal(t, "", raw["pending"], "it names no pending occurrence")
 	again, err := e.client.SubmitSchedule(ctx, wire.ScheduleSpec{Name: "tick", Task: tasks.Spec{Name: "record"}, Every: 200 * time.Millisecond})
 	require.NoError(t, err)
 	require.Equal(t, wire.SchedulePaused, again.State, "upserting the same spec (a daemon's restart) keeps it paused")
