@@ -71,20 +71,27 @@ export const overview = {
   },
 };
 
-// pauseButton pauses a queue on every daemon, or resumes it; a refusal
-// shows the API's reason as the button's title.
+// pauseButton pauses a queue on every daemon, or resumes it.
 function pauseButton(q, paused) {
+  return toggleButton(paused, "/api/v1/queues", q, "", paused ? "primary" : "quiet",
+    paused ? "let the daemons claim its tasks again" : "stop every daemon from claiming its tasks");
+}
+
+// toggleButton is a Pause button, or Resume when paused, that posts
+// pause or resume to prefix/id and refreshes the page; a refusal shows the
+// API's reason as its title. Its data-action is pause or resume, and
+// suffix.
+function toggleButton(paused, prefix, id, suffix, cls, title) {
   const verb = paused ? "resume" : "pause";
   const label = paused ? "Resume" : "Pause";
   return h("button", {
-    type: "button", class: paused ? "primary" : "quiet", "data-action": verb,
-    title: paused ? "let the daemons claim its tasks again" : "stop every daemon from claiming its tasks",
+    type: "button", class: cls, "data-action": verb + suffix, title,
     onclick: async (ev) => {
       const b = ev.currentTarget;
       b.disabled = true;
       b.textContent = label + "…";
       try {
-        await api("POST", path("/api/v1/queues", q, "/" + verb));
+        await api("POST", path(prefix, id, "/" + verb));
       } catch (err) {
         b.title = `${label} refused: ${err.message}`;
       }
@@ -223,23 +230,8 @@ function renderSchedules(list) {
 // it from its next slot.
 function pauseScheduleButton(sc) {
   const paused = sc.state === "paused";
-  const verb = paused ? "resume" : "pause";
-  const label = paused ? "Resume" : "Pause";
-  return h("button", {
-    type: "button", class: "quiet small", "data-action": verb + "-schedule",
-    "aria-label": label + " schedule " + (sc.name || sc.id),
-    onclick: async (ev) => {
-      const b = ev.currentTarget;
-      b.disabled = true;
-      b.textContent = label + "…";
-      try {
-        await api("POST", path("/api/v1/schedules", sc.id, "/" + verb));
-      } catch (err) {
-        b.title = `${label} refused: ${err.message}`;
-      }
-      document.dispatchEvent(new CustomEvent("dueq:refresh"));
-    },
-  }, label);
+  return toggleButton(paused, "/api/v1/schedules", sc.id, "-schedule", "quiet small",
+    (paused ? "Resume schedule " : "Pause schedule ") + (sc.name || sc.id));
 }
 
 // every shortens a Go duration: 10m0s → 10m, 1h0m0s → 1h.
